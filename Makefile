@@ -1,0 +1,46 @@
+# The two commands of the README: `make dev` runs the whole service locally, `make test` runs
+# every test. Both install what they need (a pinned moto in .venv) and never reach real AWS.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# Nothing may reach a real AWS endpoint or the instance metadata address.
+export AWS_ACCESS_KEY_ID := local
+export AWS_SECRET_ACCESS_KEY := local
+export AWS_SESSION_TOKEN :=
+export AWS_REGION := ap-northeast-1
+export AWS_DEFAULT_REGION := ap-northeast-1
+export AWS_EC2_METADATA_DISABLED := true
+export AWS_PROFILE :=
+export AWS_CONFIG_FILE := /dev/null
+export AWS_SHARED_CREDENTIALS_FILE := /dev/null
+
+PYTHON ?= python3
+VENV := .venv
+
+.PHONY: help dev test lint venv bench validate clean
+
+help:
+	@echo "make dev    run the whole service locally (emulator, tables, demo data, API on 127.0.0.1:3000)"
+	@echo "make test   run every test (each test binary starts its own emulator)"
+	@echo "make lint   rustfmt and clippy, as CI runs them"
+
+$(VENV)/.installed: infra/local/requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r infra/local/requirements.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+dev: venv
+	cargo run --quiet -p smartpit-cli --bin smartpit -- dev
+
+test: venv
+	cargo test --workspace --no-fail-fast
+
+lint:
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+clean:
+	rm -rf target $(VENV) .local

@@ -1,0 +1,241 @@
+//! Invoice registration (請求情報登録) and the merchant's reads, listing and cancellation.
+//!
+//! Routes (see infra/template.yaml):
+//! - `POST /v1/invoices` (Idempotency-Key required)
+//! - `GET /v1/invoices?status=&limit=&cursor=`
+//! - `GET /v1/invoices/{id}`
+//! - `POST /v1/invoices/{id}/cancel`
+
+mod validate;
+
+use chrono::{DateTime, Utc};
+use http::{HeaderValue, Method, StatusCode};
+use lambda_http::{Body, Request, Response};
+use serde_json::{json, Value};
+use smartpit_shared::auth::{self, Merchant};
+use smartpit_shared::clock::deadline_epoch;
+use smartpit_shared::config::Resources;
+use smartpit_shared::db::{fingerprint, idempotency_key, Claim, RegisterOutcome};
+use smartpit_shared::http::{self as web, json_object};
+use smartpit_shared::{Db, Invoice, InvoiceId, InvoiceStatus, NumberKind, Problem};
+
+pub struct InvoicesFunction {
+    db: Db,
+}
+
+impl InvoicesFunction {
+    pub fn new(sdk: &aws_config::SdkConfig, res: Resources) -> Self {
+        InvoicesFunction {
+            db: Db::new(sdk, res),
+        }
+    }
+
+    pub async fn handle(&self, req: Request) -> Response<Body> {
+        web::respond(self.route(req, Utc::now()).await)
+    }
+
+    async fn route(&self, req: Request, now: DateTime<Utc>) -> Result<Response<Body>, Problem> {
+        let (method, segments) = web::route(&req);
+        let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
+        match segments.as_slice() {
+            ["v1", "invoices"] => match method {
+                Method::POST => self.register(&req, now).await,
+                Method::GET => self.list(&req, now).await,
+                _ => Err(Problem::method_not_allowed()),
+            },
+            ["v1", "invoices", id] => match method {
+                Method::GET => self.get(&req, id, now).await,
+                _ => Err(Problem::method_not_allowed()),
+            },
+            ["v1", "invoices", id, "cancel"] => match method {
+                Method::POST => self.cancel(&req, id, now).await,
+                _ => Err(Problem::method_not_allowed()),
+            },
+            _ => Err(Problem::route_not_found()),
+        }
+    }
+
+    async fn register(&self, req: &Request, now: DateTime<Utc>) -> Result<Response<Body>, Problem> {
+        let merchant = auth::merchant(&self.db, req).await?;
+        let key = idempotency_key(req)?;
+        let body = json_object(req)?;
+        let new = validate::new_invoice(&body, now)?;
+        let number = match new.number {
+            Some(n) => n,
+            None => {
+                return Err(Problem::validation(vec![
+                    smartpit_shared::problem::FieldError {
+                        field: "smartpit_number".into(),
+                        code: "smartpit_number_required",
+                        message: "is required".into(),
+                    },
+                ]))
+            }
+        };
+        self.check_number_usable(&merchant, number, now).await?;
+
+        let fp = fingerprint("POST", "/v1/invoices", &Value::Object(body));
+        let lock = match self
+            .db
+            .claim_idempotency_key(&merchant.id, &key, &fp, now)
+            .await?
+        {
+            Claim::Replay { status, body } => return Ok(replayed(status, body)),
+            Claim::Proceed(lock) => lock,
+        };
+        let invoice = Invoice {
+            id: InvoiceId::new(number),
+            merchant_id: merchant.id.clone(),
+            merchant_name: merchant.name.clone(),
+            merchant_order_id: new.merchant_order_id,
+            amount: new.amount,
+            due_date: new.due_date,
+            deadline: deadline_epoch(new.due_date),
+            description: new.description,
+            stored_status: InvoiceStatus::Registered,
+            customer: new.customer,
+            created_at: now,
+            updated_at: now,
+            payment_id: None,
+            paid_at: None,
+            store_chain: None,
+            cancelled_at: None,
+        };
+        let body = invoice.merchant_view(now).to_string();
+        let outcome = self
+            .db
+            .register_invoice(&invoice, &lock, StatusCode::CREATED.as_u16(), &body, vec![])
+            .await;
+        match outcome {
+            Ok(RegisterOutcome::Registered) => {
+                tracing::info!(invoice_id = %invoice.id, merchant_id = %merchant.id, amount = invoice.amount, "invoice registered");
+                let mut resp = web::raw_json(StatusCode::CREATED, body);
+                if let Ok(v) = HeaderValue::from_str(&format!("/v1/invoices/{}", invoice.id)) {
+                    resp.headers_mut().insert(http::header::LOCATION, v);
+                }
+                Ok(resp)
+            }
+            Ok(RegisterOutcome::DuplicateOrder {
+                existing_invoice_id,
+            }) => {
+                self.db.release_idempotency_key(&lock).await;
+                Err(Problem::new(
+                    StatusCode::CONFLICT,
+                    "duplicate_order_id",
+                    "An invoice with this merchant_order_id exists already",
+                )
+                .with("invoice_id", existing_invoice_id))
+            }
+            Err(p) => {
+                self.db.release_idempotency_key(&lock).await;
+                Err(p)
+            }
+        }
+    }
+
+    /// The number must exist; a sheet serves only the merchant it was issued to, until it expires.
+    async fn check_number_usable(
+        &self,
+        merchant: &Merchant,
+        number: smartpit_shared::SmartPitNumber,
+        now: DateTime<Utc>,
+    ) -> Result<(), Problem> {
+        let unusable = |code: &'static str, title: &str| {
+            Problem::new(StatusCode::UNPROCESSABLE_ENTITY, code, title.to_string())
+                .with("smartpit_number", number.to_string())
+        };
+        let Some(rec) = self.db.get_number(number).await? else {
+            return Err(unusable(
+                "number_not_found",
+                "No Smart Pit number like this has been issued",
+            )
+            .detail("Check the number with the customer."));
+        };
+        if rec.kind == NumberKind::Sheet {
+            if rec.merchant_id.as_deref() != Some(merchant.id.as_str()) {
+                return Err(unusable(
+                    "number_not_usable",
+                    "This sheet number was issued for another purchase",
+                ));
+            }
+            if rec.expires_at.is_some_and(|e| now.timestamp() > e) {
+                return Err(unusable("number_expired", "This sheet number has expired")
+                    .detail("Register without a number to issue a new sheet."));
+            }
+        }
+        Ok(())
+    }
+
+    async fn get(
+        &self,
+        req: &Request,
+        id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Response<Body>, Problem> {
+        let merchant = auth::merchant(&self.db, req).await?;
+        let invoice = self
+            .db
+            .get_merchant_invoice(&merchant.id, id)
+            .await?
+            .ok_or_else(|| Problem::not_found("invoice_not_found", "Invoice"))?;
+        Ok(web::json(StatusCode::OK, &invoice.merchant_view(now)))
+    }
+
+    async fn list(&self, req: &Request, now: DateTime<Utc>) -> Result<Response<Body>, Problem> {
+        let merchant = auth::merchant(&self.db, req).await?;
+        let status = match web::query_param(req, "status") {
+            None => None,
+            Some(s) => Some(InvoiceStatus::parse(&s).ok_or_else(|| {
+                Problem::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_status",
+                    "Unknown status filter",
+                )
+                .detail("Use registered, paid, cancelled or expired.")
+            })?),
+        };
+        let limit = match web::query_param(req, "limit") {
+            None => 20,
+            Some(s) => s
+                .parse::<i32>()
+                .ok()
+                .filter(|l| (1..=100).contains(l))
+                .ok_or_else(|| {
+                    Problem::new(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_limit",
+                        "limit must be 1 to 100",
+                    )
+                })?,
+        };
+        let cursor = web::query_param(req, "cursor");
+        let page = self
+            .db
+            .list_invoices(&merchant.id, status, limit, cursor.as_deref(), now)
+            .await?;
+        let invoices: Vec<Value> = page.invoices.iter().map(|i| i.merchant_view(now)).collect();
+        Ok(web::json(
+            StatusCode::OK,
+            &json!({"invoices": invoices, "next_cursor": page.next_cursor}),
+        ))
+    }
+
+    async fn cancel(
+        &self,
+        req: &Request,
+        id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Response<Body>, Problem> {
+        let merchant = auth::merchant(&self.db, req).await?;
+        let invoice = self.db.cancel_invoice(&merchant.id, id, now).await?;
+        tracing::info!(invoice_id = %invoice.id, merchant_id = %merchant.id, "invoice cancelled");
+        Ok(web::json(StatusCode::OK, &invoice.merchant_view(now)))
+    }
+}
+
+fn replayed(status: u16, body: String) -> Response<Body> {
+    let mut resp = web::raw_json(StatusCode::from_u16(status).unwrap_or(StatusCode::OK), body);
+    resp.headers_mut()
+        .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    resp
+}

@@ -1,0 +1,235 @@
+//! Reading a registration request into a checked [`NewInvoice`], reporting every mistake.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde_json::{Map, Value};
+use smartpit_shared::clock::parse_due_date;
+use smartpit_shared::http::{is_reference, Fields};
+use smartpit_shared::invoice::Customer;
+use smartpit_shared::money::{yen_from_json, MAX_INVOICE_YEN};
+use smartpit_shared::number::{NumberError, SmartPitNumber};
+use smartpit_shared::Problem;
+
+pub struct NewInvoice {
+    pub merchant_order_id: String,
+    pub amount: i64,
+    pub due_date: NaiveDate,
+    pub description: Option<String>,
+    pub number: Option<SmartPitNumber>,
+    pub customer: Customer,
+}
+
+const FIELDS: &[&str] = &[
+    "merchant_order_id",
+    "amount",
+    "due_date",
+    "description",
+    "smartpit_number",
+    "customer",
+];
+
+pub fn number_message(e: &NumberError) -> String {
+    e.to_string()
+}
+
+/// A plausible mail address: one `@`, a dotted domain, no spaces or control characters.
+fn is_mail_address(s: &str) -> bool {
+    let Some((local, domain)) = s.rsplit_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && local.len() <= 64
+        && domain.len() <= 253
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && s.chars()
+            .all(|c| c.is_ascii_graphic() && !"<>()[]\\,;:\"".contains(c) || c == '.')
+        && !domain.contains('@')
+}
+
+fn customer(body: &Map<String, Value>, f: &mut Fields) -> Customer {
+    let mut out = Customer::default();
+    let Some(v) = body.get("customer") else {
+        return out;
+    };
+    let Value::Object(c) = v else {
+        if !v.is_null() {
+            f.push("customer", "invalid_customer", "must be an object");
+        }
+        return out;
+    };
+    for key in c.keys() {
+        if key != "email" && key != "mobile_email" {
+            f.push(
+                &format!("customer.{key}"),
+                "unknown_field",
+                "is not a field of customer",
+            );
+        }
+    }
+    for (name, slot) in [
+        ("email", &mut out.email),
+        ("mobile_email", &mut out.mobile_email),
+    ] {
+        let field = format!("customer.{name}");
+        match c.get(name) {
+            None | Some(Value::Null) => {}
+            Some(Value::String(s)) if s.len() <= 254 && is_mail_address(s) => {
+                *slot = Some(s.clone());
+            }
+            Some(_) => f.push(&field, "invalid_email", "must be a mail address"),
+        }
+    }
+    out
+}
+
+pub fn new_invoice(body: &Map<String, Value>, now: DateTime<Utc>) -> Result<NewInvoice, Problem> {
+    let mut f = Fields::default();
+    f.only_known(body, FIELDS);
+    let merchant_order_id = f.text(
+        body,
+        "merchant_order_id",
+        "invalid_merchant_order_id",
+        64,
+        true,
+    );
+    if let Some(id) = &merchant_order_id {
+        if !is_reference(id) {
+            f.push(
+                "merchant_order_id",
+                "invalid_merchant_order_id",
+                "may hold only letters, digits and . _ : / # -",
+            );
+        }
+    }
+    let amount = match body.get("amount") {
+        None => {
+            f.push("amount", "invalid_amount", "is required");
+            None
+        }
+        Some(v) => match yen_from_json(v, MAX_INVOICE_YEN) {
+            Ok(y) => Some(y),
+            Err(m) => {
+                f.push("amount", "invalid_amount", m);
+                None
+            }
+        },
+    };
+    let due_date = match body.get("due_date") {
+        Some(Value::String(s)) => match parse_due_date(s, now) {
+            Ok(d) => Some(d),
+            Err(m) => {
+                f.push("due_date", "invalid_due_date", m);
+                None
+            }
+        },
+        Some(_) => {
+            f.push(
+                "due_date",
+                "invalid_due_date",
+                "must be a date as YYYY-MM-DD",
+            );
+            None
+        }
+        None => {
+            f.push("due_date", "invalid_due_date", "is required");
+            None
+        }
+    };
+    let description = f.text(body, "description", "invalid_description", 200, false);
+    let number = match body.get("smartpit_number") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => match SmartPitNumber::parse(s) {
+            Ok(n) => Some(n),
+            Err(e) => {
+                f.push("smartpit_number", "invalid_number", number_message(&e));
+                None
+            }
+        },
+        Some(_) => {
+            f.push(
+                "smartpit_number",
+                "invalid_number",
+                "must be a string of 13 digits",
+            );
+            None
+        }
+    };
+    let customer = customer(body, &mut f);
+    f.finish()?;
+    match (merchant_order_id, amount, due_date) {
+        (Some(merchant_order_id), Some(amount), Some(due_date)) => Ok(NewInvoice {
+            merchant_order_id,
+            amount,
+            due_date,
+            description,
+            number,
+            customer,
+        }),
+        _ => Err(Problem::internal(&"validation passed without all fields")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn body(v: Value) -> Map<String, Value> {
+        v.as_object().cloned().unwrap_or_default()
+    }
+
+    fn code(v: Value) -> String {
+        let now = Utc::now();
+        match new_invoice(&body(v), now) {
+            Ok(_) => "ok".into(),
+            Err(p) => p.code.to_string(),
+        }
+    }
+
+    #[test]
+    fn each_mistake_has_its_code() {
+        let today = smartpit_shared::clock::jst_date(Utc::now()).to_string();
+        let good = json!({"merchant_order_id": "A-1", "amount": 100, "due_date": today,
+                          "smartpit_number": "4901234567894"});
+        assert_eq!(code(good.clone()), "ok");
+        let with = |k: &str, v: Value| {
+            let mut b = good.clone();
+            b[k] = v;
+            b
+        };
+        assert_eq!(code(with("amount", json!(0))), "invalid_amount");
+        assert_eq!(code(with("amount", json!("100"))), "invalid_amount");
+        assert_eq!(
+            code(with("due_date", json!("2000-01-01"))),
+            "invalid_due_date"
+        );
+        assert_eq!(
+            code(with("smartpit_number", json!("4901234567895"))),
+            "invalid_number"
+        );
+        assert_eq!(
+            code(with("merchant_order_id", json!("a b"))),
+            "invalid_merchant_order_id"
+        );
+        assert_eq!(
+            code(with("description", json!("a\u{0}b"))),
+            "invalid_description"
+        );
+        assert_eq!(
+            code(with("customer", json!({"email": "nope"}))),
+            "invalid_email"
+        );
+        assert_eq!(code(with("surprise", json!(1))), "unknown_field");
+    }
+
+    #[test]
+    fn mail_addresses() {
+        assert!(is_mail_address("taro@example.jp"));
+        assert!(is_mail_address("taro.yamada+shop@mail.example.co.jp"));
+        assert!(!is_mail_address("taro@example"));
+        assert!(!is_mail_address("taro example@example.jp"));
+        assert!(!is_mail_address("<script>@example.jp"));
+        assert!(!is_mail_address("@example.jp"));
+    }
+}

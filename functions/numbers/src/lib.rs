@@ -1,0 +1,156 @@
+//! Number issuance for merchants: joint cards (ジョイントカード) under their own design.
+//!
+//! Route (see infra/template.yaml): `POST /v1/joint-cards` `{"count", "customer_refs"?}`.
+//! An `Idempotency-Key` header is optional; with it a retry returns the same numbers.
+//! Generic cards are issued in batches by the operator command (`smartpit issue-cards`).
+
+use chrono::{DateTime, Utc};
+use http::{HeaderValue, Method, StatusCode};
+use lambda_http::{Body, Request, Response};
+use serde_json::{json, Value};
+use smartpit_shared::config::Resources;
+use smartpit_shared::db::{fingerprint, idempotency_key, Claim};
+use smartpit_shared::http::{self as web, is_reference, json_object, Fields};
+use smartpit_shared::issuance::{issue_many, Template};
+use smartpit_shared::{auth, Db, NumberKind, Problem};
+
+/// Most joint cards one request issues; larger pools come in several requests.
+pub const MAX_JOINT_CARDS_PER_REQUEST: usize = 1000;
+
+pub struct NumbersFunction {
+    db: Db,
+}
+
+impl NumbersFunction {
+    pub fn new(sdk: &aws_config::SdkConfig, res: Resources) -> Self {
+        NumbersFunction {
+            db: Db::new(sdk, res),
+        }
+    }
+
+    pub async fn handle(&self, req: Request) -> Response<Body> {
+        web::respond(self.route(req, Utc::now()).await)
+    }
+
+    async fn route(&self, req: Request, now: DateTime<Utc>) -> Result<Response<Body>, Problem> {
+        let (method, segments) = web::route(&req);
+        let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
+        match (segments.as_slice(), method) {
+            (["v1", "joint-cards"], Method::POST) => self.joint_cards(&req, now).await,
+            (["v1", "joint-cards"], _) => Err(Problem::method_not_allowed()),
+            _ => Err(Problem::route_not_found()),
+        }
+    }
+
+    async fn joint_cards(
+        &self,
+        req: &Request,
+        now: DateTime<Utc>,
+    ) -> Result<Response<Body>, Problem> {
+        let merchant = auth::merchant(&self.db, req).await?;
+        let key = match req.headers().contains_key("idempotency-key") {
+            true => Some(idempotency_key(req)?),
+            false => None,
+        };
+        let body = json_object(req)?;
+        let refs = joint_card_request(&body)?;
+        let lock = match &key {
+            None => None,
+            Some(key) => {
+                let fp = fingerprint("POST", "/v1/joint-cards", &Value::Object(body.clone()));
+                match self
+                    .db
+                    .claim_idempotency_key(&merchant.id, key, &fp, now)
+                    .await?
+                {
+                    Claim::Replay { status, body } => {
+                        let mut resp = web::raw_json(
+                            StatusCode::from_u16(status).unwrap_or(StatusCode::OK),
+                            body,
+                        );
+                        resp.headers_mut()
+                            .insert("idempotent-replayed", HeaderValue::from_static("true"));
+                        return Ok(resp);
+                    }
+                    Claim::Proceed(lock) => Some(lock),
+                }
+            }
+        };
+        let template = Template {
+            kind: NumberKind::JointCard,
+            merchant_id: Some(merchant.id.clone()),
+            expires_at: None,
+        };
+        let issued = match issue_many(&self.db, &template, refs, now, || {}).await {
+            Ok(issued) => issued,
+            Err(p) => {
+                if let Some(lock) = &lock {
+                    self.db.release_idempotency_key(lock).await;
+                }
+                return Err(p);
+            }
+        };
+        let cards: Vec<Value> = issued
+            .iter()
+            .map(|r| {
+                json!({
+                    "smartpit_number": r.number.to_string(),
+                    "display": r.number.grouped(),
+                    "customer_ref": r.customer_ref,
+                })
+            })
+            .collect();
+        let body = json!({"kind": "joint_card", "count": cards.len(), "cards": cards}).to_string();
+        if let Some(lock) = &lock {
+            self.db
+                .finish_idempotency_key(lock, StatusCode::CREATED.as_u16(), &body)
+                .await?;
+        }
+        tracing::info!(merchant_id = %merchant.id, count = issued.len(), "joint cards issued");
+        Ok(web::raw_json(StatusCode::CREATED, body))
+    }
+}
+
+/// `count` (1 to 1000) and optional `customer_refs`, one per card when given.
+fn joint_card_request(
+    body: &serde_json::Map<String, Value>,
+) -> Result<Vec<Option<String>>, Problem> {
+    let mut f = Fields::default();
+    f.only_known(body, &["count", "customer_refs"]);
+    let count = match body.get("count").and_then(Value::as_u64) {
+        Some(n) if (1..=MAX_JOINT_CARDS_PER_REQUEST as u64).contains(&n) => n as usize,
+        _ => {
+            f.push(
+                "count",
+                "invalid_count",
+                format!("must be an integer from 1 to {MAX_JOINT_CARDS_PER_REQUEST}"),
+            );
+            0
+        }
+    };
+    let mut refs = vec![None; count];
+    match body.get("customer_refs") {
+        None | Some(Value::Null) => {}
+        Some(Value::Array(list)) if list.len() == count => {
+            for (i, v) in list.iter().enumerate() {
+                match v.as_str() {
+                    Some(s) if !s.is_empty() && s.len() <= 64 && is_reference(s) => {
+                        refs[i] = Some(s.to_string())
+                    }
+                    _ => f.push(
+                        &format!("customer_refs[{i}]"),
+                        "invalid_customer_ref",
+                        "must be 1 to 64 letters, digits or . _ : / # -",
+                    ),
+                }
+            }
+        }
+        Some(_) => f.push(
+            "customer_refs",
+            "invalid_customer_ref",
+            "must be a list with one reference per card (as many as count)",
+        ),
+    }
+    f.finish()?;
+    Ok(refs)
+}

@@ -1,0 +1,304 @@
+//! The store API: what a kiosk or register asks when a customer comes to pay.
+//!
+//! Routes (see infra/template.yaml):
+//! - `POST /store/v1/lookup`: payable invoices on a number or barcode
+//! - `POST /store/v1/payments`: pay invoices, all or none, exactly once
+//! - `POST /store/v1/payments/{id}/void`: same-day void (速報取消)
+
+use chrono::{DateTime, Utc};
+use http::{HeaderValue, Method, StatusCode};
+use lambda_http::{Body, Request, Response};
+use serde_json::{json, Map, Value};
+use smartpit_shared::auth::{self, ChainPrincipal};
+use smartpit_shared::config::Resources;
+use smartpit_shared::db::{PayOutcome, PaymentRequest, VoidOutcome};
+use smartpit_shared::http::{self as web, is_reference, json_object, Fields};
+use smartpit_shared::money::{yen_from_json, MAX_INVOICE_YEN};
+use smartpit_shared::number::ascii_digits;
+use smartpit_shared::{Channel, Db, InvoiceId, Problem, SmartPitNumber};
+
+/// The most invoices one visit may pay together.
+pub const MAX_INVOICES_PER_PAYMENT: usize = 20;
+
+pub struct StoreFunction {
+    db: Db,
+}
+
+fn bad(code: &'static str, title: &str) -> Problem {
+    Problem::new(StatusCode::BAD_REQUEST, code, title.to_string())
+}
+
+impl StoreFunction {
+    pub fn new(sdk: &aws_config::SdkConfig, res: Resources) -> Self {
+        StoreFunction {
+            db: Db::new(sdk, res),
+        }
+    }
+
+    pub async fn handle(&self, req: Request) -> Response<Body> {
+        web::respond(self.route(req, Utc::now()).await)
+    }
+
+    async fn route(&self, req: Request, now: DateTime<Utc>) -> Result<Response<Body>, Problem> {
+        let (method, segments) = web::route(&req);
+        let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
+        let post_only = |m: &Method| {
+            if *m == Method::POST {
+                Ok(())
+            } else {
+                Err(Problem::method_not_allowed())
+            }
+        };
+        match segments.as_slice() {
+            ["store", "v1", "lookup"] => {
+                post_only(&method)?;
+                self.lookup(&req, now).await
+            }
+            ["store", "v1", "payments"] => {
+                post_only(&method)?;
+                self.pay(&req, now).await
+            }
+            ["store", "v1", "payments", id, "void"] => {
+                post_only(&method)?;
+                self.void(&req, id, now).await
+            }
+            _ => Err(Problem::route_not_found()),
+        }
+    }
+
+    async fn lookup(&self, req: &Request, now: DateTime<Utc>) -> Result<Response<Body>, Problem> {
+        let chain = auth::store_chain(&self.db, req).await?;
+        let body = json_object(req)?;
+        let mut f = Fields::default();
+        f.only_known(&body, &["store_code", "smartpit_number", "barcode"]);
+        store_code(&body, &mut f);
+        f.finish()?;
+        let number = match (body.get("smartpit_number"), body.get("barcode")) {
+            (Some(n), None) => typed_number(&chain, n)?,
+            (None, Some(b)) => scanned_number(b)?,
+            _ => {
+                return Err(bad(
+                    "invalid_request",
+                    "Send exactly one of smartpit_number and barcode",
+                ))
+            }
+        };
+        let invoices = self.db.payable_invoices(number, now).await?;
+        if invoices.is_empty() {
+            return Err(Problem::new(
+                StatusCode::NOT_FOUND,
+                "billing_not_found",
+                "請求情報が存在しません",
+            )
+            .detail("No payable billing information is registered for this number. The customer should ask the merchant."));
+        }
+        let total: i64 = invoices.iter().map(|i| i.amount).sum();
+        let list: Vec<Value> = invoices.iter().map(|i| i.store_view()).collect();
+        Ok(web::json(
+            StatusCode::OK,
+            &json!({
+                "smartpit_number": number.to_string(),
+                "invoices": list,
+                "total_amount": total,
+            }),
+        ))
+    }
+
+    async fn pay(&self, req: &Request, now: DateTime<Utc>) -> Result<Response<Body>, Problem> {
+        let chain = auth::store_chain(&self.db, req).await?;
+        let body = json_object(req)?;
+        let request = payment_request(&chain, &body)?;
+        let outcome = self.db.pay(&request, now).await?;
+        match outcome {
+            PayOutcome::Paid(p) => {
+                tracing::info!(payment_id = %p.id, chain = %p.chain_id, amount = p.amount, invoices = p.lines.len(), "payment recorded");
+                Ok(web::json(StatusCode::CREATED, &p.view()))
+            }
+            PayOutcome::Replayed(p) => {
+                let mut resp = web::json(StatusCode::CREATED, &p.view());
+                resp.headers_mut()
+                    .insert("idempotent-replayed", HeaderValue::from_static("true"));
+                Ok(resp)
+            }
+            PayOutcome::TransactionIdReused(p) => Err(Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "store_transaction_reused",
+                "This store_transaction_id was used for a different payment",
+            )
+            .with("payment_id", p.id)),
+            PayOutcome::UnknownInvoice(id) => Err(Problem::new(
+                StatusCode::NOT_FOUND,
+                "invoice_not_found",
+                "Invoice not found",
+            )
+            .with("invoice_id", id)),
+            PayOutcome::NotPayable { invoice_id, status } => Err(Problem::new(
+                StatusCode::CONFLICT,
+                "invoice_not_payable",
+                "An invoice can no longer be paid",
+            )
+            .detail(format!(
+                "Invoice {invoice_id} is {}. Nothing was paid.",
+                status.as_str()
+            ))
+            .with("invoice_id", invoice_id)
+            .with("status", status.as_str())),
+            PayOutcome::WrongAmount { expected } => Err(Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "amount_mismatch",
+                "The amount is not the total of the invoices",
+            )
+            .detail(format!(
+                "The invoices total {expected} yen. Nothing was paid."
+            ))
+            .with("expected_amount", expected)),
+        }
+    }
+
+    async fn void(
+        &self,
+        req: &Request,
+        id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Response<Body>, Problem> {
+        let chain = auth::store_chain(&self.db, req).await?;
+        match self.db.void_payment(&chain.id, id, now).await? {
+            VoidOutcome::Voided(p) => {
+                tracing::info!(payment_id = %p.id, chain = %p.chain_id, "payment voided");
+                Ok(web::json(StatusCode::OK, &p.view()))
+            }
+            VoidOutcome::NotFound => Err(Problem::not_found("payment_not_found", "Payment")),
+            VoidOutcome::WindowClosed(p) => Err(Problem::new(
+                StatusCode::CONFLICT,
+                "void_window_closed",
+                "A payment can be voided only on the day it was made (JST)",
+            )
+            .with("payment_id", p.id)),
+        }
+    }
+}
+
+fn store_code(body: &Map<String, Value>, f: &mut Fields) -> Option<String> {
+    let code = f.text(body, "store_code", "invalid_store_code", 32, true)?;
+    if is_reference(&code) {
+        Some(code)
+    } else {
+        f.push(
+            "store_code",
+            "invalid_store_code",
+            "may hold only letters, digits and . _ : / # -",
+        );
+        None
+    }
+}
+
+/// A number typed at a kiosk. Register chains take only scanned barcodes.
+fn typed_number(chain: &ChainPrincipal, v: &Value) -> Result<SmartPitNumber, Problem> {
+    if chain.channel == Channel::Register {
+        return Err(bad(
+            "channel_not_supported",
+            "This chain takes only a scanned barcode, not a typed number",
+        )
+        .detail("Ask the customer for the card or the printed sheet."));
+    }
+    let s = v.as_str().ok_or_else(|| {
+        bad(
+            "invalid_number",
+            "smartpit_number must be a string of 13 digits",
+        )
+    })?;
+    SmartPitNumber::parse(s)
+        .map_err(|e| bad("invalid_number", "Not a valid Smart Pit number").detail(e.to_string()))
+}
+
+/// A scanned barcode: a card's EAN-13, which is its number.
+fn scanned_number(v: &Value) -> Result<SmartPitNumber, Problem> {
+    let invalid =
+        |detail: &str| bad("invalid_barcode", "Not a Smart Pit barcode").detail(detail.to_string());
+    let s = v
+        .as_str()
+        .ok_or_else(|| invalid("barcode must be a string of digits"))?;
+    let digits = ascii_digits(s).ok_or_else(|| invalid("barcode must hold only digits"))?;
+    match digits.len() {
+        13 => SmartPitNumber::parse(s).map_err(|e| invalid(&e.to_string())),
+        n => Err(invalid(&format!(
+            "a card's barcode has 13 digits, this one has {n}"
+        ))),
+    }
+}
+
+fn payment_request(
+    chain: &ChainPrincipal,
+    body: &Map<String, Value>,
+) -> Result<PaymentRequest, Problem> {
+    let mut f = Fields::default();
+    f.only_known(
+        body,
+        &[
+            "store_code",
+            "store_transaction_id",
+            "invoice_ids",
+            "amount",
+        ],
+    );
+    let store_code = store_code(body, &mut f);
+    let txn = f.text(
+        body,
+        "store_transaction_id",
+        "invalid_store_transaction_id",
+        64,
+        true,
+    );
+    if txn.as_deref().is_some_and(|t| !is_reference(t)) {
+        f.push(
+            "store_transaction_id",
+            "invalid_store_transaction_id",
+            "may hold only letters, digits and . _ : / # -",
+        );
+    }
+    let mut ids: Vec<InvoiceId> = Vec::new();
+    match body.get("invoice_ids") {
+        Some(Value::Array(list)) if !list.is_empty() && list.len() <= MAX_INVOICES_PER_PAYMENT => {
+            for (i, v) in list.iter().enumerate() {
+                match v.as_str().and_then(InvoiceId::parse) {
+                    Some(id) if ids.contains(&id) => f.push(
+                        &format!("invoice_ids[{i}]"),
+                        "invalid_invoice_ids",
+                        "is listed twice",
+                    ),
+                    Some(id) => ids.push(id),
+                    None => f.push(
+                        &format!("invoice_ids[{i}]"),
+                        "invalid_invoice_ids",
+                        "is not an invoice id",
+                    ),
+                }
+            }
+        }
+        _ => f.push(
+            "invoice_ids",
+            "invalid_invoice_ids",
+            format!("must be a list of 1 to {MAX_INVOICES_PER_PAYMENT} invoice ids"),
+        ),
+    }
+    let amount = match body.get("amount") {
+        Some(v) => yen_from_json(v, MAX_INVOICE_YEN * MAX_INVOICES_PER_PAYMENT as i64)
+            .map_err(|m| f.push("amount", "invalid_amount", m))
+            .ok(),
+        None => {
+            f.push("amount", "invalid_amount", "is required");
+            None
+        }
+    };
+    f.finish()?;
+    match (store_code, txn, amount) {
+        (Some(store_code), Some(store_transaction_id), Some(amount)) => Ok(PaymentRequest {
+            chain_id: chain.id.clone(),
+            store_code,
+            store_transaction_id,
+            invoice_ids: ids,
+            amount,
+        }),
+        _ => Err(Problem::internal(&"validation passed without all fields")),
+    }
+}

@@ -1,0 +1,59 @@
+//! Starts the local AWS endpoint (moto's server, pinned in infra/local/requirements.txt and
+//! installed in the repo's venv) as a child process that dies with its parent.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+pub struct Emulator {
+    pub endpoint: String,
+    /// Held so that the emulator's stdin stays open; it exits when this is dropped.
+    _child: Child,
+}
+
+/// The repo's venv python, or `SMARTPIT_PYTHON`.
+pub fn python(repo: &Path) -> PathBuf {
+    std::env::var_os("SMARTPIT_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo.join(".venv/bin/python"))
+}
+
+/// Starts the emulator on `port` (0: any free port) and waits until it listens.
+pub async fn start(repo: &Path, port: u16) -> Result<Emulator, String> {
+    let python = python(repo);
+    let script = repo.join("infra/local/emulator.py");
+    let mut child = Command::new(&python)
+        .arg(&script)
+        .arg(port.to_string())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| {
+            format!(
+                "cannot start {} {}: {e} (run `make venv`)",
+                python.display(),
+                script.display()
+            )
+        })?;
+    let stdout = child.stdout.take().ok_or("emulator has no stdout")?;
+    let mut lines = BufReader::new(stdout).lines();
+    let first = tokio::time::timeout(std::time::Duration::from_secs(60), lines.next_line())
+        .await
+        .map_err(|_| "emulator did not start within 60 s".to_string())?
+        .map_err(|e| e.to_string())?
+        .ok_or("emulator exited before it was ready")?;
+    let port = first
+        .strip_prefix("ready ")
+        .and_then(|p| p.trim().parse::<u16>().ok())
+        .ok_or_else(|| format!("unexpected emulator output: {first}"))?;
+    // Keep draining stdout so the child never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    Ok(Emulator {
+        endpoint: format!("http://127.0.0.1:{port}"),
+        _child: child,
+    })
+}

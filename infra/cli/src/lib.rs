@@ -1,0 +1,8 @@
+//! The operator's command and the local stack.
+
+pub mod cards;
+pub mod emulator;
+pub mod provision;
+pub mod server;
+pub mod stack;
+pub mod template;

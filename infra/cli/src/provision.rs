@@ -1,0 +1,181 @@
+//! Creates what the template defines, on the local endpoint: tables (keys, indexes, TTL) and
+//! buckets. Running it again changes nothing.
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType,
+    TimeToLiveSpecification,
+};
+use serde_yaml::Value;
+
+use crate::template::Template;
+
+/// Local resource names: a table is named after its logical id, a bucket after its logical id
+/// in lower case (S3 names must be).
+pub fn table_name(logical: &str) -> String {
+    format!("smartpit-{logical}")
+}
+
+pub fn bucket_name(logical: &str) -> String {
+    format!("smartpit-{}", logical.to_lowercase())
+}
+
+/// The local name of the resource a `!Ref` names.
+pub fn resolve_ref(t: &Template, logical: &str) -> Option<String> {
+    if t.tables.contains_key(logical) {
+        Some(table_name(logical))
+    } else if t.buckets.iter().any(|b| b == logical) {
+        Some(bucket_name(logical))
+    } else {
+        None
+    }
+}
+
+fn s<'a>(v: &'a Value, key: &str) -> Result<&'a str, String> {
+    v.get(key)
+        .and_then(Value::as_str)
+        .ok_or_else(|| format!("table property {key} missing"))
+}
+
+fn list<'a>(v: &'a Value, key: &str) -> &'a [Value] {
+    v.get(key)
+        .and_then(Value::as_sequence)
+        .map(Vec::as_slice)
+        .unwrap_or(&[])
+}
+
+fn key_schema(v: &Value) -> Result<Vec<KeySchemaElement>, String> {
+    list(v, "KeySchema")
+        .iter()
+        .map(|k| {
+            KeySchemaElement::builder()
+                .attribute_name(s(k, "AttributeName")?)
+                .key_type(KeyType::from(s(k, "KeyType")?))
+                .build()
+                .map_err(|e| e.to_string())
+        })
+        .collect()
+}
+
+pub async fn tables(ddb: &aws_sdk_dynamodb::Client, t: &Template) -> Result<(), String> {
+    let existing = ddb.list_tables().send().await.map_err(|e| {
+        format!(
+            "list tables: {}",
+            aws_sdk_dynamodb::error::DisplayErrorContext(&e)
+        )
+    })?;
+    for (logical, props) in &t.tables {
+        let name = table_name(logical);
+        if existing.table_names().contains(&name) {
+            continue;
+        }
+        let attrs = list(props, "AttributeDefinitions")
+            .iter()
+            .map(|a| {
+                AttributeDefinition::builder()
+                    .attribute_name(s(a, "AttributeName")?)
+                    .attribute_type(ScalarAttributeType::from(s(a, "AttributeType")?))
+                    .build()
+                    .map_err(|e| e.to_string())
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let gsis = list(props, "GlobalSecondaryIndexes")
+            .iter()
+            .map(|g| {
+                let projection = g
+                    .get("Projection")
+                    .and_then(|p| p.get("ProjectionType"))
+                    .and_then(Value::as_str)
+                    .unwrap_or("ALL");
+                GlobalSecondaryIndex::builder()
+                    .index_name(s(g, "IndexName")?)
+                    .set_key_schema(Some(key_schema(g)?))
+                    .projection(
+                        Projection::builder()
+                            .projection_type(ProjectionType::from(projection))
+                            .build(),
+                    )
+                    .build()
+                    .map_err(|e| e.to_string())
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let stream = props
+            .get("StreamSpecification")
+            .and_then(|s| s.get("StreamViewType"))
+            .and_then(Value::as_str);
+        ddb.create_table()
+            .table_name(&name)
+            .billing_mode(BillingMode::PayPerRequest)
+            .set_attribute_definitions(Some(attrs))
+            .set_key_schema(Some(key_schema(props)?))
+            .set_global_secondary_indexes((!gsis.is_empty()).then_some(gsis))
+            .set_stream_specification(
+                stream
+                    .map(|v| {
+                        StreamSpecification::builder()
+                            .stream_enabled(true)
+                            .stream_view_type(StreamViewType::from(v))
+                            .build()
+                    })
+                    .transpose()
+                    .map_err(|e| e.to_string())?,
+            )
+            .send()
+            .await
+            .map_err(|e| {
+                format!(
+                    "create table {name}: {}",
+                    aws_sdk_dynamodb::error::DisplayErrorContext(&e)
+                )
+            })?;
+        if let Some(ttl) = props.get("TimeToLiveSpecification") {
+            ddb.update_time_to_live()
+                .table_name(&name)
+                .time_to_live_specification(
+                    TimeToLiveSpecification::builder()
+                        .attribute_name(s(ttl, "AttributeName")?)
+                        .enabled(true)
+                        .build()
+                        .map_err(|e| e.to_string())?,
+                )
+                .send()
+                .await
+                .map_err(|e| {
+                    format!(
+                        "ttl {name}: {}",
+                        aws_sdk_dynamodb::error::DisplayErrorContext(&e)
+                    )
+                })?;
+        }
+    }
+    Ok(())
+}
+
+pub async fn buckets(s3: &aws_sdk_s3::Client, t: &Template) -> Result<(), String> {
+    for logical in &t.buckets {
+        let name = bucket_name(logical);
+        if s3.head_bucket().bucket(&name).send().await.is_ok() {
+            continue;
+        }
+        let region = s3.config().region().map(|r| r.as_ref().to_string());
+        let location = region.filter(|r| r != "us-east-1").map(|r| {
+            aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(
+                    r.as_str(),
+                ))
+                .build()
+        });
+        s3.create_bucket()
+            .bucket(&name)
+            .set_create_bucket_configuration(location)
+            .send()
+            .await
+            .map_err(|e| {
+                format!(
+                    "create bucket {name}: {}",
+                    aws_sdk_s3::error::DisplayErrorContext(&e)
+                )
+            })?;
+    }
+    Ok(())
+}

@@ -1,0 +1,112 @@
+//! Serves the template's routes on a local port through the functions' own handlers, turning
+//! each HTTP request into the `lambda_http::Request` API Gateway would hand the function.
+
+use std::collections::{BTreeMap, HashMap};
+use std::convert::Infallible;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use lambda_http::aws_lambda_events::query_map::QueryMap;
+use lambda_http::{Body, RequestExt};
+use smartpit_shared::Problem;
+use tokio::net::TcpListener;
+
+use crate::stack::Handler;
+use crate::template::{RouteMatch, Template};
+
+/// API Gateway's HTTP API refuses larger payloads before any function runs.
+const GATEWAY_MAX_BODY: usize = 10 * 1024 * 1024;
+
+pub struct Router {
+    template: Template,
+    handlers: BTreeMap<String, Handler>,
+}
+
+impl Router {
+    pub fn new(template: Template, handlers: BTreeMap<String, Handler>) -> Self {
+        Router { template, handlers }
+    }
+
+    async fn dispatch(&self, req: hyper::Request<Incoming>) -> hyper::Response<Full<Bytes>> {
+        let (parts, body) = req.into_parts();
+        let bytes = match Limited::new(body, GATEWAY_MAX_BODY).collect().await {
+            Ok(b) => b.to_bytes(),
+            Err(_) => {
+                return to_hyper(
+                    Problem::new(
+                        http::StatusCode::PAYLOAD_TOO_LARGE,
+                        "payload_too_large",
+                        "Request body too large",
+                    )
+                    .into_response(),
+                )
+            }
+        };
+        let path = parts.uri.path().to_string();
+        let (route, params) = match self.template.match_route(parts.method.as_str(), &path) {
+            RouteMatch::Found(r, p) => (r, p),
+            RouteMatch::WrongMethod => {
+                return to_hyper(Problem::method_not_allowed().into_response())
+            }
+            RouteMatch::NotFound => return to_hyper(Problem::route_not_found().into_response()),
+        };
+        let Some(handler) = self.handlers.get(&route.function) else {
+            return to_hyper(
+                Problem::internal(&format!("no handler for {}", route.function)).into_response(),
+            );
+        };
+        let query = parts
+            .uri
+            .query()
+            .map(|q| QueryMap::from_str(q).unwrap_or_default())
+            .unwrap_or_default();
+        let body = if bytes.is_empty() {
+            Body::Empty
+        } else {
+            match String::from_utf8(bytes.to_vec()) {
+                Ok(text) => Body::Text(text),
+                Err(e) => Body::Binary(e.into_bytes()),
+            }
+        };
+        let path_params: HashMap<String, String> = params.into_iter().collect();
+        let request = lambda_http::Request::from_parts(parts, body)
+            .with_path_parameters(path_params)
+            .with_query_string_parameters(query);
+        to_hyper(handler(request).await)
+    }
+}
+
+fn to_hyper(resp: lambda_http::Response<Body>) -> hyper::Response<Full<Bytes>> {
+    let (parts, body) = resp.into_parts();
+    let bytes = match body {
+        Body::Empty => Bytes::new(),
+        Body::Text(t) => Bytes::from(t),
+        Body::Binary(b) => Bytes::from(b),
+        _ => Bytes::new(),
+    };
+    hyper::Response::from_parts(parts, Full::new(bytes))
+}
+
+/// Accepts connections until the task is dropped.
+pub async fn serve(listener: TcpListener, router: Arc<Router>) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let router = router.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |req| {
+                let router = router.clone();
+                async move { Ok::<_, Infallible>(router.dispatch(req).await) }
+            });
+            let _ = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}

@@ -1,0 +1,231 @@
+//! The local stack: the template's resources on the local AWS endpoint, the demo data, and
+//! every route served through the same handlers Lambda runs.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use chrono::Utc;
+use futures::future::BoxFuture;
+use lambda_http::{Body, Request, Response};
+use serde::Serialize;
+use smartpit_shared::auth::Merchant;
+use smartpit_shared::config::Resources;
+use smartpit_shared::db::NumberRecord;
+use smartpit_shared::{Db, NumberKind, SmartPitNumber};
+
+use crate::provision::{self, resolve_ref};
+use crate::template::{ref_target, Template};
+
+pub type Handler = Arc<dyn Fn(Request) -> BoxFuture<'static, Response<Body>> + Send + Sync>;
+
+/// The region the local stack claims to be in.
+pub const LOCAL_REGION: &str = "ap-northeast-1";
+
+/// SDK configuration for the local endpoint, with dummy credentials: nothing can reach AWS.
+pub fn local_sdk_config(endpoint: &str) -> SdkConfig {
+    let creds =
+        aws_sdk_dynamodb::config::Credentials::new("local", "local", None, None, "smartpit-local");
+    SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(LOCAL_REGION))
+        .endpoint_url(endpoint)
+        .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
+            creds,
+        ))
+        .build()
+}
+
+pub fn s3_client(sdk: &SdkConfig) -> aws_sdk_s3::Client {
+    let conf = aws_sdk_s3::config::Builder::from(sdk)
+        .force_path_style(true)
+        .build();
+    aws_sdk_s3::Client::from_conf(conf)
+}
+
+/// The repository root: `SMARTPIT_REPO`, or the workspace this binary was built from.
+pub fn repo_root() -> PathBuf {
+    std::env::var_os("SMARTPIT_REPO")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
+}
+
+pub struct Stack {
+    pub template: Template,
+    pub sdk: SdkConfig,
+    pub endpoint: String,
+}
+
+impl Stack {
+    pub fn new(repo: &Path, endpoint: &str) -> Result<Self, String> {
+        Ok(Stack {
+            template: Template::load(&repo.join("infra/template.yaml"))?,
+            sdk: local_sdk_config(endpoint),
+            endpoint: endpoint.to_string(),
+        })
+    }
+
+    /// A function's environment as the template gives it, `!Ref`s resolved to local names.
+    pub fn env_of(&self, function: &str) -> Result<BTreeMap<String, String>, String> {
+        let env = self
+            .template
+            .function_env
+            .get(function)
+            .ok_or_else(|| format!("no function {function} in the template"))?;
+        env.iter()
+            .map(|(k, v)| {
+                let value = match (ref_target(v), v.as_str()) {
+                    (Some(target), _) => resolve_ref(&self.template, target)
+                        .ok_or_else(|| format!("{function}.{k}: cannot resolve !Ref {target}"))?,
+                    (None, Some(s)) => s.to_string(),
+                    (None, None) => return Err(format!("{function}.{k}: unsupported value")),
+                };
+                Ok((k.clone(), value))
+            })
+            .collect()
+    }
+
+    pub fn resources_of(&self, function: &str) -> Result<Resources, String> {
+        let env = self.env_of(function)?;
+        let get = |k: &str| {
+            env.get(k)
+                .cloned()
+                .ok_or_else(|| format!("{function} has no {k} in the template"))
+        };
+        Ok(Resources {
+            main_table: get("MAIN_TABLE")?,
+            numbers_table: get("NUMBERS_TABLE")?,
+        })
+    }
+
+    /// The handler of each function the template declares, built as its Lambda `main` would.
+    pub fn handlers(&self) -> Result<BTreeMap<String, Handler>, String> {
+        let mut out: BTreeMap<String, Handler> = BTreeMap::new();
+        for function in self.template.function_env.keys() {
+            let res = self.resources_of(function)?;
+            let handler: Handler = match function.as_str() {
+                "InvoicesFunction" => {
+                    let f = Arc::new(smartpit_invoices::InvoicesFunction::new(&self.sdk, res));
+                    Arc::new(move |req| {
+                        let f = f.clone();
+                        Box::pin(async move { f.handle(req).await })
+                    })
+                }
+                "StoreFunction" => {
+                    let f = Arc::new(smartpit_store::StoreFunction::new(&self.sdk, res));
+                    Arc::new(move |req| {
+                        let f = f.clone();
+                        Box::pin(async move { f.handle(req).await })
+                    })
+                }
+                "NumbersFunction" => {
+                    let f = Arc::new(smartpit_numbers::NumbersFunction::new(&self.sdk, res));
+                    Arc::new(move |req| {
+                        let f = f.clone();
+                        Box::pin(async move { f.handle(req).await })
+                    })
+                }
+                other => {
+                    return Err(format!(
+                        "the template names {other}, which the local stack does not know"
+                    ))
+                }
+            };
+            out.insert(function.clone(), handler);
+        }
+        Ok(out)
+    }
+
+    /// Operator-side access to the tables.
+    pub fn db(&self) -> Result<Db, String> {
+        Ok(Db::new(&self.sdk, self.resources_of("InvoicesFunction")?))
+    }
+
+    /// Tables and buckets, as the template defines them.
+    pub async fn provision(&self) -> Result<(), String> {
+        provision::tables(&aws_sdk_dynamodb::Client::new(&self.sdk), &self.template).await?;
+        provision::buckets(&s3_client(&self.sdk), &self.template).await?;
+        Ok(())
+    }
+
+    /// Two demo merchants, every chain of the catalogue, a few card numbers. Same keys every
+    /// time, so the README's examples work as written; they exist only on the local endpoint.
+    pub async fn seed(&self) -> Result<Seeded, String> {
+        let db = self.db()?;
+        let now = Utc::now();
+        let mut merchants = Vec::new();
+        for (id, name, key) in DEMO_MERCHANTS {
+            let m = Merchant {
+                id: id.to_string(),
+                name: name.to_string(),
+            };
+            db.put_merchant(&m, key, now)
+                .await
+                .map_err(|p| p.to_string())?;
+            merchants.push(SeededMerchant {
+                id: id.to_string(),
+                name: name.to_string(),
+                api_key: key.to_string(),
+            });
+        }
+        let mut store_chains = BTreeMap::new();
+        for chain in smartpit_shared::store_chain::catalogue().map_err(|e| e.to_string())? {
+            let key = format!("ck_local_{}", chain.id.replace('-', "_"));
+            db.put_store_chain(&chain, &key, now)
+                .await
+                .map_err(|p| p.to_string())?;
+            store_chains.insert(chain.id.clone(), key);
+        }
+        let mut cards = Vec::new();
+        for body in DEMO_CARD_BODIES {
+            let number = SmartPitNumber::from_body(body);
+            db.insert_number(&NumberRecord::new(number, NumberKind::Card, now))
+                .await
+                .map_err(|p| p.to_string())?;
+            cards.push(number.to_string());
+        }
+        Ok(Seeded {
+            merchants,
+            store_chains,
+            cards,
+        })
+    }
+}
+
+pub const DEMO_MERCHANTS: [(&str, &str, &str); 2] = [
+    ("demo-shop", "スマートピット商店", "sk_local_demo_shop"),
+    ("sample-books", "サンプル書店", "sk_local_sample_books"),
+];
+
+const DEMO_CARD_BODIES: [u64; 5] = [
+    201_000_000_001,
+    201_000_000_002,
+    201_000_000_003,
+    201_000_000_004,
+    201_000_000_005,
+];
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SeededMerchant {
+    pub id: String,
+    pub name: String,
+    pub api_key: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Seeded {
+    pub merchants: Vec<SeededMerchant>,
+    pub store_chains: BTreeMap<String, String>,
+    pub cards: Vec<String>,
+}
+
+/// `.local/stack.json`: what a developer or a script needs to talk to the local stack.
+#[derive(Debug, Clone, Serialize)]
+pub struct StackFile<'a> {
+    pub api_url: String,
+    pub aws_endpoint_url: String,
+    pub merchants: &'a [SeededMerchant],
+    pub store_chains: &'a BTreeMap<String, String>,
+    pub cards: &'a [String],
+}

@@ -1,0 +1,195 @@
+//! Reads infra/template.yaml: the functions and their routes, the tables and buckets, and the
+//! environment each function gets. The local stack follows it, so it is the one source of truth.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde_yaml::Value;
+
+/// One route of the HTTP API: method, path pattern with `{param}`s, and the function serving it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    pub method: String,
+    pub path: String,
+    pub function: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Template {
+    pub routes: Vec<Route>,
+    /// Logical id -> CloudFormation properties of each `AWS::DynamoDB::Table`.
+    pub tables: BTreeMap<String, Value>,
+    /// Logical ids of the `AWS::S3::Bucket`s.
+    pub buckets: Vec<String>,
+    /// Logical id -> environment of each function, globals merged, `!Ref`s unresolved.
+    pub function_env: BTreeMap<String, BTreeMap<String, Value>>,
+}
+
+fn get<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
+    v.as_mapping()?.get(Value::String(key.to_string()))
+}
+
+fn str_of<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
+    get(v, key)?.as_str()
+}
+
+fn env_of(v: Option<&Value>) -> BTreeMap<String, Value> {
+    v.and_then(|f| get(f, "Environment"))
+        .and_then(|e| get(e, "Variables"))
+        .and_then(Value::as_mapping)
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| Some((k.as_str()?.to_string(), v.clone())))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+impl Template {
+    pub fn load(path: &Path) -> Result<Self, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        Self::parse(&text)
+    }
+
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let doc: Value = serde_yaml::from_str(text).map_err(|e| format!("template: {e}"))?;
+        let globals_env = env_of(get(&doc, "Globals").and_then(|g| get(g, "Function")));
+        let resources = get(&doc, "Resources")
+            .and_then(Value::as_mapping)
+            .ok_or("template has no Resources")?;
+        let mut t = Template {
+            routes: Vec::new(),
+            tables: BTreeMap::new(),
+            buckets: Vec::new(),
+            function_env: BTreeMap::new(),
+        };
+        for (id, res) in resources {
+            let id = id
+                .as_str()
+                .ok_or("resource id is not a string")?
+                .to_string();
+            let props = get(res, "Properties");
+            match str_of(res, "Type") {
+                Some("AWS::Serverless::Function") => {
+                    let mut env = globals_env.clone();
+                    env.extend(env_of(props));
+                    t.function_env.insert(id.clone(), env);
+                    let events = props
+                        .and_then(|p| get(p, "Events"))
+                        .and_then(Value::as_mapping);
+                    for (_, ev) in events.into_iter().flatten() {
+                        if str_of(ev, "Type") != Some("HttpApi") {
+                            continue;
+                        }
+                        let p = get(ev, "Properties").ok_or("HttpApi event without Properties")?;
+                        t.routes.push(Route {
+                            method: str_of(p, "Method")
+                                .ok_or("route without Method")?
+                                .to_uppercase(),
+                            path: str_of(p, "Path").ok_or("route without Path")?.to_string(),
+                            function: id.clone(),
+                        });
+                    }
+                }
+                Some("AWS::DynamoDB::Table") => {
+                    t.tables.insert(id, props.cloned().unwrap_or(Value::Null));
+                }
+                Some("AWS::S3::Bucket") => t.buckets.push(id),
+                _ => {}
+            }
+        }
+        Ok(t)
+    }
+
+    /// The route a request is for, with its path parameters.
+    pub fn match_route(&self, method: &str, path: &str) -> RouteMatch<'_> {
+        let mut path_matched = false;
+        for r in &self.routes {
+            if let Some(params) = match_path(&r.path, path) {
+                if r.method == method {
+                    return RouteMatch::Found(r, params);
+                }
+                path_matched = true;
+            }
+        }
+        if path_matched {
+            RouteMatch::WrongMethod
+        } else {
+            RouteMatch::NotFound
+        }
+    }
+}
+
+pub enum RouteMatch<'a> {
+    Found(&'a Route, BTreeMap<String, String>),
+    WrongMethod,
+    NotFound,
+}
+
+/// Matches `/v1/invoices/{id}` against `/v1/invoices/inv_x`, yielding `id = inv_x`.
+pub fn match_path(pattern: &str, path: &str) -> Option<BTreeMap<String, String>> {
+    let pat: Vec<&str> = pattern.split('/').filter(|s| !s.is_empty()).collect();
+    let got: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    if pat.len() != got.len() {
+        return None;
+    }
+    let mut params = BTreeMap::new();
+    for (p, g) in pat.iter().zip(&got) {
+        match p.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
+            Some(name) => {
+                params.insert(name.to_string(), (*g).to_string());
+            }
+            None if p == g => {}
+            None => return None,
+        }
+    }
+    Some(params)
+}
+
+/// The value of a `!Ref Logical` (or `{Ref: Logical}`) node, if it is one.
+pub fn ref_target(v: &Value) -> Option<&str> {
+    match v {
+        Value::Tagged(t) if t.tag == "!Ref" || t.tag == "Ref" => t.value.as_str(),
+        Value::Mapping(_) => str_of(v, "Ref"),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn repo_template() -> Template {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml");
+        Template::load(&path).unwrap()
+    }
+
+    #[test]
+    fn template_routes_and_resources() {
+        let t = repo_template();
+        assert!(t
+            .routes
+            .iter()
+            .any(|r| r.method == "POST" && r.path == "/v1/invoices"));
+        assert!(t.tables.contains_key("MainTable"));
+        assert!(t.tables.contains_key("NumbersTable"));
+        let env = &t.function_env["InvoicesFunction"];
+        assert_eq!(ref_target(&env["MAIN_TABLE"]), Some("MainTable"));
+        match t.match_route("POST", "/v1/invoices/inv_abc/cancel") {
+            RouteMatch::Found(r, p) => {
+                assert_eq!(r.function, "InvoicesFunction");
+                assert_eq!(p["id"], "inv_abc");
+            }
+            _ => panic!("no route"),
+        }
+        assert!(matches!(
+            t.match_route("DELETE", "/v1/invoices"),
+            RouteMatch::WrongMethod
+        ));
+        assert!(matches!(
+            t.match_route("GET", "/nope"),
+            RouteMatch::NotFound
+        ));
+    }
+}

@@ -1,0 +1,89 @@
+//! Japan Standard Time dates: due dates, deadlines and "the same day" for voids.
+
+use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDate, TimeZone, Utc};
+
+/// Days after the registration day a due date may lie (60 days counting the registration day).
+pub const MAX_DUE_DAYS_AFTER_REGISTRATION: i64 = 59;
+
+pub fn jst() -> FixedOffset {
+    // 9 hours east of UTC is always a valid offset.
+    FixedOffset::east_opt(9 * 3600).unwrap_or_else(|| unreachable!())
+}
+
+/// The JST calendar day of an instant.
+pub fn jst_date(at: DateTime<Utc>) -> NaiveDate {
+    at.with_timezone(&jst()).date_naive()
+}
+
+/// The last second of a JST day, 23:59:59 JST, as Unix seconds.
+pub fn deadline_epoch(day: NaiveDate) -> i64 {
+    let next = day.succ_opt().unwrap_or(day);
+    match jst().from_local_datetime(&next.and_time(chrono::NaiveTime::MIN)) {
+        chrono::LocalResult::Single(t) => t.timestamp() - 1,
+        _ => i64::MAX,
+    }
+}
+
+/// `2026年12月10日`.
+pub fn japanese_date(day: NaiveDate) -> String {
+    format!("{}年{}月{}日", day.year(), day.month(), day.day())
+}
+
+/// Checks a merchant's due date: `YYYY-MM-DD`, from the registration day (JST) to 59 days later.
+pub fn parse_due_date(s: &str, now: DateTime<Utc>) -> Result<NaiveDate, String> {
+    let day = NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .ok()
+        .filter(|_| s.len() == 10)
+        .ok_or_else(|| "must be a date as YYYY-MM-DD".to_string())?;
+    let today = jst_date(now);
+    if day < today {
+        return Err(format!("must not be before today ({today}, JST)"));
+    }
+    let last = today + Duration::days(MAX_DUE_DAYS_AFTER_REGISTRATION);
+    if day > last {
+        return Err(format!(
+            "must be at most {MAX_DUE_DAYS_AFTER_REGISTRATION} days after today, {last} at the latest (JST)"
+        ));
+    }
+    Ok(day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn jst_day_turns_at_15_utc() {
+        assert_eq!(
+            jst_date(utc("2026-11-26T14:59:59Z")).to_string(),
+            "2026-11-26"
+        );
+        assert_eq!(
+            jst_date(utc("2026-11-26T15:00:00Z")).to_string(),
+            "2026-11-27"
+        );
+    }
+
+    #[test]
+    fn deadline_is_last_second_of_the_jst_day() {
+        let d = NaiveDate::from_ymd_opt(2026, 12, 10).unwrap();
+        assert_eq!(deadline_epoch(d), utc("2026-12-10T14:59:59Z").timestamp());
+        assert_eq!(japanese_date(d), "2026年12月10日");
+    }
+
+    #[test]
+    fn due_date_window() {
+        let now = utc("2026-11-26T16:00:00Z"); // 2026-11-27 01:00 JST
+        assert!(parse_due_date("2026-11-27", now).is_ok());
+        assert!(parse_due_date("2026-11-26", now).is_err());
+        assert!(parse_due_date("2027-01-25", now).is_ok());
+        assert!(parse_due_date("2027-01-26", now).is_err());
+        assert!(parse_due_date("2026-13-01", now).is_err());
+        assert!(parse_due_date("2026-12-1", now).is_err());
+        assert!(parse_due_date("20261201", now).is_err());
+    }
+}

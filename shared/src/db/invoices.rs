@@ -1,0 +1,379 @@
+//! Invoices: registration (one transaction), reads by id (one consistent read), a merchant's
+//! listing (one GSI query a page), cancellation (one conditional update) and the store's
+//! lookup by number (one strongly consistent query).
+
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use http::StatusCode;
+
+use super::idempotency::Lock;
+use super::item::{self, get_s, Item};
+use super::{av_s, cancellation_codes, is_conditional_failure, Db};
+use crate::ids::InvoiceId;
+use crate::invoice::{
+    invoice_sk, merchant_pk, merchant_status_pk, number_pk, timestamp, Invoice, InvoiceStatus,
+};
+use crate::number::SmartPitNumber;
+use crate::problem::Problem;
+
+pub enum RegisterOutcome {
+    Registered,
+    /// The merchant already has an invoice with this order id.
+    DuplicateOrder {
+        existing_invoice_id: Option<String>,
+    },
+}
+
+pub struct InvoicePage {
+    pub invoices: Vec<Invoice>,
+    pub next_cursor: Option<String>,
+}
+
+fn corrupt(e: item::Corrupt) -> Problem {
+    Problem::internal(&e)
+}
+
+fn order_key(merchant_id: &str, order_id: &str) -> Item {
+    item::key(merchant_pk(merchant_id), format!("ORDER#{order_id}"))
+}
+
+impl Db {
+    /// Writes the invoice, claims its order id and stores the idempotent response, all or
+    /// nothing, plus any `extra` items of the same registration (the outbox). One transaction.
+    pub async fn register_invoice(
+        &self,
+        invoice: &Invoice,
+        lock: &Lock,
+        response_status: u16,
+        response_body: &str,
+        extra: Vec<TransactWriteItem>,
+    ) -> Result<RegisterOutcome, Problem> {
+        let put_invoice = Put::builder()
+            .table_name(&self.res.main_table)
+            .set_item(Some(invoice.to_item()))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(|e| Problem::internal(&e))?;
+        let mut order = order_key(&invoice.merchant_id, &invoice.merchant_order_id);
+        order.insert("type".into(), item::s("order"));
+        order.insert("invoice_id".into(), item::s(invoice.id.as_str()));
+        let put_order = Put::builder()
+            .table_name(&self.res.main_table)
+            .set_item(Some(order))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(|e| Problem::internal(&e))?;
+        let mut items = vec![
+            TransactWriteItem::builder().put(put_invoice).build(),
+            TransactWriteItem::builder().put(put_order).build(),
+            self.complete_idempotency_key(lock, response_status, response_body)?,
+        ];
+        items.extend(extra);
+        let res = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(RegisterOutcome::Registered),
+            Err(e) => match cancellation_codes(&e) {
+                Some(codes) if codes.get(1).is_some_and(|c| c == "ConditionalCheckFailed") => {
+                    let existing = self
+                        .client
+                        .get_item()
+                        .table_name(&self.res.main_table)
+                        .set_key(Some(order_key(
+                            &invoice.merchant_id,
+                            &invoice.merchant_order_id,
+                        )))
+                        .consistent_read(true)
+                        .send()
+                        .await?;
+                    Ok(RegisterOutcome::DuplicateOrder {
+                        existing_invoice_id: existing
+                            .item()
+                            .and_then(|i| get_s(i, "invoice_id"))
+                            .map(str::to_string),
+                    })
+                }
+                Some(codes) if codes.get(2).is_some_and(|c| c == "ConditionalCheckFailed") => {
+                    Err(Problem::new(
+                        StatusCode::CONFLICT,
+                        "idempotency_key_in_use",
+                        "The Idempotency-Key was taken over by a retry of this request",
+                    ))
+                }
+                Some(codes) if codes.iter().any(|c| c == "TransactionConflict") => Err(
+                    Problem::unavailable(&"registration transaction conflicted; retry"),
+                ),
+                _ => Err(e.into()),
+            },
+        }
+    }
+
+    /// One strongly consistent read; `None` for an unknown id.
+    pub async fn get_invoice(&self, id: &InvoiceId) -> Result<Option<Invoice>, Problem> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.res.main_table)
+            .set_key(Some(item::key(number_pk(id.number()), invoice_sk(id))))
+            .consistent_read(true)
+            .send()
+            .await?;
+        out.item()
+            .map(Invoice::from_item)
+            .transpose()
+            .map_err(corrupt)
+    }
+
+    /// The merchant's invoice, or `None` when it does not exist or is another merchant's:
+    /// the two are indistinguishable to the caller.
+    pub async fn get_merchant_invoice(
+        &self,
+        merchant_id: &str,
+        id: &str,
+    ) -> Result<Option<Invoice>, Problem> {
+        let Some(id) = InvoiceId::parse(id) else {
+            return Ok(None);
+        };
+        Ok(self
+            .get_invoice(&id)
+            .await?
+            .filter(|inv| inv.merchant_id == merchant_id))
+    }
+
+    /// Newest first, `limit` at most a page. Expired invoices are stored as registered, so the
+    /// two are told apart by their deadline. One query a page.
+    pub async fn list_invoices(
+        &self,
+        merchant_id: &str,
+        status: Option<InvoiceStatus>,
+        limit: i32,
+        cursor: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<InvoicePage, Problem> {
+        let (index, pk_name, pk) = match status {
+            None => ("by_merchant", "gsi1pk", merchant_pk(merchant_id)),
+            Some(InvoiceStatus::Expired) => (
+                "by_merchant_status",
+                "gsi2pk",
+                merchant_status_pk(merchant_id, InvoiceStatus::Registered),
+            ),
+            Some(s) => (
+                "by_merchant_status",
+                "gsi2pk",
+                merchant_status_pk(merchant_id, s),
+            ),
+        };
+        let start = cursor.map(|c| decode_cursor(c, pk_name, &pk)).transpose()?;
+        let mut q = self
+            .client
+            .query()
+            .table_name(&self.res.main_table)
+            .index_name(index)
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", pk_name)
+            .expression_attribute_values(":pk", av_s(&pk))
+            .scan_index_forward(false)
+            .limit(limit)
+            .set_exclusive_start_key(start);
+        match status {
+            Some(InvoiceStatus::Registered) => {
+                q = q
+                    .filter_expression("deadline >= :now")
+                    .expression_attribute_values(":now", item::n(now.timestamp()));
+            }
+            Some(InvoiceStatus::Expired) => {
+                q = q
+                    .filter_expression("deadline < :now")
+                    .expression_attribute_values(":now", item::n(now.timestamp()));
+            }
+            _ => {}
+        }
+        let out = q.send().await?;
+        let invoices = out
+            .items()
+            .iter()
+            .map(Invoice::from_item)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(corrupt)?;
+        let next_cursor = out.last_evaluated_key().map(encode_cursor);
+        Ok(InvoicePage {
+            invoices,
+            next_cursor,
+        })
+    }
+
+    /// Cancels a registered, unexpired invoice of this merchant. One conditional update (plus
+    /// one read when it is refused, to say why). Cancelling a cancelled invoice is a no-op.
+    pub async fn cancel_invoice(
+        &self,
+        merchant_id: &str,
+        id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Invoice, Problem> {
+        let not_found = || Problem::not_found("invoice_not_found", "Invoice");
+        let id = InvoiceId::parse(id).ok_or_else(not_found)?;
+        let res = self
+            .client
+            .update_item()
+            .table_name(&self.res.main_table)
+            .set_key(Some(item::key(number_pk(id.number()), invoice_sk(&id))))
+            .update_expression(
+                "SET #status = :cancelled, cancelled_at = :now_ts, updated_at = :now_ts, gsi2pk = :gsi2pk",
+            )
+            .condition_expression(
+                "merchant_id = :m AND #status = :registered AND deadline >= :now",
+            )
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":cancelled", av_s("cancelled"))
+            .expression_attribute_values(":registered", av_s("registered"))
+            .expression_attribute_values(":m", av_s(merchant_id))
+            .expression_attribute_values(":now", item::n(now.timestamp()))
+            .expression_attribute_values(":now_ts", av_s(&timestamp(now)))
+            .expression_attribute_values(
+                ":gsi2pk",
+                av_s(&merchant_status_pk(merchant_id, InvoiceStatus::Cancelled)),
+            )
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
+            .send()
+            .await;
+        match res {
+            Ok(out) => out
+                .attributes()
+                .ok_or_else(|| Problem::internal(&"update returned no attributes"))
+                .and_then(|a| Invoice::from_item(a).map_err(corrupt)),
+            Err(e) if is_conditional_failure(&e) => {
+                let current = self
+                    .get_invoice(&id)
+                    .await?
+                    .filter(|inv| inv.merchant_id == merchant_id)
+                    .ok_or_else(not_found)?;
+                match current.status_at(now) {
+                    InvoiceStatus::Cancelled => Ok(current),
+                    s => Err(Problem::new(
+                        StatusCode::CONFLICT,
+                        "invoice_not_cancellable",
+                        "Only a registered invoice can be cancelled",
+                    )
+                    .detail(format!("The invoice is {}.", s.as_str()))
+                    .with("invoice_id", current.id.as_str())
+                    .with("status", s.as_str())),
+                }
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Every invoice payable now on a number, from every merchant, earliest due first.
+    /// One strongly consistent query (more only past 1 MB of bills on one number).
+    pub async fn payable_invoices(
+        &self,
+        number: SmartPitNumber,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Invoice>, Problem> {
+        let mut found = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.res.main_table)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :inv)")
+                .filter_expression("#status = :registered AND deadline >= :now")
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_values(":pk", av_s(&number_pk(number)))
+                .expression_attribute_values(":inv", av_s("INV#"))
+                .expression_attribute_values(":registered", av_s("registered"))
+                .expression_attribute_values(":now", item::n(now.timestamp()))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await?;
+            for it in out.items() {
+                found.push(Invoice::from_item(it).map_err(corrupt)?);
+            }
+            start = out.last_evaluated_key().cloned();
+            if start.is_none() {
+                break;
+            }
+        }
+        found.sort_by(|a, b| {
+            (a.due_date, a.created_at, a.id.as_str()).cmp(&(
+                b.due_date,
+                b.created_at,
+                b.id.as_str(),
+            ))
+        });
+        Ok(found)
+    }
+}
+
+fn encode_cursor(key: &Item) -> String {
+    let map: serde_json::Map<String, serde_json::Value> = key
+        .iter()
+        .filter_map(|(k, v)| {
+            v.as_s()
+                .ok()
+                .map(|s| (k.clone(), serde_json::Value::from(s.clone())))
+        })
+        .collect();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(serde_json::Value::Object(map).to_string())
+}
+
+/// A cursor is ours only if it continues the same merchant's listing; anything else is refused
+/// so that a crafted cursor can never start inside another merchant's data.
+fn decode_cursor(cursor: &str, pk_name: &str, pk: &str) -> Result<Item, Problem> {
+    let bad = || {
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_cursor",
+            "The cursor is not valid",
+        )
+        .detail("Pass next_cursor from the previous page unchanged, with the same status filter.")
+    };
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor)
+        .map_err(|_| bad())?;
+    let map: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(&raw).map_err(|_| bad())?;
+    let allowed = ["pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk"];
+    let mut key = Item::new();
+    for (k, v) in map {
+        let s = v.as_str().ok_or_else(bad)?;
+        if !allowed.contains(&k.as_str()) {
+            return Err(bad());
+        }
+        key.insert(k, AttributeValue::S(s.to_string()));
+    }
+    if get_s(&key, pk_name) != Some(pk) {
+        return Err(bad());
+    }
+    Ok(key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursor_round_trips_and_is_bound_to_its_merchant() {
+        let key: Item = [
+            ("pk", "NUM#1"),
+            ("sk", "INV#x"),
+            ("gsi1pk", "MER#a"),
+            ("gsi1sk", "t#x"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), AttributeValue::S(v.to_string())))
+        .collect();
+        let c = encode_cursor(&key);
+        assert_eq!(decode_cursor(&c, "gsi1pk", "MER#a").ok(), Some(key));
+        assert!(decode_cursor(&c, "gsi1pk", "MER#b").is_err());
+        assert!(decode_cursor("not base64!", "gsi1pk", "MER#a").is_err());
+    }
+}

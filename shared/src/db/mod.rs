@@ -1,0 +1,82 @@
+//! DynamoDB access. Every read and write of the service goes through these functions; each
+//! documents its round trips. Key layout (see docs/ARCHITECTURE.md):
+//!
+//! Main table (`pk`, `sk`):
+//! - `NUM#<number>` / `INV#<invoice id>`: an invoice, under its number so that a store finds
+//!   every payable bill on a number with one strongly consistent query.
+//! - `MER#<merchant>` / `#`: a merchant; `MER#<merchant>` / `ORDER#<order id>`: uniqueness of
+//!   the merchant's order ids.
+//! - `KEY#<sha256 of API key>` / `#`: who an API key belongs to.
+//! - `IDEM#<merchant>#<key>` / `#`: an idempotency record (TTL `expires_at`).
+//! - `PAY#<payment id>` / `#`: a store payment.
+//! - `CHAIN#<id>` / `#`: a store chain.
+//! - GSI `by_merchant` (`gsi1pk` = `MER#<merchant>`, `gsi1sk` = created#id) and
+//!   `by_merchant_status` (`gsi2pk` = `MER#<merchant>#<status>`): a merchant's listing.
+//!
+//! Numbers table (`number`): every issued number with its kind.
+
+pub mod item;
+
+mod admin;
+mod idempotency;
+mod invoices;
+mod numbers;
+mod payments;
+
+pub use idempotency::{fingerprint, idempotency_key, Claim, Lock};
+pub use invoices::{InvoicePage, RegisterOutcome};
+pub use numbers::NumberRecord;
+pub use payments::{PayOutcome, Payment, PaymentRequest, PaymentStatus, VoidOutcome};
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::Client;
+
+use crate::config::Resources;
+
+/// The tables and the client to reach them.
+#[derive(Clone, Debug)]
+pub struct Db {
+    pub client: Client,
+    pub res: Resources,
+}
+
+impl Db {
+    pub fn new(sdk: &aws_config::SdkConfig, res: Resources) -> Self {
+        Db {
+            client: Client::new(sdk),
+            res,
+        }
+    }
+}
+
+/// The reasons DynamoDB gave for cancelling a transaction, one per item ("None" where the item
+/// was fine), or `None` when the error was not a cancellation.
+pub(crate) fn cancellation_codes<R>(
+    err: &aws_sdk_dynamodb::error::SdkError<
+        aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError,
+        R,
+    >,
+) -> Option<Vec<String>> {
+    use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+    match err.as_service_error()? {
+        TransactWriteItemsError::TransactionCanceledException(e) => Some(
+            e.cancellation_reasons()
+                .iter()
+                .map(|r| r.code().unwrap_or("None").to_string())
+                .collect(),
+        ),
+        _ => None,
+    }
+}
+
+pub(crate) fn is_conditional_failure<E: aws_sdk_dynamodb::error::ProvideErrorMetadata, R>(
+    err: &aws_sdk_dynamodb::error::SdkError<E, R>,
+) -> bool {
+    err.as_service_error()
+        .and_then(|e| e.code())
+        .is_some_and(|c| c == "ConditionalCheckFailedException")
+}
+
+pub(crate) fn av_s(v: &str) -> AttributeValue {
+    AttributeValue::S(v.to_string())
+}

@@ -1,0 +1,99 @@
+//! Issued numbers: one item each in the numbers table, written with a condition so that a
+//! number is never issued twice.
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, Utc};
+
+use super::item::{self, get_n, get_s, Item};
+use super::{is_conditional_failure, Db};
+use crate::invoice::timestamp;
+use crate::number::{NumberKind, SmartPitNumber};
+use crate::problem::Problem;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NumberRecord {
+    pub number: SmartPitNumber,
+    pub kind: NumberKind,
+    /// The merchant a joint card or sheet was issued to.
+    pub merchant_id: Option<String>,
+    /// The merchant's own customer reference for a joint card.
+    pub customer_ref: Option<String>,
+    /// Unix seconds after which no bill may be registered on a sheet.
+    pub expires_at: Option<i64>,
+    pub created_at: String,
+}
+
+impl NumberRecord {
+    pub fn new(number: SmartPitNumber, kind: NumberKind, now: DateTime<Utc>) -> Self {
+        NumberRecord {
+            number,
+            kind,
+            merchant_id: None,
+            customer_ref: None,
+            expires_at: None,
+            created_at: timestamp(now),
+        }
+    }
+
+    pub fn to_item(&self) -> Item {
+        let mut it = Item::new();
+        it.insert("number".into(), item::s(self.number.to_string()));
+        it.insert("kind".into(), item::s(self.kind.as_str()));
+        it.insert("created_at".into(), item::s(&self.created_at));
+        if let Some(m) = &self.merchant_id {
+            it.insert("merchant_id".into(), item::s(m));
+        }
+        if let Some(r) = &self.customer_ref {
+            it.insert("customer_ref".into(), item::s(r));
+        }
+        if let Some(e) = self.expires_at {
+            it.insert("expires_at".into(), item::n(e));
+        }
+        it
+    }
+
+    fn from_item(it: &Item) -> Option<Self> {
+        Some(NumberRecord {
+            number: SmartPitNumber::parse(get_s(it, "number")?).ok()?,
+            kind: NumberKind::parse(get_s(it, "kind")?)?,
+            merchant_id: get_s(it, "merchant_id").map(str::to_string),
+            customer_ref: get_s(it, "customer_ref").map(str::to_string),
+            expires_at: get_n(it, "expires_at"),
+            created_at: get_s(it, "created_at").unwrap_or_default().to_string(),
+        })
+    }
+}
+
+impl Db {
+    /// Stores a freshly drawn number unless it exists already. One round trip.
+    /// `Ok(false)` means the number was taken: draw another.
+    pub async fn insert_number(&self, rec: &NumberRecord) -> Result<bool, Problem> {
+        let res = self
+            .client
+            .put_item()
+            .table_name(&self.res.numbers_table)
+            .set_item(Some(rec.to_item()))
+            .condition_expression("attribute_not_exists(#n)")
+            .expression_attribute_names("#n", "number")
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(true),
+            Err(e) if is_conditional_failure(&e) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// One strongly consistent read.
+    pub async fn get_number(&self, n: SmartPitNumber) -> Result<Option<NumberRecord>, Problem> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.res.numbers_table)
+            .key("number", AttributeValue::S(n.to_string()))
+            .consistent_read(true)
+            .send()
+            .await?;
+        Ok(out.item().and_then(NumberRecord::from_item))
+    }
+}

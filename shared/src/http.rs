@@ -1,0 +1,190 @@
+//! Reading requests and writing responses the same way in every function.
+
+use http::{HeaderValue, StatusCode};
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::problem::{FieldError, Problem};
+
+/// Largest JSON body any route accepts.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// The token of an `Authorization: Bearer <token>` header.
+pub fn bearer_token(req: &Request) -> Option<&str> {
+    let value = req
+        .headers()
+        .get(http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+pub fn header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
+    req.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+/// The body as a JSON object, after checking its media type and size.
+pub fn json_object(req: &Request) -> Result<Map<String, Value>, Problem> {
+    let content_type = header(req, "content-type").unwrap_or("");
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if essence != "application/json" {
+        return Err(Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "Send the body as application/json",
+        ));
+    }
+    let bytes: &[u8] = req.body().as_ref();
+    if bytes.len() > MAX_BODY_BYTES {
+        return Err(Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "Request body too large",
+        )
+        .detail(format!("The body may hold at most {MAX_BODY_BYTES} bytes.")));
+    }
+    let value: Value = serde_json::from_slice(bytes).map_err(|e| {
+        Problem::new(StatusCode::BAD_REQUEST, "malformed_json", "Malformed JSON")
+            .detail(format!("The body is not valid JSON: {e}"))
+    })?;
+    match value {
+        Value::Object(map) => Ok(map),
+        _ => Err(
+            Problem::new(StatusCode::BAD_REQUEST, "malformed_json", "Malformed JSON")
+                .detail("The body must be a JSON object."),
+        ),
+    }
+}
+
+/// Collects field errors while a body is read, so a client learns of every mistake at once.
+#[derive(Default)]
+pub struct Fields {
+    pub errors: Vec<FieldError>,
+}
+
+impl Fields {
+    pub fn push(&mut self, field: &str, code: &'static str, message: impl Into<String>) {
+        self.errors.push(FieldError {
+            field: field.to_string(),
+            code,
+            message: message.into(),
+        });
+    }
+
+    /// Refuses members the route does not know, so a misspelt field is never silently dropped.
+    pub fn only_known(&mut self, body: &Map<String, Value>, known: &[&str]) {
+        for key in body.keys() {
+            if !known.contains(&key.as_str()) {
+                self.push(key, "unknown_field", "is not a field of this request");
+            }
+        }
+    }
+
+    /// A required string, trimmed of nothing, 1..=max characters, no control characters.
+    pub fn text(
+        &mut self,
+        body: &Map<String, Value>,
+        field: &str,
+        code: &'static str,
+        max_chars: usize,
+        required: bool,
+    ) -> Option<String> {
+        match body.get(field) {
+            None | Some(Value::Null) => {
+                if required {
+                    self.push(field, code, "is required");
+                }
+                None
+            }
+            Some(Value::String(s)) => {
+                let n = s.chars().count();
+                if n == 0 || s.trim().is_empty() {
+                    self.push(field, code, "must not be empty");
+                    None
+                } else if n > max_chars {
+                    self.push(
+                        field,
+                        code,
+                        format!("must be at most {max_chars} characters"),
+                    );
+                    None
+                } else if s.chars().any(char::is_control) {
+                    self.push(field, code, "must not contain control characters");
+                    None
+                } else {
+                    Some(s.clone())
+                }
+            }
+            Some(_) => {
+                self.push(field, code, "must be a string");
+                None
+            }
+        }
+    }
+
+    pub fn finish(self) -> Result<(), Problem> {
+        if self.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(Problem::validation(self.errors))
+        }
+    }
+}
+
+/// `[A-Za-z0-9._:/#-]`, for identifiers that merchants and stores choose.
+pub fn is_reference(s: &str) -> bool {
+    s.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"._:/#-".contains(&b))
+}
+
+pub fn path_param(req: &Request, name: &str) -> Option<String> {
+    req.path_parameters().first(name).map(str::to_string)
+}
+
+pub fn query_param(req: &Request, name: &str) -> Option<String> {
+    req.query_string_parameters()
+        .first(name)
+        .map(str::to_string)
+}
+
+pub fn json<T: Serialize>(status: StatusCode, value: &T) -> Response<Body> {
+    match serde_json::to_string(value) {
+        Ok(text) => raw_json(status, text),
+        Err(e) => Problem::internal(&e).into_response(),
+    }
+}
+
+pub fn raw_json(status: StatusCode, text: String) -> Response<Body> {
+    let mut resp = Response::new(Body::Text(text));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp
+}
+
+/// Turns a handler's outcome into the response Lambda returns.
+pub fn respond(outcome: Result<Response<Body>, Problem>) -> Response<Body> {
+    outcome.unwrap_or_else(Problem::into_response)
+}
+
+/// Which of a function's routes a request is for: its method and path split at `/`.
+pub fn route(req: &Request) -> (http::Method, Vec<String>) {
+    let segments = req
+        .uri()
+        .path()
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect();
+    (req.method().clone(), segments)
+}

@@ -1,0 +1,217 @@
+//! The invoice (請求情報): what a merchant bills against a Smart Pit number.
+
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use crate::clock::jst;
+use crate::db::item::{self, get_s, req_n, req_s, Corrupt, Item};
+use crate::ids::InvoiceId;
+use crate::number::SmartPitNumber;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InvoiceStatus {
+    Registered,
+    Paid,
+    Cancelled,
+    Expired,
+}
+
+impl InvoiceStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InvoiceStatus::Registered => "registered",
+            InvoiceStatus::Paid => "paid",
+            InvoiceStatus::Cancelled => "cancelled",
+            InvoiceStatus::Expired => "expired",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "registered" => Some(InvoiceStatus::Registered),
+            "paid" => Some(InvoiceStatus::Paid),
+            "cancelled" => Some(InvoiceStatus::Cancelled),
+            "expired" => Some(InvoiceStatus::Expired),
+            _ => None,
+        }
+    }
+}
+
+/// Where the customer is told about the invoice.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Customer {
+    pub email: Option<String>,
+    pub mobile_email: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invoice {
+    pub id: InvoiceId,
+    pub merchant_id: String,
+    pub merchant_name: String,
+    pub merchant_order_id: String,
+    pub amount: i64,
+    pub due_date: NaiveDate,
+    /// 23:59:59 JST of the due date, Unix seconds.
+    pub deadline: i64,
+    pub description: Option<String>,
+    /// As stored; see [`Invoice::status_at`] for what it is now.
+    pub stored_status: InvoiceStatus,
+    pub customer: Customer,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub payment_id: Option<String>,
+    pub paid_at: Option<DateTime<Utc>>,
+    pub store_chain: Option<String>,
+    pub cancelled_at: Option<DateTime<Utc>>,
+}
+
+/// Timestamps are stored in UTC with milliseconds, so they sort as text.
+pub fn timestamp(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+fn parse_time(s: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// Shown to clients in JST.
+pub fn jst_timestamp(t: DateTime<Utc>) -> String {
+    t.with_timezone(&jst())
+        .to_rfc3339_opts(SecondsFormat::Secs, false)
+}
+
+pub fn number_pk(number: SmartPitNumber) -> String {
+    format!("NUM#{number}")
+}
+
+pub fn invoice_sk(id: &InvoiceId) -> String {
+    format!("INV#{id}")
+}
+
+pub fn merchant_pk(merchant_id: &str) -> String {
+    format!("MER#{merchant_id}")
+}
+
+pub fn merchant_status_pk(merchant_id: &str, status: InvoiceStatus) -> String {
+    format!("MER#{merchant_id}#{}", status.as_str())
+}
+
+impl Invoice {
+    pub fn number(&self) -> SmartPitNumber {
+        self.id.number()
+    }
+
+    /// A registered invoice whose deadline has passed is expired.
+    pub fn status_at(&self, now: DateTime<Utc>) -> InvoiceStatus {
+        match self.stored_status {
+            InvoiceStatus::Registered if now.timestamp() > self.deadline => InvoiceStatus::Expired,
+            s => s,
+        }
+    }
+
+    pub fn is_payable_at(&self, now: DateTime<Utc>) -> bool {
+        self.status_at(now) == InvoiceStatus::Registered
+    }
+
+    /// The item as stored under its number's partition.
+    pub fn to_item(&self) -> Item {
+        let mut it = item::key(number_pk(self.number()), invoice_sk(&self.id));
+        let created = timestamp(self.created_at);
+        it.insert("type".into(), item::s("invoice"));
+        it.insert("id".into(), item::s(self.id.as_str()));
+        it.insert("merchant_id".into(), item::s(&self.merchant_id));
+        it.insert("merchant_name".into(), item::s(&self.merchant_name));
+        it.insert("merchant_order_id".into(), item::s(&self.merchant_order_id));
+        it.insert("amount".into(), item::n(self.amount));
+        it.insert("due_date".into(), item::s(self.due_date.to_string()));
+        it.insert("deadline".into(), item::n(self.deadline));
+        it.insert("status".into(), item::s(self.stored_status.as_str()));
+        it.insert("created_at".into(), item::s(&created));
+        it.insert("updated_at".into(), item::s(timestamp(self.updated_at)));
+        it.insert("gsi1pk".into(), item::s(merchant_pk(&self.merchant_id)));
+        it.insert("gsi1sk".into(), item::s(format!("{created}#{}", self.id)));
+        it.insert(
+            "gsi2pk".into(),
+            item::s(merchant_status_pk(&self.merchant_id, self.stored_status)),
+        );
+        it.insert("gsi2sk".into(), item::s(format!("{created}#{}", self.id)));
+        if let Some(d) = &self.description {
+            it.insert("description".into(), item::s(d));
+        }
+        if let Some(e) = &self.customer.email {
+            it.insert("customer_email".into(), item::s(e));
+        }
+        if let Some(e) = &self.customer.mobile_email {
+            it.insert("customer_mobile_email".into(), item::s(e));
+        }
+        it
+    }
+
+    pub fn from_item(it: &Item) -> Result<Self, Corrupt> {
+        let id = InvoiceId::parse(&req_s(it, "id")?).ok_or(Corrupt("id"))?;
+        let due_date = NaiveDate::parse_from_str(&req_s(it, "due_date")?, "%Y-%m-%d")
+            .map_err(|_| Corrupt("due_date"))?;
+        let time = |name: &'static str| get_s(it, name).and_then(parse_time);
+        Ok(Invoice {
+            id,
+            merchant_id: req_s(it, "merchant_id")?,
+            merchant_name: req_s(it, "merchant_name")?,
+            merchant_order_id: req_s(it, "merchant_order_id")?,
+            amount: req_n(it, "amount")?,
+            due_date,
+            deadline: req_n(it, "deadline")?,
+            description: get_s(it, "description").map(str::to_string),
+            stored_status: InvoiceStatus::parse(&req_s(it, "status")?).ok_or(Corrupt("status"))?,
+            customer: Customer {
+                email: get_s(it, "customer_email").map(str::to_string),
+                mobile_email: get_s(it, "customer_mobile_email").map(str::to_string),
+            },
+            created_at: time("created_at").ok_or(Corrupt("created_at"))?,
+            updated_at: time("updated_at").ok_or(Corrupt("updated_at"))?,
+            payment_id: get_s(it, "payment_id").map(str::to_string),
+            paid_at: time("paid_at"),
+            store_chain: get_s(it, "store_chain").map(str::to_string),
+            cancelled_at: time("cancelled_at"),
+        })
+    }
+
+    /// What the merchant API shows.
+    pub fn merchant_view(&self, now: DateTime<Utc>) -> Value {
+        json!({
+            "id": self.id.as_str(),
+            "status": self.status_at(now).as_str(),
+            "smartpit_number": self.number().to_string(),
+            "amount": self.amount,
+            "currency": "JPY",
+            "due_date": self.due_date.to_string(),
+            "deadline": jst_timestamp(DateTime::from_timestamp(self.deadline, 0).unwrap_or_default()),
+            "merchant_order_id": self.merchant_order_id,
+            "description": self.description,
+            "customer": {
+                "email": self.customer.email,
+                "mobile_email": self.customer.mobile_email,
+            },
+            "created_at": jst_timestamp(self.created_at),
+            "updated_at": jst_timestamp(self.updated_at),
+            "payment_id": self.payment_id,
+            "paid_at": self.paid_at.map(jst_timestamp),
+            "store_chain": self.store_chain,
+            "cancelled_at": self.cancelled_at.map(jst_timestamp),
+        })
+    }
+
+    /// What a store's kiosk or register shows: no customer data, no merchant internals.
+    pub fn store_view(&self) -> Value {
+        json!({
+            "id": self.id.as_str(),
+            "merchant_name": self.merchant_name,
+            "amount": self.amount,
+            "due_date": self.due_date.to_string(),
+        })
+    }
+}

@@ -1,0 +1,22 @@
+//! The library every Smart Pit function shares: domain types and rules, DynamoDB access,
+//! configuration and errors.
+
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod http;
+pub mod ids;
+pub mod invoice;
+pub mod issuance;
+pub mod money;
+pub mod number;
+pub mod problem;
+pub mod store_chain;
+
+pub use db::Db;
+pub use ids::InvoiceId;
+pub use invoice::{Invoice, InvoiceStatus};
+pub use number::{NumberKind, SmartPitNumber};
+pub use problem::Problem;
+pub use store_chain::{Channel, StoreChain};

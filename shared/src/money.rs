@@ -1,0 +1,76 @@
+//! Amounts are whole yen, never floating point.
+
+use serde_json::Value;
+
+/// The largest amount one bill may carry (tax included), as at the real service.
+pub const MAX_INVOICE_YEN: i64 = 300_000;
+/// From this amount the receipt needs a revenue stamp (印紙).
+pub const STAMP_THRESHOLD_YEN: i64 = 50_000;
+
+/// Reads a JSON value as a whole, positive number of yen no larger than `max`.
+/// Strings, fractions, booleans and out-of-range values are refused.
+pub fn yen_from_json(v: &Value, max: i64) -> Result<i64, String> {
+    let n = match v {
+        Value::Number(n) => n,
+        Value::String(_) => return Err("must be a JSON integer, not a string".into()),
+        _ => return Err("must be an integer number of yen".into()),
+    };
+    let yen = match n.as_i64() {
+        Some(y) => y,
+        None if n.is_u64() => return Err(format!("must be at most {max}")),
+        None => return Err("must be a whole number of yen".into()),
+    };
+    if yen < 1 {
+        return Err("must be at least 1".into());
+    }
+    if yen > max {
+        return Err(format!("must be at most {max}"));
+    }
+    Ok(yen)
+}
+
+/// `¥12,345`.
+pub fn format_yen(yen: i64) -> String {
+    let digits = yen.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    format!("{}¥{out}", if yen < 0 { "-" } else { "" })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn yen_accepts_only_whole_positive_numbers_in_range() {
+        assert_eq!(yen_from_json(&json!(1), MAX_INVOICE_YEN), Ok(1));
+        assert_eq!(yen_from_json(&json!(300000), MAX_INVOICE_YEN), Ok(300000));
+        for bad in [
+            json!(0),
+            json!(-1),
+            json!(300001),
+            json!("100"),
+            json!(1.5),
+            json!(100.0),
+            json!(true),
+            json!(null),
+            json!(18446744073709551615u64),
+        ] {
+            assert!(yen_from_json(&bad, MAX_INVOICE_YEN).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn yen_is_formatted_with_separators() {
+        assert_eq!(format_yen(12345), "¥12,345");
+        assert_eq!(format_yen(300000), "¥300,000");
+        assert_eq!(format_yen(999), "¥999");
+        assert_eq!(format_yen(1000), "¥1,000");
+    }
+}

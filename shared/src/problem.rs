@@ -1,0 +1,191 @@
+//! Every error a client sees: RFC 9457 problem details with a stable `code` member.
+//! Errors map to HTTP in this one place.
+
+use http::StatusCode;
+use lambda_http::{Body, Response};
+use serde_json::{json, Map, Value};
+
+pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
+
+/// One field-level complaint inside a validation problem.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: String,
+    pub code: &'static str,
+    pub message: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Problem {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub title: String,
+    pub detail: Option<String>,
+    pub extra: Map<String, Value>,
+}
+
+impl Problem {
+    pub fn new(status: StatusCode, code: &'static str, title: impl Into<String>) -> Self {
+        Problem {
+            status,
+            code,
+            title: title.into(),
+            detail: None,
+            extra: Map::new(),
+        }
+    }
+
+    pub fn detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = Some(detail.into());
+        self
+    }
+
+    pub fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
+        self.extra.insert(key.to_string(), value.into());
+        self
+    }
+
+    /// A 400 whose code is the first field error's; all of them are listed under `errors`.
+    pub fn validation(errors: Vec<FieldError>) -> Self {
+        let code = errors.first().map_or("invalid_request", |e| e.code);
+        let detail = errors
+            .iter()
+            .map(|e| format!("{}: {}", e.field, e.message))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let list: Vec<Value> = errors
+            .iter()
+            .map(|e| json!({"field": e.field, "code": e.code, "message": e.message}))
+            .collect();
+        Problem::new(StatusCode::BAD_REQUEST, code, "The request is not valid")
+            .detail(detail)
+            .with("errors", list)
+    }
+
+    pub fn unauthorized() -> Self {
+        Problem::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "Missing or invalid credentials",
+        )
+        .detail("Send 'Authorization: Bearer <API key>' with a key issued for this API.")
+    }
+
+    pub fn not_found(code: &'static str, what: &str) -> Self {
+        Problem::new(StatusCode::NOT_FOUND, code, format!("{what} not found"))
+    }
+
+    pub fn route_not_found() -> Self {
+        Problem::new(StatusCode::NOT_FOUND, "route_not_found", "No such route")
+    }
+
+    pub fn method_not_allowed() -> Self {
+        Problem::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "Method not allowed on this route",
+        )
+    }
+
+    /// Something on our side failed; the cause is logged, never sent.
+    pub fn internal(cause: &dyn std::fmt::Display) -> Self {
+        tracing::error!(error = %cause, "internal error");
+        Problem::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "Internal error",
+        )
+        .detail("Nothing was changed by this request. It is safe to retry.")
+    }
+
+    /// A dependency is overloaded or unreachable: retry later.
+    pub fn unavailable(cause: &dyn std::fmt::Display) -> Self {
+        tracing::warn!(error = %cause, "dependency unavailable");
+        Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "service_unavailable",
+            "Service temporarily unavailable",
+        )
+        .detail("Retry after a short delay with the same request.")
+    }
+
+    pub fn body(&self) -> Value {
+        let mut body = Map::new();
+        body.insert(
+            "type".into(),
+            Value::String(format!("https://smartpit.dev/problems/{}", self.code)),
+        );
+        body.insert("title".into(), Value::String(self.title.clone()));
+        body.insert("status".into(), Value::from(self.status.as_u16()));
+        body.insert("code".into(), Value::String(self.code.to_string()));
+        if let Some(d) = &self.detail {
+            body.insert("detail".into(), Value::String(d.clone()));
+        }
+        for (k, v) in &self.extra {
+            body.insert(k.clone(), v.clone());
+        }
+        Value::Object(body)
+    }
+
+    pub fn into_response(self) -> Response<Body> {
+        let mut resp = Response::new(Body::Text(self.body().to_string()));
+        *resp.status_mut() = self.status;
+        resp.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static(PROBLEM_CONTENT_TYPE),
+        );
+        resp
+    }
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.status.as_u16(), self.code)
+    }
+}
+
+/// AWS SDK failures become 503 when the service throttled or could not be reached, else 500.
+impl<E, R> From<aws_sdk_dynamodb::error::SdkError<E, R>> for Problem
+where
+    E: std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    fn from(err: aws_sdk_dynamodb::error::SdkError<E, R>) -> Self {
+        use aws_sdk_dynamodb::error::SdkError;
+        let text = aws_sdk_dynamodb::error::DisplayErrorContext(&err).to_string();
+        match &err {
+            SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => Problem::unavailable(&text),
+            _ if text.contains("Throttl") || text.contains("ProvisionedThroughputExceeded") => {
+                Problem::unavailable(&text)
+            }
+            _ => Problem::internal(&text),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validation_problem_lists_all_errors_and_takes_the_first_code() {
+        let p = Problem::validation(vec![
+            FieldError {
+                field: "amount".into(),
+                code: "invalid_amount",
+                message: "must be at least 1".into(),
+            },
+            FieldError {
+                field: "due_date".into(),
+                code: "invalid_due_date",
+                message: "must be a date".into(),
+            },
+        ]);
+        let b = p.body();
+        assert_eq!(b["code"], "invalid_amount");
+        assert_eq!(b["status"], 400);
+        assert_eq!(b["errors"].as_array().map(Vec::len), Some(2));
+        let r = p.into_response();
+        assert_eq!(r.headers()["content-type"], PROBLEM_CONTENT_TYPE);
+    }
+}

@@ -1,0 +1,122 @@
+//! Number issuance: joint cards over the API, generic card batches by the operator command.
+
+use serde_json::json;
+use smartpit_shared::db::item::get_s;
+use smartpit_shared::SmartPitNumber;
+use smartpit_tests::{stack, unique};
+
+#[tokio::test]
+async fn joint_cards_are_issued_to_the_merchant_with_their_references() {
+    let s = stack();
+    let c = s.client();
+    let r = c
+        .send(
+            c.post("/v1/joint-cards", s.merchant_key(1))
+                .header("Idempotency-Key", unique("jc"))
+                .json(&json!({"count": 3, "customer_refs": ["C-1", "C-2", "C-3"]})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let cards = r.body["cards"].as_array().cloned().unwrap_or_default();
+    assert_eq!(cards.len(), 3);
+    let ddb = s.ddb();
+    for (i, card) in cards.iter().enumerate() {
+        let n = card["smartpit_number"].as_str().unwrap_or_default();
+        assert!(SmartPitNumber::parse(n).is_ok());
+        assert_eq!(card["display"].as_str().map(str::len), Some(15));
+        let stored = ddb
+            .get_item()
+            .table_name(s.db().res.numbers_table)
+            .key(
+                "number",
+                aws_sdk_dynamodb::types::AttributeValue::S(n.to_string()),
+            )
+            .consistent_read(true)
+            .send()
+            .await
+            .expect("get")
+            .item()
+            .cloned()
+            .expect("stored");
+        assert_eq!(get_s(&stored, "kind"), Some("joint_card"));
+        assert_eq!(get_s(&stored, "merchant_id"), Some(s.merchant_id(1)));
+        let want = format!("C-{}", i + 1);
+        assert_eq!(get_s(&stored, "customer_ref"), Some(want.as_str()));
+    }
+    // A joint card takes invoices like any card.
+    let n = cards[0]["smartpit_number"].as_str().unwrap_or_default();
+    let inv = c
+        .register(
+            s.merchant_key(1),
+            &unique("idem"),
+            &json!({"merchant_order_id": unique("o"), "amount": 100,
+                    "due_date": smartpit_tests::due_in(1), "smartpit_number": n}),
+        )
+        .await;
+    assert_eq!(inv.status, 201);
+    // Mismatched references are refused.
+    let bad = c
+        .send(
+            c.post("/v1/joint-cards", s.merchant_key(1))
+                .json(&json!({"count": 2, "customer_refs": ["only-one"]})),
+        )
+        .await;
+    assert_eq!((bad.status, bad.code()), (400, "invalid_customer_ref"));
+    let zero = c
+        .send(
+            c.post("/v1/joint-cards", s.merchant_key(1))
+                .json(&json!({"count": 0})),
+        )
+        .await;
+    assert_eq!((zero.status, zero.code()), (400, "invalid_count"));
+}
+
+#[tokio::test]
+async fn a_card_batch_writes_the_printer_csv_locally_and_to_s3() {
+    let s = stack();
+    let dir = std::env::temp_dir().join(unique("batch"));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let out = dir.join("cards.csv");
+    let s3 = smartpit_cli::stack::s3_client(&s.stack.sdk);
+    let bucket = smartpit_cli::provision::bucket_name("CardBatchesBucket");
+    let batch = smartpit_cli::cards::issue_cards(&s.db(), &s3, &bucket, 500, &out, false)
+        .await
+        .expect("batch");
+    let local = std::fs::read_to_string(&out).expect("csv");
+    let lines: Vec<&str> = local.lines().collect();
+    assert_eq!(lines[0], "smartpit_number,display,kind,batch_id,issued_at");
+    assert_eq!(lines.len(), 501);
+    let numbers: std::collections::BTreeSet<&str> = lines[1..]
+        .iter()
+        .filter_map(|l| l.split(',').next())
+        .collect();
+    assert_eq!(numbers.len(), 500, "numbers are unique");
+    assert!(numbers.iter().all(|n| SmartPitNumber::parse(n).is_ok()));
+    // Not sequential: sorted neighbours are not consecutive.
+    let sorted: Vec<u64> = numbers
+        .iter()
+        .filter_map(|n| n[..12].parse().ok())
+        .collect();
+    let consecutive = sorted.windows(2).filter(|w| w[1] == w[0] + 1).count();
+    assert!(consecutive < 5);
+    let object = s3
+        .get_object()
+        .bucket(&bucket)
+        .key(&batch.s3_key)
+        .send()
+        .await
+        .expect("object");
+    let remote = object.body.collect().await.expect("body").into_bytes();
+    assert_eq!(remote.as_ref(), local.as_bytes());
+    // Every number is in the table as a card.
+    let first = lines[1].split(',').next().unwrap_or_default();
+    let stored = s
+        .db()
+        .get_number(SmartPitNumber::parse(first).expect("number"))
+        .await
+        .expect("read");
+    assert_eq!(
+        stored.map(|r| r.kind),
+        Some(smartpit_shared::NumberKind::Card)
+    );
+}

@@ -1,0 +1,220 @@
+//! The harness: one local stack per test binary (its own emulator on a free port, the
+//! template's tables, the demo data, the API on a free port), shared by the binary's tests.
+
+use std::sync::OnceLock;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::Utc;
+use serde_json::Value;
+use smartpit_cli::server::{serve, Router};
+use smartpit_cli::stack::{repo_root, Seeded, Stack};
+use smartpit_shared::db::item::{key, Item};
+use smartpit_shared::issuance::{issue_one, Template};
+use smartpit_shared::{Db, NumberKind, SmartPitNumber};
+
+pub struct TestStack {
+    pub api: String,
+    pub endpoint: String,
+    pub seeded: Seeded,
+    pub stack: Stack,
+}
+
+static STACK: OnceLock<TestStack> = OnceLock::new();
+
+/// The binary's stack, started on first use on a runtime of its own that lives as long as the
+/// process; the emulator exits when the process does.
+pub fn stack() -> &'static TestStack {
+    STACK.get_or_init(|| {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let rt = match tokio::runtime::Runtime::new() {
+                Ok(rt) => rt,
+                Err(e) => panic!("runtime: {e}"),
+            };
+            rt.block_on(async move {
+                let repo = repo_root();
+                let emu = smartpit_cli::emulator::start(&repo, 0)
+                    .await
+                    .expect("emulator");
+                let stack = Stack::new(&repo, &emu.endpoint).expect("template");
+                stack.provision().await.expect("provision");
+                let seeded = stack.seed().await.expect("seed");
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                    .await
+                    .expect("bind");
+                let api = format!("http://{}", listener.local_addr().expect("addr"));
+                let router = std::sync::Arc::new(Router::new(
+                    stack.template.clone(),
+                    stack.handlers().expect("handlers"),
+                ));
+                tokio::spawn(serve(listener, router));
+                let endpoint = emu.endpoint.clone();
+                tx.send(TestStack {
+                    api,
+                    endpoint,
+                    seeded,
+                    stack,
+                })
+                .expect("send");
+                // Keep the emulator and the server alive for the life of the process.
+                let _emu = emu;
+                std::future::pending::<()>().await;
+            });
+        });
+        rx.recv().expect("stack did not start")
+    })
+}
+
+impl TestStack {
+    pub fn db(&self) -> Db {
+        self.stack.db().expect("db")
+    }
+
+    pub fn ddb(&self) -> aws_sdk_dynamodb::Client {
+        aws_sdk_dynamodb::Client::new(&self.stack.sdk)
+    }
+
+    pub fn main_table(&self) -> String {
+        self.db().res.main_table
+    }
+
+    pub fn merchant_key(&self, i: usize) -> &str {
+        &self.seeded.merchants[i].api_key
+    }
+
+    pub fn merchant_id(&self, i: usize) -> &str {
+        &self.seeded.merchants[i].id
+    }
+
+    pub fn chain_key(&self, chain: &str) -> &str {
+        &self.seeded.store_chains[chain]
+    }
+
+    /// A new generic card number, stored as the operator's batch would store it.
+    pub async fn fresh_card(&self) -> SmartPitNumber {
+        let t = Template {
+            kind: NumberKind::Card,
+            merchant_id: None,
+            expires_at: None,
+        };
+        issue_one(&self.db(), &t, None, Utc::now())
+            .await
+            .expect("issue card")
+            .number
+    }
+
+    /// A raw item of the main table, read strongly consistently.
+    pub async fn item(&self, pk: &str, sk: &str) -> Option<Item> {
+        self.ddb()
+            .get_item()
+            .table_name(self.main_table())
+            .set_key(Some(key(pk, sk)))
+            .consistent_read(true)
+            .send()
+            .await
+            .expect("get item")
+            .item()
+            .cloned()
+    }
+
+    /// Every item of a number's partition (its invoices).
+    pub async fn number_partition(&self, n: &str) -> Vec<Item> {
+        self.ddb()
+            .query()
+            .table_name(self.main_table())
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", AttributeValue::S(format!("NUM#{n}")))
+            .consistent_read(true)
+            .send()
+            .await
+            .expect("query")
+            .items()
+            .to_vec()
+    }
+
+    pub fn client(&self) -> Client {
+        Client {
+            api: self.api.clone(),
+            http: reqwest::Client::new(),
+        }
+    }
+}
+
+/// A due date `days` after today, JST.
+pub fn due_in(days: i64) -> String {
+    (smartpit_shared::clock::jst_date(Utc::now()) + chrono::Duration::days(days)).to_string()
+}
+
+pub fn unique(prefix: &str) -> String {
+    format!(
+        "{prefix}-{}",
+        smartpit_shared::ids::base32(&smartpit_shared::ids::random_bytes::<8>())
+    )
+}
+
+/// A reply: status, headers and JSON body (Null when the body is not JSON).
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub content_type: String,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    pub fn code(&self) -> &str {
+        self.body["code"].as_str().unwrap_or("")
+    }
+}
+
+#[derive(Clone)]
+pub struct Client {
+    pub api: String,
+    pub http: reqwest::Client,
+}
+
+impl Client {
+    pub async fn send(&self, req: reqwest::RequestBuilder) -> Reply {
+        let resp = req.send().await.expect("request");
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let content_type = headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let bytes = resp.bytes().await.expect("body");
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Reply {
+            status,
+            content_type,
+            headers,
+            body,
+        }
+    }
+
+    pub fn post(&self, path: &str, key: &str) -> reqwest::RequestBuilder {
+        self.http
+            .post(format!("{}{path}", self.api))
+            .bearer_auth(key)
+    }
+
+    pub fn get(&self, path: &str, key: &str) -> reqwest::RequestBuilder {
+        self.http
+            .get(format!("{}{path}", self.api))
+            .bearer_auth(key)
+    }
+
+    pub async fn post_json(&self, path: &str, key: &str, body: &Value) -> Reply {
+        self.send(self.post(path, key).json(body)).await
+    }
+
+    pub async fn register(&self, key: &str, idem: &str, body: &Value) -> Reply {
+        self.send(
+            self.post("/v1/invoices", key)
+                .header("Idempotency-Key", idem)
+                .json(body),
+        )
+        .await
+    }
+}
