@@ -7,18 +7,17 @@ SHELL := /bin/bash
 # Nothing may reach a real AWS endpoint or the instance metadata address.
 export AWS_ACCESS_KEY_ID := local
 export AWS_SECRET_ACCESS_KEY := local
-export AWS_SESSION_TOKEN :=
 export AWS_REGION := ap-northeast-1
 export AWS_DEFAULT_REGION := ap-northeast-1
 export AWS_EC2_METADATA_DISABLED := true
-export AWS_PROFILE :=
+unexport AWS_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL
 export AWS_CONFIG_FILE := /dev/null
 export AWS_SHARED_CREDENTIALS_FILE := /dev/null
 
 PYTHON ?= python3
 VENV := .venv
 
-.PHONY: help dev test lint venv bench validate clean
+.PHONY: help dev test lint venv tools bench validate clean
 
 help:
 	@echo "make dev    run the whole service locally (emulator, tables, demo data, API on 127.0.0.1:3000)"
@@ -32,10 +31,13 @@ $(VENV)/.installed: infra/local/requirements.txt
 
 venv: $(VENV)/.installed
 
-dev: venv
+tools:
+	bash infra/local/install-tools.sh
+
+dev: venv tools
 	cargo run --quiet -p smartpit-cli --bin smartpit -- dev
 
-test: venv
+test: venv tools
 	cargo test --workspace --no-fail-fast
 
 lint:

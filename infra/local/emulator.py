@@ -18,6 +18,10 @@ def main() -> None:
     host = "127.0.0.1"
     port = int(sys.argv[1]) if len(sys.argv) > 1 else 0
     os.environ.setdefault("MOTO_ALLOW_NONEXISTENT_REGION", "true")
+    # An empty profile or session token makes moto's own boto3 calls fail with a 500.
+    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN"):
+        if not os.environ.get(name):
+            os.environ.pop(name, None)
 
     from moto.moto_server.werkzeug_app import (  # noqa: PLC0415
         DomainDispatcherApplication,

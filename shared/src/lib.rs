@@ -12,6 +12,7 @@ pub mod issuance;
 pub mod money;
 pub mod number;
 pub mod problem;
+pub mod sheet;
 pub mod store_chain;
 
 pub use db::Db;

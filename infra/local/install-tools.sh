@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs the system packages the sheets and their tests need, if missing:
+# the IPAexGothic font (embedded as a subset in every sheet), pdftotext/pdftoppm (poppler-utils)
+# and zbarimg (zbar-tools), which read back what a sheet shows.
+set -euo pipefail
+need=()
+[ -f /usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf ] || need+=(fonts-ipaexfont-gothic)
+command -v pdftotext >/dev/null && command -v pdftoppm >/dev/null || need+=(poppler-utils)
+command -v zbarimg >/dev/null || need+=(zbar-tools)
+[ ${#need[@]} -eq 0 ] && exit 0
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+echo "installing ${need[*]}"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null

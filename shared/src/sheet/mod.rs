@@ -1,0 +1,21 @@
+//! The Smart Pit sheet (スマートピットシート): a PDF for one purchase with the number, the bill
+//! and the register barcode, kept in a private bucket behind a link of ours.
+
+pub mod payment_code;
+#[cfg(feature = "sheet")]
+pub mod pdf;
+
+use chrono::NaiveDate;
+
+use crate::number::SmartPitNumber;
+
+/// Everything printed on a sheet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SheetContent {
+    pub number: SmartPitNumber,
+    pub merchant_name: String,
+    pub amount: i64,
+    pub due_date: NaiveDate,
+    pub merchant_order_id: String,
+    pub payment_code: payment_code::PaymentCode,
+}
