@@ -1,13 +1,11 @@
 //! The sheet PDF read back as a customer's printer and a store's scanner would: pdftotext gives
 //! back the Japanese text, zbar decodes the register barcode.
 
-use std::process::Command;
-
 use chrono::NaiveDate;
 use smartpit_shared::sheet::payment_code::PaymentCode;
 use smartpit_shared::sheet::{pdf, SheetContent};
 use smartpit_shared::SmartPitNumber;
-use smartpit_tests::unique;
+use smartpit_tests::pdf::{barcodes, pdf_text};
 
 fn sheet(merchant_name: &str, amount: i64) -> SheetContent {
     let number = SmartPitNumber::from_body(221_234_567_890);
@@ -18,48 +16,9 @@ fn sheet(merchant_name: &str, amount: i64) -> SheetContent {
         amount,
         due_date: due,
         merchant_order_id: "ORDER-1001".into(),
+        description: Some("ノート 3冊".into()),
         payment_code: PaymentCode::new("912345", number, due, amount),
     }
-}
-
-pub fn pdf_text(pdf: &[u8]) -> String {
-    let dir = std::env::temp_dir().join(unique("pdf"));
-    std::fs::create_dir_all(&dir).expect("dir");
-    let path = dir.join("sheet.pdf");
-    std::fs::write(&path, pdf).expect("write");
-    let out = Command::new("pdftotext")
-        .args(["-layout", "-enc", "UTF-8"])
-        .arg(&path)
-        .arg("-")
-        .output()
-        .expect("pdftotext (make tools)");
-    assert!(out.status.success());
-    String::from_utf8(out.stdout).expect("utf-8")
-}
-
-pub fn barcodes(pdf: &[u8]) -> Vec<String> {
-    let dir = std::env::temp_dir().join(unique("scan"));
-    std::fs::create_dir_all(&dir).expect("dir");
-    let path = dir.join("sheet.pdf");
-    std::fs::write(&path, pdf).expect("write");
-    let png = dir.join("page");
-    let ok = Command::new("pdftoppm")
-        .args(["-r", "600", "-gray", "-png", "-singlefile"])
-        .arg(&path)
-        .arg(&png)
-        .status()
-        .expect("pdftoppm")
-        .success();
-    assert!(ok);
-    let out = Command::new("zbarimg")
-        .args(["--quiet", "--raw", "-Sdisable", "-Scode128.enable"])
-        .arg(dir.join("page.png"))
-        .output()
-        .expect("zbarimg (make tools)");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(str::to_string)
-        .collect()
 }
 
 #[test]

@@ -9,6 +9,14 @@ pub struct Resources {
     pub main_table: String,
     /// Every issued Smart Pit number (`NUMBERS_TABLE`).
     pub numbers_table: String,
+    /// Notices to send, written with the invoice; its stream feeds the notifier (`OUTBOX_TABLE`).
+    pub outbox_table: String,
+    /// Private bucket of sheet PDFs (`SHEETS_BUCKET`).
+    pub sheets_bucket: String,
+    /// Sender of customer mail (`MAIL_FROM`).
+    pub mail_from: String,
+    /// Public base URL of the API, for sheet links in mail (`PUBLIC_BASE_URL`).
+    pub public_base_url: String,
 }
 
 impl Resources {
@@ -16,6 +24,10 @@ impl Resources {
         Ok(Resources {
             main_table: var("MAIN_TABLE")?,
             numbers_table: var("NUMBERS_TABLE")?,
+            outbox_table: var("OUTBOX_TABLE")?,
+            sheets_bucket: var("SHEETS_BUCKET")?,
+            mail_from: var("MAIL_FROM")?,
+            public_base_url: var("PUBLIC_BASE_URL")?,
         })
     }
 }

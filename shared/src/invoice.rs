@@ -66,6 +66,8 @@ pub struct Invoice {
     pub paid_at: Option<DateTime<Utc>>,
     pub store_chain: Option<String>,
     pub cancelled_at: Option<DateTime<Utc>>,
+    /// The link to the sheet PDF, for invoices registered without a number.
+    pub sheet_url: Option<String>,
 }
 
 /// Timestamps are stored in UTC with milliseconds, so they sort as text.
@@ -149,6 +151,9 @@ impl Invoice {
         if let Some(e) = &self.customer.mobile_email {
             it.insert("customer_mobile_email".into(), item::s(e));
         }
+        if let Some(u) = &self.sheet_url {
+            it.insert("sheet_url".into(), item::s(u));
+        }
         it
     }
 
@@ -177,6 +182,7 @@ impl Invoice {
             paid_at: time("paid_at"),
             store_chain: get_s(it, "store_chain").map(str::to_string),
             cancelled_at: time("cancelled_at"),
+            sheet_url: get_s(it, "sheet_url").map(str::to_string),
         })
     }
 
@@ -202,6 +208,7 @@ impl Invoice {
             "paid_at": self.paid_at.map(jst_timestamp),
             "store_chain": self.store_chain,
             "cancelled_at": self.cancelled_at.map(jst_timestamp),
+            "sheet_url": self.sheet_url,
         })
     }
 

@@ -1,7 +1,10 @@
 //! The harness: one local stack per test binary (its own emulator on a free port, the
 //! template's tables, the demo data, the API on a free port), shared by the binary's tests.
 
+pub mod pdf;
+
 use std::sync::OnceLock;
+use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::Utc;
@@ -36,18 +39,19 @@ pub fn stack() -> &'static TestStack {
                 let emu = smartpit_cli::emulator::start(&repo, 0)
                     .await
                     .expect("emulator");
-                let stack = Stack::new(&repo, &emu.endpoint).expect("template");
-                stack.provision().await.expect("provision");
-                let seeded = stack.seed().await.expect("seed");
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
                     .await
                     .expect("bind");
                 let api = format!("http://{}", listener.local_addr().expect("addr"));
+                let stack = Stack::new(&repo, &emu.endpoint, &api).expect("template");
+                stack.provision().await.expect("provision");
+                let seeded = stack.seed().await.expect("seed");
                 let router = std::sync::Arc::new(Router::new(
                     stack.template.clone(),
                     stack.handlers().expect("handlers"),
                 ));
                 tokio::spawn(serve(listener, router));
+                stack.start_streams().expect("streams");
                 let endpoint = emu.endpoint.clone();
                 tx.send(TestStack {
                     api,
@@ -130,6 +134,41 @@ impl TestStack {
             .expect("query")
             .items()
             .to_vec()
+    }
+
+    /// Every mail the emulator's SES has accepted: `ses.Message` of moto's data API.
+    pub async fn sent_mail(&self) -> Vec<Value> {
+        let data: Value = reqwest::get(format!("{}/moto-api/data.json", self.endpoint))
+            .await
+            .expect("moto data")
+            .json()
+            .await
+            .expect("moto json");
+        data["ses"]["Message"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// The mails sent to `to`, waiting up to `secs` for at least `count` of them.
+    pub async fn mail_to(&self, to: &str, count: usize, secs: u64) -> Vec<Value> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+        loop {
+            let found: Vec<Value> = self
+                .sent_mail()
+                .await
+                .into_iter()
+                .filter(|m| {
+                    m["destinations"]["ToAddresses"]
+                        .as_array()
+                        .is_some_and(|a| a.iter().any(|x| x == to))
+                })
+                .collect();
+            if found.len() >= count || std::time::Instant::now() > deadline {
+                return found;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     }
 
     pub fn client(&self) -> Client {

@@ -16,8 +16,14 @@ use smartpit_shared::auth::{self, Merchant};
 use smartpit_shared::clock::deadline_epoch;
 use smartpit_shared::config::Resources;
 use smartpit_shared::db::{fingerprint, idempotency_key, Claim, RegisterOutcome};
+use smartpit_shared::db::{NumberRecord, SheetLink};
 use smartpit_shared::http::{self as web, json_object};
-use smartpit_shared::{Db, Invoice, InvoiceId, InvoiceStatus, NumberKind, Problem};
+use smartpit_shared::ids::new_secret;
+use smartpit_shared::problem::FieldError;
+use smartpit_shared::{Db, Invoice, InvoiceId, InvoiceStatus, NumberKind, Problem, SmartPitNumber};
+
+/// Draws of a sheet number before giving up (a collision in 10^10 is rare).
+const MAX_SHEET_NUMBER_DRAWS: usize = 4;
 
 pub struct InvoicesFunction {
     db: Db,
@@ -60,19 +66,20 @@ impl InvoicesFunction {
         let key = idempotency_key(req)?;
         let body = json_object(req)?;
         let new = validate::new_invoice(&body, now)?;
-        let number = match new.number {
-            Some(n) => n,
+        let wants_mail = new.customer.email.is_some() || new.customer.mobile_email.is_some();
+        match new.number {
+            Some(n) => self.check_number_usable(&merchant, n, now).await?,
+            None if wants_mail => {}
             None => {
-                return Err(Problem::validation(vec![
-                    smartpit_shared::problem::FieldError {
-                        field: "smartpit_number".into(),
-                        code: "smartpit_number_required",
-                        message: "is required".into(),
-                    },
-                ]))
+                return Err(Problem::validation(vec![FieldError {
+                    field: "smartpit_number".into(),
+                    code: "smartpit_number_required",
+                    message: "is required unless customer.email or customer.mobile_email is \
+                              given, to receive a sheet"
+                        .into(),
+                }]))
             }
-        };
-        self.check_number_usable(&merchant, number, now).await?;
+        }
 
         let fp = fingerprint("POST", "/v1/invoices", &Value::Object(body));
         let lock = match self
@@ -83,54 +90,91 @@ impl InvoicesFunction {
             Claim::Replay { status, body } => return Ok(replayed(status, body)),
             Claim::Proceed(lock) => lock,
         };
-        let invoice = Invoice {
-            id: InvoiceId::new(number),
-            merchant_id: merchant.id.clone(),
-            merchant_name: merchant.name.clone(),
-            merchant_order_id: new.merchant_order_id,
-            amount: new.amount,
-            due_date: new.due_date,
-            deadline: deadline_epoch(new.due_date),
-            description: new.description,
-            stored_status: InvoiceStatus::Registered,
-            customer: new.customer,
-            created_at: now,
-            updated_at: now,
-            payment_id: None,
-            paid_at: None,
-            store_chain: None,
-            cancelled_at: None,
-        };
-        let body = invoice.merchant_view(now).to_string();
-        let outcome = self
-            .db
-            .register_invoice(&invoice, &lock, StatusCode::CREATED.as_u16(), &body, vec![])
-            .await;
-        match outcome {
-            Ok(RegisterOutcome::Registered) => {
-                tracing::info!(invoice_id = %invoice.id, merchant_id = %merchant.id, amount = invoice.amount, "invoice registered");
-                let mut resp = web::raw_json(StatusCode::CREATED, body);
-                if let Ok(v) = HeaderValue::from_str(&format!("/v1/invoices/{}", invoice.id)) {
-                    resp.headers_mut().insert(http::header::LOCATION, v);
+        let deadline = deadline_epoch(new.due_date);
+        for _ in 0..MAX_SHEET_NUMBER_DRAWS {
+            let number = new
+                .number
+                .unwrap_or_else(|| SmartPitNumber::random(NumberKind::Sheet, &mut rand::rng()));
+            let id = InvoiceId::new(number);
+            let mut extra = Vec::new();
+            let mut sheet_url = None;
+            let mut sheet_token = None;
+            if new.number.is_none() {
+                let token = new_secret("sht");
+                let link = SheetLink::new(&token, id.as_str(), deadline);
+                sheet_url = Some(link.url(&self.db.res.public_base_url));
+                let rec = NumberRecord {
+                    merchant_id: Some(merchant.id.clone()),
+                    expires_at: Some(deadline),
+                    ..NumberRecord::new(number, NumberKind::Sheet, now)
+                };
+                extra.push(self.db.number_put(&rec)?);
+                extra.push(self.db.sheet_link_put(&link, now)?);
+                sheet_token = Some(token);
+            }
+            if wants_mail {
+                extra.push(
+                    self.db
+                        .outbox_put(id.as_str(), sheet_token.as_deref(), now)?,
+                );
+            }
+            let invoice = Invoice {
+                id,
+                merchant_id: merchant.id.clone(),
+                merchant_name: merchant.name.clone(),
+                merchant_order_id: new.merchant_order_id.clone(),
+                amount: new.amount,
+                due_date: new.due_date,
+                deadline,
+                description: new.description.clone(),
+                stored_status: InvoiceStatus::Registered,
+                customer: new.customer.clone(),
+                created_at: now,
+                updated_at: now,
+                payment_id: None,
+                paid_at: None,
+                store_chain: None,
+                cancelled_at: None,
+                sheet_url,
+            };
+            let body = invoice.merchant_view(now).to_string();
+            let outcome = self
+                .db
+                .register_invoice(&invoice, &lock, StatusCode::CREATED.as_u16(), &body, extra)
+                .await;
+            return match outcome {
+                Ok(RegisterOutcome::Registered) => {
+                    tracing::info!(invoice_id = %invoice.id, merchant_id = %merchant.id, amount = invoice.amount, "invoice registered");
+                    let mut resp = web::raw_json(StatusCode::CREATED, body);
+                    if let Ok(v) = HeaderValue::from_str(&format!("/v1/invoices/{}", invoice.id)) {
+                        resp.headers_mut().insert(http::header::LOCATION, v);
+                    }
+                    Ok(resp)
                 }
-                Ok(resp)
-            }
-            Ok(RegisterOutcome::DuplicateOrder {
-                existing_invoice_id,
-            }) => {
-                self.db.release_idempotency_key(&lock).await;
-                Err(Problem::new(
-                    StatusCode::CONFLICT,
-                    "duplicate_order_id",
-                    "An invoice with this merchant_order_id exists already",
-                )
-                .with("invoice_id", existing_invoice_id))
-            }
-            Err(p) => {
-                self.db.release_idempotency_key(&lock).await;
-                Err(p)
-            }
+                Ok(RegisterOutcome::ExtraConflict(_)) if new.number.is_none() => continue,
+                Ok(RegisterOutcome::ExtraConflict(_)) => {
+                    self.db.release_idempotency_key(&lock).await;
+                    Err(Problem::internal(&"registration conflicted"))
+                }
+                Ok(RegisterOutcome::DuplicateOrder {
+                    existing_invoice_id,
+                }) => {
+                    self.db.release_idempotency_key(&lock).await;
+                    Err(Problem::new(
+                        StatusCode::CONFLICT,
+                        "duplicate_order_id",
+                        "An invoice with this merchant_order_id exists already",
+                    )
+                    .with("invoice_id", existing_invoice_id))
+                }
+                Err(p) => {
+                    self.db.release_idempotency_key(&lock).await;
+                    Err(p)
+                }
+            };
         }
+        self.db.release_idempotency_key(&lock).await;
+        Err(Problem::internal(&"could not draw a free sheet number"))
     }
 
     /// The number must exist; a sheet serves only the merchant it was issued to, until it expires.

@@ -15,6 +15,7 @@ use smartpit_shared::db::{PayOutcome, PaymentRequest, VoidOutcome};
 use smartpit_shared::http::{self as web, is_reference, json_object, Fields};
 use smartpit_shared::money::{yen_from_json, MAX_INVOICE_YEN};
 use smartpit_shared::number::ascii_digits;
+use smartpit_shared::sheet::payment_code::{company_code, PaymentCode, PAYMENT_CODE_LEN};
 use smartpit_shared::{Channel, Db, InvoiceId, Problem, SmartPitNumber};
 
 /// The most invoices one visit may pay together.
@@ -211,7 +212,8 @@ fn typed_number(chain: &ChainPrincipal, v: &Value) -> Result<SmartPitNumber, Pro
         .map_err(|e| bad("invalid_number", "Not a valid Smart Pit number").detail(e.to_string()))
 }
 
-/// A scanned barcode: a card's EAN-13, which is its number.
+/// A scanned barcode: a card's EAN-13, which is its number, or a sheet's 44-digit GS1-128
+/// payment code, whose free field holds the sheet's number.
 fn scanned_number(v: &Value) -> Result<SmartPitNumber, Problem> {
     let invalid =
         |detail: &str| bad("invalid_barcode", "Not a Smart Pit barcode").detail(detail.to_string());
@@ -221,8 +223,15 @@ fn scanned_number(v: &Value) -> Result<SmartPitNumber, Problem> {
     let digits = ascii_digits(s).ok_or_else(|| invalid("barcode must hold only digits"))?;
     match digits.len() {
         13 => SmartPitNumber::parse(s).map_err(|e| invalid(&e.to_string())),
+        PAYMENT_CODE_LEN => {
+            let code = PaymentCode::parse(s).map_err(|e| invalid(&e))?;
+            if code.company_code != company_code() {
+                return Err(invalid("this payment code is another biller's"));
+            }
+            Ok(code.number)
+        }
         n => Err(invalid(&format!(
-            "a card's barcode has 13 digits, this one has {n}"
+            "a card's barcode has 13 digits and a sheet's 44, this one has {n}"
         ))),
     }
 }

@@ -5,4 +5,5 @@ pub mod emulator;
 pub mod provision;
 pub mod server;
 pub mod stack;
+pub mod streams;
 pub mod template;

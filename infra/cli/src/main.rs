@@ -64,13 +64,13 @@ async fn run(cli: Cli) -> Result<(), String> {
             emulator_port,
         } => {
             let emu = emulator::start(&repo, emulator_port).await?;
-            let stack = Stack::new(&repo, &emu.endpoint)?;
-            stack.provision().await?;
-            let seeded = stack.seed().await?;
             let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
                 .await
                 .map_err(|e| format!("cannot listen on 127.0.0.1:{port}: {e}"))?;
             let api_url = format!("http://127.0.0.1:{port}");
+            let stack = Stack::new(&repo, &emu.endpoint, &api_url)?;
+            stack.provision().await?;
+            let seeded = stack.seed().await?;
             let file = StackFile {
                 api_url: api_url.clone(),
                 aws_endpoint_url: emu.endpoint.clone(),
@@ -84,6 +84,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             std::fs::write(dir.join("stack.json"), text).map_err(|e| e.to_string())?;
             print_welcome(&file);
             let router = Arc::new(Router::new(stack.template.clone(), stack.handlers()?));
+            stack.start_streams()?;
             tokio::select! {
                 _ = serve(listener, router) => {}
                 _ = tokio::signal::ctrl_c() => println!("\nstopped"),
@@ -97,7 +98,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             endpoint,
             quiet,
         } => {
-            let stack = Stack::new(&repo, &endpoint)?;
+            let stack = Stack::new(&repo, &endpoint, "http://127.0.0.1:3000")?;
             let db = stack.db()?;
             let batch = cards::issue_cards(
                 &db,
@@ -129,7 +130,7 @@ fn print_welcome(f: &StackFile<'_>) {
          \n  API:           {api}\n  AWS endpoint:  {aws} (moto)\n  Details:       .local/stack.json\n\
          \n  Merchant key:  {merchant}\n  Lawson key:    {lawson}\n  Demo card:     {card}\n\
          \nTry:\n  curl -s {api}/v1/invoices -H 'Authorization: Bearer {merchant}'\n\
-         \nCtrl-C stops the API and the emulator.",
+         \nSent mail:     {aws}/moto-api/data.json (ses.Message)\n\nCtrl-C stops the API and the emulator.",
         api = f.api_url,
         aws = f.aws_endpoint_url,
         lawson = f.store_chains.get("lawson").map_or("", String::as_str),

@@ -55,15 +55,28 @@ pub struct Stack {
     pub template: Template,
     pub sdk: SdkConfig,
     pub endpoint: String,
+    /// Where the local API listens: the base of sheet links in mail.
+    pub api_url: String,
 }
 
 impl Stack {
-    pub fn new(repo: &Path, endpoint: &str) -> Result<Self, String> {
+    pub fn new(repo: &Path, endpoint: &str, api_url: &str) -> Result<Self, String> {
         Ok(Stack {
             template: Template::load(&repo.join("infra/template.yaml"))?,
             sdk: local_sdk_config(endpoint),
             endpoint: endpoint.to_string(),
+            api_url: api_url.to_string(),
         })
+    }
+
+    /// A `!Ref` resolved locally: a table or bucket's local name, or a parameter's value
+    /// (`PublicBaseUrl` is the local API).
+    fn resolve(&self, target: &str) -> Option<String> {
+        if target == "PublicBaseUrl" {
+            return Some(self.api_url.clone());
+        }
+        resolve_ref(&self.template, target)
+            .or_else(|| self.template.parameters.get(target).cloned())
     }
 
     /// A function's environment as the template gives it, `!Ref`s resolved to local names.
@@ -76,7 +89,8 @@ impl Stack {
         env.iter()
             .map(|(k, v)| {
                 let value = match (ref_target(v), v.as_str()) {
-                    (Some(target), _) => resolve_ref(&self.template, target)
+                    (Some(target), _) => self
+                        .resolve(target)
                         .ok_or_else(|| format!("{function}.{k}: cannot resolve !Ref {target}"))?,
                     (None, Some(s)) => s.to_string(),
                     (None, None) => return Err(format!("{function}.{k}: unsupported value")),
@@ -96,6 +110,10 @@ impl Stack {
         Ok(Resources {
             main_table: get("MAIN_TABLE")?,
             numbers_table: get("NUMBERS_TABLE")?,
+            outbox_table: get("OUTBOX_TABLE")?,
+            sheets_bucket: get("SHEETS_BUCKET")?,
+            mail_from: get("MAIL_FROM")?,
+            public_base_url: get("PUBLIC_BASE_URL")?,
         })
     }
 
@@ -126,6 +144,15 @@ impl Stack {
                         Box::pin(async move { f.handle(req).await })
                     })
                 }
+                "SheetsFunction" => {
+                    let f = Arc::new(smartpit_sheets::SheetsFunction::new(&self.sdk, res));
+                    Arc::new(move |req| {
+                        let f = f.clone();
+                        Box::pin(async move { f.handle(req).await })
+                    })
+                }
+                // Fed by its table's stream, not by HTTP: see `start_streams`.
+                "NotifyFunction" => continue,
                 other => {
                     return Err(format!(
                         "the template names {other}, which the local stack does not know"
@@ -137,6 +164,46 @@ impl Stack {
         Ok(out)
     }
 
+    /// Starts a pump for every stream the template connects to a function.
+    pub fn start_streams(&self) -> Result<(), String> {
+        for (table, function) in &self.template.streams {
+            let res = self.resources_of(function)?;
+            let f = match function.as_str() {
+                "NotifyFunction" => smartpit_notify::NotifyFunction::new(&self.sdk, res),
+                other => return Err(format!("no local stream consumer for {other}")),
+            };
+            let ddb = aws_sdk_dynamodb::Client::new(&self.sdk);
+            let streams = aws_sdk_dynamodbstreams::Client::new(&self.sdk);
+            let table = provision::table_name(table);
+            tokio::spawn(async move {
+                if let Err(e) = crate::streams::pump(ddb, streams, table, f).await {
+                    tracing::error!(error = %e, "stream pump stopped");
+                }
+            });
+        }
+        Ok(())
+    }
+
+    /// Lets SES send from the template's sender address.
+    pub async fn verify_mail_identity(&self) -> Result<(), String> {
+        let res = self.resources_of("NotifyFunction")?;
+        let ses = aws_sdk_sesv2::Client::new(&self.sdk);
+        let domain = res
+            .mail_from
+            .rsplit('@')
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        for identity in [res.mail_from.clone(), domain] {
+            let _ = ses
+                .create_email_identity()
+                .email_identity(identity)
+                .send()
+                .await;
+        }
+        Ok(())
+    }
+
     /// Operator-side access to the tables.
     pub fn db(&self) -> Result<Db, String> {
         Ok(Db::new(&self.sdk, self.resources_of("InvoicesFunction")?))
@@ -146,7 +213,7 @@ impl Stack {
     pub async fn provision(&self) -> Result<(), String> {
         provision::tables(&aws_sdk_dynamodb::Client::new(&self.sdk), &self.template).await?;
         provision::buckets(&s3_client(&self.sdk), &self.template).await?;
-        Ok(())
+        self.verify_mail_identity().await
     }
 
     /// Two demo merchants, every chain of the catalogue, a few card numbers. Same keys every

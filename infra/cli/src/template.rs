@@ -23,6 +23,10 @@ pub struct Template {
     pub buckets: Vec<String>,
     /// Logical id -> environment of each function, globals merged, `!Ref`s unresolved.
     pub function_env: BTreeMap<String, BTreeMap<String, Value>>,
+    /// Parameter -> its default value.
+    pub parameters: BTreeMap<String, String>,
+    /// Logical ids of the tables with a stream, and the function each stream feeds.
+    pub streams: BTreeMap<String, String>,
 }
 
 fn get<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
@@ -63,7 +67,21 @@ impl Template {
             tables: BTreeMap::new(),
             buckets: Vec::new(),
             function_env: BTreeMap::new(),
+            parameters: BTreeMap::new(),
+            streams: BTreeMap::new(),
         };
+        if let Some(params) = get(&doc, "Parameters").and_then(Value::as_mapping) {
+            for (name, p) in params {
+                let default = match get(p, "Default") {
+                    Some(Value::String(s)) => s.clone(),
+                    Some(Value::Number(n)) => n.to_string(),
+                    _ => String::new(),
+                };
+                if let Some(name) = name.as_str() {
+                    t.parameters.insert(name.to_string(), default);
+                }
+            }
+        }
         for (id, res) in resources {
             let id = id
                 .as_str()
@@ -79,6 +97,14 @@ impl Template {
                         .and_then(|p| get(p, "Events"))
                         .and_then(Value::as_mapping);
                     for (_, ev) in events.into_iter().flatten() {
+                        if str_of(ev, "Type") == Some("DynamoDB") {
+                            let table = get(ev, "Properties")
+                                .and_then(|p| get(p, "Stream"))
+                                .and_then(get_att_target)
+                                .ok_or("DynamoDB event without !GetAtt Table.StreamArn")?;
+                            t.streams.insert(table.to_string(), id.clone());
+                            continue;
+                        }
                         if str_of(ev, "Type") != Some("HttpApi") {
                             continue;
                         }
@@ -145,6 +171,14 @@ pub fn match_path(pattern: &str, path: &str) -> Option<BTreeMap<String, String>>
         }
     }
     Some(params)
+}
+
+/// The resource of a `!GetAtt Logical.Attribute`.
+fn get_att_target(v: &Value) -> Option<&str> {
+    match v {
+        Value::Tagged(t) if t.tag == "!GetAtt" => t.value.as_str()?.split('.').next(),
+        _ => None,
+    }
 }
 
 /// The value of a `!Ref Logical` (or `{Ref: Logical}`) node, if it is one.

@@ -19,6 +19,9 @@ use crate::problem::Problem;
 
 pub enum RegisterOutcome {
     Registered,
+    /// The condition of the `extra` item at this index failed (e.g. a freshly drawn sheet
+    /// number was taken): nothing was written; draw again.
+    ExtraConflict(usize),
     /// The merchant already has an invoice with this order id.
     DuplicateOrder {
         existing_invoice_id: Option<String>,
@@ -104,6 +107,14 @@ impl Db {
                         "idempotency_key_in_use",
                         "The Idempotency-Key was taken over by a retry of this request",
                     ))
+                }
+                Some(codes) if codes.iter().skip(3).any(|c| c == "ConditionalCheckFailed") => {
+                    let i = codes
+                        .iter()
+                        .skip(3)
+                        .position(|c| c == "ConditionalCheckFailed")
+                        .unwrap_or(0);
+                    Ok(RegisterOutcome::ExtraConflict(i))
                 }
                 Some(codes) if codes.iter().any(|c| c == "TransactionConflict") => Err(
                     Problem::unavailable(&"registration transaction conflicted; retry"),

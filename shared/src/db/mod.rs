@@ -21,12 +21,16 @@ mod admin;
 mod idempotency;
 mod invoices;
 mod numbers;
+mod outbox;
 mod payments;
+mod sheets;
 
 pub use idempotency::{fingerprint, idempotency_key, Claim, Lock};
 pub use invoices::{InvoicePage, RegisterOutcome};
 pub use numbers::NumberRecord;
+pub use outbox::{OutboxRecord, Step};
 pub use payments::{PayOutcome, Payment, PaymentRequest, PaymentStatus, VoidOutcome};
+pub use sheets::SheetLink;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;

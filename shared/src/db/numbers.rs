@@ -84,6 +84,23 @@ impl Db {
         }
     }
 
+    /// The transaction item that issues a number only if it is free.
+    pub fn number_put(
+        &self,
+        rec: &NumberRecord,
+    ) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, Problem> {
+        let put = aws_sdk_dynamodb::types::Put::builder()
+            .table_name(&self.res.numbers_table)
+            .set_item(Some(rec.to_item()))
+            .condition_expression("attribute_not_exists(#n)")
+            .expression_attribute_names("#n", "number")
+            .build()
+            .map_err(|e| Problem::internal(&e))?;
+        Ok(aws_sdk_dynamodb::types::TransactWriteItem::builder()
+            .put(put)
+            .build())
+    }
+
     /// One strongly consistent read.
     pub async fn get_number(&self, n: SmartPitNumber) -> Result<Option<NumberRecord>, Problem> {
         let out = self

@@ -17,5 +17,7 @@ pub struct SheetContent {
     pub amount: i64,
     pub due_date: NaiveDate,
     pub merchant_order_id: String,
+    /// What was bought, as the merchant described it.
+    pub description: Option<String>,
     pub payment_code: payment_code::PaymentCode,
 }

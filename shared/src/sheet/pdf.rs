@@ -132,7 +132,7 @@ pub fn render(sheet: &SheetContent) -> Result<Vec<u8>, String> {
     p.text(left, 250.0, 11.0, "スマートピット番号");
     p.text(left, 233.0, 28.0, &sheet.number.grouped());
 
-    let rows = [
+    let mut rows = vec![
         ("ご請求元", sheet.merchant_name.clone()),
         ("お支払金額", format_yen(sheet.amount)),
         (
@@ -141,11 +141,15 @@ pub fn render(sheet: &SheetContent) -> Result<Vec<u8>, String> {
         ),
         ("ご注文番号", sheet.merchant_order_id.clone()),
     ];
-    let mut y = 213.0;
+    if let Some(d) = &sheet.description {
+        let shown: String = d.chars().filter(|c| !c.is_control()).take(60).collect();
+        rows.push(("ご注文内容", shown));
+    }
+    let mut y = 215.0;
     for (label, value) in &rows {
         p.text(left, y, 11.0, label);
         p.text(left + 35.0, y, 13.0, value);
-        y -= 9.0;
+        y -= 8.0;
     }
 
     let chains = catalogue().map_err(|e| e.to_string())?;

@@ -1,0 +1,129 @@
+//! The customer mails, in Japanese. Everything a merchant sent is escaped in HTML parts and
+//! stripped of control characters in text parts.
+
+use smartpit_shared::clock::japanese_date;
+use smartpit_shared::money::format_yen;
+use smartpit_shared::store_chain::{catalogue, Channel};
+use smartpit_shared::Invoice;
+
+pub const SHEET_SUBJECT: &str = "スマートピットシート配信のお知らせ";
+pub const MOBILE_SUBJECT: &str = "【Smart Pit】請求登録のお知らせ";
+
+pub struct Mail {
+    pub to: String,
+    pub subject: &'static str,
+    pub text: String,
+    pub html: Option<String>,
+}
+
+pub fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c if c.is_control() && c != '\n' => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn plain(s: &str) -> String {
+    s.chars().filter(|c| !c.is_control()).collect()
+}
+
+fn chains(ch: Channel) -> String {
+    catalogue()
+        .unwrap_or_default()
+        .iter()
+        .filter(|c| c.channel == ch)
+        .map(|c| c.name_ja.clone())
+        .collect::<Vec<_>>()
+        .join("・")
+}
+
+/// 「スマートピットシート配信のお知らせ」: the sheet link and the bill, for a PC mail address.
+pub fn sheet_notice(to: &str, inv: &Invoice, link: Option<&str>) -> Mail {
+    let number = inv.number().grouped();
+    let amount = format_yen(inv.amount);
+    let deadline = format!("{} 23:59", japanese_date(inv.due_date));
+    let merchant = plain(&inv.merchant_name);
+    let order = plain(&inv.merchant_order_id);
+    let item = inv.description.as_deref().map(plain).unwrap_or_default();
+    let kiosk = chains(Channel::Kiosk);
+    let register = chains(Channel::Register);
+    let link_line = link.map_or(String::new(), |l| {
+        format!("■スマートピットシート(PDF)\n{l}\n印刷して{register}のレジでご提示ください。\n\n")
+    });
+    let text = format!(
+        "{merchant}でのお買い物の代金お支払い用に、スマートピットセンターからお知らせします。\n\n\
+         ■ご請求元: {merchant}\n■ご注文番号: {order}\n■ご注文内容: {item}\n■お支払金額: {amount}\n■お支払期限: {deadline}\n\
+         ■スマートピット番号: {number}\n\n{link_line}\
+         {kiosk}では、店内の端末でスマートピット番号を入力するだけでお支払いいただけます(シートの印刷は不要です)。\n\
+         お支払いは現金のみです。ご請求内容についてはご請求元へお問い合わせください。\n\n\
+         スマートピットセンター\n"
+    );
+    let link_html = link.map_or(String::new(), |l| {
+        let l = escape_html(l);
+        format!("<p><a href=\"{l}\">スマートピットシート(PDF)を開く</a><br>印刷して{register}のレジでご提示ください。</p>")
+    });
+    let html = format!(
+        "<!doctype html><html lang=\"ja\"><meta charset=\"utf-8\"><body>\
+         <p>{m}でのお買い物の代金お支払い用に、スマートピットセンターからお知らせします。</p>\
+         <table><tr><th>ご請求元</th><td>{m}</td></tr><tr><th>ご注文番号</th><td>{o}</td></tr>\
+         <tr><th>ご注文内容</th><td>{d}</td></tr><tr><th>お支払金額</th><td>{amount}</td></tr>\
+         <tr><th>お支払期限</th><td>{deadline}</td></tr><tr><th>スマートピット番号</th><td>{number}</td></tr></table>\
+         {link_html}<p>{kiosk}では、店内の端末でスマートピット番号を入力するだけでお支払いいただけます。</p>\
+         <p>スマートピットセンター</p></body></html>",
+        m = escape_html(&inv.merchant_name),
+        o = escape_html(&inv.merchant_order_id),
+        d = escape_html(inv.description.as_deref().unwrap_or("")),
+    );
+    Mail {
+        to: to.to_string(),
+        subject: SHEET_SUBJECT,
+        text,
+        html: Some(html),
+    }
+}
+
+/// 「【Smart Pit】請求登録のお知らせ」: short plain text for a phone.
+pub fn mobile_notice(to: &str, inv: &Invoice, link: Option<&str>) -> Mail {
+    let link_line = link.map_or(String::new(), |l| {
+        format!(
+            "{}でお支払いの場合はシートを印刷してレジへ:\n{l}\n",
+            chains(Channel::Register)
+        )
+    });
+    let text = format!(
+        "請求が登録されました。\n番号:{}\n金額:{}\n期限:{}\n請求元:{}\n{}で番号を入力してお支払いください。\n{link_line}スマートピットセンター\n",
+        inv.number().grouped(),
+        format_yen(inv.amount),
+        japanese_date(inv.due_date),
+        plain(&inv.merchant_name),
+        chains(Channel::Kiosk),
+    );
+    Mail {
+        to: to.to_string(),
+        subject: MOBILE_SUBJECT,
+        text,
+        html: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escape_html;
+
+    #[test]
+    fn html_is_escaped() {
+        assert_eq!(
+            escape_html("<script>\"a\" & 'b'\u{7}</script>"),
+            "&lt;script&gt;&quot;a&quot; &amp; &#39;b&#39;&lt;/script&gt;"
+        );
+    }
+}

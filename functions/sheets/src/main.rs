@@ -1,0 +1,13 @@
+use smartpit_shared::config::{aws_from_env, init_logging, Resources};
+use smartpit_sheets::SheetsFunction;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    init_logging();
+    let function = SheetsFunction::new(&aws_from_env().await, Resources::from_env()?);
+    let function = &function;
+    lambda_http::run(lambda_http::service_fn(move |req| async move {
+        Ok::<_, std::convert::Infallible>(function.handle(req).await)
+    }))
+    .await
+}

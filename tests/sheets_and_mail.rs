@@ -1,0 +1,344 @@
+//! A customer without a card: register without a number, read the mail back from the
+//! emulator, follow its link, read the PDF, scan its barcode, pay with the number from the mail.
+
+use chrono::Utc;
+use serde_json::{json, Value};
+use smartpit_shared::db::item::{self, get_n, get_s};
+use smartpit_shared::ids::new_secret;
+use smartpit_shared::sheet::payment_code::{company_code, PaymentCode};
+use smartpit_shared::{NumberKind, SmartPitNumber};
+use smartpit_tests::pdf::{barcodes, pdf_text};
+use smartpit_tests::{due_in, stack, unique, TestStack};
+
+fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+/// The first `http…/s/…` link in a mail body.
+fn link_in(body: &str) -> Option<String> {
+    let start = body.find("http")?;
+    let rest = &body[start..];
+    let end = rest
+        .find(|c: char| c.is_whitespace() || c == '"' || c == '<')
+        .unwrap_or(rest.len());
+    Some(rest[..end].to_string()).filter(|l| l.contains("/s/sht_"))
+}
+
+async fn register_without_number(
+    s: &TestStack,
+    email: &str,
+    mobile: Option<&str>,
+    amount: i64,
+    description: &str,
+) -> Value {
+    let mut customer = json!({"email": email});
+    if let Some(m) = mobile {
+        customer["mobile_email"] = json!(m);
+    }
+    let r = s
+        .client()
+        .register(
+            s.merchant_key(0),
+            &unique("idem"),
+            &json!({"merchant_order_id": unique("web"), "amount": amount, "due_date": due_in(5),
+                    "description": description, "customer": customer}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    r.body
+}
+
+#[tokio::test]
+async fn a_sheet_customer_gets_mail_prints_the_sheet_and_pays() {
+    let s = stack();
+    let email = format!("{}@example.jp", unique("taro"));
+    let mobile = format!("{}@docomo.example.jp", unique("taro"));
+    let inv = register_without_number(s, &email, Some(&mobile), 54_321, "ノート 3冊").await;
+    let number = inv["smartpit_number"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(inv["sheet_url"]
+        .as_str()
+        .is_some_and(|u| u.contains("/s/sht_")));
+
+    // The number was issued as a sheet for this merchant, expiring with the invoice.
+    let rec = s
+        .db()
+        .get_number(SmartPitNumber::parse(&number).expect("number"))
+        .await
+        .expect("read")
+        .expect("issued");
+    assert_eq!(rec.kind, NumberKind::Sheet);
+    assert_eq!(rec.merchant_id.as_deref(), Some(s.merchant_id(0)));
+    assert!(rec.expires_at.is_some());
+
+    // Mail to the PC address: subject, number, amount, deadline, merchant, link.
+    let mails = s.mail_to(&email, 1, 20).await;
+    assert_eq!(mails.len(), 1, "{mails:?}");
+    let mail = &mails[0];
+    assert_eq!(mail["subject"], "スマートピットシート配信のお知らせ");
+    assert_eq!(mail["source"], "no-reply@card.smartpit.example");
+    let body = mail["body"].as_str().unwrap_or_default();
+    let grouped = SmartPitNumber::parse(&number).expect("number").grouped();
+    for want in [
+        grouped.as_str(),
+        "¥54,321",
+        "スマートピット商店",
+        "ローソン",
+    ] {
+        assert!(body.contains(want), "{want} not in {body}");
+    }
+    // Mobile mail: the registration notice.
+    let mobile_mails = s.mail_to(&mobile, 1, 20).await;
+    assert_eq!(mobile_mails.len(), 1);
+    assert_eq!(
+        mobile_mails[0]["subject"],
+        "【Smart Pit】請求登録のお知らせ"
+    );
+    assert!(mobile_mails[0]["body"]
+        .as_str()
+        .is_some_and(|b| b.contains(&grouped)));
+
+    // Follow the link: a redirect to a presigned URL on the emulator, living 5 minutes.
+    let link = link_in(body).expect("link in mail");
+    let client = no_redirects();
+    let redirect = client.get(&link).send().await.expect("link");
+    assert_eq!(redirect.status().as_u16(), 302);
+    let location = redirect
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    assert!(location.starts_with(&s.endpoint), "{location}");
+    assert!(location.contains("X-Amz-Expires=300"), "{location}");
+    let pdf = client
+        .get(&location)
+        .send()
+        .await
+        .expect("pdf")
+        .bytes()
+        .await
+        .expect("bytes");
+    assert!(pdf.starts_with(b"%PDF"));
+    let text = pdf_text(&pdf);
+    for want in [
+        grouped.as_str(),
+        "¥54,321",
+        "ノート 3冊",
+        "スマートピット商店",
+    ] {
+        assert!(text.contains(want), "{want} not in {text}");
+    }
+    let deadline_ja = {
+        let d = chrono::NaiveDate::parse_from_str(&due_in(5), "%Y-%m-%d").expect("date");
+        smartpit_shared::clock::japanese_date(d)
+    };
+    assert!(text.contains(&deadline_ja), "{deadline_ja} not in {text}");
+    let scanned: Vec<String> = barcodes(&pdf)
+        .iter()
+        .map(|b| b.trim_start_matches("]C1").to_string())
+        .collect();
+    assert_eq!(scanned.len(), 1, "{scanned:?}");
+    let code = PaymentCode::parse(&scanned[0]).expect("valid 44-digit code with its check digit");
+    assert_eq!(code.number.to_string(), number);
+    assert_eq!(code.amount, 54_321);
+    assert_eq!(code.company_code, company_code());
+    assert!(code.stamp());
+
+    // A register chain finds it by the scanned barcode; a kiosk chain by the number from mail.
+    let c = s.client();
+    let at_register = c
+        .post_json(
+            "/store/v1/lookup",
+            s.chain_key("sunkus"),
+            &json!({"store_code": "S1", "barcode": scanned[0]}),
+        )
+        .await;
+    assert_eq!(at_register.status, 200, "{:?}", at_register.body);
+    assert_eq!(at_register.body["invoices"][0]["id"], inv["id"]);
+    let typed = c
+        .post_json(
+            "/store/v1/lookup",
+            s.chain_key("lawson"),
+            &json!({"store_code": "L9", "smartpit_number": number}),
+        )
+        .await;
+    assert_eq!(typed.status, 200);
+    let pay = c
+        .post_json(
+            "/store/v1/payments",
+            s.chain_key("lawson"),
+            &json!({"store_code": "L9", "store_transaction_id": unique("t"),
+                    "invoice_ids": [inv["id"]], "amount": 54_321}),
+        )
+        .await;
+    assert_eq!(pay.status, 201, "{:?}", pay.body);
+    let rows = s.number_partition(&number).await;
+    assert_eq!(get_s(&rows[0], "status"), Some("paid"));
+    // Exactly one mail each, however the stream was delivered.
+    assert_eq!(s.mail_to(&email, 2, 1).await.len(), 1);
+    assert_eq!(s.mail_to(&mobile, 2, 1).await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_card_holder_with_a_mobile_address_gets_the_registration_notice() {
+    let s = stack();
+    let number = s.fresh_card().await.to_string();
+    let mobile = format!("{}@au.example.jp", unique("hanako"));
+    let r = s
+        .client()
+        .register(
+            s.merchant_key(1),
+            &unique("idem"),
+            &json!({"merchant_order_id": unique("o"), "amount": 980, "due_date": due_in(3),
+                    "smartpit_number": number, "customer": {"mobile_email": mobile}}),
+        )
+        .await;
+    assert_eq!(r.status, 201);
+    assert!(r.body["sheet_url"].is_null());
+    let mails = s.mail_to(&mobile, 1, 20).await;
+    assert_eq!(mails.len(), 1);
+    assert_eq!(mails[0]["subject"], "【Smart Pit】請求登録のお知らせ");
+    let body = mails[0]["body"].as_str().unwrap_or_default();
+    let grouped = SmartPitNumber::parse(&number).expect("n").grouped();
+    assert!(
+        body.contains(&grouped) && body.contains("¥980") && body.contains("サンプル書店"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn sheet_links_refuse_expired_and_unknown_tokens() {
+    let s = stack();
+    let client = no_redirects();
+    // A sheet link whose deadline has passed, stored as the registration stores them.
+    let token = new_secret("sht");
+    let mut it = item::key(format!("SHEET#{token}"), "#");
+    it.insert("invoice_id".into(), item::s("inv_x"));
+    it.insert("s3_key".into(), item::s(format!("sheets/{token}.pdf")));
+    it.insert(
+        "link_expires_at".into(),
+        item::n(Utc::now().timestamp() - 1),
+    );
+    it.insert("stored_at".into(), item::s("2026-01-01T00:00:00.000Z"));
+    s.ddb()
+        .put_item()
+        .table_name(s.main_table())
+        .set_item(Some(it))
+        .send()
+        .await
+        .expect("put");
+    let gone = client
+        .get(format!("{}/s/{token}", s.api))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(gone.status().as_u16(), 410);
+    let page = gone.text().await.unwrap_or_default();
+    assert!(page.contains("期限") && page.contains("expired"), "{page}");
+    let unknown = client
+        .get(format!("{}/s/{}", s.api, new_secret("sht")))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(unknown.status().as_u16(), 404);
+    let junk = client
+        .get(format!("{}/s/..%2F..%2Fetc", s.api))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(junk.status().as_u16(), 404);
+}
+
+#[tokio::test]
+async fn merchant_text_cannot_break_the_mail_or_the_pdf() {
+    let s = stack();
+    // A merchant whose name and description carry markup.
+    let evil = smartpit_shared::auth::Merchant {
+        id: unique("evil"),
+        name: "<img src=x onerror=alert(1)> & \"店\"".into(),
+    };
+    let key = new_secret("sk_test");
+    s.db()
+        .put_merchant(&evil, &key, Utc::now())
+        .await
+        .expect("merchant");
+    let email = format!("{}@example.jp", unique("jiro"));
+    let r = s
+        .client()
+        .register(
+            &key,
+            &unique("idem"),
+            &json!({"merchant_order_id": unique("o"), "amount": 1500, "due_date": due_in(2),
+                    "description": "<script>alert('x')</script> & </td></table>",
+                    "customer": {"email": email}}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let mails = s.mail_to(&email, 1, 20).await;
+    assert_eq!(mails.len(), 1);
+    let html = mails[0]["body"].as_str().unwrap_or_default();
+    assert!(
+        !html.contains("<script>") && !html.contains("<img"),
+        "{html}"
+    );
+    assert!(
+        html.contains("&lt;script&gt;") && html.contains("&lt;img src=x"),
+        "{html}"
+    );
+    assert_eq!(html.matches("</table>").count(), 1, "{html}");
+    // The PDF shows the same text literally, and its barcode still scans.
+    let link = link_in(html).expect("link");
+    let client = no_redirects();
+    let location = client
+        .get(&link)
+        .send()
+        .await
+        .expect("link")
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let pdf = client
+        .get(&location)
+        .send()
+        .await
+        .expect("pdf")
+        .bytes()
+        .await
+        .expect("bytes");
+    let text = pdf_text(&pdf);
+    assert!(
+        text.contains("<img src=x onerror=alert(1)> & \"店\""),
+        "{text}"
+    );
+    assert!(text.contains("<script>alert('x')</script>"), "{text}");
+    assert_eq!(barcodes(&pdf).len(), 1);
+    let stored = s
+        .item(
+            &format!("SHEET#{}", link.rsplit('/').next().unwrap_or_default()),
+            "#",
+        )
+        .await;
+    assert!(stored.is_some_and(|it| get_n(&it, "link_expires_at").is_some()));
+}
+
+#[tokio::test]
+async fn neither_number_nor_mail_is_refused() {
+    let s = stack();
+    let r = s
+        .client()
+        .register(
+            s.merchant_key(0),
+            &unique("idem"),
+            &json!({"merchant_order_id": unique("o"), "amount": 100, "due_date": due_in(1)}),
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (400, "smartpit_number_required"));
+}
