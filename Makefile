@@ -17,12 +17,13 @@ export AWS_SHARED_CREDENTIALS_FILE := /dev/null
 PYTHON ?= python3
 VENV := .venv
 
-.PHONY: help dev test lint venv tools bench validate clean
+.PHONY: help dev test lint venv tools bench validate font-layer clean
 
 help:
 	@echo "make dev    run the whole service locally (emulator, tables, demo data, API on 127.0.0.1:3000)"
 	@echo "make test   run every test (each test binary starts its own emulator)"
 	@echo "make lint   rustfmt and clippy, as CI runs them"
+	@echo "make bench  sheet render time and size (criterion)"
 
 $(VENV)/.installed: infra/local/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +44,14 @@ test: venv tools
 lint:
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
+
+bench:
+	cargo bench -p smartpit-shared --features sheet --bench sheet_render
+
+# The font layer the NotifyFunction mounts at /opt/fonts (sam build packages it).
+font-layer: tools
+	mkdir -p .build/font-layer/fonts
+	cp /usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf .build/font-layer/fonts/
 
 clean:
 	rm -rf target $(VENV) .local

@@ -17,6 +17,22 @@ fn no_redirects() -> reqwest::Client {
         .expect("client")
 }
 
+/// Opens a sheet link as a browser would: the 302, then the presigned URL it names.
+async fn follow_sheet_link(link: &str) -> (String, Vec<u8>) {
+    let client = no_redirects();
+    let redirect = client.get(link).send().await.expect("link");
+    assert_eq!(redirect.status().as_u16(), 302);
+    let location = redirect
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let pdf = client.get(&location).send().await.expect("pdf");
+    assert_eq!(pdf.status().as_u16(), 200);
+    (location, pdf.bytes().await.expect("bytes").to_vec())
+}
+
 /// The first `http…/s/…` link in a mail body.
 fn link_in(body: &str) -> Option<String> {
     let start = body.find("http")?;
@@ -105,25 +121,9 @@ async fn a_sheet_customer_gets_mail_prints_the_sheet_and_pays() {
 
     // Follow the link: a redirect to a presigned URL on the emulator, living 5 minutes.
     let link = link_in(body).expect("link in mail");
-    let client = no_redirects();
-    let redirect = client.get(&link).send().await.expect("link");
-    assert_eq!(redirect.status().as_u16(), 302);
-    let location = redirect
-        .headers()
-        .get("location")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string();
+    let (location, pdf) = follow_sheet_link(&link).await;
     assert!(location.starts_with(&s.endpoint), "{location}");
     assert!(location.contains("X-Amz-Expires=300"), "{location}");
-    let pdf = client
-        .get(&location)
-        .send()
-        .await
-        .expect("pdf")
-        .bytes()
-        .await
-        .expect("bytes");
     assert!(pdf.starts_with(b"%PDF"));
     let text = pdf_text(&pdf);
     for want in [
@@ -294,25 +294,7 @@ async fn merchant_text_cannot_break_the_mail_or_the_pdf() {
     assert_eq!(html.matches("</table>").count(), 1, "{html}");
     // The PDF shows the same text literally, and its barcode still scans.
     let link = link_in(html).expect("link");
-    let client = no_redirects();
-    let location = client
-        .get(&link)
-        .send()
-        .await
-        .expect("link")
-        .headers()
-        .get("location")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string();
-    let pdf = client
-        .get(&location)
-        .send()
-        .await
-        .expect("pdf")
-        .bytes()
-        .await
-        .expect("bytes");
+    let (_, pdf) = follow_sheet_link(&link).await;
     let text = pdf_text(&pdf);
     assert!(
         text.contains("<img src=x onerror=alert(1)> & \"店\""),

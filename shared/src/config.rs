@@ -3,7 +3,7 @@
 use aws_config::{BehaviorVersion, SdkConfig};
 
 /// Names of the resources a function works on.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Resources {
     /// Invoices, merchants, keys, payments, idempotency records (`MAIN_TABLE`).
     pub main_table: String,

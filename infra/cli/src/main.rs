@@ -38,9 +38,20 @@ enum Command {
         /// Local CSV file to write.
         #[arg(long)]
         out: PathBuf,
-        /// The local AWS endpoint (as `make dev` prints it).
-        #[arg(long, env = "AWS_ENDPOINT_URL")]
-        endpoint: String,
+        /// The local AWS endpoint (as `make dev` prints it). Without it, the AWS account of
+        /// the environment, with --numbers-table and --bucket naming the deployed stack's.
+        #[arg(long)]
+        endpoint: Option<String>,
+        /// The deployed NumbersTable (the stack output NumbersTableName).
+        #[arg(long, env = "NUMBERS_TABLE", required_unless_present = "endpoint")]
+        numbers_table: Option<String>,
+        /// The deployed CardBatchesBucket (the stack output CardBatchesBucketName).
+        #[arg(
+            long,
+            env = "CARD_BATCHES_BUCKET",
+            required_unless_present = "endpoint"
+        )]
+        bucket: Option<String>,
         /// No progress bar (for scripts).
         #[arg(long)]
         quiet: bool,
@@ -96,25 +107,40 @@ async fn run(cli: Cli) -> Result<(), String> {
             count,
             out,
             endpoint,
+            numbers_table,
+            bucket,
             quiet,
         } => {
-            let stack = Stack::new(&repo, &endpoint, "http://127.0.0.1:3000")?;
-            let db = stack.db()?;
-            let batch = cards::issue_cards(
-                &db,
-                &s3_client(&stack.sdk),
-                &bucket_name("CardBatchesBucket"),
-                count,
-                &out,
-                !quiet,
-            )
-            .await?;
+            let (db, s3, bucket) = match (endpoint, numbers_table, bucket) {
+                (Some(endpoint), _, _) => {
+                    let stack = Stack::new(&repo, &endpoint, "http://127.0.0.1:3000")?;
+                    (
+                        stack.db()?,
+                        s3_client(&stack.sdk),
+                        bucket_name("CardBatchesBucket"),
+                    )
+                }
+                (None, Some(numbers_table), Some(bucket)) => {
+                    let sdk = smartpit_shared::config::aws_from_env().await;
+                    let res = smartpit_shared::config::Resources {
+                        numbers_table,
+                        ..Default::default()
+                    };
+                    (
+                        smartpit_shared::Db::new(&sdk, res),
+                        aws_sdk_s3::Client::new(&sdk),
+                        bucket,
+                    )
+                }
+                _ => return Err("give --endpoint, or --numbers-table and --bucket".into()),
+            };
+            let batch = cards::issue_cards(&db, &s3, &bucket, count, &out, !quiet).await?;
             println!(
                 "issued {} card numbers (batch {}): {} and s3://{}/{}",
                 batch.numbers.len(),
                 batch.id,
                 out.display(),
-                bucket_name("CardBatchesBucket"),
+                bucket,
                 batch.s3_key
             );
             Ok(())
