@@ -324,3 +324,27 @@ async fn neither_number_nor_mail_is_refused() {
         .await;
     assert_eq!((r.status, r.code()), (400, "smartpit_number_required"));
 }
+
+#[tokio::test]
+async fn a_cancelled_bills_sheet_link_is_gone() {
+    let s = stack();
+    let email = format!("{}@example.jp", unique("shiro"));
+    let inv = register_without_number(s, &email, None, 700, "消しゴム").await;
+    let link = inv["sheet_url"].as_str().unwrap_or_default().to_string();
+    assert_eq!(s.mail_to(&email, 1, 20).await.len(), 1);
+    let (_, pdf) = follow_sheet_link(&link).await;
+    assert!(pdf.starts_with(b"%PDF"));
+    let c = s.client();
+    let id = inv["id"].as_str().unwrap_or_default();
+    let cancel = c
+        .send(c.post(&format!("/v1/invoices/{id}/cancel"), s.merchant_key(0)))
+        .await;
+    assert_eq!(cancel.status, 200);
+    let gone = no_redirects().get(&link).send().await.expect("link");
+    assert_eq!(gone.status().as_u16(), 410);
+    assert!(gone
+        .text()
+        .await
+        .unwrap_or_default()
+        .contains("取り消されました"));
+}

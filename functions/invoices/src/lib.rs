@@ -112,7 +112,9 @@ impl InvoicesFunction {
                 extra.push(self.db.sheet_link_put(&link, now)?);
                 sheet_token = Some(token);
             }
-            if wants_mail {
+            // A sheet is mailed to every address given; a card holder, who has the number
+            // already, gets only the mobile registration notice.
+            if sheet_token.is_some() || new.customer.mobile_email.is_some() {
                 extra.push(
                     self.db
                         .outbox_put(id.as_str(), sheet_token.as_deref(), now)?,

@@ -78,7 +78,8 @@ impl NotifyFunction {
             self.store_sheet(&rec, token, &invoice).await?;
         }
         let link = invoice.sheet_url.as_deref();
-        if let Some(to) = &invoice.customer.email {
+        // The sheet delivery notice goes to the PC address of sheet customers only.
+        if let (Some(to), Some(_)) = (&invoice.customer.email, &rec.sheet_token) {
             if !rec.done(Step::MailSent) {
                 let m = mail::sheet_notice(to, &invoice, link);
                 let message_id = self.send(&m).await?;

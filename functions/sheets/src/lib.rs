@@ -1,7 +1,7 @@
 //! `GET /s/{token}`: the long-lived link in a customer's mail. While the sheet is valid it
 //! answers 302 to a presigned S3 URL that lives 5 minutes (a presigned URL signed with a
 //! Lambda role's temporary credentials dies with them, so the lasting link must be ours); after
-//! expiry 410; unknown 404. Validity is checked here, never left to S3.
+//! expiry or cancellation 410; unknown 404. Validity is checked here, never left to S3.
 
 use std::time::Duration;
 
@@ -11,7 +11,7 @@ use http::{HeaderValue, StatusCode};
 use lambda_http::{Body, Request, Response};
 use smartpit_shared::config::Resources;
 use smartpit_shared::http::{self as web};
-use smartpit_shared::{Db, Problem};
+use smartpit_shared::{Db, InvoiceId, InvoiceStatus, Problem};
 
 /// Lifetime of the presigned URL a link redirects to.
 pub const PRESIGNED_SECONDS: u64 = 300;
@@ -78,6 +78,18 @@ impl SheetsFunction {
                 StatusCode::GONE,
                 "このシートはお支払期限を過ぎたため、ご利用いただけません。ご請求元へお問い合わせください。",
                 "This sheet has expired: its payment deadline has passed. Please contact the merchant.",
+            ));
+        }
+        // A cancelled bill's sheet must not send the customer to a store for nothing.
+        let invoice = match InvoiceId::parse(&link.invoice_id) {
+            Some(id) => self.db.get_invoice(&id).await?,
+            None => None,
+        };
+        if invoice.is_some_and(|i| i.stored_status == InvoiceStatus::Cancelled) {
+            return Ok(page(
+                StatusCode::GONE,
+                "このご請求は取り消されました。ご請求元へお問い合わせください。",
+                "This bill was cancelled by the merchant. Please contact the merchant.",
             ));
         }
         if !link.stored {
