@@ -24,6 +24,7 @@ help:
 	@echo "make test   run every test (each test binary starts its own emulator)"
 	@echo "make lint   rustfmt and clippy, as CI runs them"
 	@echo "make bench  sheet render time and size (criterion)"
+	@echo "make validate  sam validate --lint of infra/template.yaml"
 
 $(VENV)/.installed: infra/local/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +45,15 @@ test: venv tools
 lint:
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
+
+.venv-deploy/.installed: infra/local/requirements-deploy.txt
+	$(PYTHON) -m venv .venv-deploy
+	.venv-deploy/bin/pip install --quiet --disable-pip-version-check -r infra/local/requirements-deploy.txt
+	touch $@
+
+# `sam validate --lint` of the template, offline.
+validate: .venv-deploy/.installed
+	SAM_CLI_TELEMETRY=0 .venv-deploy/bin/sam validate --lint -t infra/template.yaml
 
 bench:
 	cargo bench -p smartpit-shared --features sheet --bench sheet_render

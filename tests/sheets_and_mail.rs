@@ -348,3 +348,29 @@ async fn a_cancelled_bills_sheet_link_is_gone() {
         .unwrap_or_default()
         .contains("取り消されました"));
 }
+
+/// Lambda's own event shape (from a fixture), delivered again after the stream already did:
+/// the handler reports no failure and sends nothing twice.
+#[tokio::test]
+async fn a_redelivered_lambda_event_sends_nothing_twice() {
+    let s = stack();
+    let email = format!("{}@example.jp", unique("goro"));
+    let mobile = format!("{}@softbank.example.jp", unique("goro"));
+    let inv = register_without_number(s, &email, Some(&mobile), 2400, "鉛筆").await;
+    let id = inv["id"].as_str().unwrap_or_default();
+    assert_eq!(s.mail_to(&email, 1, 20).await.len(), 1);
+    assert_eq!(s.mail_to(&mobile, 1, 20).await.len(), 1);
+    let fixture = include_str!("fixtures/outbox_stream_event.json")
+        .replace("OUTBOX_ID", &format!("invoice_registered#{id}"))
+        .replace("INVOICE_ID", id);
+    let event: Value = serde_json::from_str(&fixture).expect("fixture");
+    let notify = smartpit_notify::NotifyFunction::new(
+        &s.stack.sdk,
+        s.stack.resources_of("NotifyFunction").expect("resources"),
+    );
+    let reply = notify.handle(event).await;
+    assert_eq!(reply, json!({"batchItemFailures": []}));
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(s.mail_to(&email, 2, 0).await.len(), 1);
+    assert_eq!(s.mail_to(&mobile, 2, 0).await.len(), 1);
+}
