@@ -261,7 +261,7 @@ async fn merchant_text_cannot_break_the_mail_or_the_pdf() {
     // A merchant whose name and description carry markup.
     let evil = smartpit_shared::auth::Merchant {
         id: unique("evil"),
-        name: "<img src=x onerror=alert(1)> & \"店\"".into(),
+        name: "<img src=x onerror=alert(1)> & \"店\"\u{7}\r\nBcc: x@example.jp".into(),
     };
     let key = new_secret("sk_test");
     s.db()
@@ -292,12 +292,19 @@ async fn merchant_text_cannot_break_the_mail_or_the_pdf() {
         "{html}"
     );
     assert_eq!(html.matches("</table>").count(), 1, "{html}");
+    assert!(
+        !html.contains('\u{7}') && !html.contains("\r\nBcc"),
+        "{html}"
+    );
+    // The headers are the service's own: the name cannot add a recipient.
+    assert_eq!(mails[0]["destinations"]["ToAddresses"], json!([email]));
+    assert_eq!(mails[0]["subject"], "スマートピットシート配信のお知らせ");
     // The PDF shows the same text literally, and its barcode still scans.
     let link = link_in(html).expect("link");
     let (_, pdf) = follow_sheet_link(&link).await;
     let text = pdf_text(&pdf);
     assert!(
-        text.contains("<img src=x onerror=alert(1)> & \"店\""),
+        text.contains("<img src=x onerror=alert(1)> & \"店\"Bcc: x@example.jp"),
         "{text}"
     );
     assert!(text.contains("<script>alert('x')</script>"), "{text}");

@@ -62,7 +62,10 @@ impl Page {
                 size: Pt(size),
             },
             Op::ShowText {
-                items: vec![TextItem::Text(text.to_string())],
+                // Control characters have no place on paper and could upset a viewer.
+                items: vec![TextItem::Text(
+                    text.chars().filter(|c| !c.is_control()).collect(),
+                )],
             },
             Op::EndTextSection,
         ]);
