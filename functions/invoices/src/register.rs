@@ -1,0 +1,207 @@
+//! `POST /v1/invoices`: registration on a card number, or with a sheet issued for the purchase.
+
+use aws_sdk_dynamodb::types::TransactWriteItem;
+use chrono::{DateTime, Utc};
+use http::{HeaderValue, StatusCode};
+use lambda_http::{Body, Request, Response};
+use serde_json::Value;
+use smartpit_shared::auth::{self, Merchant};
+use smartpit_shared::clock::deadline_epoch;
+use smartpit_shared::db::{
+    fingerprint, idempotency_key, Claim, Lock, NumberRecord, RegisterOutcome, SheetLink,
+};
+use smartpit_shared::http::{self as web, json_object};
+use smartpit_shared::ids::new_secret;
+use smartpit_shared::problem::FieldError;
+use smartpit_shared::{Invoice, InvoiceId, InvoiceStatus, NumberKind, Problem, SmartPitNumber};
+
+use crate::validate::{self, NewInvoice};
+use crate::InvoicesFunction;
+
+/// Draws of a sheet number before giving up (a collision in 10^10 is rare).
+const MAX_SHEET_NUMBER_DRAWS: usize = 4;
+
+impl InvoicesFunction {
+    pub(crate) async fn register(
+        &self,
+        req: &Request,
+        now: DateTime<Utc>,
+    ) -> Result<Response<Body>, Problem> {
+        let merchant = auth::merchant(&self.db, req).await?;
+        let key = idempotency_key(req)?;
+        let body = json_object(req)?;
+        let new = validate::new_invoice(&body, now)?;
+        let wants_mail = new.customer.email.is_some() || new.customer.mobile_email.is_some();
+        match new.number {
+            Some(n) => self.check_number_usable(&merchant, n, now).await?,
+            None if wants_mail => {}
+            None => {
+                return Err(Problem::validation(vec![FieldError {
+                    field: "smartpit_number".into(),
+                    code: "smartpit_number_required",
+                    message: "is required unless customer.email or customer.mobile_email is \
+                              given, to receive a sheet"
+                        .into(),
+                }]))
+            }
+        }
+
+        let fp = fingerprint("POST", "/v1/invoices", &Value::Object(body));
+        let lock = match self
+            .db
+            .claim_idempotency_key(&merchant.id, &key, &fp, now)
+            .await?
+        {
+            Claim::Replay { status, body } => return Ok(replayed(status, body)),
+            Claim::Proceed(lock) => lock,
+        };
+        let outcome = self.commit(&merchant, &new, &lock, now).await;
+        if outcome.is_err() {
+            self.db.release_idempotency_key(&lock).await;
+        }
+        outcome
+    }
+
+    /// Writes the registration in one transaction, drawing another sheet number on the rare
+    /// collision. On error nothing was written and the caller releases the key.
+    async fn commit(
+        &self,
+        merchant: &Merchant,
+        new: &NewInvoice,
+        lock: &Lock,
+        now: DateTime<Utc>,
+    ) -> Result<Response<Body>, Problem> {
+        for _ in 0..MAX_SHEET_NUMBER_DRAWS {
+            let (invoice, extra) = self.draft(merchant, new, now)?;
+            let body = invoice.merchant_view(now).to_string();
+            let outcome = self
+                .db
+                .register_invoice(&invoice, lock, StatusCode::CREATED.as_u16(), &body, extra)
+                .await?;
+            match outcome {
+                RegisterOutcome::Registered => {
+                    tracing::info!(invoice_id = %invoice.id, merchant_id = %merchant.id, amount = invoice.amount, sheet = invoice.sheet_url.is_some(), "invoice registered");
+                    let mut resp = web::raw_json(StatusCode::CREATED, body);
+                    if let Ok(v) = HeaderValue::from_str(&format!("/v1/invoices/{}", invoice.id)) {
+                        resp.headers_mut().insert(http::header::LOCATION, v);
+                    }
+                    return Ok(resp);
+                }
+                RegisterOutcome::ExtraConflict(_) if new.number.is_none() => continue,
+                RegisterOutcome::ExtraConflict(_) => {
+                    return Err(Problem::internal(&"registration conflicted"))
+                }
+                RegisterOutcome::DuplicateOrder {
+                    existing_invoice_id,
+                } => {
+                    return Err(Problem::new(
+                        StatusCode::CONFLICT,
+                        "duplicate_order_id",
+                        "An invoice with this merchant_order_id exists already",
+                    )
+                    .with("invoice_id", existing_invoice_id))
+                }
+            }
+        }
+        Err(Problem::internal(&"could not draw a free sheet number"))
+    }
+
+    /// The invoice and the other items its transaction writes: for a purchase without a number
+    /// a fresh sheet number and its link; an outbox record when the customer is to be mailed
+    /// (a sheet goes to every address given; a card holder, who has the number already, gets
+    /// only the mobile registration notice).
+    fn draft(
+        &self,
+        merchant: &Merchant,
+        new: &NewInvoice,
+        now: DateTime<Utc>,
+    ) -> Result<(Invoice, Vec<TransactWriteItem>), Problem> {
+        let deadline = deadline_epoch(new.due_date);
+        let number = new
+            .number
+            .unwrap_or_else(|| SmartPitNumber::random(NumberKind::Sheet, &mut rand::rng()));
+        let id = InvoiceId::new(number);
+        let mut extra = Vec::new();
+        let mut sheet_url = None;
+        let mut sheet_token = None;
+        if new.number.is_none() {
+            let token = new_secret("sht");
+            let link = SheetLink::new(&token, id.as_str(), deadline);
+            sheet_url = Some(link.url(&self.db.res.public_base_url));
+            let rec = NumberRecord {
+                merchant_id: Some(merchant.id.clone()),
+                expires_at: Some(deadline),
+                ..NumberRecord::new(number, NumberKind::Sheet, now)
+            };
+            extra.push(self.db.number_put(&rec)?);
+            extra.push(self.db.sheet_link_put(&link, now)?);
+            sheet_token = Some(token);
+        }
+        if sheet_token.is_some() || new.customer.mobile_email.is_some() {
+            extra.push(
+                self.db
+                    .outbox_put(id.as_str(), sheet_token.as_deref(), now)?,
+            );
+        }
+        let invoice = Invoice {
+            id,
+            merchant_id: merchant.id.clone(),
+            merchant_name: merchant.name.clone(),
+            merchant_order_id: new.merchant_order_id.clone(),
+            amount: new.amount,
+            due_date: new.due_date,
+            deadline,
+            description: new.description.clone(),
+            stored_status: InvoiceStatus::Registered,
+            customer: new.customer.clone(),
+            created_at: now,
+            updated_at: now,
+            payment_id: None,
+            paid_at: None,
+            store_chain: None,
+            cancelled_at: None,
+            sheet_url,
+        };
+        Ok((invoice, extra))
+    }
+
+    /// The number must exist; a sheet serves only the merchant it was issued to, until it expires.
+    async fn check_number_usable(
+        &self,
+        merchant: &Merchant,
+        number: smartpit_shared::SmartPitNumber,
+        now: DateTime<Utc>,
+    ) -> Result<(), Problem> {
+        let unusable = |code: &'static str, title: &str| {
+            Problem::new(StatusCode::UNPROCESSABLE_ENTITY, code, title.to_string())
+                .with("smartpit_number", number.to_string())
+        };
+        let Some(rec) = self.db.get_number(number).await? else {
+            return Err(unusable(
+                "number_not_found",
+                "No Smart Pit number like this has been issued",
+            )
+            .detail("Check the number with the customer."));
+        };
+        if rec.kind == NumberKind::Sheet {
+            if rec.merchant_id.as_deref() != Some(merchant.id.as_str()) {
+                return Err(unusable(
+                    "number_not_usable",
+                    "This sheet number was issued for another purchase",
+                ));
+            }
+            if rec.expires_at.is_some_and(|e| now.timestamp() > e) {
+                return Err(unusable("number_expired", "This sheet number has expired")
+                    .detail("Register without a number to issue a new sheet."));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn replayed(status: u16, body: String) -> Response<Body> {
+    let mut resp = web::raw_json(StatusCode::from_u16(status).unwrap_or(StatusCode::OK), body);
+    resp.headers_mut()
+        .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    resp
+}
