@@ -381,3 +381,24 @@ async fn a_redelivered_lambda_event_sends_nothing_twice() {
     assert_eq!(s.mail_to(&email, 2, 0).await.len(), 1);
     assert_eq!(s.mail_to(&mobile, 2, 0).await.len(), 1);
 }
+
+#[tokio::test]
+async fn a_sheet_number_serves_only_its_own_purchase() {
+    let s = stack();
+    let email = format!("{}@example.jp", unique("rokuro"));
+    let first = register_without_number(s, &email, None, 1200, "本").await;
+    let number = first["smartpit_number"].as_str().unwrap_or_default();
+    for merchant in [0, 1] {
+        let again = s
+            .client()
+            .register(
+                s.merchant_key(merchant),
+                &unique("idem"),
+                &json!({"merchant_order_id": unique("o"), "amount": 100, "due_date": due_in(1),
+                        "smartpit_number": number}),
+            )
+            .await;
+        assert_eq!((again.status, again.code()), (422, "number_not_usable"));
+    }
+    assert_eq!(s.number_partition(number).await.len(), 1);
+}

@@ -165,7 +165,7 @@ impl InvoicesFunction {
         Ok((invoice, extra))
     }
 
-    /// The number must exist; a sheet serves only the merchant it was issued to, until it expires.
+    /// The number must have been issued, as a card or joint card: any merchant may bill a card.
     async fn check_number_usable(
         &self,
         merchant: &Merchant,
@@ -183,17 +183,20 @@ impl InvoicesFunction {
             )
             .detail("Check the number with the customer."));
         };
+        // A sheet belongs to the one purchase it was issued for; the next purchase gets its own.
         if rec.kind == NumberKind::Sheet {
-            if rec.merchant_id.as_deref() != Some(merchant.id.as_str()) {
-                return Err(unusable(
-                    "number_not_usable",
-                    "This sheet number was issued for another purchase",
-                ));
+            let mut p = unusable(
+                "number_not_usable",
+                "A sheet number serves only the purchase it was issued for",
+            )
+            .detail("Register without a number to issue a new sheet.");
+            if rec.merchant_id.as_deref() == Some(merchant.id.as_str())
+                && rec.expires_at.is_some_and(|e| now.timestamp() > e)
+            {
+                p.code = "number_expired";
+                p.title = "This sheet number has expired".into();
             }
-            if rec.expires_at.is_some_and(|e| now.timestamp() > e) {
-                return Err(unusable("number_expired", "This sheet number has expired")
-                    .detail("Register without a number to issue a new sheet."));
-            }
+            return Err(p);
         }
         Ok(())
     }
