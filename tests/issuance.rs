@@ -120,3 +120,50 @@ async fn a_card_batch_writes_the_printer_csv_locally_and_to_s3() {
         Some(smartpit_shared::NumberKind::Card)
     );
 }
+
+#[tokio::test]
+async fn onboarded_merchants_and_chains_work_with_their_new_keys() {
+    let s = stack();
+    let db = s.db();
+    let id = unique("shop");
+    let key = smartpit_cli::onboard::merchant_key(&db, &id, "新しい商店")
+        .await
+        .expect("merchant");
+    assert!(key.starts_with("sk_live_"));
+    // Only the hash is stored: no item holds the key itself.
+    let by_hash = format!("KEY#{}", smartpit_shared::ids::sha256_hex(&key));
+    let stored = s.item(&by_hash, "#").await.expect("key item");
+    assert!(stored
+        .values()
+        .all(|v| v.as_s().map_or(true, |s| !s.contains(&key))));
+    let number = s.fresh_card().await.to_string();
+    let r = s
+        .client()
+        .register(
+            &key,
+            &unique("idem"),
+            &json!({"merchant_order_id": "A-1", "amount": 500,
+                    "due_date": smartpit_tests::due_in(1), "smartpit_number": number}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let chain_key = smartpit_cli::onboard::chain_key(&db, "ministop")
+        .await
+        .expect("chain");
+    let look = s
+        .client()
+        .post_json(
+            "/store/v1/lookup",
+            &chain_key,
+            &json!({"store_code": "M1", "smartpit_number": number}),
+        )
+        .await;
+    assert_eq!(look.status, 200);
+    assert_eq!(look.body["invoices"][0]["merchant_name"], "新しい商店");
+    assert!(smartpit_cli::onboard::chain_key(&db, "seven-eleven")
+        .await
+        .is_err());
+    assert!(smartpit_cli::onboard::merchant_key(&db, "bad id", "x")
+        .await
+        .is_err());
+}

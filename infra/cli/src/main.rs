@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand};
 use smartpit_cli::provision::bucket_name;
 use smartpit_cli::server::{serve, Router};
 use smartpit_cli::stack::{repo_root, s3_client, Stack, StackFile};
-use smartpit_cli::{cards, emulator};
+use smartpit_cli::{cards, emulator, onboard};
 
 #[derive(Parser)]
 #[command(
@@ -56,6 +56,54 @@ enum Command {
         #[arg(long)]
         quiet: bool,
     },
+    /// Onboard a merchant (or rename it) and print a new API key for it, once.
+    MerchantKey {
+        /// The merchant's id, as its invoices will carry it.
+        #[arg(long)]
+        id: String,
+        /// The name shown at the store and on sheets.
+        #[arg(long)]
+        name: String,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Print a new API key for a store chain of the catalogue, once.
+    ChainKey {
+        /// A chain id of shared/src/store_chains.json (lawson, familymart, ...).
+        #[arg(long)]
+        chain: String,
+        #[command(flatten)]
+        target: Target,
+    },
+}
+
+/// Where the operator's command writes: the local stack, or a deployed stack's MainTable.
+#[derive(clap::Args)]
+struct Target {
+    /// The local AWS endpoint (as `make dev` prints it).
+    #[arg(long)]
+    endpoint: Option<String>,
+    /// The deployed MainTable (the stack output MainTableName), with AWS credentials from the
+    /// environment.
+    #[arg(long, env = "MAIN_TABLE", required_unless_present = "endpoint")]
+    main_table: Option<String>,
+}
+
+impl Target {
+    async fn db(self, repo: &std::path::Path) -> Result<smartpit_shared::Db, String> {
+        match (self.endpoint, self.main_table) {
+            (Some(endpoint), _) => Stack::new(repo, &endpoint, "http://127.0.0.1:3000")?.db(),
+            (None, Some(main_table)) => {
+                let sdk = smartpit_shared::config::aws_from_env().await;
+                let res = smartpit_shared::config::Resources {
+                    main_table,
+                    ..Default::default()
+                };
+                Ok(smartpit_shared::Db::new(&sdk, res))
+            }
+            (None, None) => Err("give --endpoint or --main-table".into()),
+        }
+    }
 }
 
 #[tokio::main]
@@ -101,6 +149,18 @@ async fn run(cli: Cli) -> Result<(), String> {
                 _ = tokio::signal::ctrl_c() => println!("\nstopped"),
             }
             drop(emu);
+            Ok(())
+        }
+        Command::MerchantKey { id, name, target } => {
+            let key = onboard::merchant_key(&target.db(&repo).await?, &id, &name).await?;
+            println!("{key}");
+            eprintln!("merchant {id}: API key above, shown once (only its hash is stored)");
+            Ok(())
+        }
+        Command::ChainKey { chain, target } => {
+            let key = onboard::chain_key(&target.db(&repo).await?, &chain).await?;
+            println!("{key}");
+            eprintln!("chain {chain}: API key above, shown once (only its hash is stored)");
             Ok(())
         }
         Command::IssueCards {

@@ -1,0 +1,46 @@
+//! Onboarding: a merchant or a store chain gets an API key. The key is shown once and stored
+//! only as its SHA-256 hash, so a lost key is replaced, never recovered.
+
+use chrono::Utc;
+use smartpit_shared::auth::Merchant;
+use smartpit_shared::http::is_reference;
+use smartpit_shared::ids::new_secret;
+use smartpit_shared::store_chain::catalogue;
+use smartpit_shared::Db;
+
+/// Creates (or renames) a merchant and returns a new API key for it.
+pub async fn merchant_key(db: &Db, id: &str, name: &str) -> Result<String, String> {
+    if id.is_empty() || id.len() > 64 || !is_reference(id) || id.contains('#') {
+        return Err("a merchant id is 1 to 64 letters, digits and . _ : / -".into());
+    }
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        return Err("a merchant name is 1 to 100 characters, no control characters".into());
+    }
+    let key = new_secret("sk_live");
+    let merchant = Merchant {
+        id: id.to_string(),
+        name: name.to_string(),
+    };
+    db.put_merchant(&merchant, &key, Utc::now())
+        .await
+        .map_err(|p| p.to_string())?;
+    Ok(key)
+}
+
+/// Returns a new API key for a chain of the catalogue.
+pub async fn chain_key(db: &Db, chain_id: &str) -> Result<String, String> {
+    let chains = catalogue().map_err(|e| e.to_string())?;
+    let chain = chains.iter().find(|c| c.id == chain_id).ok_or_else(|| {
+        let ids: Vec<&str> = chains.iter().map(|c| c.id.as_str()).collect();
+        format!(
+            "unknown chain {chain_id}; the catalogue has {}",
+            ids.join(", ")
+        )
+    })?;
+    let key = new_secret("ck_live");
+    db.put_store_chain(chain, &key, Utc::now())
+        .await
+        .map_err(|p| p.to_string())?;
+    Ok(key)
+}
