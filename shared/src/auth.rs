@@ -1,9 +1,14 @@
 //! Who is calling: the API key says, never the body.
 
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
 use lambda_http::Request;
 
 use crate::db::Db;
 use crate::http::bearer_token;
+use crate::ids::sha256_hex;
 use crate::problem::Problem;
 use crate::store_chain::Channel;
 
@@ -26,14 +31,48 @@ pub enum Principal {
     StoreChain(ChainPrincipal),
 }
 
+/// How long a warm function trusts a key it has looked up: a revoked or renamed key takes
+/// effect within this time, and a warm store lookup costs one DynamoDB call, not two.
+pub const KEY_CACHE_SECONDS: u64 = 60;
+const KEY_CACHE_MAX: usize = 10_000;
+
+type KeyCache = HashMap<String, (Principal, Instant)>;
+
+fn cache() -> &'static Mutex<KeyCache> {
+    static CACHE: OnceLock<Mutex<KeyCache>> = OnceLock::new();
+    CACHE.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
 async fn principal(db: &Db, req: &Request) -> Result<Principal, Problem> {
     let token = bearer_token(req).ok_or_else(Problem::unauthorized)?;
     if token.len() > 200 {
         return Err(Problem::unauthorized());
     }
-    db.principal_for_key(token)
+    // Keyed by the key's hash, so the secret itself is never kept in memory longer than needed.
+    let hash = sha256_hex(token);
+    let ttl = Duration::from_secs(KEY_CACHE_SECONDS);
+    if let Ok(c) = cache().lock() {
+        if let Some((p, at)) = c.get(&hash) {
+            if at.elapsed() < ttl {
+                return Ok(p.clone());
+            }
+        }
+    }
+    // Unknown keys are not cached: a new key works at once.
+    let found = db
+        .principal_for_key(token)
         .await?
-        .ok_or_else(Problem::unauthorized)
+        .ok_or_else(Problem::unauthorized)?;
+    if let Ok(mut c) = cache().lock() {
+        if c.len() >= KEY_CACHE_MAX {
+            c.retain(|_, (_, at)| at.elapsed() < ttl);
+            if c.len() >= KEY_CACHE_MAX {
+                c.clear();
+            }
+        }
+        c.insert(hash, (found.clone(), Instant::now()));
+    }
+    Ok(found)
 }
 
 /// The merchant whose key signed the request; a store chain's key is refused here.
