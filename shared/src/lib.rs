@@ -11,6 +11,7 @@ pub mod invoice;
 pub mod issuance;
 pub mod money;
 pub mod number;
+pub mod payment;
 pub mod problem;
 pub mod sheet;
 pub mod store_chain;

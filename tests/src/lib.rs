@@ -36,7 +36,7 @@ pub fn stack() -> &'static TestStack {
             };
             rt.block_on(async move {
                 let repo = repo_root();
-                let emu = smartpit_cli::emulator::start(&repo, 0)
+                let emu = smartpit_cli::emulator::start(&repo, 0, None)
                     .await
                     .expect("emulator");
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

@@ -20,8 +20,9 @@ pub fn python(repo: &Path) -> PathBuf {
         .unwrap_or_else(|| repo.join(".venv/bin/python"))
 }
 
-/// Starts the emulator on `port` (0: any free port) and waits until it listens.
-pub async fn start(repo: &Path, port: u16) -> Result<Emulator, String> {
+/// Starts the emulator on `port` (0: any free port) and waits until it listens. Its request
+/// log goes to `log` (request lines only, no bodies), or nowhere.
+pub async fn start(repo: &Path, port: u16, log: Option<&Path>) -> Result<Emulator, String> {
     let python = python(repo);
     let script = repo.join("infra/local/emulator.py");
     let mut child = Command::new(&python)
@@ -29,7 +30,12 @@ pub async fn start(repo: &Path, port: u16) -> Result<Emulator, String> {
         .arg(port.to_string())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(match log {
+            Some(path) => std::fs::File::create(path)
+                .map(Stdio::from)
+                .map_err(|e| format!("{}: {e}", path.display()))?,
+            None => Stdio::null(),
+        })
         .kill_on_drop(true)
         .spawn()
         .map_err(|e| {

@@ -122,7 +122,10 @@ async fn run(cli: Cli) -> Result<(), String> {
             port,
             emulator_port,
         } => {
-            let emu = emulator::start(&repo, emulator_port).await?;
+            let dir = repo.join(".local");
+            std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+            let emu =
+                emulator::start(&repo, emulator_port, Some(&dir.join("emulator.log"))).await?;
             let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
                 .await
                 .map_err(|e| format!("cannot listen on 127.0.0.1:{port}: {e}"))?;
@@ -137,8 +140,6 @@ async fn run(cli: Cli) -> Result<(), String> {
                 store_chains: &seeded.store_chains,
                 cards: &seeded.cards,
             };
-            let dir = repo.join(".local");
-            std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
             let text = serde_json::to_string_pretty(&file).map_err(|e| e.to_string())?;
             std::fs::write(dir.join("stack.json"), text).map_err(|e| e.to_string())?;
             print_welcome(&file);
@@ -213,7 +214,7 @@ fn print_welcome(f: &StackFile<'_>) {
     let card = f.cards.first().map_or("", String::as_str);
     println!(
         "\nsmartpit local stack is up.\n\
-         \n  API:           {api}\n  AWS endpoint:  {aws} (moto)\n  Details:       .local/stack.json\n\
+         \n  API:           {api}\n  AWS endpoint:  {aws} (moto)\n  Details:       .local/stack.json (emulator log: .local/emulator.log)\n\
          \n  Merchant key:  {merchant}\n  Lawson key:    {lawson}\n  Demo card:     {card}\n\
          \nTry:\n  curl -s {api}/v1/invoices -H 'Authorization: Bearer {merchant}'\n\
          \nSent mail:     {aws}/moto-api/data.json (ses.Message)\n\nCtrl-C stops the API and the emulator.",

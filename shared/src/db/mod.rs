@@ -25,11 +25,12 @@ mod outbox;
 mod payments;
 mod sheets;
 
+pub use crate::payment::{Payment, PaymentRequest, PaymentStatus};
 pub use idempotency::{fingerprint, idempotency_key, Claim, Lock};
 pub use invoices::{InvoicePage, RegisterOutcome};
 pub use numbers::NumberRecord;
 pub use outbox::{OutboxRecord, Step};
-pub use payments::{PayOutcome, Payment, PaymentRequest, PaymentStatus, VoidOutcome};
+pub use payments::{PayOutcome, VoidOutcome};
 pub use sheets::SheetLink;
 
 use aws_sdk_dynamodb::types::AttributeValue;
