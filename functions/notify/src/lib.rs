@@ -161,15 +161,37 @@ impl NotifyFunction {
             .subject(content(m.subject)?)
             .body(body.build())
             .build();
-        let out = self
+        let res = self
             .ses
             .send_email()
             .from_email_address(&self.db.res.mail_from)
             .destination(Destination::builder().to_addresses(&m.to).build())
             .content(EmailContent::builder().simple(message).build())
             .send()
-            .await
-            .map_err(|e| Problem::unavailable(&aws_sdk_sesv2::error::DisplayErrorContext(&e)))?;
-        Ok(out.message_id().unwrap_or("sent").to_string())
+            .await;
+        match res {
+            Ok(out) => Ok(out.message_id().unwrap_or("sent").to_string()),
+            // SES refuses this message for good (a malformed address): retrying would only hold
+            // back the records behind it. Recorded as the step's outcome, and logged.
+            Err(e) if is_permanent(&e) => {
+                tracing::warn!(error = %aws_sdk_sesv2::error::DisplayErrorContext(&e), "mail refused for good; not retried");
+                Ok("refused".to_string())
+            }
+            Err(e) => Err(Problem::unavailable(
+                &aws_sdk_sesv2::error::DisplayErrorContext(&e),
+            )),
+        }
     }
+}
+
+/// A failure that no retry can mend: SES found the request itself bad. Everything else
+/// (throttling, an unverified sender while the operator fixes it, outages) is retried.
+fn is_permanent<R>(
+    err: &aws_sdk_sesv2::error::SdkError<aws_sdk_sesv2::operation::send_email::SendEmailError, R>,
+) -> bool {
+    use aws_sdk_sesv2::operation::send_email::SendEmailError;
+    matches!(
+        err.as_service_error(),
+        Some(SendEmailError::BadRequestException(_))
+    )
 }
