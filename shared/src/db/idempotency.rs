@@ -93,15 +93,8 @@ impl Db {
                 Err(e) if is_conditional_failure(&e) => {}
                 Err(e) => return Err(e.into()),
             }
-            let existing = self
-                .client
-                .get_item()
-                .table_name(&self.res.main_table)
-                .set_key(Some(item::key(&pk, "#")))
-                .consistent_read(true)
-                .send()
-                .await?;
-            let Some(it) = existing.item() else {
+            let existing = self.read(&self.res.main_table, item::key(&pk, "#")).await?;
+            let Some(it) = existing.as_ref() else {
                 continue; // released in between: claim again
             };
             if get_s(it, "fingerprint") != Some(fingerprint) {

@@ -2,14 +2,14 @@
 //! listing (one GSI query a page), cancellation (one conditional update) and the store's
 //! lookup by number (one strongly consistent query).
 
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use base64::Engine;
 use chrono::{DateTime, Utc};
 use http::StatusCode;
 
 use super::idempotency::Lock;
 use super::item::{self, get_s, Item};
-use super::{av_s, cancellation_codes, is_conditional_failure, Db};
+use super::{av_s, cancellation_codes, is_conditional_failure, put_new, Db};
 use crate::ids::InvoiceId;
 use crate::invoice::{
     invoice_sk, merchant_pk, merchant_status_pk, number_pk, timestamp, Invoice, InvoiceStatus,
@@ -52,24 +52,12 @@ impl Db {
         response_body: &str,
         extra: Vec<TransactWriteItem>,
     ) -> Result<RegisterOutcome, Problem> {
-        let put_invoice = Put::builder()
-            .table_name(&self.res.main_table)
-            .set_item(Some(invoice.to_item()))
-            .condition_expression("attribute_not_exists(pk)")
-            .build()
-            .map_err(|e| Problem::internal(&e))?;
         let mut order = order_key(&invoice.merchant_id, &invoice.merchant_order_id);
         order.insert("type".into(), item::s("order"));
         order.insert("invoice_id".into(), item::s(invoice.id.as_str()));
-        let put_order = Put::builder()
-            .table_name(&self.res.main_table)
-            .set_item(Some(order))
-            .condition_expression("attribute_not_exists(pk)")
-            .build()
-            .map_err(|e| Problem::internal(&e))?;
         let mut items = vec![
-            TransactWriteItem::builder().put(put_invoice).build(),
-            TransactWriteItem::builder().put(put_order).build(),
+            put_new(&self.res.main_table, invoice.to_item(), "pk")?,
+            put_new(&self.res.main_table, order, "pk")?,
             self.complete_idempotency_key(lock, response_status, response_body)?,
         ];
         items.extend(extra);
@@ -83,20 +71,11 @@ impl Db {
             Ok(_) => Ok(RegisterOutcome::Registered),
             Err(e) => match cancellation_codes(&e) {
                 Some(codes) if codes.get(1).is_some_and(|c| c == "ConditionalCheckFailed") => {
-                    let existing = self
-                        .client
-                        .get_item()
-                        .table_name(&self.res.main_table)
-                        .set_key(Some(order_key(
-                            &invoice.merchant_id,
-                            &invoice.merchant_order_id,
-                        )))
-                        .consistent_read(true)
-                        .send()
-                        .await?;
+                    let key = order_key(&invoice.merchant_id, &invoice.merchant_order_id);
+                    let existing = self.read(&self.res.main_table, key).await?;
                     Ok(RegisterOutcome::DuplicateOrder {
                         existing_invoice_id: existing
-                            .item()
+                            .as_ref()
                             .and_then(|i| get_s(i, "invoice_id"))
                             .map(str::to_string),
                     })
@@ -126,15 +105,10 @@ impl Db {
 
     /// One strongly consistent read; `None` for an unknown id.
     pub async fn get_invoice(&self, id: &InvoiceId) -> Result<Option<Invoice>, Problem> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.res.main_table)
-            .set_key(Some(item::key(number_pk(id.number()), invoice_sk(id))))
-            .consistent_read(true)
-            .send()
-            .await?;
-        out.item()
+        let key = item::key(number_pk(id.number()), invoice_sk(id));
+        let found = self.read(&self.res.main_table, key).await?;
+        found
+            .as_ref()
             .map(Invoice::from_item)
             .transpose()
             .map_err(corrupt)

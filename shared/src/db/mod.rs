@@ -85,3 +85,41 @@ pub(crate) fn is_conditional_failure<E: aws_sdk_dynamodb::error::ProvideErrorMet
 pub(crate) fn av_s(v: &str) -> AttributeValue {
     AttributeValue::S(v.to_string())
 }
+
+impl Db {
+    /// One strongly consistent `GetItem`.
+    pub(crate) async fn read(
+        &self,
+        table: &str,
+        key: item::Item,
+    ) -> Result<Option<item::Item>, crate::Problem> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(table)
+            .set_key(Some(key))
+            .consistent_read(true)
+            .send()
+            .await?;
+        Ok(out.item().cloned())
+    }
+}
+
+/// A transaction item that puts `item` only where nothing is stored under its key
+/// (`key_attr` is the table's partition key).
+pub(crate) fn put_new(
+    table: &str,
+    item: item::Item,
+    key_attr: &str,
+) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, crate::Problem> {
+    let put = aws_sdk_dynamodb::types::Put::builder()
+        .table_name(table)
+        .set_item(Some(item))
+        .condition_expression("attribute_not_exists(#k)")
+        .expression_attribute_names("#k", key_attr)
+        .build()
+        .map_err(|e| crate::Problem::internal(&e))?;
+    Ok(aws_sdk_dynamodb::types::TransactWriteItem::builder()
+        .put(put)
+        .build())
+}

@@ -5,7 +5,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 
 use super::item::{self, get_n, get_s, Item};
-use super::{is_conditional_failure, Db};
+use super::{is_conditional_failure, put_new, Db};
 use crate::invoice::timestamp;
 use crate::number::{NumberKind, SmartPitNumber};
 use crate::problem::Problem;
@@ -89,28 +89,13 @@ impl Db {
         &self,
         rec: &NumberRecord,
     ) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, Problem> {
-        let put = aws_sdk_dynamodb::types::Put::builder()
-            .table_name(&self.res.numbers_table)
-            .set_item(Some(rec.to_item()))
-            .condition_expression("attribute_not_exists(#n)")
-            .expression_attribute_names("#n", "number")
-            .build()
-            .map_err(|e| Problem::internal(&e))?;
-        Ok(aws_sdk_dynamodb::types::TransactWriteItem::builder()
-            .put(put)
-            .build())
+        put_new(&self.res.numbers_table, rec.to_item(), "number")
     }
 
     /// One strongly consistent read.
     pub async fn get_number(&self, n: SmartPitNumber) -> Result<Option<NumberRecord>, Problem> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.res.numbers_table)
-            .key("number", AttributeValue::S(n.to_string()))
-            .consistent_read(true)
-            .send()
-            .await?;
-        Ok(out.item().and_then(NumberRecord::from_item))
+        let key = Item::from([("number".to_string(), AttributeValue::S(n.to_string()))]);
+        let found = self.read(&self.res.numbers_table, key).await?;
+        Ok(found.as_ref().and_then(NumberRecord::from_item))
     }
 }

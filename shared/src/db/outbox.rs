@@ -2,11 +2,11 @@
 //! stream feeds the notifier, which records each step it has done on the record itself, so a
 //! retried delivery neither stores a sheet twice nor sends a mail twice.
 
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use chrono::{DateTime, Utc};
 
 use super::item::{self, get_s, Item};
-use super::{av_s, is_conditional_failure, Db};
+use super::{av_s, is_conditional_failure, put_new, Db};
 use crate::invoice::timestamp;
 use crate::problem::Problem;
 
@@ -68,26 +68,14 @@ impl Db {
         if let Some(t) = sheet_token {
             it.insert("sheet_token".into(), item::s(t));
         }
-        let put = Put::builder()
-            .table_name(&self.res.outbox_table)
-            .set_item(Some(it))
-            .condition_expression("attribute_not_exists(id)")
-            .build()
-            .map_err(|e| Problem::internal(&e))?;
-        Ok(TransactWriteItem::builder().put(put).build())
+        put_new(&self.res.outbox_table, it, "id")
     }
 
     /// One consistent read.
     pub async fn get_outbox(&self, id: &str) -> Result<Option<OutboxRecord>, Problem> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.res.outbox_table)
-            .key("id", AttributeValue::S(id.to_string()))
-            .consistent_read(true)
-            .send()
-            .await?;
-        Ok(out.item().and_then(|it| {
+        let key = Item::from([("id".to_string(), AttributeValue::S(id.to_string()))]);
+        let found = self.read(&self.res.outbox_table, key).await?;
+        Ok(found.as_ref().and_then(|it| {
             Some(OutboxRecord {
                 id: get_s(it, "id")?.to_string(),
                 invoice_id: get_s(it, "invoice_id")?.to_string(),

@@ -3,11 +3,11 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::{KeysAndAttributes, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{KeysAndAttributes, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 
 use super::item::{self, Item};
-use super::{av_s, cancellation_codes, Db};
+use super::{av_s, cancellation_codes, put_new, Db};
 use crate::clock::jst_date;
 use crate::ids::InvoiceId;
 use crate::invoice::{
@@ -46,15 +46,10 @@ const MAX_TRANSACTION_ATTEMPTS: usize = 4;
 impl Db {
     /// One consistent read of a payment.
     pub async fn get_payment(&self, id: &str) -> Result<Option<Payment>, Problem> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.res.main_table)
-            .set_key(Some(item::key(format!("PAY#{id}"), "#")))
-            .consistent_read(true)
-            .send()
+        let found = self
+            .read(&self.res.main_table, item::key(format!("PAY#{id}"), "#"))
             .await?;
-        out.item().map(Payment::from_item).transpose()
+        found.as_ref().map(Payment::from_item).transpose()
     }
 
     fn replay(&self, req: &PaymentRequest, existing: Payment) -> PayOutcome {
@@ -155,16 +150,7 @@ impl Db {
                 voided_at: None,
                 fingerprint: req.fingerprint(),
             };
-            let mut items = vec![TransactWriteItem::builder()
-                .put(
-                    Put::builder()
-                        .table_name(&self.res.main_table)
-                        .set_item(Some(payment.to_item()))
-                        .condition_expression("attribute_not_exists(pk)")
-                        .build()
-                        .map_err(|e| Problem::internal(&e))?,
-                )
-                .build()];
+            let mut items = vec![put_new(&self.res.main_table, payment.to_item(), "pk")?];
             for (line, wanted) in payment.lines.iter().zip(&req.invoice_ids) {
                 let update = Update::builder()
                     .table_name(&self.res.main_table)

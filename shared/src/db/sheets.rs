@@ -1,11 +1,11 @@
 //! Sheet links: `SHEET#<token>` in the main table says which invoice's PDF a link opens, where
 //! it is stored, until when, and whether it has been stored yet.
 
-use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::TransactWriteItem;
 use chrono::{DateTime, Utc};
 
 use super::item::{self, get_n, get_s};
-use super::{av_s, Db};
+use super::{av_s, put_new, Db};
 use crate::invoice::timestamp;
 use crate::problem::Problem;
 
@@ -52,26 +52,15 @@ impl Db {
         it.insert("s3_key".into(), item::s(&link.s3_key));
         it.insert("link_expires_at".into(), item::n(link.expires_at));
         it.insert("created_at".into(), item::s(timestamp(now)));
-        let put = Put::builder()
-            .table_name(&self.res.main_table)
-            .set_item(Some(it))
-            .condition_expression("attribute_not_exists(pk)")
-            .build()
-            .map_err(|e| Problem::internal(&e))?;
-        Ok(TransactWriteItem::builder().put(put).build())
+        put_new(&self.res.main_table, it, "pk")
     }
 
     /// One read; `None` for an unknown token.
     pub async fn get_sheet_link(&self, token: &str) -> Result<Option<SheetLink>, Problem> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.res.main_table)
-            .set_key(Some(item::key(pk(token), "#")))
-            .consistent_read(true)
-            .send()
+        let found = self
+            .read(&self.res.main_table, item::key(pk(token), "#"))
             .await?;
-        Ok(out.item().and_then(|it| {
+        Ok(found.as_ref().and_then(|it| {
             Some(SheetLink {
                 token: token.to_string(),
                 invoice_id: get_s(it, "invoice_id")?.to_string(),
