@@ -30,24 +30,31 @@ async fn a_failed_send_is_retried_and_sends_exactly_one_mail() {
         .await;
     assert_eq!(r.status, 201, "{:?}", r.body);
     let invoice_id = r.body["id"].as_str().unwrap_or_default().to_string();
-    // The stream delivers, the send fails, nothing is recorded as sent, the invoice stands.
-    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    // The stream delivers: the sheet is stored, the send fails, nothing is recorded as sent.
+    let outbox_key =
+        aws_sdk_dynamodb::types::AttributeValue::S(format!("invoice_registered#{invoice_id}"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let outbox = loop {
+        let item = s
+            .ddb()
+            .get_item()
+            .table_name(s.db().res.outbox_table)
+            .key("id", outbox_key.clone())
+            .consistent_read(true)
+            .send()
+            .await
+            .expect("outbox")
+            .item()
+            .cloned()
+            .expect("outbox record");
+        if get_s(&item, "sheet_stored_at").is_some() || std::time::Instant::now() > deadline {
+            break item;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    // Let the failing send be retried a few times.
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
     assert!(s.mail_to(&email, 1, 0).await.is_empty());
-    let outbox = s
-        .ddb()
-        .get_item()
-        .table_name(s.db().res.outbox_table)
-        .key(
-            "id",
-            aws_sdk_dynamodb::types::AttributeValue::S(format!("invoice_registered#{invoice_id}")),
-        )
-        .consistent_read(true)
-        .send()
-        .await
-        .expect("outbox")
-        .item()
-        .cloned()
-        .expect("outbox record");
     assert!(get_s(&outbox, "mail_message_id").is_none());
     assert!(
         get_s(&outbox, "sheet_stored_at").is_some(),
