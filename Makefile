@@ -17,11 +17,12 @@ export AWS_SHARED_CREDENTIALS_FILE := /dev/null
 PYTHON ?= python3
 VENV := .venv
 
-.PHONY: help dev test lint venv tools bench validate font-layer clean
+.PHONY: help dev mail test lint venv tools bench validate font-layer clean
 
 help:
 	@echo "make dev    run the whole service locally (emulator, tables, demo data, API on 127.0.0.1:3000)"
 	@echo "make test   run every test (each test binary starts its own emulator)"
+	@echo "make mail   print the mail the running local stack has sent"
 	@echo "make lint   rustfmt and clippy, as CI runs them"
 	@echo "make bench  sheet render time and size (criterion)"
 	@echo "make validate  sam validate --lint of infra/template.yaml"
@@ -38,6 +39,10 @@ tools:
 
 dev: venv tools
 	cargo run --quiet -p smartpit-cli --bin smartpit -- dev
+
+# The mail the running local stack has sent.
+mail:
+	cargo run --quiet -p smartpit-cli --bin smartpit -- mail
 
 test: venv tools
 	cargo test --workspace --no-fail-fast

@@ -210,6 +210,18 @@ async fn a_card_holder_with_a_mobile_address_gets_the_registration_notice() {
         body.contains(&grouped) && body.contains("¥980") && body.contains("サンプル書店"),
         "{body}"
     );
+    // `smartpit mail` shows the same message readably.
+    let listed = smartpit_cli::mail::sent(&s.endpoint).await.expect("mail");
+    let shown: Vec<String> = listed
+        .iter()
+        .map(smartpit_cli::mail::render)
+        .filter(|t| t.contains(&mobile))
+        .collect();
+    assert_eq!(shown.len(), 1);
+    assert!(
+        shown[0].contains("Subject: 【Smart Pit】請求登録のお知らせ")
+            && shown[0].contains(&grouped)
+    );
 }
 
 #[tokio::test]

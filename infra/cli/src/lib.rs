@@ -2,6 +2,7 @@
 
 pub mod cards;
 pub mod emulator;
+pub mod mail;
 pub mod onboard;
 pub mod provision;
 pub mod server;

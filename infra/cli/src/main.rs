@@ -56,6 +56,15 @@ enum Command {
         #[arg(long)]
         quiet: bool,
     },
+    /// Print the mail the local stack has sent (the emulator's SES), oldest first.
+    Mail {
+        /// The local AWS endpoint; by default the one in .local/stack.json.
+        #[arg(long)]
+        endpoint: Option<String>,
+        /// Only mail to this address.
+        #[arg(long)]
+        to: Option<String>,
+    },
     /// Onboard a merchant (or rename it) and print a new API key for it, once.
     MerchantKey {
         /// The merchant's id, as its invoices will carry it.
@@ -152,6 +161,36 @@ async fn run(cli: Cli) -> Result<(), String> {
             drop(emu);
             Ok(())
         }
+        Command::Mail { endpoint, to } => {
+            let endpoint = match endpoint {
+                Some(e) => e,
+                None => {
+                    let path = repo.join(".local/stack.json");
+                    let text = std::fs::read_to_string(&path)
+                        .map_err(|e| format!("{}: {e} (is `make dev` running?)", path.display()))?;
+                    let v: serde_json::Value =
+                        serde_json::from_str(&text).map_err(|e| e.to_string())?;
+                    v["aws_endpoint_url"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string()
+                }
+            };
+            let messages = smartpit_cli::mail::sent(&endpoint).await?;
+            let wanted = |m: &&serde_json::Value| match &to {
+                None => true,
+                Some(addr) => m["destinations"]["ToAddresses"]
+                    .as_array()
+                    .is_some_and(|a| a.iter().any(|x| x == addr.as_str())),
+            };
+            let shown: Vec<_> = messages.iter().filter(wanted).collect();
+            for m in &shown {
+                println!("{}", smartpit_cli::mail::render(m));
+                println!("{}", "-".repeat(60));
+            }
+            eprintln!("{} message(s)", shown.len());
+            Ok(())
+        }
         Command::MerchantKey { id, name, target } => {
             let key = onboard::merchant_key(&target.db(&repo).await?, &id, &name).await?;
             println!("{key}");
@@ -217,7 +256,7 @@ fn print_welcome(f: &StackFile<'_>) {
          \n  API:           {api}\n  AWS endpoint:  {aws} (moto)\n  Details:       .local/stack.json (emulator log: .local/emulator.log)\n\
          \n  Merchant key:  {merchant}\n  Lawson key:    {lawson}\n  Demo card:     {card}\n\
          \nTry:\n  curl -s {api}/v1/invoices -H 'Authorization: Bearer {merchant}'\n\
-         \nSent mail:     {aws}/moto-api/data.json (ses.Message)\n\nCtrl-C stops the API and the emulator.",
+         \nSent mail:     make mail   (or {aws}/moto-api/data.json)\n\nCtrl-C stops the API and the emulator.",
         api = f.api_url,
         aws = f.aws_endpoint_url,
         lawson = f.store_chains.get("lawson").map_or("", String::as_str),
