@@ -53,7 +53,13 @@ pub fn sheet_notice(to: &str, inv: &Invoice, link: Option<&str>) -> Mail {
     let deadline = format!("{} 23:59", japanese_date(inv.due_date));
     let merchant = plain(&inv.merchant_name);
     let order = plain(&inv.merchant_order_id);
-    let item = inv.description.as_deref().map(plain).unwrap_or_default();
+    let item = inv
+        .description
+        .as_deref()
+        .map_or(String::new(), |d| format!("■ご注文内容: {}\n", plain(d)));
+    let item_html = inv.description.as_deref().map_or(String::new(), |d| {
+        format!("<tr><th>ご注文内容</th><td>{}</td></tr>", escape_html(d))
+    });
     let kiosk = chains(Channel::Kiosk);
     let register = chains(Channel::Register);
     let link_line = link.map_or(String::new(), |l| {
@@ -61,7 +67,7 @@ pub fn sheet_notice(to: &str, inv: &Invoice, link: Option<&str>) -> Mail {
     });
     let text = format!(
         "{merchant}でのお買い物の代金お支払い用に、スマートピットセンターからお知らせします。\n\n\
-         ■ご請求元: {merchant}\n■ご注文番号: {order}\n■ご注文内容: {item}\n■お支払金額: {amount}\n■お支払期限: {deadline}\n\
+         ■ご請求元: {merchant}\n■ご注文番号: {order}\n{item}■お支払金額: {amount}\n■お支払期限: {deadline}\n\
          ■スマートピット番号: {number}\n\n{link_line}\
          {kiosk}では、店内の端末でスマートピット番号を入力するだけでお支払いいただけます(シートの印刷は不要です)。\n\
          お支払いは現金のみです。ご請求内容についてはご請求元へお問い合わせください。\n\n\
@@ -75,13 +81,12 @@ pub fn sheet_notice(to: &str, inv: &Invoice, link: Option<&str>) -> Mail {
         "<!doctype html><html lang=\"ja\"><meta charset=\"utf-8\"><body>\
          <p>{m}でのお買い物の代金お支払い用に、スマートピットセンターからお知らせします。</p>\
          <table><tr><th>ご請求元</th><td>{m}</td></tr><tr><th>ご注文番号</th><td>{o}</td></tr>\
-         <tr><th>ご注文内容</th><td>{d}</td></tr><tr><th>お支払金額</th><td>{amount}</td></tr>\
+         {item_html}<tr><th>お支払金額</th><td>{amount}</td></tr>\
          <tr><th>お支払期限</th><td>{deadline}</td></tr><tr><th>スマートピット番号</th><td>{number}</td></tr></table>\
          {link_html}<p>{kiosk}では、店内の端末でスマートピット番号を入力するだけでお支払いいただけます。</p>\
          <p>スマートピットセンター</p></body></html>",
         m = escape_html(&inv.merchant_name),
         o = escape_html(&inv.merchant_order_id),
-        d = escape_html(inv.description.as_deref().unwrap_or("")),
     );
     Mail {
         to: to.to_string(),

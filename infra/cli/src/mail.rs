@@ -20,18 +20,23 @@ pub async fn sent(endpoint: &str) -> Result<Vec<Value>, String> {
 /// Text of an HTML body for a terminal: tags dropped, entities of our own escaping undone.
 pub fn html_to_text(html: &str) -> String {
     let mut out = String::with_capacity(html.len());
-    let mut in_tag = false;
+    let mut tag: Option<String> = None;
     for c in html.chars() {
-        match c {
-            '<' => in_tag = true,
-            '>' if in_tag => {
-                in_tag = false;
+        match (&mut tag, c) {
+            (None, '<') => tag = Some(String::new()),
+            (Some(t), '>') => {
+                // A link shows its address, so the sheet link can be followed from a terminal.
+                if let Some(href) = t.split("href=\"").nth(1).and_then(|h| h.split('"').next()) {
+                    out.push('\n');
+                    out.push_str(href);
+                }
                 if !out.ends_with('\n') {
                     out.push('\n');
                 }
+                tag = None;
             }
-            c if !in_tag => out.push(c),
-            _ => {}
+            (Some(t), c) => t.push(c),
+            (None, c) => out.push(c),
         }
     }
     out.replace("&lt;", "<")
