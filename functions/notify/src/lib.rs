@@ -78,24 +78,31 @@ impl NotifyFunction {
             self.store_sheet(&rec, token, &invoice).await?;
         }
         let link = invoice.sheet_url.as_deref();
-        // The sheet delivery notice goes to the PC address of sheet customers only.
-        if let (Some(to), Some(_)) = (&invoice.customer.email, &rec.sheet_token) {
-            if !rec.done(Step::MailSent) {
-                let m = mail::sheet_notice(to, &invoice, link);
-                let message_id = self.send(&m).await?;
-                self.db
-                    .record_step(&rec.id, Step::MailSent, &message_id)
-                    .await?;
+        // The sheet delivery notice goes to the PC address of sheet customers only; the mobile
+        // registration notice to any mobile address.
+        let pc = rec
+            .sheet_token
+            .as_ref()
+            .and(invoice.customer.email.as_ref());
+        let mails = [
+            (
+                pc,
+                Step::MailSent,
+                mail::sheet_notice as fn(&str, &Invoice, Option<&str>) -> mail::Mail,
+            ),
+            (
+                invoice.customer.mobile_email.as_ref(),
+                Step::MobileMailSent,
+                mail::mobile_notice,
+            ),
+        ];
+        for (to, step, compose) in mails {
+            let Some(to) = to else { continue };
+            if rec.done(step) {
+                continue;
             }
-        }
-        if let Some(to) = &invoice.customer.mobile_email {
-            if !rec.done(Step::MobileMailSent) {
-                let m = mail::mobile_notice(to, &invoice, link);
-                let message_id = self.send(&m).await?;
-                self.db
-                    .record_step(&rec.id, Step::MobileMailSent, &message_id)
-                    .await?;
-            }
+            let message_id = self.send(&compose(to, &invoice, link)).await?;
+            self.db.record_step(&rec.id, step, &message_id).await?;
         }
         Ok(())
     }

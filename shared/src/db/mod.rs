@@ -82,6 +82,21 @@ pub(crate) fn is_conditional_failure<E: aws_sdk_dynamodb::error::ProvideErrorMet
         .is_some_and(|c| c == "ConditionalCheckFailedException")
 }
 
+/// The outcome of a conditional write: `Ok(true)` written, `Ok(false)` its condition failed.
+pub(crate) fn applied<T, E, R>(
+    res: Result<T, aws_sdk_dynamodb::error::SdkError<E, R>>,
+) -> Result<bool, crate::Problem>
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match res {
+        Ok(_) => Ok(true),
+        Err(e) if is_conditional_failure(&e) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
 pub(crate) fn av_s(v: &str) -> AttributeValue {
     AttributeValue::S(v.to_string())
 }

@@ -5,7 +5,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 
 use super::item::{self, get_n, get_s, Item};
-use super::{is_conditional_failure, put_new, Db};
+use super::{applied, put_new, Db};
 use crate::invoice::timestamp;
 use crate::number::{NumberKind, SmartPitNumber};
 use crate::problem::Problem;
@@ -77,11 +77,7 @@ impl Db {
             .expression_attribute_names("#n", "number")
             .send()
             .await;
-        match res {
-            Ok(_) => Ok(true),
-            Err(e) if is_conditional_failure(&e) => Ok(false),
-            Err(e) => Err(e.into()),
-        }
+        applied(res)
     }
 
     /// The transaction item that issues a number only if it is free.

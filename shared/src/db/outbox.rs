@@ -6,7 +6,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use chrono::{DateTime, Utc};
 
 use super::item::{self, get_s, Item};
-use super::{av_s, is_conditional_failure, put_new, Db};
+use super::{applied, av_s, put_new, Db};
 use crate::invoice::timestamp;
 use crate::problem::Problem;
 
@@ -98,10 +98,6 @@ impl Db {
             .expression_attribute_values(":v", av_s(value))
             .send()
             .await;
-        match res {
-            Ok(_) => Ok(true),
-            Err(e) if is_conditional_failure(&e) => Ok(false),
-            Err(e) => Err(e.into()),
-        }
+        applied(res)
     }
 }
