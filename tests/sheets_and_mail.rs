@@ -383,10 +383,7 @@ async fn a_redelivered_lambda_event_sends_nothing_twice() {
         .replace("OUTBOX_ID", &format!("invoice_registered#{id}"))
         .replace("INVOICE_ID", id);
     let event: Value = serde_json::from_str(&fixture).expect("fixture");
-    let notify = smartpit_notify::NotifyFunction::new(
-        &s.stack.sdk,
-        s.stack.resources_of("NotifyFunction").expect("resources"),
-    );
+    let notify = s.stack.notifier().expect("notifier");
     let reply = notify.handle(event).await;
     assert_eq!(reply, json!({"batchItemFailures": []}));
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;

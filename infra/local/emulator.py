@@ -9,9 +9,42 @@ It prints "ready <port>" once listening, and exits when its standard input close
 outlives the process that started it.
 """
 
+import io
+import json
 import os
 import sys
 import threading
+
+# moto accepts mail to any address with an "@" and a domain; real SES refuses some plausible
+# ones synchronously (in the sandbox, every recipient that is not a verified identity, with
+# 400 MessageRejected). Recipients at this reserved domain are refused the way SES does, so
+# the notifier's handling of a refused address is tested against SES's real error shape.
+REFUSED_RECIPIENT_DOMAIN = "@unverified.example"
+
+
+def ses_refusal(environ):
+    """SES's answer to a SendEmail (v2) naming a refused recipient, else None."""
+    if environ.get("REQUEST_METHOD") != "POST" or not environ.get("PATH_INFO", "").endswith(
+        "/v2/email/outbound-emails"
+    ):
+        return None
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    body = environ["wsgi.input"].read(length) if length else b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    try:
+        request = json.loads(body or b"{}")
+    except ValueError:
+        return None
+    to = (request.get("Destination") or {}).get("ToAddresses") or []
+    refused = [a for a in to if a.lower().endswith(REFUSED_RECIPIENT_DOMAIN)]
+    if not refused:
+        return None
+    return json.dumps(
+        {
+            "message": "Email address is not verified. The following identities failed "
+            "the check in region AP-NORTHEAST-1: " + ", ".join(refused)
+        }
+    ).encode()
 
 
 def main() -> None:
@@ -33,6 +66,17 @@ def main() -> None:
     lock = threading.Lock()
 
     def serialised(environ, start_response):
+        refusal = ses_refusal(environ)
+        if refusal is not None:
+            start_response(
+                "400 Bad Request",
+                [
+                    ("Content-Type", "application/json"),
+                    ("x-amzn-ErrorType", "MessageRejected"),
+                    ("Content-Length", str(len(refusal))),
+                ],
+            )
+            return [refusal]
         with lock:
             result = app(environ, start_response)
             try:

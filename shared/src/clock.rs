@@ -31,9 +31,16 @@ pub fn japanese_date(day: NaiveDate) -> String {
 
 /// Checks a merchant's due date: `YYYY-MM-DD`, from the registration day (JST) to 59 days later.
 pub fn parse_due_date(s: &str, now: DateTime<Utc>) -> Result<NaiveDate, String> {
+    // chrono alone takes a sign, unpadded fields and inner spaces (`+2026-12-2`, `2026-12- 2`):
+    // the shape is checked first, exactly four, two and two ASCII digits.
+    let shaped = s.len() == 10
+        && s.bytes().enumerate().all(|(i, b)| match i {
+            4 | 7 => b == b'-',
+            _ => b.is_ascii_digit(),
+        });
     let day = NaiveDate::parse_from_str(s, "%Y-%m-%d")
         .ok()
-        .filter(|_| s.len() == 10)
+        .filter(|_| shaped)
         .ok_or_else(|| "must be a date as YYYY-MM-DD".to_string())?;
     let today = jst_date(now);
     if day < today {
@@ -85,5 +92,9 @@ mod tests {
         assert!(parse_due_date("2026-13-01", now).is_err());
         assert!(parse_due_date("2026-12-1", now).is_err());
         assert!(parse_due_date("20261201", now).is_err());
+        assert!(parse_due_date("+2026-12-2", now).is_err());
+        assert!(parse_due_date("2026-12- 2", now).is_err());
+        assert!(parse_due_date("2026-12-02", now).is_ok());
+        assert!(parse_due_date("２０２６-12-02", now).is_err());
     }
 }

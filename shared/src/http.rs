@@ -51,9 +51,20 @@ pub fn json_object(req: &Request) -> Result<Map<String, Value>, Problem> {
         )
         .detail(format!("The body may hold at most {MAX_BODY_BYTES} bytes.")));
     }
-    let value: Value = serde_json::from_slice(bytes).map_err(|e| {
-        Problem::new(StatusCode::BAD_REQUEST, "malformed_json", "Malformed JSON")
-            .detail(format!("The body is not valid JSON: {e}"))
+    let value = crate::strict_json::parse(bytes).map_err(|e| match e {
+        crate::strict_json::Error::Duplicate(name) => Problem::new(
+            StatusCode::BAD_REQUEST,
+            "duplicate_field",
+            "A member appears twice in the body",
+        )
+        .detail(format!(
+            "The member {name:?} is given more than once; send each member once."
+        ))
+        .with("field", name),
+        crate::strict_json::Error::Syntax(e) => {
+            Problem::new(StatusCode::BAD_REQUEST, "malformed_json", "Malformed JSON")
+                .detail(format!("The body is not valid JSON: {e}"))
+        }
     })?;
     match value {
         Value::Object(map) => Ok(map),
@@ -88,7 +99,9 @@ impl Fields {
         }
     }
 
-    /// A required string, trimmed of nothing, 1..=max characters, no control characters.
+    /// A string of 1..=max characters (trimmed of nothing) with nothing that hides or reorders
+    /// text: no control, format (bidirectional overrides, zero-width characters, the BOM) or
+    /// line and paragraph separator characters.
     pub fn text(
         &mut self,
         body: &Map<String, Value>,
@@ -116,8 +129,8 @@ impl Fields {
                         format!("must be at most {max_chars} characters"),
                     );
                     None
-                } else if s.chars().any(char::is_control) {
-                    self.push(field, code, "must not contain control characters");
+                } else if let Some(c) = crate::text::hidden_char(s) {
+                    self.push(field, code, format!("must not contain {c}"));
                     None
                 } else {
                     Some(s.clone())

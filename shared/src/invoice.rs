@@ -6,7 +6,9 @@ use serde_json::{json, Value};
 
 use crate::clock::jst;
 use crate::db::item::{self, get_s, req_n, req_s, Corrupt, Item};
+use crate::db::notices::{notices_attr, notices_of};
 use crate::ids::InvoiceId;
+use crate::notice::{Notice, NoticeKind};
 use crate::number::SmartPitNumber;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -68,6 +70,8 @@ pub struct Invoice {
     pub cancelled_at: Option<DateTime<Utc>>,
     /// The link to the sheet PDF, for invoices registered without a number.
     pub sheet_url: Option<String>,
+    /// What the customer is sent, and how far each got.
+    pub notices: Vec<Notice>,
 }
 
 /// Timestamps are stored in UTC with milliseconds, so they sort as text.
@@ -154,7 +158,14 @@ impl Invoice {
         if let Some(u) = &self.sheet_url {
             it.insert("sheet_url".into(), item::s(u));
         }
+        if !self.notices.is_empty() {
+            it.insert("notices".into(), notices_attr(&self.notices));
+        }
         it
+    }
+
+    pub fn notice(&self, kind: NoticeKind) -> Option<&Notice> {
+        self.notices.iter().find(|n| n.kind == kind)
     }
 
     pub fn from_item(it: &Item) -> Result<Self, Corrupt> {
@@ -183,6 +194,7 @@ impl Invoice {
             store_chain: get_s(it, "store_chain").map(str::to_string),
             cancelled_at: time("cancelled_at"),
             sheet_url: get_s(it, "sheet_url").map(str::to_string),
+            notices: notices_of(it),
         })
     }
 
@@ -209,6 +221,7 @@ impl Invoice {
             "store_chain": self.store_chain,
             "cancelled_at": self.cancelled_at.map(jst_timestamp),
             "sheet_url": self.sheet_url,
+            "notices": self.notices.iter().map(Notice::view).collect::<Vec<_>>(),
         })
     }
 

@@ -44,6 +44,76 @@ pub async fn issue_one(
     Err(Problem::internal(&"could not draw a free number"))
 }
 
+/// A batch whose numbers are a pure function of a secret seed: the `i`-th number is drawn from
+/// HMAC-SHA256(seed, i and the draw), so a retry of the same request (same seed, kept on its
+/// idempotency claim) writes exactly the numbers the first attempt wrote, and any sequence of
+/// retries yields one set. The seed is random and never shown, so the numbers are not
+/// predictable from outside.
+pub struct SeededBatch<'a> {
+    pub seed: &'a str,
+    /// Stored on every number of the batch (`jcb_…`), shown to the merchant.
+    pub batch_id: String,
+}
+
+impl<'a> SeededBatch<'a> {
+    pub fn new(seed: &'a str) -> Self {
+        let digest = crate::ids::sha256_hex(&format!("batch|{seed}"));
+        SeededBatch {
+            seed,
+            batch_id: format!("jcb_{}", &digest[..26]),
+        }
+    }
+
+    /// The number at `index`, `draw`-th try (a later draw only after a collision).
+    pub fn number(&self, kind: NumberKind, index: usize, draw: usize) -> SmartPitNumber {
+        use hmac::{Hmac, Mac};
+        let mut mac = match Hmac::<sha2::Sha256>::new_from_slice(self.seed.as_bytes()) {
+            Ok(m) => m,
+            Err(_) => unreachable!("HMAC takes keys of any length"),
+        };
+        mac.update(format!("{}|{index}|{draw}", kind.as_str()).as_bytes());
+        let bytes = mac.finalize().into_bytes();
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&bytes[..8]);
+        SmartPitNumber::of_kind(kind, u64::from_be_bytes(first))
+    }
+}
+
+/// Issues the numbers of a seeded batch, in the order of `refs`: each index tries its draws in
+/// turn until one is free or already this batch's. Retrying the whole call is safe.
+pub async fn issue_seeded(
+    db: &Db,
+    template: &Template,
+    batch: &SeededBatch<'_>,
+    refs: Vec<Option<String>>,
+    now: DateTime<Utc>,
+) -> Result<Vec<NumberRecord>, Problem> {
+    stream::iter(refs.into_iter().enumerate())
+        .map(|(index, customer_ref)| async move {
+            for draw in 0..MAX_DRAWS {
+                let rec = NumberRecord {
+                    merchant_id: template.merchant_id.clone(),
+                    customer_ref: customer_ref.clone(),
+                    expires_at: template.expires_at,
+                    batch_id: Some(batch.batch_id.clone()),
+                    ..NumberRecord::new(
+                        batch.number(template.kind, index, draw),
+                        template.kind,
+                        now,
+                    )
+                };
+                if db.insert_batch_number(&rec).await? {
+                    return Ok(rec);
+                }
+                tracing::warn!("number collision, drawing again");
+            }
+            Err(Problem::internal(&"could not draw a free number"))
+        })
+        .buffered(CONCURRENCY)
+        .try_collect()
+        .await
+}
+
 /// Issues `refs.len()` numbers, in the order of `refs`, calling `progress` after each.
 pub async fn issue_many(
     db: &Db,
@@ -62,4 +132,27 @@ pub async fn issue_many(
         .buffered(CONCURRENCY)
         .try_collect()
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_seeded_batch_is_a_pure_function_of_its_seed() {
+        let a = SeededBatch::new("seed-one");
+        let again = SeededBatch::new("seed-one");
+        let b = SeededBatch::new("seed-two");
+        assert_eq!(a.batch_id, again.batch_id);
+        assert_ne!(a.batch_id, b.batch_id);
+        let k = NumberKind::JointCard;
+        let first: Vec<_> = (0..1000).map(|i| a.number(k, i, 0)).collect();
+        let retry: Vec<_> = (0..1000).map(|i| again.number(k, i, 0)).collect();
+        assert_eq!(first, retry);
+        assert!(first.iter().all(|n| n.to_string().starts_with("21")));
+        let distinct: std::collections::HashSet<_> = first.iter().collect();
+        assert_eq!(distinct.len(), 1000);
+        assert_ne!(a.number(k, 0, 0), a.number(k, 0, 1));
+        assert_ne!(a.number(k, 0, 0), b.number(k, 0, 0));
+    }
 }

@@ -9,12 +9,17 @@ pub mod http;
 pub mod ids;
 pub mod invoice;
 pub mod issuance;
+pub mod mail_address;
 pub mod money;
+pub mod notice;
 pub mod number;
 pub mod payment;
 pub mod problem;
 pub mod sheet;
 pub mod store_chain;
+pub mod strict_json;
+pub mod text;
+pub mod timeouts;
 
 pub use db::Db;
 pub use ids::InvoiceId;

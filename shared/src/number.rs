@@ -22,6 +22,8 @@ pub enum NumberError {
     NonDigit,
     #[error("the check digit does not match: the number was probably mistyped")]
     BadCheckDigit,
+    #[error("spaces or hyphens may stand only between the printed groups, as in 2010 0000 00014")]
+    Separators,
 }
 
 /// How a number reached its holder.
@@ -76,6 +78,26 @@ pub fn gs1_check_digit(digits: &[u8]) -> u8 {
     ((10 - sum % 10) % 10) as u8
 }
 
+/// The 13 characters of a number written whole or in its printed groups 4-4-5, each gap one
+/// space or one hyphen (the same in both gaps).
+fn ungroup(input: &str) -> Result<String, NumberError> {
+    let is_sep = |c: char| c == ' ' || c == '-';
+    if !input.contains(is_sep) {
+        return Ok(input.to_string());
+    }
+    let b = input.as_bytes();
+    let grouped = b.len() == NUMBER_LEN + 2
+        && is_sep(char::from(b[4]))
+        && b[9] == b[4]
+        && input
+            .char_indices()
+            .all(|(i, c)| i == 4 || i == 9 || !is_sep(c));
+    if !grouped {
+        return Err(NumberError::Separators);
+    }
+    Ok(input.chars().filter(|c| !is_sep(*c)).collect())
+}
+
 /// Digits of a string of ASCII digits, or `None` if any character is not a digit.
 pub fn ascii_digits(s: &str) -> Option<Vec<u8>> {
     s.bytes()
@@ -84,10 +106,11 @@ pub fn ascii_digits(s: &str) -> Option<Vec<u8>> {
 }
 
 impl SmartPitNumber {
-    /// Parses exactly 13 digits. Spaces and hyphens between groups, as printed on a card, are
-    /// accepted and ignored.
+    /// Parses exactly 13 digits. One space or hyphen between the printed groups (4-4-5, as on
+    /// a card or sheet: `2010 0000 00014`) is accepted and ignored; a separator anywhere
+    /// else is refused.
     pub fn parse(input: &str) -> Result<Self, NumberError> {
-        let compact: String = input.chars().filter(|c| *c != ' ' && *c != '-').collect();
+        let compact = ungroup(input)?;
         let digits = ascii_digits(&compact).ok_or(NumberError::NonDigit)?;
         if digits.len() != NUMBER_LEN {
             return Err(NumberError::WrongLength(compact.chars().count()));
@@ -103,8 +126,12 @@ impl SmartPitNumber {
     /// A fresh random number of the given kind: prefix, 10 random digits, check digit.
     /// Uniqueness is enforced by the conditional write that stores it, not here.
     pub fn random<R: Rng + ?Sized>(kind: NumberKind, rng: &mut R) -> Self {
-        let body = kind.prefix() * 10_000_000_000 + rng.random_range(0..10_000_000_000u64);
-        Self::with_check_digit(body)
+        Self::of_kind(kind, rng.random_range(0..10_000_000_000u64))
+    }
+
+    /// A number of the given kind whose 10 digits after the prefix come from `entropy`.
+    pub fn of_kind(kind: NumberKind, entropy: u64) -> Self {
+        Self::with_check_digit(kind.prefix() * 10_000_000_000 + entropy % 10_000_000_000)
     }
 
     /// The number whose first 12 digits are `body`, with its check digit appended.
@@ -186,6 +213,29 @@ mod tests {
             Err(NumberError::NonDigit)
         );
         assert_eq!(SmartPitNumber::parse(""), Err(NumberError::WrongLength(0)));
+    }
+
+    #[test]
+    fn separators_only_between_the_printed_groups() {
+        let n = SmartPitNumber::parse("2010000000014").unwrap();
+        assert_eq!(SmartPitNumber::parse("2010 0000 00014"), Ok(n));
+        assert_eq!(SmartPitNumber::parse("2010-0000-00014"), Ok(n));
+        for bad in [
+            "2-0-1-0-0-0-0-0-0-0-0-1-4",
+            "--2010000000014--",
+            " 2010000000014",
+            "2010000000014 ",
+            "2010  0000 00014",
+            "2010 0000-00014",
+            "20100 000 00014",
+            "2010 000000014",
+        ] {
+            assert_eq!(
+                SmartPitNumber::parse(bad),
+                Err(NumberError::Separators),
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]

@@ -18,6 +18,8 @@ use smartpit_shared::{Db, NumberKind, SmartPitNumber};
 pub struct TestStack {
     pub api: String,
     pub endpoint: String,
+    /// The emulator's process id.
+    pub emulator_pid: Option<u32>,
     pub seeded: Seeded,
     pub stack: Stack,
 }
@@ -56,6 +58,7 @@ pub fn stack() -> &'static TestStack {
                 tx.send(TestStack {
                     api,
                     endpoint,
+                    emulator_pid: emu.pid,
                     seeded,
                     stack,
                 })
@@ -67,6 +70,33 @@ pub fn stack() -> &'static TestStack {
         });
         rx.recv().expect("stack did not start")
     })
+}
+
+/// Freezes the emulator (SIGSTOP): it keeps accepting connections and never answers, as a hung
+/// dependency does. Thawed (SIGCONT) when the guard drops, even if the test fails.
+pub struct Frozen(u32);
+
+impl Frozen {
+    pub fn new(s: &TestStack) -> Frozen {
+        let pid = s.emulator_pid.expect("emulator pid");
+        signal("-STOP", pid);
+        Frozen(pid)
+    }
+}
+
+impl Drop for Frozen {
+    fn drop(&mut self) {
+        signal("-CONT", self.0);
+    }
+}
+
+fn signal(sig: &str, pid: u32) {
+    let ok = std::process::Command::new("kill")
+        .arg(sig)
+        .arg(pid.to_string())
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "kill {sig} {pid}");
 }
 
 impl TestStack {

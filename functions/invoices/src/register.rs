@@ -12,6 +12,7 @@ use smartpit_shared::db::{
 };
 use smartpit_shared::http::{self as web, json_object};
 use smartpit_shared::ids::new_secret;
+use smartpit_shared::notice::{Notice, NoticeKind};
 use smartpit_shared::problem::FieldError;
 use smartpit_shared::{Invoice, InvoiceId, InvoiceStatus, NumberKind, Problem, SmartPitNumber};
 
@@ -161,6 +162,7 @@ impl InvoicesFunction {
             store_chain: None,
             cancelled_at: None,
             sheet_url,
+            notices: queued_notices(new, sheet_token.is_some(), now),
         };
         Ok((invoice, extra))
     }
@@ -200,6 +202,23 @@ impl InvoicesFunction {
         }
         Ok(())
     }
+}
+
+/// What the outbox record owes the customer, as the merchant first sees it: a sheet customer
+/// gets the PDF and the sheet mail at the PC address; any mobile address gets the registration
+/// notice.
+fn queued_notices(new: &NewInvoice, sheet: bool, now: DateTime<Utc>) -> Vec<Notice> {
+    let mut out = Vec::new();
+    if sheet {
+        out.push(Notice::queued(NoticeKind::Sheet, None, now));
+        if let Some(to) = &new.customer.email {
+            out.push(Notice::queued(NoticeKind::SheetMail, Some(to), now));
+        }
+    }
+    if let Some(to) = &new.customer.mobile_email {
+        out.push(Notice::queued(NoticeKind::MobileMail, Some(to), now));
+    }
+    out
 }
 
 fn replayed(status: u16, body: String) -> Response<Body> {

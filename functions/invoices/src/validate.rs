@@ -5,6 +5,7 @@ use serde_json::{Map, Value};
 use smartpit_shared::clock::parse_due_date;
 use smartpit_shared::http::{is_reference, Fields};
 use smartpit_shared::invoice::Customer;
+use smartpit_shared::mail_address;
 use smartpit_shared::money::{yen_from_json, MAX_INVOICE_YEN};
 use smartpit_shared::number::{NumberError, SmartPitNumber};
 use smartpit_shared::Problem;
@@ -29,22 +30,6 @@ const FIELDS: &[&str] = &[
 
 pub fn number_message(e: &NumberError) -> String {
     e.to_string()
-}
-
-/// A plausible mail address: one `@`, a dotted domain, no spaces or control characters.
-fn is_mail_address(s: &str) -> bool {
-    let Some((local, domain)) = s.rsplit_once('@') else {
-        return false;
-    };
-    !local.is_empty()
-        && local.len() <= 64
-        && domain.len() <= 253
-        && domain.contains('.')
-        && !domain.starts_with('.')
-        && !domain.ends_with('.')
-        && s.chars()
-            .all(|c| c.is_ascii_graphic() && !"<>()[]\\,;:\"".contains(c) || c == '.')
-        && !domain.contains('@')
 }
 
 fn customer(body: &Map<String, Value>, f: &mut Fields) -> Customer {
@@ -74,10 +59,11 @@ fn customer(body: &Map<String, Value>, f: &mut Fields) -> Customer {
         let field = format!("customer.{name}");
         match c.get(name) {
             None | Some(Value::Null) => {}
-            Some(Value::String(s)) if s.len() <= 254 && is_mail_address(s) => {
-                *slot = Some(s.clone());
-            }
-            Some(_) => f.push(&field, "invalid_email", "must be a mail address"),
+            Some(Value::String(s)) => match mail_address::check(s) {
+                Ok(()) => *slot = Some(s.clone()),
+                Err(m) => f.push(&field, "invalid_email", m),
+            },
+            Some(_) => f.push(&field, "invalid_email", "must be a mail address (a string)"),
         }
     }
     out
@@ -221,15 +207,5 @@ mod tests {
             "invalid_email"
         );
         assert_eq!(code(with("surprise", json!(1))), "unknown_field");
-    }
-
-    #[test]
-    fn mail_addresses() {
-        assert!(is_mail_address("taro@example.jp"));
-        assert!(is_mail_address("taro.yamada+shop@mail.example.co.jp"));
-        assert!(!is_mail_address("taro@example"));
-        assert!(!is_mail_address("taro example@example.jp"));
-        assert!(!is_mail_address("<script>@example.jp"));
-        assert!(!is_mail_address("@example.jp"));
     }
 }

@@ -1,43 +1,110 @@
 //! The notifier: consumes the outbox table's stream as Lambda delivers it (DynamoDB stream
 //! batches, partial batch failure reporting). For each record it stores the sheet PDF (if the
-//! invoice has one) and sends the customer's mails, recording each step on the outbox record
-//! before the batch is acknowledged, so a retried record skips what was done.
+//! invoice has one) and sends the customer's mails. Each step's outcome is recorded on the
+//! outbox record and, as a notice, on the invoice (one transaction), before the batch is
+//! acknowledged, so a retried record skips what was done and the merchant sees where it stands.
+//!
+//! One failure never holds back the others:
+//! - a permanent failure (SES refuses the address, the sheet cannot be made) is recorded as
+//!   `failed` on its notice and the record counts as delivered;
+//! - a bill that is no longer payable (cancelled, expired, paid) gets no mail: `skipped`;
+//! - a passing failure (throttling, time-out, an unverified sender) is retried; after
+//!   `park_after_attempts` tries over at least `park_after_seconds` the record is parked: sent
+//!   to the failure queue with its outbox id, its queued notices read `failed`, and the stream
+//!   moves on. `smartpit redeliver` puts parked records back.
 //!
 //! The one window left: SES accepted a mail and the process died before recording it. SES has
-//! no idempotency key, so that retry sends the mail again; every other failure (S3, SES, the
-//! table) leaves the record to be retried and the invoice untouched.
+//! no idempotency key, so that retry sends the mail again.
 
+pub mod failure;
 pub mod mail;
 
-use chrono::Utc;
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 use smartpit_shared::config::Resources;
 use smartpit_shared::db::{OutboxRecord, Step};
+use smartpit_shared::notice::{NoticeKind, NoticeStatus};
 use smartpit_shared::sheet::payment_code::{company_code, PaymentCode};
 use smartpit_shared::sheet::{pdf, SheetContent};
-use smartpit_shared::{Db, Invoice, InvoiceId, Problem};
+use smartpit_shared::timeouts::{BACKGROUND_DYNAMODB, MAIL_SEND, QUEUE_SEND, SHEET_UPLOAD};
+use smartpit_shared::{Db, Invoice, InvoiceId, InvoiceStatus};
+
+use failure::Failure;
+
+/// How the notifier gives up on a record that keeps failing for a passing reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// The failure queue (`FAILURES_QUEUE_URL`): parked records go there.
+    pub failures_queue_url: Option<String>,
+    /// Park after this many failed tries (`NOTIFY_PARK_AFTER_ATTEMPTS`)...
+    pub park_after_attempts: i64,
+    /// ...of which the first is at least this old (`NOTIFY_PARK_AFTER_SECONDS`), so a short
+    /// outage is ridden out by retries and never needs an operator.
+    pub park_after_seconds: i64,
+}
+
+impl Settings {
+    /// From a function environment (Lambda's, or the local stack's from the template).
+    pub fn from_vars(vars: &BTreeMap<String, String>) -> Self {
+        let num =
+            |k: &str, default: i64| vars.get(k).and_then(|v| v.parse().ok()).unwrap_or(default);
+        Settings {
+            failures_queue_url: vars.get("FAILURES_QUEUE_URL").cloned(),
+            park_after_attempts: num("NOTIFY_PARK_AFTER_ATTEMPTS", 8),
+            park_after_seconds: num("NOTIFY_PARK_AFTER_SECONDS", 300),
+        }
+    }
+
+    pub fn from_env() -> Self {
+        Self::from_vars(&std::env::vars().collect())
+    }
+}
 
 pub struct NotifyFunction {
     db: Db,
     s3: aws_sdk_s3::Client,
     ses: aws_sdk_sesv2::Client,
+    sqs: aws_sdk_sqs::Client,
+    settings: Settings,
 }
 
+/// The mails of a record: which address, which step records it, how it is written.
+type Compose = fn(&str, &Invoice, Option<&str>) -> mail::Mail;
+
 impl NotifyFunction {
-    pub fn new(sdk: &aws_config::SdkConfig, res: Resources) -> Self {
+    pub fn new(sdk: &aws_config::SdkConfig, res: Resources, settings: Settings) -> Self {
         let s3_conf = aws_sdk_s3::config::Builder::from(sdk)
             .force_path_style(true)
+            .timeout_config(SHEET_UPLOAD.timeouts())
+            .retry_config(SHEET_UPLOAD.retries())
+            .build();
+        let ses_conf = aws_sdk_sesv2::config::Builder::from(sdk)
+            .timeout_config(MAIL_SEND.timeouts())
+            .retry_config(MAIL_SEND.retries())
+            .build();
+        let sqs_conf = aws_sdk_sqs::config::Builder::from(sdk)
+            .timeout_config(QUEUE_SEND.timeouts())
+            .retry_config(QUEUE_SEND.retries())
             .build();
         NotifyFunction {
-            db: Db::new(sdk, res),
+            db: Db::with_profile(sdk, res, BACKGROUND_DYNAMODB),
             s3: aws_sdk_s3::Client::from_conf(s3_conf),
-            ses: aws_sdk_sesv2::Client::new(sdk),
+            ses: aws_sdk_sesv2::Client::from_conf(ses_conf),
+            sqs: aws_sdk_sqs::Client::from_conf(sqs_conf),
+            settings,
         }
     }
 
     /// A DynamoDB stream event in; `{"batchItemFailures": [...]}` out. Records after the first
     /// failure are reported too, so they are retried in order.
     pub async fn handle(&self, event: Value) -> Value {
+        self.handle_at(event, Utc::now).await
+    }
+
+    /// As `handle`, with the clock given (tests move it instead of sleeping).
+    pub async fn handle_at(&self, event: Value, clock: impl Fn() -> DateTime<Utc>) -> Value {
         let mut failures = Vec::new();
         let records = event["Records"].as_array().cloned().unwrap_or_default();
         for record in &records {
@@ -54,70 +121,153 @@ impl NotifyFunction {
             let Some(id) = record["dynamodb"]["Keys"]["id"]["S"].as_str() else {
                 continue;
             };
-            if let Err(p) = self.deliver(id).await {
-                tracing::warn!(outbox_id = %id, problem = %p, "delivery failed; will retry");
-                failures.push(json!({"itemIdentifier": seq}));
+            let failed = match self.deliver(id, clock()).await {
+                Ok(()) => continue,
+                Err(reason) => reason,
+            };
+            tracing::warn!(outbox_id = %id, reason = %failed, "delivery failed");
+            match self.count_or_park(id, &failed, clock()).await {
+                Ok(true) => tracing::error!(outbox_id = %id, "delivery parked for an operator"),
+                Ok(false) => failures.push(json!({"itemIdentifier": seq})),
+                Err(p) => {
+                    tracing::warn!(outbox_id = %id, problem = %p, "could not count or park a failure");
+                    failures.push(json!({"itemIdentifier": seq}));
+                }
             }
         }
         json!({"batchItemFailures": failures})
     }
 
-    /// Everything one outbox record asks for, skipping the steps already recorded.
-    pub async fn deliver(&self, outbox_id: &str) -> Result<(), Problem> {
-        let Some(rec) = self.db.get_outbox(outbox_id).await? else {
+    /// Everything one outbox record asks for, skipping the steps that have an outcome.
+    /// `Err` only for a passing failure: the record is to be retried.
+    pub async fn deliver(&self, outbox_id: &str, now: DateTime<Utc>) -> Result<(), String> {
+        let passing = |p: smartpit_shared::Problem| format!("{} {}", p.status.as_u16(), p.code);
+        let Some(rec) = self.db.get_outbox(outbox_id).await.map_err(passing)? else {
             return Ok(()); // expired by TTL: nothing left to do
         };
-        let id = InvoiceId::parse(&rec.invoice_id)
-            .ok_or_else(|| Problem::internal(&"outbox names a malformed invoice id"))?;
-        let invoice = self
-            .db
-            .get_invoice(&id)
-            .await?
-            .ok_or_else(|| Problem::internal(&"outbox names an unknown invoice"))?;
-        if let Some(token) = &rec.sheet_token {
-            self.store_sheet(&rec, token, &invoice).await?;
+        if rec.parked() {
+            return Ok(());
         }
-        let link = invoice.sheet_url.as_deref();
-        // The sheet delivery notice goes to the PC address of sheet customers only; the mobile
-        // registration notice to any mobile address.
-        let pc = rec
-            .sheet_token
-            .as_ref()
-            .and(invoice.customer.email.as_ref());
-        let mails = [
-            (
-                pc,
-                Step::MailSent,
-                mail::sheet_notice as fn(&str, &Invoice, Option<&str>) -> mail::Mail,
-            ),
-            (
-                invoice.customer.mobile_email.as_ref(),
-                Step::MobileMailSent,
-                mail::mobile_notice,
-            ),
-        ];
-        for (to, step, compose) in mails {
-            let Some(to) = to else { continue };
-            if rec.done(step) {
-                continue;
+        let Some(id) = InvoiceId::parse(&rec.invoice_id) else {
+            tracing::error!(outbox_id = %outbox_id, "outbox names a malformed invoice id; dropped");
+            return Ok(());
+        };
+        let Some(invoice) = self.db.get_invoice(&id).await.map_err(passing)? else {
+            tracing::error!(outbox_id = %outbox_id, "outbox names an unknown invoice; dropped");
+            return Ok(());
+        };
+        let steps = self.steps(&rec, &invoice);
+        // A bill that can no longer be paid gets no "please pay" mail.
+        if !invoice.is_payable_at(now) {
+            let why = match invoice.status_at(now) {
+                InvoiceStatus::Cancelled => "the invoice was cancelled before this notice went out",
+                InvoiceStatus::Paid => "the invoice was paid before this notice went out",
+                _ => "the invoice expired before this notice went out",
+            };
+            for (step, _, _) in steps {
+                self.record(
+                    &rec,
+                    &invoice,
+                    step,
+                    NoticeStatus::Skipped,
+                    "skipped",
+                    Some(why),
+                    now,
+                )
+                .await
+                .map_err(passing)?;
             }
-            let message_id = self.send(&compose(to, &invoice, link)).await?;
-            self.db.record_step(&rec.id, step, &message_id).await?;
+            return Ok(());
+        }
+        for (step, to, compose) in steps {
+            let outcome = match (step, to, compose) {
+                (Step::SheetStored, _, _) => self.store_sheet(&rec, &invoice, now).await,
+                (_, Some(to), Some(compose)) => {
+                    self.send(&compose(&to, &invoice, invoice.sheet_url.as_deref()))
+                        .await
+                }
+                _ => continue,
+            };
+            let (status, value, reason) = match outcome {
+                Ok(value) => (NoticeStatus::Sent, value, None),
+                Err(Failure::Permanent(reason)) => {
+                    tracing::warn!(outbox_id = %outbox_id, notice = step.notice().as_str(), "notice failed for good; not retried");
+                    (NoticeStatus::Failed, "failed".to_string(), Some(reason))
+                }
+                Err(Failure::Passing(reason)) => return Err(reason),
+            };
+            self.record(&rec, &invoice, step, status, &value, reason.as_deref(), now)
+                .await
+                .map_err(passing)?;
         }
         Ok(())
     }
 
+    /// The steps of a record that have no outcome yet, in order: the PDF, then the mails.
+    fn steps(
+        &self,
+        rec: &OutboxRecord,
+        inv: &Invoice,
+    ) -> Vec<(Step, Option<String>, Option<Compose>)> {
+        let mut out: Vec<(Step, Option<String>, Option<Compose>)> = Vec::new();
+        if rec.sheet_token.is_some() {
+            out.push((Step::SheetStored, None, None));
+            // The sheet delivery notice goes to the PC address of sheet customers only.
+            if let Some(to) = &inv.customer.email {
+                out.push((Step::MailSent, Some(to.clone()), Some(mail::sheet_notice)));
+            }
+        }
+        // The mobile registration notice goes to any mobile address.
+        if let Some(to) = &inv.customer.mobile_email {
+            out.push((
+                Step::MobileMailSent,
+                Some(to.clone()),
+                Some(mail::mobile_notice),
+            ));
+        }
+        out.retain(|(step, _, _)| !rec.done(*step));
+        out
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn record(
+        &self,
+        rec: &OutboxRecord,
+        inv: &Invoice,
+        step: Step,
+        status: NoticeStatus,
+        value: &str,
+        reason: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<(), smartpit_shared::Problem> {
+        let kind: NoticeKind = step.notice();
+        let notice = match inv.notice(kind) {
+            Some(n) => n.now(status, reason.map(str::to_string), now),
+            None => smartpit_shared::notice::Notice {
+                status,
+                reason: reason.map(str::to_string),
+                ..smartpit_shared::notice::Notice::queued(kind, None, now)
+            },
+        };
+        self.db
+            .record_notice(&rec.id, step, value, &inv.id, &notice)
+            .await?;
+        Ok(())
+    }
+
+    /// Renders the sheet and puts it at the link's S3 key (a retry overwrites the same object,
+    /// never adds one), then marks the link stored. Returns when it was stored.
     async fn store_sheet(
         &self,
         rec: &OutboxRecord,
-        token: &str,
         inv: &Invoice,
-    ) -> Result<(), Problem> {
-        if rec.done(Step::SheetStored) {
-            return Ok(());
-        }
+        now: DateTime<Utc>,
+    ) -> Result<String, Failure> {
+        let Some(token) = &rec.sheet_token else {
+            return Err(Failure::Permanent("the record names no sheet".into()));
+        };
         let Some(link) = self.db.get_sheet_link(token).await? else {
-            return Err(Problem::internal(&"outbox names an unknown sheet link"));
+            return Err(Failure::Permanent("the sheet link is missing".into()));
         };
         let content = SheetContent {
             number: inv.number(),
@@ -128,37 +278,34 @@ impl NotifyFunction {
             description: inv.description.clone(),
             payment_code: PaymentCode::new(&company_code(), inv.number(), inv.due_date, inv.amount),
         };
-        let bytes = pdf::render(&content).map_err(|e| Problem::internal(&e))?;
-        // The key is the link's: a retry overwrites the same object, never adds one.
-        self.s3
+        let bytes = pdf::render(&content)
+            .map_err(|e| Failure::Permanent(format!("the sheet could not be rendered: {e}")))?;
+        let put = self
+            .s3
             .put_object()
             .bucket(&self.db.res.sheets_bucket)
             .key(&link.s3_key)
             .content_type("application/pdf")
             .body(bytes.into())
             .send()
-            .await
-            .map_err(|e| Problem::unavailable(&aws_sdk_s3::error::DisplayErrorContext(&e)))?;
-        let now = Utc::now();
+            .await;
+        if let Err(e) = put {
+            let status = e.raw_response().map(|r| r.status().as_u16());
+            return Err(failure::s3(&e, status));
+        }
         self.db.mark_sheet_stored(token, now).await?;
-        self.db
-            .record_step(
-                &rec.id,
-                Step::SheetStored,
-                &smartpit_shared::invoice::timestamp(now),
-            )
-            .await?;
-        Ok(())
+        Ok(smartpit_shared::invoice::timestamp(now))
     }
 
-    async fn send(&self, m: &mail::Mail) -> Result<String, Problem> {
+    /// Sends one mail; its SES message id on success.
+    async fn send(&self, m: &mail::Mail) -> Result<String, Failure> {
         use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
         let content = |s: &str| {
             Content::builder()
                 .data(s)
                 .charset("UTF-8")
                 .build()
-                .map_err(|e| Problem::internal(&e))
+                .map_err(|e| Failure::Permanent(format!("the mail could not be built: {e}")))
         };
         let mut body = Body::builder().text(content(&m.text)?);
         if let Some(html) = &m.html {
@@ -178,27 +325,57 @@ impl NotifyFunction {
             .await;
         match res {
             Ok(out) => Ok(out.message_id().unwrap_or("sent").to_string()),
-            // SES refuses this message for good (a malformed address): retrying would only hold
-            // back the records behind it. Recorded as the step's outcome, and logged.
-            Err(e) if is_permanent(&e) => {
-                tracing::warn!(error = %aws_sdk_sesv2::error::DisplayErrorContext(&e), "mail refused for good; not retried");
-                Ok("refused".to_string())
-            }
-            Err(e) => Err(Problem::unavailable(
-                &aws_sdk_sesv2::error::DisplayErrorContext(&e),
-            )),
+            Err(e) => Err(failure::ses(&e, &self.db.res.mail_from)),
         }
     }
-}
 
-/// A failure that no retry can mend: SES found the request itself bad. Everything else
-/// (throttling, an unverified sender while the operator fixes it, outages) is retried.
-fn is_permanent<R>(
-    err: &aws_sdk_sesv2::error::SdkError<aws_sdk_sesv2::operation::send_email::SendEmailError, R>,
-) -> bool {
-    use aws_sdk_sesv2::operation::send_email::SendEmailError;
-    matches!(
-        err.as_service_error(),
-        Some(SendEmailError::BadRequestException(_))
-    )
+    /// Counts a passing failure; parks the record once it has failed often enough for long
+    /// enough. `Ok(true)`: parked, the stream may move on.
+    async fn count_or_park(
+        &self,
+        id: &str,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, smartpit_shared::Problem> {
+        let f = self.db.count_failure(id, reason, now).await?;
+        let long_enough = now.timestamp() - f.first_failed_at >= self.settings.park_after_seconds;
+        if f.attempts < self.settings.park_after_attempts || !long_enough {
+            return Ok(false);
+        }
+        let Some(queue) = &self.settings.failures_queue_url else {
+            return Ok(false);
+        };
+        let Some(rec) = self.db.get_outbox(id).await? else {
+            return Ok(true);
+        };
+        let invoice = match InvoiceId::parse(&rec.invoice_id) {
+            Some(inv) => self.db.get_invoice(&inv).await?,
+            None => None,
+        };
+        let why = format!(
+            "delivery stopped after {} attempts ({reason}); an operator will redeliver it",
+            f.attempts
+        );
+        let message = json!({
+            "kind": "outbox_parked",
+            "outbox_id": rec.id,
+            "invoice_id": rec.invoice_id,
+            "attempts": f.attempts,
+            "reason": reason,
+            "parked_at": smartpit_shared::invoice::timestamp(now),
+        });
+        self.sqs
+            .send_message()
+            .queue_url(queue)
+            .message_body(message.to_string())
+            .send()
+            .await
+            .map_err(|e| {
+                smartpit_shared::Problem::unavailable(&aws_sdk_sqs::error::DisplayErrorContext(&e))
+            })?;
+        self.db
+            .park_outbox(&rec, invoice.as_ref(), &why, now)
+            .await?;
+        Ok(true)
+    }
 }

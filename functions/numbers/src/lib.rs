@@ -9,9 +9,10 @@ use http::{HeaderValue, Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde_json::{json, Value};
 use smartpit_shared::config::Resources;
-use smartpit_shared::db::{fingerprint, idempotency_key, Claim};
+use smartpit_shared::db::{fingerprint, idempotency_key, Claim, LEASE_SECONDS};
 use smartpit_shared::http::{self as web, is_reference, json_object, Fields};
-use smartpit_shared::issuance::{issue_many, Template};
+use smartpit_shared::ids::{base32, random_bytes};
+use smartpit_shared::issuance::{issue_seeded, SeededBatch, Template};
 use smartpit_shared::{auth, Db, NumberKind, Problem};
 
 /// Most joint cards one request issues; larger pools come in several requests.
@@ -81,14 +82,22 @@ impl NumbersFunction {
             merchant_id: Some(merchant.id.clone()),
             expires_at: None,
         };
-        let issued = match issue_many(&self.db, &template, refs, now, || {}).await {
-            Ok(issued) => issued,
-            Err(p) => {
-                if let Some(lock) = &lock {
-                    self.db.release_idempotency_key(lock).await;
-                }
-                return Err(p);
+        // Under a key the numbers follow from the claim's seed, which a retry finds again: any
+        // sequence of retries writes one set. Without a key every request is a new batch.
+        let own_seed;
+        let seed = match &lock {
+            Some(lock) => lock.seed.as_str(),
+            None => {
+                own_seed = base32(&random_bytes::<20>());
+                own_seed.as_str()
             }
+        };
+        let batch = SeededBatch::new(seed);
+        let issued = match issue_seeded(&self.db, &template, &batch, refs, now).await {
+            Ok(issued) => issued,
+            // Some numbers may be stored already, so the claim is kept (not released): the
+            // retry takes it over when its lease runs out and completes the same batch.
+            Err(p) => return Err(partially_issued(p, lock.is_some())),
         };
         let cards: Vec<Value> = issued
             .iter()
@@ -100,15 +109,41 @@ impl NumbersFunction {
                 })
             })
             .collect();
-        let body = json!({"kind": "joint_card", "count": cards.len(), "cards": cards}).to_string();
+        let body = json!({"kind": "joint_card", "batch_id": batch.batch_id,
+                          "count": cards.len(), "cards": cards})
+        .to_string();
         if let Some(lock) = &lock {
+            // A retry that took the claim over stores the same body: either is the answer.
             self.db
                 .finish_idempotency_key(lock, StatusCode::CREATED.as_u16(), &body)
                 .await?;
         }
-        tracing::info!(merchant_id = %merchant.id, count = issued.len(), "joint cards issued");
+        tracing::info!(merchant_id = %merchant.id, batch_id = %batch.batch_id, count = issued.len(), "joint cards issued");
         Ok(web::raw_json(StatusCode::CREATED, body))
     }
+}
+
+/// A batch that failed part way: say what stands, never "nothing was changed".
+fn partially_issued(cause: Problem, keyed: bool) -> Problem {
+    let retry = if keyed {
+        format!(
+            "Some numbers may have been issued. Retry with the same Idempotency-Key (after {} \
+             seconds at most) to complete this batch: the retry issues the same numbers, never \
+             a second set.",
+            LEASE_SECONDS
+        )
+    } else {
+        "Some numbers may have been issued. Without an Idempotency-Key a retry issues a new \
+         batch; send one to make retries safe."
+            .to_string()
+    };
+    Problem::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "joint_cards_incomplete",
+        "The batch could not be completed now",
+    )
+    .detail(retry)
+    .with("cause", cause.code)
 }
 
 /// `count` (1 to 1000) and optional `customer_refs`, one per card when given.

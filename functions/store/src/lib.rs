@@ -13,10 +13,11 @@ use smartpit_shared::auth::{self, ChainPrincipal};
 use smartpit_shared::config::Resources;
 use smartpit_shared::db::{PayOutcome, PaymentRequest, VoidOutcome};
 use smartpit_shared::http::{self as web, is_reference, json_object, Fields};
+use smartpit_shared::invoice::jst_timestamp;
 use smartpit_shared::money::{yen_from_json, MAX_INVOICE_YEN};
 use smartpit_shared::number::ascii_digits;
 use smartpit_shared::sheet::payment_code::{company_code, PaymentCode, PAYMENT_CODE_LEN};
-use smartpit_shared::{Channel, Db, InvoiceId, Problem, SmartPitNumber};
+use smartpit_shared::{Channel, Db, Invoice, InvoiceId, Problem, SmartPitNumber};
 
 /// The most invoices one visit may pay together.
 pub const MAX_INVOICES_PER_PAYMENT: usize = 20;
@@ -74,8 +75,8 @@ impl StoreFunction {
         f.only_known(&body, &["store_code", "smartpit_number", "barcode"]);
         store_code(&body, &mut f);
         f.finish()?;
-        let number = match (body.get("smartpit_number"), body.get("barcode")) {
-            (Some(n), None) => typed_number(&chain, n)?,
+        let (number, code) = match (body.get("smartpit_number"), body.get("barcode")) {
+            (Some(n), None) => (typed_number(&chain, n)?, None),
             (None, Some(b)) => scanned_number(b)?,
             _ => {
                 return Err(bad(
@@ -85,6 +86,9 @@ impl StoreFunction {
             }
         };
         let invoices = self.db.payable_invoices(number, now).await?;
+        if let (Some(code), Some(inv)) = (&code, invoices.first()) {
+            check_not_stale(code, inv)?;
+        }
         if invoices.is_empty() {
             return Err(Problem::new(
                 StatusCode::NOT_FOUND,
@@ -144,6 +148,19 @@ impl StoreFunction {
             ))
             .with("invoice_id", invoice_id)
             .with("status", status.as_str())),
+            PayOutcome::Voided(p) => Err(Problem::new(
+                StatusCode::CONFLICT,
+                "payment_voided",
+                "This payment was voided",
+            )
+            .detail(format!(
+                "Payment {} of this store transaction was voided at {}. Nothing was paid now; \
+                 report a new store_transaction_id to pay again.",
+                p.id,
+                p.voided_at.map(jst_timestamp).unwrap_or_default()
+            ))
+            .with("payment_id", p.id.clone())
+            .with("voided_at", p.voided_at.map(jst_timestamp))),
             PayOutcome::WrongAmount { expected } => Err(Problem::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "amount_mismatch",
@@ -213,8 +230,9 @@ fn typed_number(chain: &ChainPrincipal, v: &Value) -> Result<SmartPitNumber, Pro
 }
 
 /// A scanned barcode: a card's EAN-13, which is its number, or a sheet's 44-digit GS1-128
-/// payment code, whose free field holds the sheet's number.
-fn scanned_number(v: &Value) -> Result<SmartPitNumber, Problem> {
+/// payment code, whose free field holds the sheet's number (returned with the code, whose
+/// amount and deadline are checked against the bill).
+fn scanned_number(v: &Value) -> Result<(SmartPitNumber, Option<PaymentCode>), Problem> {
     let invalid =
         |detail: &str| bad("invalid_barcode", "Not a Smart Pit barcode").detail(detail.to_string());
     let s = v
@@ -222,18 +240,39 @@ fn scanned_number(v: &Value) -> Result<SmartPitNumber, Problem> {
         .ok_or_else(|| invalid("barcode must be a string of digits"))?;
     let digits = ascii_digits(s).ok_or_else(|| invalid("barcode must hold only digits"))?;
     match digits.len() {
-        13 => SmartPitNumber::parse(s).map_err(|e| invalid(&e.to_string())),
+        13 => SmartPitNumber::parse(s)
+            .map(|n| (n, None))
+            .map_err(|e| invalid(&e.to_string())),
         PAYMENT_CODE_LEN => {
             let code = PaymentCode::parse(s).map_err(|e| invalid(&e))?;
             if code.company_code != company_code() {
                 return Err(invalid("this payment code is another biller's"));
             }
-            Ok(code.number)
+            Ok((code.number, Some(code)))
         }
         n => Err(invalid(&format!(
             "a card's barcode has 13 digits and a sheet's 44, this one has {n}"
         ))),
     }
+}
+
+/// A sheet's printed code names the amount and deadline the bill had when it was printed: a
+/// code that no longer matches the bill (an altered or outdated sheet) is refused.
+fn check_not_stale(code: &PaymentCode, inv: &Invoice) -> Result<(), Problem> {
+    let expected = PaymentCode::new(&code.company_code, inv.number(), inv.due_date, inv.amount);
+    if code.amount == inv.amount && code.deadline == expected.deadline {
+        return Ok(());
+    }
+    Err(
+        bad("stale_barcode", "This sheet does not match the bill").detail(format!(
+            "The sheet reads {} yen due {}, but the bill is {} yen due {}. Ask the customer \
+             for the latest sheet from the mail, or pay by typing the number at a kiosk chain.",
+            code.amount,
+            code.deadline.map_or("-".to_string(), |d| d.to_string()),
+            inv.amount,
+            inv.due_date
+        )),
+    )
 }
 
 fn payment_request(
@@ -300,6 +339,15 @@ fn payment_request(
         }
     };
     f.finish()?;
+    let first = ids.first().map(InvoiceId::number);
+    if ids.iter().any(|id| Some(id.number()) != first) {
+        return Err(Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "mixed_numbers",
+            "One payment covers the bills of one Smart Pit number",
+        )
+        .detail("The invoices belong to different numbers: report one payment per card or sheet. Nothing was paid."));
+    }
     match (store_code, txn, amount) {
         (Some(store_code), Some(store_transaction_id), Some(amount)) => Ok(PaymentRequest {
             chain_id: chain.id.clone(),

@@ -9,6 +9,8 @@ use tokio::process::{Child, Command};
 
 pub struct Emulator {
     pub endpoint: String,
+    /// The emulator's process id (tests freeze it with SIGSTOP to play a hung dependency).
+    pub pid: Option<u32>,
     /// Held so that the emulator's stdin stays open; it exits when this is dropped.
     _child: Child,
 }
@@ -60,6 +62,7 @@ pub async fn start(repo: &Path, port: u16, log: Option<&Path>) -> Result<Emulato
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
     Ok(Emulator {
         endpoint: format!("http://127.0.0.1:{port}"),
+        pid: child.id(),
         _child: child,
     })
 }

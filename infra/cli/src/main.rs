@@ -76,6 +76,26 @@ enum Command {
         #[command(flatten)]
         target: Target,
     },
+    /// Put the notices the notifier gave up on (its failure queue) back on its stream, after
+    /// the cause is fixed: only their missing steps run again.
+    Redeliver {
+        /// The local AWS endpoint (as `make dev` prints it). Without it, the AWS account of
+        /// the environment, with the deployed stack's queue and tables named below.
+        #[arg(long)]
+        endpoint: Option<String>,
+        /// The deployed NotifyFailuresQueue's URL.
+        #[arg(long, env = "FAILURES_QUEUE_URL", required_unless_present = "endpoint")]
+        queue_url: Option<String>,
+        /// The deployed OutboxTable.
+        #[arg(long, env = "OUTBOX_TABLE", required_unless_present = "endpoint")]
+        outbox_table: Option<String>,
+        /// The deployed MainTable.
+        #[arg(long, env = "MAIN_TABLE", required_unless_present = "endpoint")]
+        main_table: Option<String>,
+        /// At most this many queue messages in one run.
+        #[arg(long, default_value_t = 1000)]
+        max: usize,
+    },
     /// Print a new API key for a store chain of the catalogue, once.
     ChainKey {
         /// A chain id of shared/src/store_chains.json (lawson, familymart, ...).
@@ -108,7 +128,11 @@ impl Target {
                     main_table,
                     ..Default::default()
                 };
-                Ok(smartpit_shared::Db::new(&sdk, res))
+                Ok(smartpit_shared::Db::with_profile(
+                    &sdk,
+                    res,
+                    smartpit_shared::timeouts::OPERATOR,
+                ))
             }
             (None, None) => Err("give --endpoint or --main-table".into()),
         }
@@ -197,6 +221,58 @@ async fn run(cli: Cli) -> Result<(), String> {
             eprintln!("merchant {id}: API key above, shown once (only its hash is stored)");
             Ok(())
         }
+        Command::Redeliver {
+            endpoint,
+            queue_url,
+            outbox_table,
+            main_table,
+            max,
+        } => {
+            let (db, sdk, url) = match (endpoint, queue_url, outbox_table, main_table) {
+                (Some(endpoint), _, _, _) => {
+                    let stack = Stack::new(&repo, &endpoint, "http://127.0.0.1:3000")?;
+                    let url = smartpit_cli::provision::queue_url(&endpoint, "NotifyFailuresQueue");
+                    (stack.db()?, stack.sdk.clone(), url)
+                }
+                (None, Some(url), Some(outbox_table), Some(main_table)) => {
+                    let sdk = smartpit_shared::config::aws_from_env().await;
+                    let res = smartpit_shared::config::Resources {
+                        outbox_table,
+                        main_table,
+                        ..Default::default()
+                    };
+                    let db = smartpit_shared::Db::with_profile(
+                        &sdk,
+                        res,
+                        smartpit_shared::timeouts::OPERATOR,
+                    );
+                    (db, sdk, url)
+                }
+                _ => {
+                    return Err(
+                        "give --endpoint, or --queue-url, --outbox-table and --main-table".into(),
+                    )
+                }
+            };
+            let queue = smartpit_cli::redeliver::Queue {
+                sqs: &aws_sdk_sqs::Client::new(&sdk),
+                url: &url,
+                streams: &aws_sdk_dynamodbstreams::Client::new(&sdk),
+            };
+            let report = smartpit_cli::redeliver::redeliver(&db, &queue, max).await?;
+            for id in &report.redelivered {
+                println!("redelivered {id}");
+            }
+            for why in &report.kept {
+                eprintln!("kept in the queue: {why}");
+            }
+            println!(
+                "{} record(s) put back on the stream, {} kept",
+                report.redelivered.len(),
+                report.kept.len()
+            );
+            Ok(())
+        }
         Command::ChainKey { chain, target } => {
             let key = onboard::chain_key(&target.db(&repo).await?, &chain).await?;
             println!("{key}");
@@ -227,7 +303,11 @@ async fn run(cli: Cli) -> Result<(), String> {
                         ..Default::default()
                     };
                     (
-                        smartpit_shared::Db::new(&sdk, res),
+                        smartpit_shared::Db::with_profile(
+                            &sdk,
+                            res,
+                            smartpit_shared::timeouts::OPERATOR,
+                        ),
                         aws_sdk_s3::Client::new(&sdk),
                         bucket,
                     )

@@ -14,8 +14,13 @@ pub async fn merchant_key(db: &Db, id: &str, name: &str) -> Result<String, Strin
         return Err("a merchant id is 1 to 64 letters, digits and . _ : / -".into());
     }
     let name = name.trim();
-    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-        return Err("a merchant name is 1 to 100 characters, no control characters".into());
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err("a merchant name is 1 to 100 characters".into());
+    }
+    if let Some(c) = smartpit_shared::text::hidden_char(name) {
+        return Err(format!(
+            "a merchant name is shown to customers and stores: it must not contain {c}"
+        ));
     }
     let key = new_secret("sk_live");
     let merchant = Merchant {

@@ -20,7 +20,19 @@ pub fn bucket_name(logical: &str) -> String {
     format!("smartpit-{}", logical.to_lowercase())
 }
 
-/// The local name of the resource a `!Ref` names.
+pub fn queue_name(logical: &str) -> String {
+    format!("smartpit-{logical}")
+}
+
+/// The account the emulator puts its resources in.
+pub const LOCAL_ACCOUNT: &str = "123456789012";
+
+/// A queue's URL on the emulator (what `!Ref` of a queue gives).
+pub fn queue_url(endpoint: &str, logical: &str) -> String {
+    format!("{endpoint}/{LOCAL_ACCOUNT}/{}", queue_name(logical))
+}
+
+/// The local name of the resource a `!Ref` names (a queue's is its URL: see `queue_url`).
 pub fn resolve_ref(t: &Template, logical: &str) -> Option<String> {
     if t.tables.contains_key(logical) {
         Some(table_name(logical))
@@ -29,6 +41,31 @@ pub fn resolve_ref(t: &Template, logical: &str) -> Option<String> {
     } else {
         None
     }
+}
+
+/// The template's queues, created on the emulator (creating one again changes nothing).
+pub async fn queues(sqs: &aws_sdk_sqs::Client, t: &Template, endpoint: &str) -> Result<(), String> {
+    for logical in &t.queues {
+        let out = sqs
+            .create_queue()
+            .queue_name(queue_name(logical))
+            .send()
+            .await
+            .map_err(|e| {
+                format!(
+                    "create queue {logical}: {}",
+                    aws_sdk_sqs::error::DisplayErrorContext(&e)
+                )
+            })?;
+        let want = queue_url(endpoint, logical);
+        if out.queue_url() != Some(want.as_str()) {
+            return Err(format!(
+                "queue {logical} is at {:?}, expected {want}",
+                out.queue_url()
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn s<'a>(v: &'a Value, key: &str) -> Result<&'a str, String> {

@@ -24,11 +24,16 @@ pub type Handler = Arc<dyn Fn(Request) -> BoxFuture<'static, Response<Body>> + S
 pub const LOCAL_REGION: &str = "ap-northeast-1";
 
 /// SDK configuration for the local endpoint, with dummy credentials: nothing can reach AWS.
+/// Time limits are the operator's (no call waits for ever); each function's own clients apply
+/// their own profiles over these.
 pub fn local_sdk_config(endpoint: &str) -> SdkConfig {
     let creds =
         aws_sdk_dynamodb::config::Credentials::new("local", "local", None, None, "smartpit-local");
+    let limits = smartpit_shared::timeouts::OPERATOR;
     SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
+        .timeout_config(limits.timeouts())
+        .retry_config(limits.retries())
         .region(Region::new(LOCAL_REGION))
         .endpoint_url(endpoint)
         .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
@@ -74,6 +79,9 @@ impl Stack {
     fn resolve(&self, target: &str) -> Option<String> {
         if target == "PublicBaseUrl" {
             return Some(self.api_url.clone());
+        }
+        if self.template.queues.iter().any(|q| q == target) {
+            return Some(provision::queue_url(&self.endpoint, target));
         }
         resolve_ref(&self.template, target)
             .or_else(|| self.template.parameters.get(target).cloned())
@@ -164,19 +172,41 @@ impl Stack {
         Ok(out)
     }
 
-    /// Starts a pump for every stream the template connects to a function.
+    /// The notifier as its Lambda `main` builds it, from the template's environment.
+    pub fn notifier(&self) -> Result<smartpit_notify::NotifyFunction, String> {
+        let env = self.env_of("NotifyFunction")?;
+        Ok(smartpit_notify::NotifyFunction::new(
+            &self.sdk,
+            self.resources_of("NotifyFunction")?,
+            smartpit_notify::Settings::from_vars(&env),
+        ))
+    }
+
+    /// Starts a pump for every stream the template connects to a function, with the event
+    /// source mapping's settings (batch size, bounded retries, bisection, on-failure queue).
     pub fn start_streams(&self) -> Result<(), String> {
-        for (table, function) in &self.template.streams {
-            let res = self.resources_of(function)?;
-            let f = match function.as_str() {
-                "NotifyFunction" => smartpit_notify::NotifyFunction::new(&self.sdk, res),
+        for (table, source) in &self.template.streams {
+            let f = match source.function.as_str() {
+                "NotifyFunction" => self.notifier()?,
                 other => return Err(format!("no local stream consumer for {other}")),
             };
-            let ddb = aws_sdk_dynamodb::Client::new(&self.sdk);
-            let streams = aws_sdk_dynamodbstreams::Client::new(&self.sdk);
-            let table = provision::table_name(table);
+            let mapping = crate::streams::Mapping {
+                table: provision::table_name(table),
+                batch_size: source.batch_size.max(1),
+                max_retries: source.max_retries,
+                bisect: source.bisect,
+                on_failure_queue: source
+                    .on_failure_queue
+                    .as_ref()
+                    .map(|q| provision::queue_url(&self.endpoint, q)),
+            };
+            let clients = crate::streams::Clients {
+                ddb: aws_sdk_dynamodb::Client::new(&self.sdk),
+                streams: aws_sdk_dynamodbstreams::Client::new(&self.sdk),
+                sqs: aws_sdk_sqs::Client::new(&self.sdk),
+            };
             tokio::spawn(async move {
-                if let Err(e) = crate::streams::pump(ddb, streams, table, f).await {
+                if let Err(e) = crate::streams::pump(clients, mapping, f).await {
                     tracing::error!(error = %e, "stream pump stopped");
                 }
             });
@@ -206,13 +236,23 @@ impl Stack {
 
     /// Operator-side access to the tables.
     pub fn db(&self) -> Result<Db, String> {
-        Ok(Db::new(&self.sdk, self.resources_of("InvoicesFunction")?))
+        Ok(Db::with_profile(
+            &self.sdk,
+            self.resources_of("InvoicesFunction")?,
+            smartpit_shared::timeouts::OPERATOR,
+        ))
     }
 
     /// Tables and buckets, as the template defines them.
     pub async fn provision(&self) -> Result<(), String> {
         provision::tables(&aws_sdk_dynamodb::Client::new(&self.sdk), &self.template).await?;
         provision::buckets(&s3_client(&self.sdk), &self.template).await?;
+        provision::queues(
+            &aws_sdk_sqs::Client::new(&self.sdk),
+            &self.template,
+            &self.endpoint,
+        )
+        .await?;
         self.verify_mail_identity().await
     }
 

@@ -1,8 +1,10 @@
-//! Feeds a table's stream to its function the way Lambda does: batches of records in the
-//! DynamoDB stream event shape, retried from the first failed record (partial batch failure
-//! reporting) after a pause, until it succeeds.
+//! Feeds a table's stream to its function the way Lambda's event source mapping does, with the
+//! template's settings: batches of records in the DynamoDB stream event shape, retried from the
+//! first failed record (partial batch failure reporting), split on a function error (bisect),
+//! given up after the maximum retries and reported to the on-failure queue.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_dynamodbstreams::types::{AttributeValue, Record, ShardIteratorType};
@@ -45,23 +47,94 @@ pub fn event_record(r: &Record, arn: &str) -> Value {
     })
 }
 
-/// Polls the stream of `table` for ever, delivering to `function`.
-pub async fn pump(
-    ddb: aws_sdk_dynamodb::Client,
-    streams: aws_sdk_dynamodbstreams::Client,
-    table: String,
-    function: NotifyFunction,
-) -> Result<(), String> {
+/// The event source mapping's settings, from the template.
+#[derive(Debug, Clone)]
+pub struct Mapping {
+    pub table: String,
+    pub batch_size: usize,
+    /// -1: retry for ever.
+    pub max_retries: i64,
+    pub bisect: bool,
+    /// URL of the queue given-up batches are reported to.
+    pub on_failure_queue: Option<String>,
+}
+
+pub struct Clients {
+    pub ddb: aws_sdk_dynamodb::Client,
+    pub streams: aws_sdk_dynamodbstreams::Client,
+    pub sqs: aws_sdk_sqs::Client,
+}
+
+/// What one invocation said about a batch.
+enum Outcome {
+    /// Every record done.
+    Done,
+    /// Records from this sequence number on are to be retried.
+    FailedFrom(String),
+    /// The function itself failed (panicked): the whole batch.
+    FunctionError(String),
+}
+
+async fn invoke(function: &Arc<NotifyFunction>, batch: Vec<Value>) -> Outcome {
+    let f = function.clone();
+    let run = tokio::spawn(async move { f.handle(json!({"Records": batch})).await });
+    match run.await {
+        Ok(reply) => match reply["batchItemFailures"]
+            .as_array()
+            .and_then(|f| f.first())
+            .and_then(|f| f["itemIdentifier"].as_str())
+        {
+            None => Outcome::Done,
+            Some(seq) => Outcome::FailedFrom(seq.to_string()),
+        },
+        Err(e) => Outcome::FunctionError(e.to_string()),
+    }
+}
+
+/// Lambda's on-failure record for a stream batch it gave up on: the batch's place in the
+/// stream, not its records (`smartpit redeliver` reads them back from the stream).
+fn failure_record(batch: &[Value], arn: &str, shard: &str, invokes: i64, why: &str) -> Value {
+    let seq = |r: Option<&Value>| {
+        r.and_then(|r| r["dynamodb"]["SequenceNumber"].as_str())
+            .map(str::to_string)
+    };
+    json!({
+        "requestContext": {
+            "requestId": smartpit_shared::ids::base32(&smartpit_shared::ids::random_bytes::<10>()),
+            "functionArn": format!("arn:aws:lambda:{}:{}:function:NotifyFunction", crate::stack::LOCAL_REGION, crate::provision::LOCAL_ACCOUNT),
+            "condition": "RetryAttemptsExhausted",
+            "approximateInvokeCount": invokes,
+        },
+        "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": why},
+        "version": "1.0",
+        "timestamp": smartpit_shared::invoice::timestamp(chrono::Utc::now()),
+        "DDBStreamBatchInfo": {
+            "shardId": shard,
+            "startSequenceNumber": seq(batch.first()),
+            "endSequenceNumber": seq(batch.last()),
+            "batchSize": batch.len(),
+            "streamArn": arn,
+        }
+    })
+}
+
+/// Polls the stream of the mapping's table for ever, delivering to `function` as Lambda's event
+/// source mapping does: in order, a batch at a time, retrying from the first failed record
+/// (`ReportBatchItemFailures`), splitting a batch whose invocation failed (bisect), and giving a
+/// batch up after `max_retries` retries, reported to the on-failure queue.
+pub async fn pump(clients: Clients, m: Mapping, function: NotifyFunction) -> Result<(), String> {
+    let Clients { ddb, streams, sqs } = clients;
+    let function = Arc::new(function);
     let desc = ddb
         .describe_table()
-        .table_name(&table)
+        .table_name(&m.table)
         .send()
         .await
-        .map_err(|e| format!("describe {table}: {e}"))?;
+        .map_err(|e| format!("describe {}: {e}", m.table))?;
     let arn = desc
         .table()
         .and_then(|t| t.latest_stream_arn())
-        .ok_or_else(|| format!("{table} has no stream"))?
+        .ok_or_else(|| format!("{} has no stream", m.table))?
         .to_string();
     let stream = streams
         .describe_stream()
@@ -86,6 +159,9 @@ pub async fn pump(
         .shard_iterator()
         .map(str::to_string);
     let mut pending: VecDeque<Value> = VecDeque::new();
+    // Retries of the batch at the front of `pending`, and how far it is split.
+    let mut retries: i64 = 0;
+    let mut limit = m.batch_size;
     loop {
         if let Some(it) = iterator.clone() {
             match streams
@@ -103,30 +179,56 @@ pub async fn pump(
             }
         }
         while !pending.is_empty() {
-            let batch: Vec<Value> = pending.iter().take(10).cloned().collect();
-            let reply = function.handle(json!({"Records": batch})).await;
-            let failed = reply["batchItemFailures"]
-                .as_array()
-                .and_then(|f| f.first())
-                .and_then(|f| f["itemIdentifier"].as_str())
-                .map(str::to_string);
-            match failed {
-                None => {
-                    for _ in 0..batch.len() {
-                        pending.pop_front();
-                    }
+            let batch: Vec<Value> = pending.iter().take(limit).cloned().collect();
+            let failed_from = match invoke(&function, batch.clone()).await {
+                Outcome::Done => {
+                    pending.drain(..batch.len());
+                    retries = 0;
+                    limit = m.batch_size;
+                    continue;
                 }
-                Some(seq) => {
-                    while pending
-                        .front()
-                        .is_some_and(|r| r["dynamodb"]["SequenceNumber"].as_str() != Some(&seq))
-                    {
-                        pending.pop_front();
-                    }
-                    tokio::time::sleep(Duration::from_millis(500)).await;
-                    break;
+                Outcome::FunctionError(e) if m.bisect && batch.len() > 1 => {
+                    // Splitting does not count as a retry.
+                    tracing::warn!(error = %e, size = batch.len(), "function error: bisecting");
+                    limit = batch.len().div_ceil(2);
+                    continue;
                 }
+                Outcome::FunctionError(e) => (0, e),
+                Outcome::FailedFrom(seq) => {
+                    let at = batch
+                        .iter()
+                        .position(|r| r["dynamodb"]["SequenceNumber"].as_str() == Some(&seq))
+                        .unwrap_or(0);
+                    (at, "records reported as failed".to_string())
+                }
+            };
+            let (at, why) = failed_from;
+            pending.drain(..at);
+            retries += 1;
+            if m.max_retries >= 0 && retries > m.max_retries {
+                let failed: Vec<Value> = batch[at..].to_vec();
+                let record = failure_record(&failed, &arn, &shard, retries, &why);
+                match &m.on_failure_queue {
+                    Some(q) => {
+                        if let Err(e) = sqs
+                            .send_message()
+                            .queue_url(q)
+                            .message_body(record.to_string())
+                            .send()
+                            .await
+                        {
+                            tracing::error!(error = %e, "on-failure destination unreachable");
+                        }
+                    }
+                    None => tracing::error!("batch given up with no on-failure destination"),
+                }
+                pending.drain(..failed.len().min(pending.len()));
+                retries = 0;
+                limit = m.batch_size;
+                continue;
             }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

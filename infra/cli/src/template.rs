@@ -25,8 +25,23 @@ pub struct Template {
     pub function_env: BTreeMap<String, BTreeMap<String, Value>>,
     /// Parameter -> its default value.
     pub parameters: BTreeMap<String, String>,
-    /// Logical ids of the tables with a stream, and the function each stream feeds.
-    pub streams: BTreeMap<String, String>,
+    /// Logical ids of the tables with a stream, and how each feeds its function.
+    pub streams: BTreeMap<String, StreamSource>,
+    /// Logical ids of the `AWS::SQS::Queue`s.
+    pub queues: Vec<String>,
+}
+
+/// A `Type: DynamoDB` event: the event source mapping Lambda runs, as the local stack runs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamSource {
+    pub function: String,
+    pub batch_size: usize,
+    /// Retries of a failing batch before it is given up (`MaximumRetryAttempts`; -1: for ever).
+    pub max_retries: i64,
+    /// Split a failing batch in two, and again, until the failing record stands alone.
+    pub bisect: bool,
+    /// The queue given up batches are reported to (`DestinationConfig.OnFailure`).
+    pub on_failure_queue: Option<String>,
 }
 
 fn get<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
@@ -69,6 +84,7 @@ impl Template {
             function_env: BTreeMap::new(),
             parameters: BTreeMap::new(),
             streams: BTreeMap::new(),
+            queues: Vec::new(),
         };
         if let Some(params) = get(&doc, "Parameters").and_then(Value::as_mapping) {
             for (name, p) in params {
@@ -98,11 +114,28 @@ impl Template {
                         .and_then(Value::as_mapping);
                     for (_, ev) in events.into_iter().flatten() {
                         if str_of(ev, "Type") == Some("DynamoDB") {
-                            let table = get(ev, "Properties")
-                                .and_then(|p| get(p, "Stream"))
+                            let p =
+                                get(ev, "Properties").ok_or("DynamoDB event without Properties")?;
+                            let table = get(p, "Stream")
                                 .and_then(get_att_target)
                                 .ok_or("DynamoDB event without !GetAtt Table.StreamArn")?;
-                            t.streams.insert(table.to_string(), id.clone());
+                            let int = |k: &str, default: i64| {
+                                get(p, k).and_then(Value::as_i64).unwrap_or(default)
+                            };
+                            let source = StreamSource {
+                                function: id.clone(),
+                                batch_size: usize::try_from(int("BatchSize", 100)).unwrap_or(100),
+                                max_retries: int("MaximumRetryAttempts", -1),
+                                bisect: get(p, "BisectBatchOnFunctionError")
+                                    .and_then(Value::as_bool)
+                                    .unwrap_or(false),
+                                on_failure_queue: get(p, "DestinationConfig")
+                                    .and_then(|d| get(d, "OnFailure"))
+                                    .and_then(|o| get(o, "Destination"))
+                                    .and_then(get_att_target)
+                                    .map(str::to_string),
+                            };
+                            t.streams.insert(table.to_string(), source);
                             continue;
                         }
                         if str_of(ev, "Type") != Some("HttpApi") {
@@ -122,6 +155,7 @@ impl Template {
                     t.tables.insert(id, props.cloned().unwrap_or(Value::Null));
                 }
                 Some("AWS::S3::Bucket") => t.buckets.push(id),
+                Some("AWS::SQS::Queue") => t.queues.push(id),
                 _ => {}
             }
         }
@@ -208,6 +242,16 @@ mod tests {
             .any(|r| r.method == "POST" && r.path == "/v1/invoices"));
         assert!(t.tables.contains_key("MainTable"));
         assert!(t.tables.contains_key("NumbersTable"));
+        let outbox = &t.streams["OutboxTable"];
+        assert_eq!(outbox.function, "NotifyFunction");
+        assert_eq!(outbox.batch_size, 10);
+        assert!(outbox.bisect);
+        assert!(outbox.max_retries > 0);
+        assert_eq!(
+            outbox.on_failure_queue.as_deref(),
+            Some("NotifyFailuresQueue")
+        );
+        assert!(t.queues.iter().any(|q| q == "NotifyFailuresQueue"));
         let env = &t.function_env["InvoicesFunction"];
         assert_eq!(ref_target(&env["MAIN_TABLE"]), Some("MainTable"));
         match t.match_route("POST", "/v1/invoices/inv_abc/cancel") {

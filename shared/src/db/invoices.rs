@@ -73,11 +73,17 @@ impl Db {
                 Some(codes) if codes.get(1).is_some_and(|c| c == "ConditionalCheckFailed") => {
                     let key = order_key(&invoice.merchant_id, &invoice.merchant_order_id);
                     let existing = self.read(&self.res.main_table, key).await?;
+                    let existing_invoice_id = existing
+                        .as_ref()
+                        .and_then(|i| get_s(i, "invoice_id"))
+                        .map(str::to_string);
+                    // The order is claimed by this very invoice: an earlier attempt of this
+                    // transaction (timed out on our side) was applied after all.
+                    if existing_invoice_id.as_deref() == Some(invoice.id.as_str()) {
+                        return Ok(RegisterOutcome::Registered);
+                    }
                     Ok(RegisterOutcome::DuplicateOrder {
-                        existing_invoice_id: existing
-                            .as_ref()
-                            .and_then(|i| get_s(i, "invoice_id"))
-                            .map(str::to_string),
+                        existing_invoice_id,
                     })
                 }
                 Some(codes) if codes.get(2).is_some_and(|c| c == "ConditionalCheckFailed") => {
@@ -310,8 +316,11 @@ fn encode_cursor(key: &Item) -> String {
         .encode(serde_json::Value::Object(map).to_string())
 }
 
-/// A cursor is ours only if it continues the same merchant's listing; anything else is refused
-/// so that a crafted cursor can never start inside another merchant's data.
+/// A cursor is ours only if it has exactly the shape this listing's cursors have and continues
+/// the same merchant's listing: the index's partition key is the merchant's, the table key names
+/// a well-formed invoice under its own number, and the sort key is that invoice's. A crafted
+/// cursor can therefore only start inside the caller's own listing, and never reaches DynamoDB
+/// in a shape it would reject (that was a 500).
 fn decode_cursor(cursor: &str, pk_name: &str, pk: &str) -> Result<Item, Problem> {
     let bad = || {
         Problem::new(
@@ -321,44 +330,91 @@ fn decode_cursor(cursor: &str, pk_name: &str, pk: &str) -> Result<Item, Problem>
         )
         .detail("Pass next_cursor from the previous page unchanged, with the same status filter.")
     };
+    if cursor.len() > 1024 {
+        return Err(bad());
+    }
     let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(cursor)
         .map_err(|_| bad())?;
     let map: serde_json::Map<String, serde_json::Value> =
         serde_json::from_slice(&raw).map_err(|_| bad())?;
-    let allowed = ["pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk"];
-    let mut key = Item::new();
-    for (k, v) in map {
-        let s = v.as_str().ok_or_else(bad)?;
-        if !allowed.contains(&k.as_str()) {
-            return Err(bad());
-        }
-        key.insert(k, AttributeValue::S(s.to_string()));
-    }
-    if get_s(&key, pk_name) != Some(pk) {
+    let sk_name = if pk_name == "gsi1pk" {
+        "gsi1sk"
+    } else {
+        "gsi2sk"
+    };
+    let wanted = ["pk", "sk", pk_name, sk_name];
+    if map.len() != wanted.len() || !wanted.iter().all(|k| map.contains_key(*k)) {
         return Err(bad());
     }
-    Ok(key)
+    let text = |k: &str| map.get(k).and_then(|v| v.as_str()).ok_or_else(bad);
+    let id = text("sk")?
+        .strip_prefix("INV#")
+        .and_then(InvoiceId::parse)
+        .ok_or_else(bad)?;
+    let sort = text(sk_name)?;
+    let ts = sort
+        .strip_suffix(id.as_str())
+        .and_then(|t| t.strip_suffix('#'))
+        .ok_or_else(bad)?;
+    let shaped = text("pk")? == number_pk(id.number())
+        && text(pk_name)? == pk
+        && DateTime::parse_from_rfc3339(ts).is_ok();
+    if !shaped {
+        return Err(bad());
+    }
+    Ok(wanted
+        .iter()
+        .filter_map(|k| Some((k.to_string(), AttributeValue::S(text(k).ok()?.to_string()))))
+        .collect())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn key_of(pairs: &[(&str, &str)]) -> Item {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), AttributeValue::S(v.to_string())))
+            .collect()
+    }
+
     #[test]
     fn cursor_round_trips_and_is_bound_to_its_merchant() {
-        let key: Item = [
-            ("pk", "NUM#1"),
-            ("sk", "INV#x"),
+        let n = SmartPitNumber::parse("2010000000014").unwrap();
+        let id = InvoiceId::new(n);
+        let sk = format!("INV#{id}");
+        let sort = format!("2026-11-27T01:02:03.456Z#{id}");
+        let key = key_of(&[
+            ("pk", "NUM#2010000000014"),
+            ("sk", &sk),
             ("gsi1pk", "MER#a"),
-            ("gsi1sk", "t#x"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), AttributeValue::S(v.to_string())))
-        .collect();
+            ("gsi1sk", &sort),
+        ]);
         let c = encode_cursor(&key);
         assert_eq!(decode_cursor(&c, "gsi1pk", "MER#a").ok(), Some(key));
         assert!(decode_cursor(&c, "gsi1pk", "MER#b").is_err());
+        assert!(decode_cursor(&c, "gsi2pk", "MER#a").is_err());
         assert!(decode_cursor("not base64!", "gsi1pk", "MER#a").is_err());
+        // Only the caller's own partition key: well-formed base64 JSON, refused before DynamoDB.
+        let only_pk = encode_cursor(&key_of(&[("gsi1pk", "MER#a")]));
+        assert!(decode_cursor(&only_pk, "gsi1pk", "MER#a").is_err());
+        // Another number in pk than the invoice id carries.
+        let moved = encode_cursor(&key_of(&[
+            ("pk", "NUM#2010000000021"),
+            ("sk", &sk),
+            ("gsi1pk", "MER#a"),
+            ("gsi1sk", &sort),
+        ]));
+        assert!(decode_cursor(&moved, "gsi1pk", "MER#a").is_err());
+        let extra = encode_cursor(&key_of(&[
+            ("pk", "NUM#2010000000014"),
+            ("sk", &sk),
+            ("gsi1pk", "MER#a"),
+            ("gsi1sk", &sort),
+            ("gsi2pk", "MER#b"),
+        ]));
+        assert!(decode_cursor(&extra, "gsi1pk", "MER#a").is_err());
     }
 }

@@ -20,16 +20,17 @@ pub mod item;
 mod admin;
 mod idempotency;
 mod invoices;
+pub mod notices;
 mod numbers;
 mod outbox;
 mod payments;
 mod sheets;
 
 pub use crate::payment::{Payment, PaymentRequest, PaymentStatus};
-pub use idempotency::{fingerprint, idempotency_key, Claim, Lock};
+pub use idempotency::{fingerprint, idempotency_key, Claim, Lock, LEASE_SECONDS};
 pub use invoices::{InvoicePage, RegisterOutcome};
 pub use numbers::NumberRecord;
-pub use outbox::{OutboxRecord, Step};
+pub use outbox::{step_of, Failures, OutboxRecord, Step};
 pub use payments::{PayOutcome, VoidOutcome};
 pub use sheets::SheetLink;
 
@@ -46,9 +47,23 @@ pub struct Db {
 }
 
 impl Db {
+    /// The tables as an HTTP route reaches them (the `API_DYNAMODB` time limits).
     pub fn new(sdk: &aws_config::SdkConfig, res: Resources) -> Self {
+        Self::with_profile(sdk, res, crate::timeouts::API_DYNAMODB)
+    }
+
+    /// The tables with the time limits of another kind of caller.
+    pub fn with_profile(
+        sdk: &aws_config::SdkConfig,
+        res: Resources,
+        profile: crate::timeouts::CallProfile,
+    ) -> Self {
+        let conf = aws_sdk_dynamodb::config::Builder::from(sdk)
+            .timeout_config(profile.timeouts())
+            .retry_config(profile.retries())
+            .build();
         Db {
-            client: Client::new(sdk),
+            client: Client::from_conf(conf),
             res,
         }
     }

@@ -21,6 +21,9 @@ pub struct NumberRecord {
     /// Unix seconds after which no bill may be registered on a sheet.
     pub expires_at: Option<i64>,
     pub created_at: String,
+    /// The issuing request a number of a merchant's batch belongs to (joint cards): a retry of
+    /// that request finds its numbers by it.
+    pub batch_id: Option<String>,
 }
 
 impl NumberRecord {
@@ -32,6 +35,7 @@ impl NumberRecord {
             customer_ref: None,
             expires_at: None,
             created_at: timestamp(now),
+            batch_id: None,
         }
     }
 
@@ -49,6 +53,9 @@ impl NumberRecord {
         if let Some(e) = self.expires_at {
             it.insert("expires_at".into(), item::n(e));
         }
+        if let Some(b) = &self.batch_id {
+            it.insert("batch_id".into(), item::s(b));
+        }
         it
     }
 
@@ -60,6 +67,7 @@ impl NumberRecord {
             customer_ref: get_s(it, "customer_ref").map(str::to_string),
             expires_at: get_n(it, "expires_at"),
             created_at: get_s(it, "created_at").unwrap_or_default().to_string(),
+            batch_id: get_s(it, "batch_id").map(str::to_string),
         })
     }
 }
@@ -75,6 +83,26 @@ impl Db {
             .set_item(Some(rec.to_item()))
             .condition_expression("attribute_not_exists(#n)")
             .expression_attribute_names("#n", "number")
+            .send()
+            .await;
+        applied(res)
+    }
+
+    /// Stores a number of a batch unless another batch (or a single issue) holds it. One round
+    /// trip. `Ok(true)` also when this batch stored it before: a retry of the batch rewrites
+    /// the same item.
+    pub async fn insert_batch_number(&self, rec: &NumberRecord) -> Result<bool, Problem> {
+        let Some(batch) = &rec.batch_id else {
+            return self.insert_number(rec).await;
+        };
+        let res = self
+            .client
+            .put_item()
+            .table_name(&self.res.numbers_table)
+            .set_item(Some(rec.to_item()))
+            .condition_expression("attribute_not_exists(#n) OR batch_id = :batch")
+            .expression_attribute_names("#n", "number")
+            .expression_attribute_values(":batch", AttributeValue::S(batch.clone()))
             .send()
             .await;
         applied(res)

@@ -2,12 +2,14 @@
 //! stream feeds the notifier, which records each step it has done on the record itself, so a
 //! retried delivery neither stores a sheet twice nor sends a mail twice.
 
-use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 
 use super::item::{self, get_s, Item};
-use super::{applied, av_s, put_new, Db};
-use crate::invoice::timestamp;
+use super::notices::notice_attr;
+use super::{applied, av_s, cancellation_codes, put_new, Db};
+use crate::invoice::{invoice_sk, number_pk, timestamp};
+use crate::notice::{Notice, NoticeKind, NoticeStatus};
 use crate::problem::Problem;
 
 /// How long an outbox record is kept after it was written.
@@ -29,6 +31,22 @@ impl Step {
             Step::MobileMailSent => "mobile_mail_message_id",
         }
     }
+
+    /// The notice on the invoice that this step delivers.
+    pub fn notice(self) -> NoticeKind {
+        match self {
+            Step::SheetStored => NoticeKind::Sheet,
+            Step::MailSent => NoticeKind::SheetMail,
+            Step::MobileMailSent => NoticeKind::MobileMail,
+        }
+    }
+}
+
+/// How often a record failed for a passing reason, and since when.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Failures {
+    pub attempts: i64,
+    pub first_failed_at: i64,
 }
 
 #[derive(Debug, Clone)]
@@ -40,8 +58,24 @@ pub struct OutboxRecord {
 }
 
 impl OutboxRecord {
+    /// The step has an outcome: done, failed for good, or skipped. Never to be tried again.
     pub fn done(&self, step: Step) -> bool {
         self.item.contains_key(step.attribute())
+    }
+
+    /// Set aside for an operator after too many passing failures (`smartpit redeliver`).
+    pub fn parked(&self) -> bool {
+        self.item.contains_key("parked_at")
+    }
+
+    /// The record as it was written, without what deliveries added except the steps' outcomes:
+    /// what `smartpit redeliver` puts back.
+    pub fn fresh_item(&self) -> Item {
+        let mut it = self.item.clone();
+        for k in ["parked_at", "attempts", "first_failed_at", "last_error"] {
+            it.remove(k);
+        }
+        it
     }
 }
 
@@ -85,6 +119,205 @@ impl Db {
         }))
     }
 
+    /// Records a step's outcome on the outbox record and the notice it is on the invoice, in one
+    /// transaction: `Ok(false)` if the step had an outcome already (then nothing is written).
+    pub async fn record_notice(
+        &self,
+        outbox_id: &str,
+        step: Step,
+        value: &str,
+        invoice: &crate::ids::InvoiceId,
+        notice: &Notice,
+    ) -> Result<bool, Problem> {
+        let outbox = Update::builder()
+            .table_name(&self.res.outbox_table)
+            .key("id", av_s(outbox_id))
+            .update_expression("SET #step = :v")
+            .condition_expression("attribute_exists(id) AND attribute_not_exists(#step)")
+            .expression_attribute_names("#step", step.attribute())
+            .expression_attribute_values(":v", av_s(value))
+            .build()
+            .map_err(|e| Problem::internal(&e))?;
+        let invoice = Update::builder()
+            .table_name(&self.res.main_table)
+            .set_key(Some(item::key(
+                number_pk(invoice.number()),
+                invoice_sk(invoice),
+            )))
+            .update_expression("SET notices.#kind = :notice")
+            .condition_expression("attribute_exists(pk) AND attribute_exists(notices)")
+            .expression_attribute_names("#kind", notice.kind.as_str())
+            .expression_attribute_values(":notice", notice_attr(notice))
+            .build()
+            .map_err(|e| Problem::internal(&e))?;
+        let res = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(outbox).build())
+            .transact_items(TransactWriteItem::builder().update(invoice).build())
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(true),
+            Err(e) => match cancellation_codes(&e) {
+                Some(codes) if codes.first().is_some_and(|c| c == "ConditionalCheckFailed") => {
+                    Ok(false)
+                }
+                _ => Err(e.into()),
+            },
+        }
+    }
+
+    /// Counts one passing failure of a record. One update.
+    pub async fn count_failure(
+        &self,
+        id: &str,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Failures, Problem> {
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.res.outbox_table)
+            .key("id", av_s(id))
+            .update_expression(
+                "ADD attempts :one SET last_error = :why, \
+                 first_failed_at = if_not_exists(first_failed_at, :now)",
+            )
+            .condition_expression("attribute_exists(id)")
+            .expression_attribute_values(":one", item::n(1))
+            .expression_attribute_values(":why", av_s(reason))
+            .expression_attribute_values(":now", item::n(now.timestamp()))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
+            .send()
+            .await?;
+        let attrs = out.attributes().cloned().unwrap_or_default();
+        Ok(Failures {
+            attempts: item::get_n(&attrs, "attempts").unwrap_or(1),
+            first_failed_at: item::get_n(&attrs, "first_failed_at").unwrap_or(now.timestamp()),
+        })
+    }
+
+    /// Sets a record aside for an operator: the record says when, and every notice still queued
+    /// on the invoice reads `failed` with the reason. One transaction.
+    pub async fn park_outbox(
+        &self,
+        rec: &OutboxRecord,
+        invoice: Option<&crate::Invoice>,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), Problem> {
+        let mut items = vec![TransactWriteItem::builder()
+            .update(
+                Update::builder()
+                    .table_name(&self.res.outbox_table)
+                    .key("id", av_s(&rec.id))
+                    .update_expression("SET parked_at = :ts")
+                    .condition_expression("attribute_exists(id)")
+                    .expression_attribute_values(":ts", av_s(&timestamp(now)))
+                    .build()
+                    .map_err(|e| Problem::internal(&e))?,
+            )
+            .build()];
+        if let Some(inv) = invoice {
+            let mut update = Update::builder()
+                .table_name(&self.res.main_table)
+                .set_key(Some(item::key(
+                    number_pk(inv.number()),
+                    invoice_sk(&inv.id),
+                )))
+                .condition_expression("attribute_exists(notices)");
+            let mut sets = Vec::new();
+            for (i, n) in inv
+                .notices
+                .iter()
+                .filter(|n| n.status == NoticeStatus::Queued)
+                .enumerate()
+            {
+                sets.push(format!("notices.#k{i} = :n{i}"));
+                update = update
+                    .expression_attribute_names(format!("#k{i}"), n.kind.as_str())
+                    .expression_attribute_values(
+                        format!(":n{i}"),
+                        notice_attr(&n.now(NoticeStatus::Failed, Some(reason.to_string()), now)),
+                    );
+            }
+            if !sets.is_empty() {
+                let update = update
+                    .update_expression(format!("SET {}", sets.join(", ")))
+                    .build()
+                    .map_err(|e| Problem::internal(&e))?;
+                items.push(TransactWriteItem::builder().update(update).build());
+            }
+        }
+        self.client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await?;
+        Ok(())
+    }
+
+    /// Puts a parked record back as it was written, keeping the steps' outcomes: its stream
+    /// INSERT makes the notifier try again. The invoice's notices that parking failed read
+    /// `queued` again. A delete, a put and (when notices change) a read and an update: an
+    /// operator's command, not a hot path.
+    pub async fn requeue_outbox(
+        &self,
+        rec: &OutboxRecord,
+        now: DateTime<Utc>,
+    ) -> Result<(), Problem> {
+        // A put over an existing item is a MODIFY on the stream, which the notifier's filter
+        // passes over: the record is deleted first, then put back (an INSERT).
+        self.client
+            .delete_item()
+            .table_name(&self.res.outbox_table)
+            .key("id", av_s(&rec.id))
+            .send()
+            .await?;
+        self.client
+            .put_item()
+            .table_name(&self.res.outbox_table)
+            .set_item(Some(rec.fresh_item()))
+            .condition_expression("attribute_not_exists(id)")
+            .send()
+            .await?;
+        let Some(id) = crate::ids::InvoiceId::parse(&rec.invoice_id) else {
+            return Ok(());
+        };
+        let Some(inv) = self.get_invoice(&id).await? else {
+            return Ok(());
+        };
+        let parked: Vec<&Notice> = inv
+            .notices
+            .iter()
+            .filter(|n| n.status == NoticeStatus::Failed && !rec.done(step_of(n.kind)))
+            .collect();
+        if parked.is_empty() {
+            return Ok(());
+        }
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.res.main_table)
+            .set_key(Some(item::key(number_pk(id.number()), invoice_sk(&id))));
+        let mut sets = Vec::new();
+        for (i, n) in parked.iter().enumerate() {
+            sets.push(format!("notices.#k{i} = :n{i}"));
+            update = update
+                .expression_attribute_names(format!("#k{i}"), n.kind.as_str())
+                .expression_attribute_values(
+                    format!(":n{i}"),
+                    notice_attr(&n.now(NoticeStatus::Queued, None, now)),
+                );
+        }
+        update
+            .update_expression(format!("SET {}", sets.join(", ")))
+            .send()
+            .await?;
+        Ok(())
+    }
+
     /// Records a step as done, once: `Ok(false)` if it was recorded already.
     pub async fn record_step(&self, id: &str, step: Step, value: &str) -> Result<bool, Problem> {
         let res = self
@@ -99,5 +332,14 @@ impl Db {
             .send()
             .await;
         applied(res)
+    }
+}
+
+/// The step that delivers a notice.
+pub fn step_of(kind: NoticeKind) -> Step {
+    match kind {
+        NoticeKind::Sheet => Step::SheetStored,
+        NoticeKind::SheetMail => Step::MailSent,
+        NoticeKind::MobileMail => Step::MobileMailSent,
     }
 }

@@ -32,6 +32,9 @@ pub enum PayOutcome {
     },
     /// The amount is not the sum of the invoices.
     WrongAmount { expected: i64 },
+    /// This store transaction paid before and was voided since: a retry must not read as a
+    /// success.
+    Voided(Payment),
 }
 
 pub enum VoidOutcome {
@@ -53,11 +56,30 @@ impl Db {
     }
 
     fn replay(&self, req: &PaymentRequest, existing: Payment) -> PayOutcome {
-        if existing.fingerprint == req.fingerprint() {
-            PayOutcome::Replayed(existing)
-        } else {
+        if existing.fingerprint != req.fingerprint() {
             PayOutcome::TransactionIdReused(existing)
+        } else if existing.status == PaymentStatus::Voided {
+            PayOutcome::Voided(existing)
+        } else {
+            PayOutcome::Replayed(existing)
         }
+    }
+
+    /// An invoice found paid by this very payment id means a copy of this report won the race:
+    /// answer with the stored payment, never "not payable". `None` when it is not ours.
+    async fn ours(
+        &self,
+        req: &PaymentRequest,
+        id: &str,
+        inv: &Invoice,
+    ) -> Result<Option<PayOutcome>, Problem> {
+        if inv.payment_id.as_deref() != Some(id) {
+            return Ok(None);
+        }
+        Ok(self
+            .get_payment(id)
+            .await?
+            .map(|existing| self.replay(req, existing)))
     }
 
     /// Strongly consistent reads of up to 100 invoices in one batch call.
@@ -122,6 +144,9 @@ impl Db {
                     return Ok(PayOutcome::UnknownInvoice(wanted.to_string()));
                 };
                 if !inv.is_payable_at(now) {
+                    if let Some(replay) = self.ours(req, &id, inv).await? {
+                        return Ok(replay);
+                    }
                     return Ok(PayOutcome::NotPayable {
                         invoice_id: wanted.to_string(),
                         status: inv.status_at(now),
@@ -208,10 +233,13 @@ impl Db {
                 .position(|c| c == "ConditionalCheckFailed")
             {
                 let wanted = &req.invoice_ids[i];
-                let status = self
-                    .get_invoice(wanted)
-                    .await?
-                    .map_or(InvoiceStatus::Cancelled, |inv| inv.status_at(now));
+                let current = self.get_invoice(wanted).await?;
+                if let Some(inv) = &current {
+                    if let Some(replay) = self.ours(req, &id, inv).await? {
+                        return Ok(replay);
+                    }
+                }
+                let status = current.map_or(InvoiceStatus::Cancelled, |inv| inv.status_at(now));
                 if status != InvoiceStatus::Registered {
                     return Ok(PayOutcome::NotPayable {
                         invoice_id: wanted.to_string(),

@@ -1,0 +1,116 @@
+//! What the customer is owed for an invoice and whether it reached them: the sheet PDF, the
+//! sheet delivery mail and the mobile registration mail. The merchant sees each on the invoice
+//! (`notices`), so a mail that could never be delivered is visible, not silently lost.
+
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+
+use crate::invoice::jst_timestamp;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum NoticeKind {
+    /// The sheet PDF, stored behind the sheet link.
+    Sheet,
+    /// 「スマートピットシート配信のお知らせ」 to the PC address.
+    SheetMail,
+    /// 「【Smart Pit】請求登録のお知らせ」 to the mobile address.
+    MobileMail,
+}
+
+impl NoticeKind {
+    pub const ALL: [NoticeKind; 3] = [
+        NoticeKind::Sheet,
+        NoticeKind::SheetMail,
+        NoticeKind::MobileMail,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NoticeKind::Sheet => "sheet",
+            NoticeKind::SheetMail => "sheet_mail",
+            NoticeKind::MobileMail => "mobile_mail",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoticeStatus {
+    /// Written with the invoice; the notifier has not finished it yet.
+    Queued,
+    /// Done: the PDF is stored, or SES accepted the mail.
+    Sent,
+    /// It can never be done as asked (SES refused the address, the PDF could not be made), or
+    /// the notifier stopped retrying and parked it for an operator (`reason` says which).
+    Failed,
+    /// Not sent because the bill was no longer payable (cancelled, expired or paid) by then.
+    Skipped,
+}
+
+impl NoticeStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NoticeStatus::Queued => "queued",
+            NoticeStatus::Sent => "sent",
+            NoticeStatus::Failed => "failed",
+            NoticeStatus::Skipped => "skipped",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            NoticeStatus::Queued,
+            NoticeStatus::Sent,
+            NoticeStatus::Failed,
+            NoticeStatus::Skipped,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    pub kind: NoticeKind,
+    /// The address a mail goes to (none for the PDF).
+    pub to: Option<String>,
+    pub status: NoticeStatus,
+    /// Why it failed or was skipped, in words an operator or merchant can act on.
+    pub reason: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+impl Notice {
+    pub fn queued(kind: NoticeKind, to: Option<&str>, at: DateTime<Utc>) -> Self {
+        Notice {
+            kind,
+            to: to.map(str::to_string),
+            status: NoticeStatus::Queued,
+            reason: None,
+            at,
+        }
+    }
+
+    /// The same notice, now in another state.
+    pub fn now(&self, status: NoticeStatus, reason: Option<String>, at: DateTime<Utc>) -> Self {
+        Notice {
+            status,
+            reason,
+            at,
+            ..self.clone()
+        }
+    }
+
+    pub fn view(&self) -> Value {
+        json!({
+            "kind": self.kind.as_str(),
+            "to": self.to,
+            "status": self.status.as_str(),
+            "reason": self.reason,
+            "at": jst_timestamp(self.at),
+        })
+    }
+}
