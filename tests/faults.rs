@@ -1,0 +1,338 @@
+//! A dependency that accepts connections and never answers: the emulator frozen with SIGSTOP.
+//! Every route answers 503 problem+json within 5 seconds instead of hanging, and after SIGCONT
+//! nothing is half-written: each request either happened whole or not at all, and its retry
+//! completes it. In its own binary (it freezes the emulator); the tests run one at a time.
+
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use futures::future::join_all;
+use serde_json::json;
+use smartpit_shared::auth::Merchant;
+use smartpit_shared::db::item::{get_s, Item};
+use smartpit_shared::ids::{new_secret, payment_id};
+use smartpit_tests::{due_in, stack, unique, Frozen, Reply, TestStack};
+use tokio::sync::Mutex;
+
+static ONE_AT_A_TIME: Mutex<()> = Mutex::const_new(());
+
+/// Retries a request until it stops answering 409 (a claim left by a frozen attempt runs out
+/// with its 30 s lease) or 503.
+async fn until_settled<F, Fut>(what: &str, mut send: F) -> Reply
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Reply>,
+{
+    let deadline = Instant::now() + Duration::from_secs(45);
+    loop {
+        let r = send().await;
+        if ![409, 503].contains(&r.status) || Instant::now() > deadline {
+            return r;
+        }
+        eprintln!("{what}: {} {}, retrying", r.status, r.code());
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+async fn scan_numbers(s: &TestStack, attr: &str, value: &str) -> Vec<Item> {
+    let mut out = Vec::new();
+    let mut start = None;
+    loop {
+        let page = s
+            .ddb()
+            .scan()
+            .table_name(s.db().res.numbers_table)
+            .filter_expression("#a = :v")
+            .expression_attribute_names("#a", attr)
+            .expression_attribute_values(
+                ":v",
+                aws_sdk_dynamodb::types::AttributeValue::S(value.to_string()),
+            )
+            .consistent_read(true)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .expect("scan");
+        out.extend(page.items().iter().cloned());
+        start = page.last_evaluated_key().cloned();
+        if start.is_none() {
+            return out;
+        }
+    }
+}
+
+/// RELIABILITY 8: with the emulator frozen every route answers 503 within 5 s; after it thaws
+/// each request stands whole or not at all, and its retry completes it.
+#[tokio::test]
+async fn a_frozen_dependency_gets_503s_not_hangs_and_nothing_half_written() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let s = stack();
+    let c = s.client();
+    let key = s.merchant_key(0);
+    let lawson = s.chain_key("lawson");
+    // State to act on, and warm keys (a warm function does not read its key again).
+    let card = s.fresh_card().await.to_string();
+    let mut ids = Vec::new();
+    for amount in [1100, 1200, 1300] {
+        let r = c
+            .register(
+                key,
+                &unique("idem"),
+                &json!({"merchant_order_id": unique("o"), "amount": amount,
+                        "due_date": due_in(3), "smartpit_number": card}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{:?}", r.body);
+        ids.push(r.body["id"].as_str().unwrap_or_default().to_string());
+    }
+    let paid = c
+        .post_json(
+            "/store/v1/payments",
+            lawson,
+            &json!({"store_code": "L-9", "store_transaction_id": unique("t"),
+                    "invoice_ids": [ids[0]], "amount": 1100}),
+        )
+        .await;
+    assert_eq!(paid.status, 201, "{:?}", paid.body);
+    let paid_id = paid.body["id"].as_str().unwrap_or_default().to_string();
+    let sheet = c
+        .register(
+            key,
+            &unique("idem"),
+            &json!({"merchant_order_id": unique("o"), "amount": 900, "due_date": due_in(3),
+                    "customer": {"email": format!("{}@example.jp", unique("k"))}}),
+        )
+        .await;
+    assert_eq!(sheet.status, 201);
+    let sheet_path = sheet.body["sheet_url"]
+        .as_str()
+        .and_then(|u| u.find("/s/").map(|i| u[i..].to_string()))
+        .expect("sheet link");
+    let new_card = s.fresh_card().await.to_string();
+    let (reg_key, reg_order) = (unique("idem"), unique("o"));
+    let reg_body = json!({"merchant_order_id": reg_order, "amount": 4000, "due_date": due_in(3),
+                          "smartpit_number": new_card});
+    let jc_key = unique("idem");
+    let txn = unique("t");
+    let pay_body = json!({"store_code": "L-9", "store_transaction_id": txn,
+                          "invoice_ids": [ids[2]], "amount": 1300});
+
+    let frozen = Frozen::new(s);
+    let requests: Vec<(&str, reqwest::RequestBuilder)> = vec![
+        (
+            "register",
+            c.post("/v1/invoices", key)
+                .header("Idempotency-Key", &reg_key)
+                .json(&reg_body),
+        ),
+        ("get", c.get(&format!("/v1/invoices/{}", ids[1]), key)),
+        ("list", c.get("/v1/invoices?limit=5", key)),
+        (
+            "cancel",
+            c.post(&format!("/v1/invoices/{}/cancel", ids[1]), key),
+        ),
+        (
+            "joint cards",
+            c.post("/v1/joint-cards", key)
+                .header("Idempotency-Key", &jc_key)
+                .json(&json!({"count": 5})),
+        ),
+        (
+            "lookup",
+            c.post("/store/v1/lookup", lawson)
+                .json(&json!({"store_code": "L-9", "smartpit_number": card})),
+        ),
+        ("pay", c.post("/store/v1/payments", lawson).json(&pay_body)),
+        (
+            "void",
+            c.post(&format!("/store/v1/payments/{paid_id}/void"), lawson),
+        ),
+        ("sheet link", c.get(&sheet_path, "")),
+    ];
+    let answers = join_all(requests.into_iter().map(|(what, req)| {
+        let c = c.clone();
+        async move {
+            let started = Instant::now();
+            let r = tokio::time::timeout(Duration::from_secs(10), c.send(req)).await;
+            (what, started.elapsed(), r)
+        }
+    }))
+    .await;
+    drop(frozen);
+    for (what, took, r) in answers {
+        let r = r.unwrap_or_else(|_| panic!("{what} hung for 10 s"));
+        assert!(took < Duration::from_secs(5), "{what} took {took:?}");
+        assert_eq!(r.status, 503, "{what}: {:?}", r.body);
+        assert_eq!(r.content_type, "application/problem+json", "{what}");
+        assert!(
+            ["service_unavailable", "joint_cards_incomplete"].contains(&r.code()),
+            "{what}: {:?}",
+            r.body
+        );
+    }
+
+    // Thawed: the emulator may still apply what it had queued. Each request is whole or absent.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let merchant = s.merchant_id(0);
+    let invoices = s.number_partition(&new_card).await;
+    let order = s
+        .item(&format!("MER#{merchant}"), &format!("ORDER#{reg_order}"))
+        .await;
+    assert_eq!(
+        invoices.len(),
+        usize::from(order.is_some()),
+        "invoice and order claim stand together"
+    );
+    let idem = s.item(&format!("IDEM#{merchant}#{reg_key}"), "#").await;
+    if !invoices.is_empty() {
+        assert_eq!(idem.as_ref().and_then(|i| get_s(i, "state")), Some("done"));
+    }
+    let pid = payment_id("lawson", &txn);
+    let payment = s.item(&format!("PAY#{pid}"), "#").await;
+    let inv2 = s.db().get_invoice(&ids[2].parse_id()).await.expect("read");
+    assert_eq!(
+        payment.is_some(),
+        inv2.as_ref()
+            .is_some_and(|i| i.payment_id.as_deref() == Some(pid.as_str())),
+        "payment and paid invoice stand together"
+    );
+    let voided = s
+        .item(&format!("PAY#{paid_id}"), "#")
+        .await
+        .expect("payment");
+    let inv0 = s.db().get_invoice(&ids[0].parse_id()).await.expect("read");
+    assert_eq!(
+        get_s(&voided, "status") == Some("voided"),
+        inv0.as_ref().is_some_and(|i| i.payment_id.is_none()),
+        "a void moves payment and invoice together"
+    );
+
+    // Retries with the same keys complete every request, once.
+    let r = until_settled("register", || {
+        c.send(
+            c.post("/v1/invoices", key)
+                .header("Idempotency-Key", &reg_key)
+                .json(&reg_body),
+        )
+    })
+    .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    assert_eq!(s.number_partition(&new_card).await.len(), 1);
+    let r = until_settled("pay", || {
+        c.send(c.post("/store/v1/payments", lawson).json(&pay_body))
+    })
+    .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    assert_eq!(r.body["id"], pid.as_str());
+    let r = until_settled("joint cards", || {
+        c.send(
+            c.post("/v1/joint-cards", key)
+                .header("Idempotency-Key", &jc_key)
+                .json(&json!({"count": 5})),
+        )
+    })
+    .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let batch = r.body["batch_id"].as_str().unwrap_or_default().to_string();
+    assert_eq!(scan_numbers(s, "batch_id", &batch).await.len(), 5);
+    let r = c
+        .send(c.post(&format!("/v1/invoices/{}/cancel", ids[1]), key))
+        .await;
+    assert_eq!(
+        (r.status, r.body["status"].clone()),
+        (200, json!("cancelled"))
+    );
+}
+
+trait ParseId {
+    fn parse_id(&self) -> smartpit_shared::InvoiceId;
+}
+
+impl ParseId for String {
+    fn parse_id(&self) -> smartpit_shared::InvoiceId {
+        smartpit_shared::InvoiceId::parse(self).expect("invoice id")
+    }
+}
+
+/// RELIABILITY 4: a 1,000-card request frozen past its idempotency lease, retried under the
+/// same key while frozen and after: exactly 1,000 numbers exist for the key, and every
+/// answer under it names the same ones.
+#[tokio::test]
+async fn joint_cards_under_one_key_are_issued_once_across_a_freeze() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let s = stack();
+    let c = s.client();
+    // A merchant of its own, so its numbers can be counted.
+    let merchant = Merchant {
+        id: unique("jc"),
+        name: "ジョイント商店".into(),
+    };
+    let key = new_secret("sk_test");
+    s.db()
+        .put_merchant(&merchant, &key, Utc::now())
+        .await
+        .expect("merchant");
+    let warm = c.send(c.get("/v1/invoices?limit=1", &key)).await;
+    assert_eq!(warm.status, 200);
+    let idem = unique("idem");
+    let send = || {
+        c.send(
+            c.post("/v1/joint-cards", &key)
+                .header("Idempotency-Key", &idem)
+                .json(&json!({"count": 1000})),
+        )
+    };
+    let first = tokio::spawn({
+        let c = c.clone();
+        let key = key.clone();
+        let idem = idem.clone();
+        async move {
+            c.send(
+                c.post("/v1/joint-cards", &key)
+                    .header("Idempotency-Key", &idem)
+                    .json(&json!({"count": 1000})),
+            )
+            .await
+        }
+    });
+    // Let it claim the key and write part of its numbers, then freeze past the 30 s lease.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while scan_numbers(s, "merchant_id", &merchant.id).await.len() < 50 {
+        assert!(Instant::now() < deadline, "no numbers were written");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let frozen = Frozen::new(s);
+    let first = first.await.expect("first request");
+    assert_eq!(first.status, 503, "{:?}", first.body);
+    assert_eq!(first.code(), "joint_cards_incomplete");
+    assert!(
+        !first.body["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Nothing was changed"),
+        "{:?}",
+        first.body
+    );
+    let during = send().await;
+    assert_eq!(during.status, 503, "{:?}", during.body);
+    tokio::time::sleep(Duration::from_secs(31)).await;
+    drop(frozen);
+    let done = until_settled("retry", send).await;
+    assert_eq!(done.status, 201, "{:?}", done.body);
+    assert_eq!(done.body["count"], 1000);
+    let again = send().await;
+    assert_eq!(again.status, 201);
+    assert_eq!(
+        again.body["cards"], done.body["cards"],
+        "every answer names the same numbers"
+    );
+    assert!(again.headers.get("idempotent-replayed").is_some());
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let batch = done.body["batch_id"].as_str().unwrap_or_default();
+    assert_eq!(scan_numbers(s, "batch_id", batch).await.len(), 1000);
+    assert_eq!(
+        scan_numbers(s, "merchant_id", &merchant.id).await.len(),
+        1000,
+        "no second set"
+    );
+}
