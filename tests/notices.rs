@@ -303,3 +303,91 @@ async fn a_record_that_keeps_failing_is_parked_and_redelivered() {
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(s.mail_to(&email, 2, 0).await.len(), 1, "exactly one mail");
 }
+
+/// RELIABILITY 6 (the event source mapping): when the function cannot park a record itself
+/// (here: no failure queue configured), the mapping's bound ends the retries and reports the
+/// batch to the on-failure queue, as Lambda does; `smartpit redeliver` reads that batch back
+/// from the stream and puts its records back.
+#[tokio::test]
+async fn a_batch_the_mapping_gives_up_is_reported_and_redelivered() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let s = stack();
+    let sqs = aws_sdk_sqs::Client::new(&s.stack.sdk);
+    // A queue of this test's own for the mapping's on-failure destination.
+    let queue = sqs
+        .create_queue()
+        .queue_name(unique("esm-failures"))
+        .send()
+        .await
+        .expect("queue")
+        .queue_url()
+        .unwrap_or_default()
+        .to_string();
+    let env = s.stack.env_of("NotifyFunction").expect("env");
+    let mut settings = smartpit_notify::Settings::from_vars(&env);
+    settings.failures_queue_url = None;
+    let notifier = smartpit_notify::NotifyFunction::new(
+        &s.stack.sdk,
+        s.stack.resources_of("NotifyFunction").expect("resources"),
+        settings,
+    );
+    set_ses_sender(s, false).await;
+    let email = format!("{}@example.jp", unique("goro"));
+    let inv = register(s, json!({"email": email}), None).await;
+    let outbox_id = format!(
+        "invoice_registered#{}",
+        inv["id"].as_str().unwrap_or_default()
+    );
+    let source = &s.stack.template.streams["OutboxTable"];
+    let mapping = smartpit_cli::streams::Mapping {
+        table: smartpit_cli::provision::table_name("OutboxTable"),
+        batch_size: source.batch_size,
+        max_retries: 2,
+        bisect: source.bisect,
+        on_failure_queue: Some(queue.clone()),
+    };
+    let clients = smartpit_cli::streams::Clients {
+        ddb: s.ddb(),
+        streams: aws_sdk_dynamodbstreams::Client::new(&s.stack.sdk),
+        sqs: sqs.clone(),
+    };
+    let pump = tokio::spawn(smartpit_cli::streams::pump(clients, mapping, notifier));
+    // The mapping gives the batch up after its retries: Lambda's record, naming the range.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let report = loop {
+        let got = sqs
+            .receive_message()
+            .queue_url(&queue)
+            .visibility_timeout(0)
+            .send()
+            .await
+            .expect("receive");
+        if let Some(m) = got.messages().first() {
+            break serde_json::from_str::<Value>(m.body().unwrap_or("")).expect("json");
+        }
+        assert!(Instant::now() < deadline, "no on-failure record");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    pump.abort();
+    assert_eq!(
+        report["requestContext"]["condition"],
+        "RetryAttemptsExhausted"
+    );
+    assert!(report["DDBStreamBatchInfo"]["startSequenceNumber"].is_string());
+    set_ses_sender(s, true).await;
+    // The stack's own pump may deliver it meanwhile (it has not given up); either way, after
+    // redelivery the customer has exactly one mail.
+    let q = smartpit_cli::redeliver::Queue {
+        sqs: &sqs,
+        url: &queue,
+        streams: &aws_sdk_dynamodbstreams::Client::new(&s.stack.sdk),
+    };
+    let done = smartpit_cli::redeliver::redeliver(&s.db(), &q, 10)
+        .await
+        .expect("redeliver");
+    assert!(done.redelivered.contains(&outbox_id), "{done:?}");
+    assert!(done.kept.is_empty(), "{done:?}");
+    assert_eq!(s.mail_to(&email, 1, 20).await.len(), 1);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(s.mail_to(&email, 2, 0).await.len(), 1, "exactly one mail");
+}

@@ -87,7 +87,8 @@ impl Problem {
         )
     }
 
-    /// Something on our side failed; the cause is logged, never sent.
+    /// Something on our side failed; the cause is logged, never sent. It does not claim that
+    /// nothing was written (a fault may come after a write): it says what a retry does.
     pub fn internal(cause: &dyn std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "internal error");
         Problem::new(
@@ -95,7 +96,11 @@ impl Problem {
             "internal_error",
             "Internal error",
         )
-        .detail("Nothing was changed by this request. It is safe to retry.")
+        .detail(
+            "The fault is logged. Retrying the same request is safe: with the same \
+             Idempotency-Key (or store_transaction_id) it completes the request or returns its \
+             first result, never a second one.",
+        )
     }
 
     /// A dependency is overloaded or unreachable: retry later.
