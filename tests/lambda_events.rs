@@ -26,7 +26,7 @@ fn body(resp: &lambda_http::Response<lambda_http::Body>) -> Value {
 async fn invoice_routes_work_on_api_gateway_events() {
     let s = stack();
     let function = InvoicesFunction::new(
-        &s.stack.sdk,
+        &s.sdk(),
         s.stack.resources_of("InvoicesFunction").expect("resources"),
     );
     let key = s.merchant_key(0);

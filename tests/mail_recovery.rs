@@ -8,7 +8,7 @@ use smartpit_tests::{due_in, stack, unique};
 #[tokio::test]
 async fn a_failed_send_is_retried_and_sends_exactly_one_mail() {
     let s = stack();
-    let ses = aws_sdk_sesv2::Client::new(&s.stack.sdk);
+    let ses = aws_sdk_sesv2::Client::new(&s.sdk());
     let from = "no-reply@card.smartpit.example";
     // Without a verified identity SES refuses to send: the failure we inject.
     for identity in [from, "card.smartpit.example"] {
@@ -31,22 +31,9 @@ async fn a_failed_send_is_retried_and_sends_exactly_one_mail() {
     assert_eq!(r.status, 201, "{:?}", r.body);
     let invoice_id = r.body["id"].as_str().unwrap_or_default().to_string();
     // The stream delivers: the sheet is stored, the send fails, nothing is recorded as sent.
-    let outbox_key =
-        aws_sdk_dynamodb::types::AttributeValue::S(format!("invoice_registered#{invoice_id}"));
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     let outbox = loop {
-        let item = s
-            .ddb()
-            .get_item()
-            .table_name(s.db().res.outbox_table)
-            .key("id", outbox_key.clone())
-            .consistent_read(true)
-            .send()
-            .await
-            .expect("outbox")
-            .item()
-            .cloned()
-            .expect("outbox record");
+        let item = s.outbox(&invoice_id).await.expect("outbox record");
         if get_s(&item, "sheet_stored_at").is_some() || std::time::Instant::now() > deadline {
             break item;
         }

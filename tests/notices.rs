@@ -15,7 +15,7 @@ static ONE_AT_A_TIME: Mutex<()> = Mutex::const_new(());
 const SENDER: &str = "no-reply@card.smartpit.example";
 
 async fn set_ses_sender(s: &TestStack, verified: bool) {
-    let ses = aws_sdk_sesv2::Client::new(&s.stack.sdk);
+    let ses = aws_sdk_sesv2::Client::new(&s.sdk());
     for identity in [SENDER, "card.smartpit.example"] {
         if verified {
             ses.create_email_identity()
@@ -126,21 +126,7 @@ async fn a_refused_address_holds_back_no_other_notice() {
         "{failed}"
     );
     assert!(s.mail_to(&refused, 1, 0).await.is_empty());
-    let outbox = s
-        .ddb()
-        .get_item()
-        .table_name(s.db().res.outbox_table)
-        .key(
-            "id",
-            aws_sdk_dynamodb::types::AttributeValue::S(format!("invoice_registered#{id}")),
-        )
-        .consistent_read(true)
-        .send()
-        .await
-        .expect("outbox")
-        .item()
-        .cloned()
-        .expect("record");
+    let outbox = s.outbox(id).await.expect("record");
     assert_eq!(get_s(&outbox, "mail_message_id"), Some("failed"));
     assert!(!outbox.contains_key("parked_at"));
 
@@ -223,7 +209,7 @@ async fn a_record_that_keeps_failing_is_parked_and_redelivered() {
     let outbox_id = format!("invoice_registered#{id}");
     // The notifier with the template's settings, its clock moved past the parking age: each
     // call is one more failed try, until it parks the record.
-    let notifier = s.stack.notifier().expect("notifier");
+    let notifier = s.stack.notifier(&s.sdk()).expect("notifier");
     let event: Value = serde_json::from_str(
         &include_str!("fixtures/outbox_stream_event.json")
             .replace("OUTBOX_ID", &outbox_id)
@@ -231,20 +217,9 @@ async fn a_record_that_keeps_failing_is_parked_and_redelivered() {
     )
     .expect("fixture");
     // The stack's own pump meets the failure first, at the real time.
-    let outbox_key = aws_sdk_dynamodb::types::AttributeValue::S(outbox_id.clone());
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let item = s
-            .ddb()
-            .get_item()
-            .table_name(s.db().res.outbox_table)
-            .key("id", outbox_key.clone())
-            .consistent_read(true)
-            .send()
-            .await
-            .expect("outbox")
-            .item()
-            .cloned();
+        let item = s.outbox(&id).await;
         if item.is_some_and(|it| it.contains_key("first_failed_at")) {
             break;
         }
@@ -269,7 +244,7 @@ async fn a_record_that_keeps_failing_is_parked_and_redelivered() {
         .as_str()
         .is_some_and(|r| r.contains("delivery stopped")));
     // The failure queue names the record.
-    let sqs = aws_sdk_sqs::Client::new(&s.stack.sdk);
+    let sqs = aws_sdk_sqs::Client::new(&s.sdk());
     let url = smartpit_cli::provision::queue_url(&s.endpoint, "NotifyFailuresQueue");
     let attrs = sqs
         .get_queue_attributes()
@@ -291,7 +266,7 @@ async fn a_record_that_keeps_failing_is_parked_and_redelivered() {
     let queue = smartpit_cli::redeliver::Queue {
         sqs: &sqs,
         url: &url,
-        streams: &aws_sdk_dynamodbstreams::Client::new(&s.stack.sdk),
+        streams: &aws_sdk_dynamodbstreams::Client::new(&s.sdk()),
     };
     let report = smartpit_cli::redeliver::redeliver(&s.db(), &queue, 100)
         .await
@@ -312,7 +287,7 @@ async fn a_record_that_keeps_failing_is_parked_and_redelivered() {
 async fn a_batch_the_mapping_gives_up_is_reported_and_redelivered() {
     let _one = ONE_AT_A_TIME.lock().await;
     let s = stack();
-    let sqs = aws_sdk_sqs::Client::new(&s.stack.sdk);
+    let sqs = aws_sdk_sqs::Client::new(&s.sdk());
     // A queue of this test's own for the mapping's on-failure destination.
     let queue = sqs
         .create_queue()
@@ -327,7 +302,7 @@ async fn a_batch_the_mapping_gives_up_is_reported_and_redelivered() {
     let mut settings = smartpit_notify::Settings::from_vars(&env);
     settings.failures_queue_url = None;
     let notifier = smartpit_notify::NotifyFunction::new(
-        &s.stack.sdk,
+        &s.sdk(),
         s.stack.resources_of("NotifyFunction").expect("resources"),
         settings,
     );
@@ -348,7 +323,7 @@ async fn a_batch_the_mapping_gives_up_is_reported_and_redelivered() {
     };
     let clients = smartpit_cli::streams::Clients {
         ddb: s.ddb(),
-        streams: aws_sdk_dynamodbstreams::Client::new(&s.stack.sdk),
+        streams: aws_sdk_dynamodbstreams::Client::new(&s.sdk()),
         sqs: sqs.clone(),
     };
     let pump = tokio::spawn(smartpit_cli::streams::pump(clients, mapping, notifier));
@@ -380,7 +355,7 @@ async fn a_batch_the_mapping_gives_up_is_reported_and_redelivered() {
     let q = smartpit_cli::redeliver::Queue {
         sqs: &sqs,
         url: &queue,
-        streams: &aws_sdk_dynamodbstreams::Client::new(&s.stack.sdk),
+        streams: &aws_sdk_dynamodbstreams::Client::new(&s.sdk()),
     };
     let done = smartpit_cli::redeliver::redeliver(&s.db(), &q, 10)
         .await

@@ -383,7 +383,7 @@ async fn a_redelivered_lambda_event_sends_nothing_twice() {
         .replace("OUTBOX_ID", &format!("invoice_registered#{id}"))
         .replace("INVOICE_ID", id);
     let event: Value = serde_json::from_str(&fixture).expect("fixture");
-    let notify = s.stack.notifier().expect("notifier");
+    let notify = s.stack.notifier(&s.sdk()).expect("notifier");
     let reply = notify.handle(event).await;
     assert_eq!(reply, json!({"batchItemFailures": []}));
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
@@ -410,4 +410,41 @@ async fn a_sheet_number_serves_only_its_own_purchase() {
         assert_eq!((again.status, again.code()), (422, "number_not_usable"));
     }
     assert_eq!(s.number_partition(number).await.len(), 1);
+}
+
+/// A registration whose transaction fails (a duplicate order id, with an outbox record in it)
+/// must not stop the notices of the registrations after it. (The emulator replaces a table
+/// with a copy when a transaction on it fails; a stream reader that kept its iterator went
+/// blind there.)
+#[tokio::test]
+async fn a_failed_registration_does_not_stop_later_mail() {
+    let s = stack();
+    let order = unique("dup");
+    let body = |email: &str| {
+        json!({"merchant_order_id": order, "amount": 500, "due_date": due_in(2),
+                "customer": {"email": email}})
+    };
+    let first = format!("{}@example.jp", unique("a"));
+    let r = s
+        .client()
+        .register(s.merchant_key(0), &unique("idem"), &body(&first))
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let dup = s
+        .client()
+        .register(
+            s.merchant_key(0),
+            &unique("idem"),
+            &body("other@example.jp"),
+        )
+        .await;
+    assert_eq!((dup.status, dup.code()), (409, "duplicate_order_id"));
+    let later = format!("{}@example.jp", unique("b"));
+    register_without_number(s, &later, None, 700, "後の注文").await;
+    assert_eq!(s.mail_to(&first, 1, 20).await.len(), 1);
+    assert_eq!(
+        s.mail_to(&later, 1, 20).await.len(),
+        1,
+        "the later mail went out"
+    );
 }

@@ -100,12 +100,25 @@ fn signal(sig: &str, pid: u32) {
 }
 
 impl TestStack {
+    /// AWS configuration for a test's own clients: the emulator, with an HTTP client of its
+    /// own. (The stack's handlers run on the stack's runtime; pooled connections opened on a
+    /// test's runtime die with it, so tests never share the stack's client.)
+    pub fn sdk(&self) -> aws_config::SdkConfig {
+        smartpit_cli::stack::local_sdk_config(&self.endpoint)
+    }
+
     pub fn db(&self) -> Db {
-        self.stack.db().expect("db")
+        Db::with_profile(
+            &self.sdk(),
+            self.stack
+                .resources_of("InvoicesFunction")
+                .expect("resources"),
+            smartpit_shared::timeouts::OPERATOR,
+        )
     }
 
     pub fn ddb(&self) -> aws_sdk_dynamodb::Client {
-        aws_sdk_dynamodb::Client::new(&self.stack.sdk)
+        aws_sdk_dynamodb::Client::new(&self.sdk())
     }
 
     pub fn main_table(&self) -> String {
@@ -147,6 +160,23 @@ impl TestStack {
             .send()
             .await
             .expect("get item")
+            .item()
+            .cloned()
+    }
+
+    /// The outbox record of an invoice, read strongly consistently.
+    pub async fn outbox(&self, invoice_id: &str) -> Option<Item> {
+        self.ddb()
+            .get_item()
+            .table_name(self.db().res.outbox_table)
+            .key(
+                "id",
+                AttributeValue::S(format!("invoice_registered#{invoice_id}")),
+            )
+            .consistent_read(true)
+            .send()
+            .await
+            .expect("outbox")
             .item()
             .cloned()
     }

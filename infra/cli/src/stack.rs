@@ -172,11 +172,13 @@ impl Stack {
         Ok(out)
     }
 
-    /// The notifier as its Lambda `main` builds it, from the template's environment.
-    pub fn notifier(&self) -> Result<smartpit_notify::NotifyFunction, String> {
+    /// The notifier as its Lambda `main` builds it, from the template's environment, on `sdk`
+    /// (the stack's own, or a caller's: an HTTP client's pooled connections belong to the
+    /// runtime that opened them, so a test runtime brings its own).
+    pub fn notifier(&self, sdk: &SdkConfig) -> Result<smartpit_notify::NotifyFunction, String> {
         let env = self.env_of("NotifyFunction")?;
         Ok(smartpit_notify::NotifyFunction::new(
-            &self.sdk,
+            sdk,
             self.resources_of("NotifyFunction")?,
             smartpit_notify::Settings::from_vars(&env),
         ))
@@ -187,7 +189,7 @@ impl Stack {
     pub fn start_streams(&self) -> Result<(), String> {
         for (table, source) in &self.template.streams {
             let f = match source.function.as_str() {
-                "NotifyFunction" => self.notifier()?,
+                "NotifyFunction" => self.notifier(&self.sdk)?,
                 other => return Err(format!("no local stream consumer for {other}")),
             };
             let mapping = crate::streams::Mapping {

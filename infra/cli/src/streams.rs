@@ -148,23 +148,30 @@ pub async fn pump(clients: Clients, m: Mapping, function: NotifyFunction) -> Res
         .and_then(|s| s.shard_id())
         .ok_or("stream has no shard")?
         .to_string();
-    let mut iterator = streams
-        .get_shard_iterator()
-        .stream_arn(&arn)
-        .shard_id(&shard)
-        .shard_iterator_type(ShardIteratorType::TrimHorizon)
-        .send()
-        .await
-        .map_err(|e| format!("shard iterator: {e}"))?
-        .shard_iterator()
-        .map(str::to_string);
     let mut pending: VecDeque<Value> = VecDeque::new();
     // Retries of the batch at the front of `pending`, and how far it is split.
     let mut retries: i64 = 0;
     let mut limit = m.batch_size;
+    // A fresh iterator after the last record read, at every poll: the emulator replaces a
+    // table (and its stream shard) with a copy when a transaction on it fails, so an
+    // iterator kept from an earlier poll would read the abandoned shard and see nothing new.
+    let mut last_seq: Option<String> = None;
     loop {
-        if let Some(it) = iterator.clone() {
-            match streams
+        let kind = match last_seq {
+            Some(_) => ShardIteratorType::AfterSequenceNumber,
+            None => ShardIteratorType::TrimHorizon,
+        };
+        let iterator = streams
+            .get_shard_iterator()
+            .stream_arn(&arn)
+            .shard_id(&shard)
+            .shard_iterator_type(kind)
+            .set_sequence_number(last_seq.clone())
+            .send()
+            .await
+            .map(|o| o.shard_iterator().map(str::to_string));
+        match iterator {
+            Ok(Some(it)) => match streams
                 .get_records()
                 .shard_iterator(it)
                 .limit(100)
@@ -172,11 +179,20 @@ pub async fn pump(clients: Clients, m: Mapping, function: NotifyFunction) -> Res
                 .await
             {
                 Ok(out) => {
+                    if let Some(seq) = out
+                        .records()
+                        .last()
+                        .and_then(|r| r.dynamodb())
+                        .and_then(|d| d.sequence_number())
+                    {
+                        last_seq = Some(seq.to_string());
+                    }
                     pending.extend(out.records().iter().map(|r| event_record(r, &arn)));
-                    iterator = out.next_shard_iterator().map(str::to_string);
                 }
                 Err(e) => tracing::warn!(error = %e, "get records failed"),
-            }
+            },
+            Ok(None) => tracing::warn!("the stream gave no iterator"),
+            Err(e) => tracing::warn!(error = %e, "get shard iterator failed"),
         }
         while !pending.is_empty() {
             let batch: Vec<Value> = pending.iter().take(limit).cloned().collect();

@@ -138,18 +138,7 @@ impl Db {
             .expression_attribute_values(":v", av_s(value))
             .build()
             .map_err(|e| Problem::internal(&e))?;
-        let invoice = Update::builder()
-            .table_name(&self.res.main_table)
-            .set_key(Some(item::key(
-                number_pk(invoice.number()),
-                invoice_sk(invoice),
-            )))
-            .update_expression("SET notices.#kind = :notice")
-            .condition_expression("attribute_exists(pk) AND attribute_exists(notices)")
-            .expression_attribute_names("#kind", notice.kind.as_str())
-            .expression_attribute_values(":notice", notice_attr(notice))
-            .build()
-            .map_err(|e| Problem::internal(&e))?;
+        let invoice = self.notices_update(invoice, std::slice::from_ref(notice))?;
         let res = self
             .client
             .transact_write_items()
@@ -220,33 +209,14 @@ impl Db {
             )
             .build()];
         if let Some(inv) = invoice {
-            let mut update = Update::builder()
-                .table_name(&self.res.main_table)
-                .set_key(Some(item::key(
-                    number_pk(inv.number()),
-                    invoice_sk(&inv.id),
-                )))
-                .condition_expression("attribute_exists(notices)");
-            let mut sets = Vec::new();
-            for (i, n) in inv
+            let failed: Vec<Notice> = inv
                 .notices
                 .iter()
                 .filter(|n| n.status == NoticeStatus::Queued)
-                .enumerate()
-            {
-                sets.push(format!("notices.#k{i} = :n{i}"));
-                update = update
-                    .expression_attribute_names(format!("#k{i}"), n.kind.as_str())
-                    .expression_attribute_values(
-                        format!(":n{i}"),
-                        notice_attr(&n.now(NoticeStatus::Failed, Some(reason.to_string()), now)),
-                    );
-            }
-            if !sets.is_empty() {
-                let update = update
-                    .update_expression(format!("SET {}", sets.join(", ")))
-                    .build()
-                    .map_err(|e| Problem::internal(&e))?;
+                .map(|n| n.now(NoticeStatus::Failed, Some(reason.to_string()), now))
+                .collect();
+            if !failed.is_empty() {
+                let update = self.notices_update(&inv.id, &failed)?;
                 items.push(TransactWriteItem::builder().update(update).build());
             }
         }
@@ -288,34 +258,49 @@ impl Db {
         let Some(inv) = self.get_invoice(&id).await? else {
             return Ok(());
         };
-        let parked: Vec<&Notice> = inv
+        let queued: Vec<Notice> = inv
             .notices
             .iter()
             .filter(|n| n.status == NoticeStatus::Failed && !rec.done(step_of(n.kind)))
+            .map(|n| n.now(NoticeStatus::Queued, None, now))
             .collect();
-        if parked.is_empty() {
+        if queued.is_empty() {
             return Ok(());
         }
-        let mut update = self
-            .client
-            .update_item()
-            .table_name(&self.res.main_table)
-            .set_key(Some(item::key(number_pk(id.number()), invoice_sk(&id))));
-        let mut sets = Vec::new();
-        for (i, n) in parked.iter().enumerate() {
-            sets.push(format!("notices.#k{i} = :n{i}"));
-            update = update
-                .expression_attribute_names(format!("#k{i}"), n.kind.as_str())
-                .expression_attribute_values(
-                    format!(":n{i}"),
-                    notice_attr(&n.now(NoticeStatus::Queued, None, now)),
-                );
-        }
-        update
-            .update_expression(format!("SET {}", sets.join(", ")))
+        let update = self.notices_update(&id, &queued)?;
+        self.client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(update).build())
             .send()
             .await?;
         Ok(())
+    }
+
+    /// The update that writes these notices onto their invoice (`SET notices.<kind> = …` for
+    /// each), on condition that the invoice carries notices.
+    fn notices_update(
+        &self,
+        invoice: &crate::ids::InvoiceId,
+        notices: &[Notice],
+    ) -> Result<Update, Problem> {
+        let mut update = Update::builder()
+            .table_name(&self.res.main_table)
+            .set_key(Some(item::key(
+                number_pk(invoice.number()),
+                invoice_sk(invoice),
+            )))
+            .condition_expression("attribute_exists(pk) AND attribute_exists(notices)");
+        let mut sets = Vec::new();
+        for (i, n) in notices.iter().enumerate() {
+            sets.push(format!("notices.#k{i} = :n{i}"));
+            update = update
+                .expression_attribute_names(format!("#k{i}"), n.kind.as_str())
+                .expression_attribute_values(format!(":n{i}"), notice_attr(n));
+        }
+        update
+            .update_expression(format!("SET {}", sets.join(", ")))
+            .build()
+            .map_err(|e| Problem::internal(&e))
     }
 
     /// Records a step as done, once: `Ok(false)` if it was recorded already.
