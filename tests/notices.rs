@@ -315,6 +315,7 @@ async fn a_batch_the_mapping_gives_up_is_reported_and_redelivered() {
     );
     let source = &s.stack.template.streams["OutboxTable"];
     let mapping = smartpit_cli::streams::Mapping {
+        function: "NotifyFunction".into(),
         table: smartpit_cli::provision::table_name("OutboxTable"),
         batch_size: source.batch_size,
         max_retries: 2,
@@ -326,7 +327,12 @@ async fn a_batch_the_mapping_gives_up_is_reported_and_redelivered() {
         streams: aws_sdk_dynamodbstreams::Client::new(&s.sdk()),
         sqs: sqs.clone(),
     };
-    let pump = tokio::spawn(smartpit_cli::streams::pump(clients, mapping, notifier));
+    let notifier = std::sync::Arc::new(notifier);
+    let handler: smartpit_cli::stack::EventHandler = std::sync::Arc::new(move |ev| {
+        let f = notifier.clone();
+        Box::pin(async move { f.handle(ev).await })
+    });
+    let pump = tokio::spawn(smartpit_cli::streams::pump(clients, mapping, handler));
     // The mapping gives the batch up after its retries: Lambda's record, naming the range.
     let deadline = Instant::now() + Duration::from_secs(30);
     let report = loop {

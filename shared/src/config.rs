@@ -11,6 +11,9 @@ pub struct Resources {
     pub numbers_table: String,
     /// Notices to send, written with the invoice; its stream feeds the notifier (`OUTBOX_TABLE`).
     pub outbox_table: String,
+    /// Merchant events, written with the change they report; its stream feeds webhook
+    /// delivery (`EVENTS_TABLE`).
+    pub events_table: String,
     /// Private bucket of sheet PDFs (`SHEETS_BUCKET`).
     pub sheets_bucket: String,
     /// Sender of customer mail (`MAIL_FROM`).
@@ -25,6 +28,7 @@ impl Resources {
             main_table: var("MAIN_TABLE")?,
             numbers_table: var("NUMBERS_TABLE")?,
             outbox_table: var("OUTBOX_TABLE")?,
+            events_table: var("EVENTS_TABLE")?,
             sheets_bucket: var("SHEETS_BUCKET")?,
             mail_from: var("MAIL_FROM")?,
             public_base_url: var("PUBLIC_BASE_URL")?,

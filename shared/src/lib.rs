@@ -20,6 +20,7 @@ pub mod store_chain;
 pub mod strict_json;
 pub mod text;
 pub mod timeouts;
+pub mod webhook;
 
 pub use db::Db;
 pub use ids::InvoiceId;

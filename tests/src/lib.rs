@@ -53,7 +53,7 @@ pub fn stack() -> &'static TestStack {
                     stack.handlers().expect("handlers"),
                 ));
                 tokio::spawn(serve(listener, router));
-                stack.start_streams().expect("streams");
+                stack.start_event_sources().expect("event sources");
                 let endpoint = emu.endpoint.clone();
                 tx.send(TestStack {
                     api,

@@ -250,7 +250,7 @@ impl NotifyFunction {
             },
         };
         self.db
-            .record_notice(&rec.id, step, value, &inv.id, &notice)
+            .record_notice(&rec.id, step, value, inv, &notice, now)
             .await?;
         Ok(())
     }

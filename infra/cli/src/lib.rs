@@ -5,6 +5,7 @@ pub mod emulator;
 pub mod mail;
 pub mod onboard;
 pub mod provision;
+pub mod queues;
 pub mod redeliver;
 pub mod server;
 pub mod stack;

@@ -177,7 +177,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             std::fs::write(dir.join("stack.json"), text).map_err(|e| e.to_string())?;
             print_welcome(&file);
             let router = Arc::new(Router::new(stack.template.clone(), stack.handlers()?));
-            stack.start_streams()?;
+            stack.start_event_sources()?;
             tokio::select! {
                 _ = serve(listener, router) => {}
                 _ = tokio::signal::ctrl_c() => println!("\nstopped"),

@@ -20,6 +20,10 @@ use crate::template::{ref_target, Template};
 
 pub type Handler = Arc<dyn Fn(Request) -> BoxFuture<'static, Response<Body>> + Send + Sync>;
 
+/// A function fed events (a stream, a queue, a schedule): the event in, its reply out.
+pub type EventHandler =
+    Arc<dyn Fn(serde_json::Value) -> BoxFuture<'static, serde_json::Value> + Send + Sync>;
+
 /// The region the local stack claims to be in.
 pub const LOCAL_REGION: &str = "ap-northeast-1";
 
@@ -62,6 +66,8 @@ pub struct Stack {
     pub endpoint: String,
     /// Where the local API listens: the base of sheet links in mail.
     pub api_url: String,
+    /// Webhook endpoints may be `http://127.0.0.1:*` (the local stack's explicit setting).
+    pub loopback_webhooks: bool,
 }
 
 impl Stack {
@@ -71,6 +77,7 @@ impl Stack {
             sdk: local_sdk_config(endpoint),
             endpoint: endpoint.to_string(),
             api_url: api_url.to_string(),
+            loopback_webhooks: true,
         })
     }
 
@@ -119,6 +126,7 @@ impl Stack {
             main_table: get("MAIN_TABLE")?,
             numbers_table: get("NUMBERS_TABLE")?,
             outbox_table: get("OUTBOX_TABLE")?,
+            events_table: get("EVENTS_TABLE")?,
             sheets_bucket: get("SHEETS_BUCKET")?,
             mail_from: get("MAIL_FROM")?,
             public_base_url: get("PUBLIC_BASE_URL")?,
@@ -159,8 +167,19 @@ impl Stack {
                         Box::pin(async move { f.handle(req).await })
                     })
                 }
-                // Fed by its table's stream, not by HTTP: see `start_streams`.
-                "NotifyFunction" => continue,
+                "WebhookApiFunction" => {
+                    let f = Arc::new(smartpit_webhooks::api::WebhookApi::new(
+                        &self.sdk,
+                        res,
+                        self.webhook_settings(function)?,
+                    ));
+                    Arc::new(move |req| {
+                        let f = f.clone();
+                        Box::pin(async move { f.handle(req).await })
+                    })
+                }
+                // Fed by streams, queues and schedules, not by HTTP: see `start_event_sources`.
+                "NotifyFunction" | "WebhookDeliveryFunction" => continue,
                 other => {
                     return Err(format!(
                         "the template names {other}, which the local stack does not know"
@@ -184,15 +203,58 @@ impl Stack {
         ))
     }
 
-    /// Starts a pump for every stream the template connects to a function, with the event
-    /// source mapping's settings (batch size, bounded retries, bisection, on-failure queue).
-    pub fn start_streams(&self) -> Result<(), String> {
+    /// The webhook functions' settings: the template's environment, except that the local
+    /// stack allows `http://127.0.0.1:*` endpoints when `loopback_webhooks` says so (an
+    /// explicit stack setting; the template never does).
+    pub fn webhook_settings(&self, function: &str) -> Result<smartpit_webhooks::Settings, String> {
+        let mut env = self.env_of(function)?;
+        if self.loopback_webhooks {
+            env.insert("WEBHOOK_ALLOW_LOOPBACK".into(), "true".into());
+        }
+        smartpit_webhooks::Settings::from_vars(&env)
+    }
+
+    /// The webhook delivery function as its Lambda `main` builds it, on `sdk`.
+    pub fn webhook_delivery(
+        &self,
+        sdk: &SdkConfig,
+    ) -> Result<smartpit_webhooks::delivery::WebhookDelivery, String> {
+        Ok(smartpit_webhooks::delivery::WebhookDelivery::new(
+            sdk,
+            self.resources_of("WebhookDeliveryFunction")?,
+            self.webhook_settings("WebhookDeliveryFunction")?,
+        ))
+    }
+
+    /// The handler of a function fed events, built on `sdk`.
+    pub fn event_handler(&self, function: &str, sdk: &SdkConfig) -> Result<EventHandler, String> {
+        Ok(match function {
+            "NotifyFunction" => {
+                let f = Arc::new(self.notifier(sdk)?);
+                Arc::new(move |ev| {
+                    let f = f.clone();
+                    Box::pin(async move { f.handle(ev).await })
+                })
+            }
+            "WebhookDeliveryFunction" => {
+                let f = Arc::new(self.webhook_delivery(sdk)?);
+                Arc::new(move |ev| {
+                    let f = f.clone();
+                    Box::pin(async move { f.handle(ev).await })
+                })
+            }
+            other => return Err(format!("no local event consumer for {other}")),
+        })
+    }
+
+    /// Runs every event source the template gives a function, as Lambda would: table streams
+    /// (batch size, bounded retries, bisection, on-failure queue), queues (each received batch
+    /// handled on its own, concurrently) and schedules.
+    pub fn start_event_sources(&self) -> Result<(), String> {
         for (table, source) in &self.template.streams {
-            let f = match source.function.as_str() {
-                "NotifyFunction" => self.notifier(&self.sdk)?,
-                other => return Err(format!("no local stream consumer for {other}")),
-            };
+            let f = self.event_handler(&source.function, &self.sdk)?;
             let mapping = crate::streams::Mapping {
+                function: source.function.clone(),
                 table: provision::table_name(table),
                 batch_size: source.batch_size.max(1),
                 max_retries: source.max_retries,
@@ -210,6 +272,27 @@ impl Stack {
             tokio::spawn(async move {
                 if let Err(e) = crate::streams::pump(clients, mapping, f).await {
                     tracing::error!(error = %e, "stream pump stopped");
+                }
+            });
+        }
+        for (queue, source) in &self.template.queue_sources {
+            let f = self.event_handler(&source.function, &self.sdk)?;
+            let sqs = aws_sdk_sqs::Client::new(&self.sdk);
+            let url = provision::queue_url(&self.endpoint, queue);
+            let batch = source.batch_size.clamp(1, 10);
+            tokio::spawn(crate::queues::poll(sqs, url, batch, f));
+        }
+        for schedule in &self.template.schedules {
+            let f = self.event_handler(&schedule.function, &self.sdk)?;
+            let every = std::time::Duration::from_secs(schedule.every_seconds);
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(every).await;
+                    f(
+                        serde_json::json!({"source": "aws.events", "detail-type": "Scheduled Event",
+                                          "time": smartpit_shared::invoice::timestamp(Utc::now())}),
+                    )
+                    .await;
                 }
             });
         }

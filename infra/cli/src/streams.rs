@@ -4,13 +4,12 @@
 //! given up after the maximum retries and reported to the on-failure queue.
 
 use std::collections::VecDeque;
-use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_dynamodbstreams::types::{AttributeValue, Record, ShardIteratorType};
 use serde_json::{json, Map, Value};
 
-use smartpit_notify::NotifyFunction;
+use crate::stack::EventHandler;
 
 fn attr(v: &AttributeValue) -> Value {
     match v {
@@ -50,6 +49,8 @@ pub fn event_record(r: &Record, arn: &str) -> Value {
 /// The event source mapping's settings, from the template.
 #[derive(Debug, Clone)]
 pub struct Mapping {
+    /// The function's logical id.
+    pub function: String,
     pub table: String,
     pub batch_size: usize,
     /// -1: retry for ever.
@@ -75,9 +76,8 @@ enum Outcome {
     FunctionError(String),
 }
 
-async fn invoke(function: &Arc<NotifyFunction>, batch: Vec<Value>) -> Outcome {
-    let f = function.clone();
-    let run = tokio::spawn(async move { f.handle(json!({"Records": batch})).await });
+async fn invoke(function: &EventHandler, batch: Vec<Value>) -> Outcome {
+    let run = tokio::spawn(function(json!({"Records": batch})));
     match run.await {
         Ok(reply) => match reply["batchItemFailures"]
             .as_array()
@@ -93,7 +93,13 @@ async fn invoke(function: &Arc<NotifyFunction>, batch: Vec<Value>) -> Outcome {
 
 /// Lambda's on-failure record for a stream batch it gave up on: the batch's place in the
 /// stream, not its records (`smartpit redeliver` reads them back from the stream).
-fn failure_record(batch: &[Value], arn: &str, shard: &str, invokes: i64, why: &str) -> Value {
+fn failure_record(
+    batch: &[Value],
+    m_function: &str,
+    (arn, shard): (&str, &str),
+    invokes: i64,
+    why: &str,
+) -> Value {
     let seq = |r: Option<&Value>| {
         r.and_then(|r| r["dynamodb"]["SequenceNumber"].as_str())
             .map(str::to_string)
@@ -101,7 +107,7 @@ fn failure_record(batch: &[Value], arn: &str, shard: &str, invokes: i64, why: &s
     json!({
         "requestContext": {
             "requestId": smartpit_shared::ids::base32(&smartpit_shared::ids::random_bytes::<10>()),
-            "functionArn": format!("arn:aws:lambda:{}:{}:function:NotifyFunction", crate::stack::LOCAL_REGION, crate::provision::LOCAL_ACCOUNT),
+            "functionArn": format!("arn:aws:lambda:{}:{}:function:{}", crate::stack::LOCAL_REGION, crate::provision::LOCAL_ACCOUNT, m_function),
             "condition": "RetryAttemptsExhausted",
             "approximateInvokeCount": invokes,
         },
@@ -122,9 +128,8 @@ fn failure_record(batch: &[Value], arn: &str, shard: &str, invokes: i64, why: &s
 /// source mapping does: in order, a batch at a time, retrying from the first failed record
 /// (`ReportBatchItemFailures`), splitting a batch whose invocation failed (bisect), and giving a
 /// batch up after `max_retries` retries, reported to the on-failure queue.
-pub async fn pump(clients: Clients, m: Mapping, function: NotifyFunction) -> Result<(), String> {
+pub async fn pump(clients: Clients, m: Mapping, function: EventHandler) -> Result<(), String> {
     let Clients { ddb, streams, sqs } = clients;
-    let function = Arc::new(function);
     let desc = ddb
         .describe_table()
         .table_name(&m.table)
@@ -223,7 +228,7 @@ pub async fn pump(clients: Clients, m: Mapping, function: NotifyFunction) -> Res
             retries += 1;
             if m.max_retries >= 0 && retries > m.max_retries {
                 let failed: Vec<Value> = batch[at..].to_vec();
-                let record = failure_record(&failed, &arn, &shard, retries, &why);
+                let record = failure_record(&failed, &m.function, (&arn, &shard), retries, &why);
                 match &m.on_failure_queue {
                     Some(q) => {
                         if let Err(e) = sqs

@@ -29,6 +29,38 @@ pub struct Template {
     pub streams: BTreeMap<String, StreamSource>,
     /// Logical ids of the `AWS::SQS::Queue`s.
     pub queues: Vec<String>,
+    /// `Type: SQS` events: queue logical id -> how it feeds its function.
+    pub queue_sources: BTreeMap<String, QueueSource>,
+    /// `Type: Schedule` events.
+    pub schedules: Vec<ScheduleSource>,
+}
+
+/// A `Type: SQS` event source mapping.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueSource {
+    pub function: String,
+    pub batch_size: usize,
+}
+
+/// A `Type: Schedule` event: the function runs every `every_seconds`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduleSource {
+    pub function: String,
+    pub every_seconds: u64,
+}
+
+/// `rate(1 minute)`, `rate(5 minutes)`, `rate(1 hour)`, in seconds.
+pub fn rate_seconds(expr: &str) -> Option<u64> {
+    let inner = expr.strip_prefix("rate(")?.strip_suffix(')')?;
+    let (n, unit) = inner.split_once(' ')?;
+    let n: u64 = n.parse().ok()?;
+    let unit_seconds = match unit.trim_end_matches('s') {
+        "minute" => 60,
+        "hour" => 3600,
+        "day" => 86_400,
+        _ => return None,
+    };
+    Some(n * unit_seconds)
 }
 
 /// A `Type: DynamoDB` event: the event source mapping Lambda runs, as the local stack runs it.
@@ -85,6 +117,8 @@ impl Template {
             parameters: BTreeMap::new(),
             streams: BTreeMap::new(),
             queues: Vec::new(),
+            queue_sources: BTreeMap::new(),
+            schedules: Vec::new(),
         };
         if let Some(params) = get(&doc, "Parameters").and_then(Value::as_mapping) {
             for (name, p) in params {
@@ -136,6 +170,33 @@ impl Template {
                                     .map(str::to_string),
                             };
                             t.streams.insert(table.to_string(), source);
+                            continue;
+                        }
+                        if str_of(ev, "Type") == Some("SQS") {
+                            let p = get(ev, "Properties").ok_or("SQS event without Properties")?;
+                            let queue = get(p, "Queue")
+                                .and_then(get_att_target)
+                                .ok_or("SQS event without !GetAtt Queue.Arn")?;
+                            let batch = get(p, "BatchSize").and_then(Value::as_u64).unwrap_or(10);
+                            t.queue_sources.insert(
+                                queue.to_string(),
+                                QueueSource {
+                                    function: id.clone(),
+                                    batch_size: usize::try_from(batch).unwrap_or(10),
+                                },
+                            );
+                            continue;
+                        }
+                        if str_of(ev, "Type") == Some("Schedule") {
+                            let expr = get(ev, "Properties")
+                                .and_then(|p| str_of(p, "Schedule"))
+                                .ok_or("Schedule event without Schedule")?;
+                            let every_seconds = rate_seconds(expr)
+                                .ok_or_else(|| format!("unsupported schedule {expr}"))?;
+                            t.schedules.push(ScheduleSource {
+                                function: id.clone(),
+                                every_seconds,
+                            });
                             continue;
                         }
                         if str_of(ev, "Type") != Some("HttpApi") {
@@ -252,6 +313,17 @@ mod tests {
             Some("NotifyFailuresQueue")
         );
         assert!(t.queues.iter().any(|q| q == "NotifyFailuresQueue"));
+        assert_eq!(t.streams["EventsTable"].function, "WebhookDeliveryFunction");
+        assert_eq!(
+            t.queue_sources["WebhookQueue"].function,
+            "WebhookDeliveryFunction"
+        );
+        assert!(t
+            .schedules
+            .iter()
+            .any(|s| s.function == "WebhookDeliveryFunction" && s.every_seconds == 60));
+        assert_eq!(rate_seconds("rate(5 minutes)"), Some(300));
+        assert_eq!(rate_seconds("cron(0 * * * ? *)"), None);
         let env = &t.function_env["InvoicesFunction"];
         assert_eq!(ref_target(&env["MAIN_TABLE"]), Some("MainTable"));
         match t.match_route("POST", "/v1/invoices/inv_abc/cancel") {

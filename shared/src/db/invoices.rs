@@ -2,20 +2,22 @@
 //! listing (one GSI query a page), cancellation (one conditional update) and the store's
 //! lookup by number (one strongly consistent query).
 
-use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 use base64::Engine;
 use chrono::{DateTime, Utc};
 use http::StatusCode;
+use serde_json::json;
 
 use super::idempotency::Lock;
 use super::item::{self, get_s, Item};
-use super::{av_s, cancellation_codes, is_conditional_failure, put_new, Db};
+use super::{av_s, cancellation_codes, put_new, Db};
 use crate::ids::InvoiceId;
 use crate::invoice::{
     invoice_sk, merchant_pk, merchant_status_pk, number_pk, timestamp, Invoice, InvoiceStatus,
 };
 use crate::number::SmartPitNumber;
 use crate::problem::Problem;
+use crate::webhook::{Event, EventType};
 
 pub enum RegisterOutcome {
     Registered,
@@ -198,8 +200,9 @@ impl Db {
         })
     }
 
-    /// Cancels a registered, unexpired invoice of this merchant. One conditional update (plus
-    /// one read when it is refused, to say why). Cancelling a cancelled invoice is a no-op.
+    /// Cancels a registered, unexpired invoice of this merchant and writes its
+    /// `invoice.cancelled` event, in one transaction after one read. Cancelling a cancelled
+    /// invoice is a no-op (no second event).
     pub async fn cancel_invoice(
         &self,
         merchant_id: &str,
@@ -207,12 +210,37 @@ impl Db {
         now: DateTime<Utc>,
     ) -> Result<Invoice, Problem> {
         let not_found = || Problem::not_found("invoice_not_found", "Invoice");
-        let id = InvoiceId::parse(id).ok_or_else(not_found)?;
-        let res = self
-            .client
-            .update_item()
+        let current = self
+            .get_merchant_invoice(merchant_id, id)
+            .await?
+            .ok_or_else(not_found)?;
+        let refuse = |inv: &Invoice, s: InvoiceStatus| {
+            Problem::new(
+                StatusCode::CONFLICT,
+                "invoice_not_cancellable",
+                "Only a registered invoice can be cancelled",
+            )
+            .detail(format!("The invoice is {}.", s.as_str()))
+            .with("invoice_id", inv.id.as_str())
+            .with("status", s.as_str())
+        };
+        match current.status_at(now) {
+            InvoiceStatus::Registered => {}
+            InvoiceStatus::Cancelled => return Ok(current),
+            s => return Err(refuse(&current, s)),
+        }
+        let cancelled = Invoice {
+            stored_status: InvoiceStatus::Cancelled,
+            cancelled_at: Some(now),
+            updated_at: now,
+            ..current.clone()
+        };
+        let update = Update::builder()
             .table_name(&self.res.main_table)
-            .set_key(Some(item::key(number_pk(id.number()), invoice_sk(&id))))
+            .set_key(Some(item::key(
+                number_pk(current.id.number()),
+                invoice_sk(&current.id),
+            )))
             .update_expression(
                 "SET #status = :cancelled, cancelled_at = :now_ts, updated_at = :now_ts, gsi2pk = :gsi2pk",
             )
@@ -229,30 +257,36 @@ impl Db {
                 ":gsi2pk",
                 av_s(&merchant_status_pk(merchant_id, InvoiceStatus::Cancelled)),
             )
-            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
+            .build()
+            .map_err(|e| Problem::internal(&e))?;
+        let event = Event::new(
+            merchant_id,
+            EventType::InvoiceCancelled,
+            Some(current.id.as_str()),
+            json!({"invoice": cancelled.merchant_view(now)}),
+            now,
+        );
+        let res = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(update).build())
+            .transact_items(self.event_put(&event)?)
             .send()
             .await;
         match res {
-            Ok(out) => out
-                .attributes()
-                .ok_or_else(|| Problem::internal(&"update returned no attributes"))
-                .and_then(|a| Invoice::from_item(a).map_err(corrupt)),
-            Err(e) if is_conditional_failure(&e) => {
-                let current = self
-                    .get_invoice(&id)
+            Ok(_) => Ok(cancelled),
+            Err(e) if cancellation_codes(&e).is_some() => {
+                // Paid, cancelled or expired in between: say what it is now.
+                let now_is = self
+                    .get_merchant_invoice(merchant_id, id)
                     .await?
-                    .filter(|inv| inv.merchant_id == merchant_id)
                     .ok_or_else(not_found)?;
-                match current.status_at(now) {
-                    InvoiceStatus::Cancelled => Ok(current),
-                    s => Err(Problem::new(
-                        StatusCode::CONFLICT,
-                        "invoice_not_cancellable",
-                        "Only a registered invoice can be cancelled",
-                    )
-                    .detail(format!("The invoice is {}.", s.as_str()))
-                    .with("invoice_id", current.id.as_str())
-                    .with("status", s.as_str())),
+                match now_is.status_at(now) {
+                    InvoiceStatus::Cancelled => Ok(now_is),
+                    InvoiceStatus::Registered => {
+                        Err(Problem::unavailable(&"cancel conflicted; retry"))
+                    }
+                    s => Err(refuse(&now_is, s)),
                 }
             }
             Err(e) => Err(e.into()),

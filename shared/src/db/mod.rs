@@ -18,6 +18,7 @@
 pub mod item;
 
 mod admin;
+pub mod events;
 mod idempotency;
 mod invoices;
 pub mod notices;

@@ -126,8 +126,9 @@ impl Db {
         outbox_id: &str,
         step: Step,
         value: &str,
-        invoice: &crate::ids::InvoiceId,
+        invoice: &crate::Invoice,
         notice: &Notice,
+        now: DateTime<Utc>,
     ) -> Result<bool, Problem> {
         let outbox = Update::builder()
             .table_name(&self.res.outbox_table)
@@ -138,14 +139,16 @@ impl Db {
             .expression_attribute_values(":v", av_s(value))
             .build()
             .map_err(|e| Problem::internal(&e))?;
-        let invoice = self.notices_update(invoice, std::slice::from_ref(notice))?;
-        let res = self
+        let update = self.notices_update(&invoice.id, std::slice::from_ref(notice))?;
+        let mut tx = self
             .client
             .transact_write_items()
             .transact_items(TransactWriteItem::builder().update(outbox).build())
-            .transact_items(TransactWriteItem::builder().update(invoice).build())
-            .send()
-            .await;
+            .transact_items(TransactWriteItem::builder().update(update).build());
+        if notice.status == NoticeStatus::Failed {
+            tx = tx.transact_items(self.notice_failed_event(invoice, notice, now)?);
+        }
+        let res = tx.send().await;
         match res {
             Ok(_) => Ok(true),
             Err(e) => match cancellation_codes(&e) {
@@ -218,6 +221,9 @@ impl Db {
             if !failed.is_empty() {
                 let update = self.notices_update(&inv.id, &failed)?;
                 items.push(TransactWriteItem::builder().update(update).build());
+                for n in &failed {
+                    items.push(self.notice_failed_event(inv, n, now)?);
+                }
             }
         }
         self.client
@@ -274,6 +280,26 @@ impl Db {
             .send()
             .await?;
         Ok(())
+    }
+
+    /// `notice.failed` for the invoice's merchant, written with the notice's outcome.
+    fn notice_failed_event(
+        &self,
+        inv: &crate::Invoice,
+        notice: &Notice,
+        now: DateTime<Utc>,
+    ) -> Result<TransactWriteItem, Problem> {
+        let mut view = inv.clone();
+        view.notices.retain(|n| n.kind != notice.kind);
+        view.notices.push(notice.clone());
+        view.notices.sort_by_key(|n| n.kind);
+        self.event_put(&crate::webhook::Event::new(
+            &inv.merchant_id,
+            crate::webhook::EventType::NoticeFailed,
+            Some(inv.id.as_str()),
+            serde_json::json!({"invoice": view.merchant_view(now), "notice": notice.view()}),
+            now,
+        ))
     }
 
     /// The update that writes these notices onto their invoice (`SET notices.<kind> = …` for

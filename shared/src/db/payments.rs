@@ -15,6 +15,8 @@ use crate::invoice::{
 };
 use crate::payment::{Payment, PaymentLine, PaymentRequest, PaymentStatus};
 use crate::problem::Problem;
+use crate::webhook::{Event, EventType};
+use serde_json::json;
 
 pub enum PayOutcome {
     /// Paid now.
@@ -176,6 +178,7 @@ impl Db {
                 fingerprint: req.fingerprint(),
             };
             let mut items = vec![put_new(&self.res.main_table, payment.to_item(), "pk")?];
+            let mut events = Vec::with_capacity(payment.lines.len());
             for (line, wanted) in payment.lines.iter().zip(&req.invoice_ids) {
                 let update = Update::builder()
                     .table_name(&self.res.main_table)
@@ -206,7 +209,27 @@ impl Db {
                     .build()
                     .map_err(|e| Problem::internal(&e))?;
                 items.push(TransactWriteItem::builder().update(update).build());
+                // invoice.paid, in the same transaction: no paid invoice without its event.
+                if let Some(inv) = invoices.get(wanted.as_str()) {
+                    let paid = Invoice {
+                        stored_status: InvoiceStatus::Paid,
+                        payment_id: Some(payment.id.clone()),
+                        paid_at: Some(now),
+                        store_chain: Some(req.chain_id.clone()),
+                        updated_at: now,
+                        ..inv.clone()
+                    };
+                    events.push(self.event_put(&Event::new(
+                        &inv.merchant_id,
+                        EventType::InvoicePaid,
+                        Some(inv.id.as_str()),
+                        json!({"invoice": paid.merchant_view(now), "payment": payment.view()}),
+                        now,
+                    ))?);
+                }
             }
+            let invoice_count = req.invoice_ids.len();
+            items.extend(events);
             let res = self
                 .client
                 .transact_write_items()
@@ -230,6 +253,7 @@ impl Db {
             if let Some(i) = codes
                 .iter()
                 .skip(1)
+                .take(invoice_count)
                 .position(|c| c == "ConditionalCheckFailed")
             {
                 let wanted = &req.invoice_ids[i];
@@ -291,9 +315,40 @@ impl Db {
                     .map_err(|e| Problem::internal(&e))?,
             )
             .build()];
+        let ids: Vec<InvoiceId> = payment
+            .lines
+            .iter()
+            .map(|l| InvoiceId::parse(&l.invoice_id))
+            .collect::<Option<_>>()
+            .ok_or_else(|| Problem::internal(&item::Corrupt("invoice_ids")))?;
+        let current = self.get_invoices(&ids).await?;
+        let voided = Payment {
+            status: PaymentStatus::Voided,
+            voided_at: Some(now),
+            ..payment.clone()
+        };
+        let mut events = Vec::with_capacity(ids.len());
         for line in &payment.lines {
             let inv = InvoiceId::parse(&line.invoice_id)
                 .ok_or_else(|| Problem::internal(&item::Corrupt("invoice_ids")))?;
+            // invoice.payment_voided, in the same transaction as the void.
+            if let Some(paid) = current.get(inv.as_str()) {
+                let back = Invoice {
+                    stored_status: InvoiceStatus::Registered,
+                    payment_id: None,
+                    paid_at: None,
+                    store_chain: None,
+                    updated_at: now,
+                    ..paid.clone()
+                };
+                events.push(self.event_put(&Event::new(
+                    &line.merchant_id,
+                    EventType::InvoicePaymentVoided,
+                    Some(inv.as_str()),
+                    json!({"invoice": back.merchant_view(now), "payment": voided.view()}),
+                    now,
+                ))?);
+            }
             let update = Update::builder()
                 .table_name(&self.res.main_table)
                 .set_key(Some(item::key(number_pk(inv.number()), invoice_sk(&inv))))
@@ -318,6 +373,7 @@ impl Db {
                 .map_err(|e| Problem::internal(&e))?;
             items.push(TransactWriteItem::builder().update(update).build());
         }
+        items.extend(events);
         let res = self
             .client
             .transact_write_items()
@@ -325,11 +381,7 @@ impl Db {
             .send()
             .await;
         match res {
-            Ok(_) => Ok(VoidOutcome::Voided(Payment {
-                status: PaymentStatus::Voided,
-                voided_at: Some(now),
-                ..payment
-            })),
+            Ok(_) => Ok(VoidOutcome::Voided(voided)),
             Err(e) if cancellation_codes(&e).is_some() => {
                 // Voided concurrently: report the stored state.
                 match self.get_payment(id).await? {

@@ -1,0 +1,81 @@
+//! Feeds a queue to its function the way Lambda's SQS event source mapping does: batches of
+//! messages in the SQS event shape, each received batch handled on its own task (Lambda runs
+//! batches concurrently), messages deleted unless the reply lists them as failed (they come
+//! back after the visibility timeout).
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::stack::EventHandler;
+
+/// Polls `url` for ever.
+pub async fn poll(sqs: aws_sdk_sqs::Client, url: String, batch: usize, function: EventHandler) {
+    let arn = format!(
+        "arn:aws:sqs:{}:{}:{}",
+        crate::stack::LOCAL_REGION,
+        crate::provision::LOCAL_ACCOUNT,
+        url.rsplit('/').next().unwrap_or_default()
+    );
+    loop {
+        let got = sqs
+            .receive_message()
+            .queue_url(&url)
+            .max_number_of_messages(i32::try_from(batch).unwrap_or(10))
+            .visibility_timeout(60)
+            .wait_time_seconds(0)
+            .send()
+            .await;
+        let messages = match got {
+            Ok(out) => out.messages().to_vec(),
+            Err(e) => {
+                tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(&e), "receive failed");
+                Vec::new()
+            }
+        };
+        if messages.is_empty() {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        }
+        let records: Vec<Value> = messages
+            .iter()
+            .map(|m| {
+                json!({
+                    "messageId": m.message_id(),
+                    "receiptHandle": m.receipt_handle(),
+                    "body": m.body(),
+                    "eventSource": "aws:sqs",
+                    "eventSourceARN": arn,
+                    "awsRegion": crate::stack::LOCAL_REGION,
+                })
+            })
+            .collect();
+        let f = function.clone();
+        let sqs = sqs.clone();
+        let url = url.clone();
+        tokio::spawn(async move {
+            let reply = f(json!({"Records": records})).await;
+            let failed: Vec<&str> = reply["batchItemFailures"]
+                .as_array()
+                .map(|l| {
+                    l.iter()
+                        .filter_map(|x| x["itemIdentifier"].as_str())
+                        .collect()
+                })
+                .unwrap_or_default();
+            for m in messages {
+                if failed.contains(&m.message_id().unwrap_or_default()) {
+                    continue;
+                }
+                if let Some(handle) = m.receipt_handle() {
+                    let _ = sqs
+                        .delete_message()
+                        .queue_url(&url)
+                        .receipt_handle(handle)
+                        .send()
+                        .await;
+                }
+            }
+        });
+    }
+}
