@@ -244,6 +244,13 @@ async fn a_payment_pushes_one_signed_invoice_paid_within_two_seconds() {
     assert_eq!(body["data"]["invoice"]["id"], inv.as_str());
     assert_eq!(body["data"]["invoice"]["status"], "paid");
     assert_eq!(body["data"]["payment"]["id"], paid.body["id"]);
+    // The store's receipt reference is on the paid invoice.
+    assert_eq!(body["data"]["invoice"]["store_chain"], "lawson");
+    assert_eq!(body["data"]["invoice"]["store_code"], "L-5");
+    assert_eq!(
+        body["data"]["invoice"]["store_transaction_id"],
+        paid.body["store_transaction_id"]
+    );
     // Nothing more arrives, and the event reads delivered with its attempt.
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(shop.receiver.deliveries().len(), 1, "delivered once");
@@ -361,6 +368,24 @@ async fn void_and_cancel_are_pushed_too() {
         .expect("voided");
     assert_eq!(voided["data"]["invoice"]["status"], "registered");
     assert_eq!(voided["data"]["payment"]["status"], "voided");
+    // The void keeps the history: the invoice is payable again and shows the voided payment.
+    let inv = c.send(c.get(&format!("/v1/invoices/{a}"), &shop.key)).await;
+    assert_eq!(inv.body["status"], "registered");
+    assert_eq!(inv.body["payment_id"], Value::Null);
+    let history = &inv.body["payments"];
+    assert_eq!(history.as_array().map(Vec::len), Some(1), "{history}");
+    assert_eq!(history[0]["id"], pid.as_str());
+    assert_eq!(history[0]["status"], "voided");
+    assert!(history[0]["voided_at"].is_string() && history[0]["paid_at"].is_string());
+    assert_eq!(history[0]["store_chain"], "lawson");
+    assert_eq!(history[0]["store_code"], "L-5");
+    assert!(history[0]["store_transaction_id"].is_string());
+    assert_eq!(voided["data"]["invoice"]["payments"], *history);
+    // Paid again later: two entries, the second completed.
+    assert_eq!(pay(&c, s, &[&a], 700).await.status, 201);
+    let inv = c.send(c.get(&format!("/v1/invoices/{a}"), &shop.key)).await;
+    assert_eq!(inv.body["payments"].as_array().map(Vec::len), Some(2));
+    assert_eq!(inv.body["payments"][1]["status"], "completed");
     // The merchant's event list, filtered.
     let list = events(&c, &shop.key, "?type=invoice.cancelled").await;
     assert_eq!(list.status, 200);

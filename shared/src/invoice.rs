@@ -67,11 +67,75 @@ pub struct Invoice {
     pub payment_id: Option<String>,
     pub paid_at: Option<DateTime<Utc>>,
     pub store_chain: Option<String>,
+    /// The store's receipt reference while paid: its store code and transaction id.
+    pub store_code: Option<String>,
+    pub store_transaction_id: Option<String>,
+    /// Every payment the invoice has had, voided ones included, oldest first.
+    pub payments: Vec<PaymentEntry>,
     pub cancelled_at: Option<DateTime<Utc>>,
     /// The link to the sheet PDF, for invoices registered without a number.
     pub sheet_url: Option<String>,
     /// What the customer is sent, and how far each got.
     pub notices: Vec<Notice>,
+}
+
+/// One payment of an invoice, as its history keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentEntry {
+    pub id: String,
+    /// `completed` or `voided`.
+    pub status: String,
+    pub paid_at: DateTime<Utc>,
+    pub voided_at: Option<DateTime<Utc>>,
+    pub store_chain: String,
+    pub store_code: String,
+    pub store_transaction_id: String,
+}
+
+impl PaymentEntry {
+    pub fn view(&self) -> Value {
+        json!({
+            "id": self.id,
+            "status": self.status,
+            "paid_at": jst_timestamp(self.paid_at),
+            "voided_at": self.voided_at.map(jst_timestamp),
+            "store_chain": self.store_chain,
+            "store_code": self.store_code,
+            "store_transaction_id": self.store_transaction_id,
+        })
+    }
+
+    pub fn to_attr(&self) -> aws_sdk_dynamodb::types::AttributeValue {
+        let mut m = Item::new();
+        m.insert("id".into(), item::s(&self.id));
+        m.insert("status".into(), item::s(&self.status));
+        m.insert("paid_at".into(), item::s(timestamp(self.paid_at)));
+        if let Some(v) = self.voided_at {
+            m.insert("voided_at".into(), item::s(timestamp(v)));
+        }
+        m.insert("store_chain".into(), item::s(&self.store_chain));
+        m.insert("store_code".into(), item::s(&self.store_code));
+        m.insert(
+            "store_transaction_id".into(),
+            item::s(&self.store_transaction_id),
+        );
+        aws_sdk_dynamodb::types::AttributeValue::M(m)
+    }
+
+    fn of(v: &aws_sdk_dynamodb::types::AttributeValue) -> Option<Self> {
+        let m = v.as_m().ok()?;
+        Some(PaymentEntry {
+            id: get_s(m, "id")?.to_string(),
+            status: get_s(m, "status")?.to_string(),
+            paid_at: get_s(m, "paid_at").and_then(parse_time)?,
+            voided_at: get_s(m, "voided_at").and_then(parse_time),
+            store_chain: get_s(m, "store_chain").unwrap_or_default().to_string(),
+            store_code: get_s(m, "store_code").unwrap_or_default().to_string(),
+            store_transaction_id: get_s(m, "store_transaction_id")
+                .unwrap_or_default()
+                .to_string(),
+        })
+    }
 }
 
 /// Timestamps are stored in UTC with milliseconds, so they sort as text.
@@ -192,6 +256,13 @@ impl Invoice {
             payment_id: get_s(it, "payment_id").map(str::to_string),
             paid_at: time("paid_at"),
             store_chain: get_s(it, "store_chain").map(str::to_string),
+            store_code: get_s(it, "store_code").map(str::to_string),
+            store_transaction_id: get_s(it, "store_transaction_id").map(str::to_string),
+            payments: it
+                .get("payments")
+                .and_then(|v| v.as_l().ok())
+                .map(|l| l.iter().filter_map(PaymentEntry::of).collect())
+                .unwrap_or_default(),
             cancelled_at: time("cancelled_at"),
             sheet_url: get_s(it, "sheet_url").map(str::to_string),
             notices: notices_of(it),
@@ -219,6 +290,9 @@ impl Invoice {
             "payment_id": self.payment_id,
             "paid_at": self.paid_at.map(jst_timestamp),
             "store_chain": self.store_chain,
+            "store_code": self.store_code,
+            "store_transaction_id": self.store_transaction_id,
+            "payments": self.payments.iter().map(PaymentEntry::view).collect::<Vec<_>>(),
             "cancelled_at": self.cancelled_at.map(jst_timestamp),
             "sheet_url": self.sheet_url,
             "notices": self.notices.iter().map(Notice::view).collect::<Vec<_>>(),

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::{KeysAndAttributes, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 
 use super::item::{self, Item};
@@ -11,7 +11,7 @@ use super::{av_s, cancellation_codes, put_new, Db};
 use crate::clock::jst_date;
 use crate::ids::InvoiceId;
 use crate::invoice::{
-    invoice_sk, merchant_status_pk, number_pk, timestamp, Invoice, InvoiceStatus,
+    invoice_sk, merchant_status_pk, number_pk, timestamp, Invoice, InvoiceStatus, PaymentEntry,
 };
 use crate::payment::{Payment, PaymentLine, PaymentRequest, PaymentStatus};
 use crate::problem::Problem;
@@ -179,6 +179,15 @@ impl Db {
             };
             let mut items = vec![put_new(&self.res.main_table, payment.to_item(), "pk")?];
             let mut events = Vec::with_capacity(payment.lines.len());
+            let entry = PaymentEntry {
+                id: payment.id.clone(),
+                status: PaymentStatus::Completed.as_str().to_string(),
+                paid_at: now,
+                voided_at: None,
+                store_chain: req.chain_id.clone(),
+                store_code: req.store_code.clone(),
+                store_transaction_id: req.store_transaction_id.clone(),
+            };
             for (line, wanted) in payment.lines.iter().zip(&req.invoice_ids) {
                 let update = Update::builder()
                     .table_name(&self.res.main_table)
@@ -188,7 +197,14 @@ impl Db {
                     )))
                     .update_expression(
                         "SET #status = :paid, payment_id = :pid, paid_at = :ts, updated_at = :ts, \
-                         store_chain = :chain, store_code = :store, gsi2pk = :gsi2pk",
+                         store_chain = :chain, store_code = :store, store_transaction_id = :txn, \
+                         gsi2pk = :gsi2pk, payments = list_append(if_not_exists(payments, :none), :entry)",
+                    )
+                    .expression_attribute_values(":txn", av_s(&req.store_transaction_id))
+                    .expression_attribute_values(":none", AttributeValue::L(Vec::new()))
+                    .expression_attribute_values(
+                        ":entry",
+                        AttributeValue::L(vec![entry.to_attr()]),
                     )
                     .condition_expression(
                         "#status = :registered AND deadline >= :now AND amount = :amount",
@@ -211,11 +227,16 @@ impl Db {
                 items.push(TransactWriteItem::builder().update(update).build());
                 // invoice.paid, in the same transaction: no paid invoice without its event.
                 if let Some(inv) = invoices.get(wanted.as_str()) {
+                    let mut payments = inv.payments.clone();
+                    payments.push(entry.clone());
                     let paid = Invoice {
                         stored_status: InvoiceStatus::Paid,
                         payment_id: Some(payment.id.clone()),
                         paid_at: Some(now),
                         store_chain: Some(req.chain_id.clone()),
+                        store_code: Some(req.store_code.clone()),
+                        store_transaction_id: Some(req.store_transaction_id.clone()),
+                        payments,
                         updated_at: now,
                         ..inv.clone()
                     };
@@ -332,12 +353,23 @@ impl Db {
             let inv = InvoiceId::parse(&line.invoice_id)
                 .ok_or_else(|| Problem::internal(&item::Corrupt("invoice_ids")))?;
             // invoice.payment_voided, in the same transaction as the void.
+            let history_at = current
+                .get(inv.as_str())
+                .and_then(|p| p.payments.iter().rposition(|e| e.id == payment.id));
             if let Some(paid) = current.get(inv.as_str()) {
+                let mut payments = paid.payments.clone();
+                if let Some(e) = history_at.and_then(|i| payments.get_mut(i)) {
+                    e.status = PaymentStatus::Voided.as_str().to_string();
+                    e.voided_at = Some(now);
+                }
                 let back = Invoice {
                     stored_status: InvoiceStatus::Registered,
                     payment_id: None,
                     paid_at: None,
                     store_chain: None,
+                    store_code: None,
+                    store_transaction_id: None,
+                    payments,
                     updated_at: now,
                     ..paid.clone()
                 };
@@ -349,13 +381,21 @@ impl Db {
                     now,
                 ))?);
             }
-            let update = Update::builder()
+            // The payment stays in the invoice's history, marked voided.
+            let history = history_at.map_or(String::new(), |i| {
+                format!(", payments[{i}].#status = :voided, payments[{i}].voided_at = :ts")
+            });
+            let mut update = Update::builder();
+            if history_at.is_some() {
+                update = update.expression_attribute_values(":voided", av_s("voided"));
+            }
+            let update = update
                 .table_name(&self.res.main_table)
                 .set_key(Some(item::key(number_pk(inv.number()), invoice_sk(&inv))))
-                .update_expression(
-                    "SET #status = :registered, updated_at = :ts, gsi2pk = :gsi2pk \
-                     REMOVE payment_id, paid_at, store_chain, store_code",
-                )
+                .update_expression(format!(
+                    "SET #status = :registered, updated_at = :ts, gsi2pk = :gsi2pk{history} \
+                     REMOVE payment_id, paid_at, store_chain, store_code, store_transaction_id"
+                ))
                 .condition_expression("#status = :paid AND payment_id = :pid")
                 .expression_attribute_names("#status", "status")
                 .expression_attribute_values(":registered", av_s("registered"))
