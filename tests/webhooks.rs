@@ -581,3 +581,76 @@ async fn a_failed_event_can_be_redelivered() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+#[tokio::test]
+async fn the_expiry_sweep_stores_expired_and_pushes_it_once() {
+    let s = stack();
+    let c = s.client();
+    let shop = shop(s).await;
+    let number = s.fresh_card().await.to_string();
+    let mut ids = Vec::new();
+    for amount in [310, 320, 330] {
+        let r = c
+            .register(
+                &shop.key,
+                &unique("idem"),
+                &json!({"merchant_order_id": unique("o"), "amount": amount,
+                        "due_date": due_in(0), "smartpit_number": number}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{:?}", r.body);
+        ids.push(r.body["id"].as_str().unwrap_or_default().to_string());
+    }
+    let sweep = smartpit_invoices::expiry::ExpirySweep::new(
+        &s.sdk(),
+        s.stack.resources_of("ExpiryFunction").expect("resources"),
+    );
+    // The clock moves a day on, past today's 23:59:59 JST.
+    let later = || Utc::now() + chrono::Duration::days(1);
+    let done = sweep.handle_at(json!({}), later).await;
+    assert!(done["expired"].as_u64().is_some_and(|n| n >= 3), "{done}");
+    let rows = s.number_partition(&number).await;
+    assert!(rows
+        .iter()
+        .all(|r| smartpit_shared::db::item::get_s(r, "status") == Some("expired")));
+    let got = shop.receiver.wait_for(3, 5).await;
+    assert_eq!(got.len(), 3);
+    for d in &got {
+        verify(&shop.secret, d);
+        let b = d.json();
+        assert_eq!(b["type"], "invoice.expired");
+        assert_eq!(b["data"]["invoice"]["status"], "expired");
+    }
+    // Stored, so the listing gives full pages.
+    let page = c
+        .send(c.get("/v1/invoices?status=expired&limit=2", &shop.key))
+        .await;
+    assert_eq!(page.body["invoices"].as_array().map(Vec::len), Some(2));
+    let next = page.body["next_cursor"]
+        .as_str()
+        .expect("cursor")
+        .to_string();
+    let rest = c
+        .send(c.get("/v1/invoices", &shop.key).query(&[
+            ("status", "expired"),
+            ("limit", "2"),
+            ("cursor", next.as_str()),
+        ]))
+        .await;
+    assert_eq!(
+        rest.body["invoices"].as_array().map(Vec::len),
+        Some(1),
+        "{:?}",
+        rest.body
+    );
+    // Not payable, not cancellable; a second sweep sends nothing more.
+    let paid = pay(&c, s, &[&ids[0]], 310).await;
+    assert_eq!((paid.status, paid.code()), (409, "invoice_not_payable"));
+    let cancel = c
+        .send(c.post(&format!("/v1/invoices/{}/cancel", ids[1]), &shop.key))
+        .await;
+    assert_eq!(cancel.status, 409);
+    sweep.handle_at(json!({}), later).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(shop.receiver.deliveries().len(), 3);
+}

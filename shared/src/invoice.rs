@@ -167,6 +167,16 @@ pub fn merchant_pk(merchant_id: &str) -> String {
     format!("MER#{merchant_id}")
 }
 
+/// Shards of the `by_open_deadline` index (registered invoices by deadline).
+pub const OPEN_SHARDS: u8 = 8;
+
+/// The `by_open_deadline` shard of a registered invoice (`open#0` .. `open#7`).
+pub fn open_shard(id: &InvoiceId) -> String {
+    let digest = crate::ids::sha256_hex(id.as_str());
+    let n = u8::from_str_radix(&digest[..2], 16).unwrap_or(0) % OPEN_SHARDS;
+    format!("open#{n}")
+}
+
 pub fn merchant_status_pk(merchant_id: &str, status: InvoiceStatus) -> String {
     format!("MER#{merchant_id}#{}", status.as_str())
 }
@@ -210,6 +220,9 @@ impl Invoice {
             item::s(merchant_status_pk(&self.merchant_id, self.stored_status)),
         );
         it.insert("gsi2sk".into(), item::s(format!("{created}#{}", self.id)));
+        if self.stored_status == InvoiceStatus::Registered {
+            it.insert("open_shard".into(), item::s(open_shard(&self.id)));
+        }
         if let Some(d) = &self.description {
             it.insert("description".into(), item::s(d));
         }

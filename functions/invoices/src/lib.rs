@@ -6,6 +6,7 @@
 //! - `GET /v1/invoices/{id}`
 //! - `POST /v1/invoices/{id}/cancel`
 
+pub mod expiry;
 mod register;
 mod validate;
 

@@ -179,7 +179,7 @@ impl Stack {
                     })
                 }
                 // Fed by streams, queues and schedules, not by HTTP: see `start_event_sources`.
-                "NotifyFunction" | "WebhookDeliveryFunction" => continue,
+                "NotifyFunction" | "WebhookDeliveryFunction" | "ExpiryFunction" => continue,
                 other => {
                     return Err(format!(
                         "the template names {other}, which the local stack does not know"
@@ -231,6 +231,16 @@ impl Stack {
         Ok(match function {
             "NotifyFunction" => {
                 let f = Arc::new(self.notifier(sdk)?);
+                Arc::new(move |ev| {
+                    let f = f.clone();
+                    Box::pin(async move { f.handle(ev).await })
+                })
+            }
+            "ExpiryFunction" => {
+                let f = Arc::new(smartpit_invoices::expiry::ExpirySweep::new(
+                    sdk,
+                    self.resources_of("ExpiryFunction")?,
+                ));
                 Arc::new(move |ev| {
                     let f = f.clone();
                     Box::pin(async move { f.handle(ev).await })

@@ -153,7 +153,7 @@ impl Db {
             Some(InvoiceStatus::Expired) => (
                 "by_merchant_status",
                 "gsi2pk",
-                merchant_status_pk(merchant_id, InvoiceStatus::Registered),
+                merchant_status_pk(merchant_id, InvoiceStatus::Expired),
             ),
             Some(s) => (
                 "by_merchant_status",
@@ -173,18 +173,12 @@ impl Db {
             .scan_index_forward(false)
             .limit(limit)
             .set_exclusive_start_key(start);
-        match status {
-            Some(InvoiceStatus::Registered) => {
-                q = q
-                    .filter_expression("deadline >= :now")
-                    .expression_attribute_values(":now", item::n(now.timestamp()));
-            }
-            Some(InvoiceStatus::Expired) => {
-                q = q
-                    .filter_expression("deadline < :now")
-                    .expression_attribute_values(":now", item::n(now.timestamp()));
-            }
-            _ => {}
+        // Registered past the deadline but not swept yet (at most a sweep's interval): not
+        // listed as registered.
+        if status == Some(InvoiceStatus::Registered) {
+            q = q
+                .filter_expression("deadline >= :now")
+                .expression_attribute_values(":now", item::n(now.timestamp()));
         }
         let out = q.send().await?;
         let invoices = out
@@ -242,7 +236,8 @@ impl Db {
                 invoice_sk(&current.id),
             )))
             .update_expression(
-                "SET #status = :cancelled, cancelled_at = :now_ts, updated_at = :now_ts, gsi2pk = :gsi2pk",
+                "SET #status = :cancelled, cancelled_at = :now_ts, updated_at = :now_ts, gsi2pk = :gsi2pk \
+                 REMOVE open_shard",
             )
             .condition_expression(
                 "merchant_id = :m AND #status = :registered AND deadline >= :now",
@@ -289,6 +284,97 @@ impl Db {
                     s => Err(refuse(&now_is, s)),
                 }
             }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Stores `expired` on up to `limit` registered invoices whose deadline has passed, each
+    /// with its `invoice.expired` event in one transaction. A query per shard of the sparse
+    /// `by_open_deadline` index, then per invoice one consistent read and one transaction
+    /// (conditional: an invoice paid or cancelled meanwhile is left alone). Returns the ids.
+    pub async fn expire_due(
+        &self,
+        now: DateTime<Utc>,
+        limit: i32,
+    ) -> Result<Vec<InvoiceId>, Problem> {
+        let mut expired = Vec::new();
+        for shard in 0..crate::invoice::OPEN_SHARDS {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.res.main_table)
+                .index_name("by_open_deadline")
+                .key_condition_expression("open_shard = :s AND deadline < :now")
+                .expression_attribute_values(":s", av_s(&format!("open#{shard}")))
+                .expression_attribute_values(":now", item::n(now.timestamp()))
+                .limit(limit)
+                .send()
+                .await?;
+            for key in out.items() {
+                let Some(id) = get_s(key, "sk")
+                    .and_then(|sk| sk.strip_prefix("INV#"))
+                    .and_then(InvoiceId::parse)
+                else {
+                    continue;
+                };
+                if self.expire_one(&id, now).await? {
+                    expired.push(id);
+                }
+            }
+        }
+        Ok(expired)
+    }
+
+    async fn expire_one(&self, id: &InvoiceId, now: DateTime<Utc>) -> Result<bool, Problem> {
+        let Some(inv) = self.get_invoice(id).await? else {
+            return Ok(false);
+        };
+        if inv.stored_status != InvoiceStatus::Registered || inv.deadline >= now.timestamp() {
+            return Ok(false);
+        }
+        let expired = Invoice {
+            stored_status: InvoiceStatus::Expired,
+            updated_at: now,
+            ..inv.clone()
+        };
+        let update = Update::builder()
+            .table_name(&self.res.main_table)
+            .set_key(Some(item::key(number_pk(id.number()), invoice_sk(id))))
+            .update_expression(
+                "SET #status = :expired, updated_at = :ts, gsi2pk = :gsi2pk REMOVE open_shard",
+            )
+            .condition_expression("#status = :registered AND deadline < :now")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":expired", av_s("expired"))
+            .expression_attribute_values(":registered", av_s("registered"))
+            .expression_attribute_values(":ts", av_s(&timestamp(now)))
+            .expression_attribute_values(":now", item::n(now.timestamp()))
+            .expression_attribute_values(
+                ":gsi2pk",
+                av_s(&merchant_status_pk(
+                    &inv.merchant_id,
+                    InvoiceStatus::Expired,
+                )),
+            )
+            .build()
+            .map_err(|e| Problem::internal(&e))?;
+        let event = Event::new(
+            &inv.merchant_id,
+            EventType::InvoiceExpired,
+            Some(id.as_str()),
+            json!({"invoice": expired.merchant_view(now)}),
+            now,
+        );
+        let res = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(update).build())
+            .transact_items(self.event_put(&event)?)
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(true),
+            Err(e) if cancellation_codes(&e).is_some() => Ok(false),
             Err(e) => Err(e.into()),
         }
     }

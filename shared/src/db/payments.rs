@@ -11,7 +11,8 @@ use super::{av_s, cancellation_codes, put_new, Db};
 use crate::clock::jst_date;
 use crate::ids::InvoiceId;
 use crate::invoice::{
-    invoice_sk, merchant_status_pk, number_pk, timestamp, Invoice, InvoiceStatus, PaymentEntry,
+    invoice_sk, merchant_status_pk, number_pk, open_shard, timestamp, Invoice, InvoiceStatus,
+    PaymentEntry,
 };
 use crate::payment::{Payment, PaymentLine, PaymentRequest, PaymentStatus};
 use crate::problem::Problem;
@@ -198,7 +199,8 @@ impl Db {
                     .update_expression(
                         "SET #status = :paid, payment_id = :pid, paid_at = :ts, updated_at = :ts, \
                          store_chain = :chain, store_code = :store, store_transaction_id = :txn, \
-                         gsi2pk = :gsi2pk, payments = list_append(if_not_exists(payments, :none), :entry)",
+                         gsi2pk = :gsi2pk, payments = list_append(if_not_exists(payments, :none), :entry) \
+                         REMOVE open_shard",
                     )
                     .expression_attribute_values(":txn", av_s(&req.store_transaction_id))
                     .expression_attribute_values(":none", AttributeValue::L(Vec::new()))
@@ -393,9 +395,11 @@ impl Db {
                 .table_name(&self.res.main_table)
                 .set_key(Some(item::key(number_pk(inv.number()), invoice_sk(&inv))))
                 .update_expression(format!(
-                    "SET #status = :registered, updated_at = :ts, gsi2pk = :gsi2pk{history} \
+                    "SET #status = :registered, updated_at = :ts, gsi2pk = :gsi2pk, \
+                     open_shard = :open{history} \
                      REMOVE payment_id, paid_at, store_chain, store_code, store_transaction_id"
                 ))
+                .expression_attribute_values(":open", av_s(&open_shard(&inv)))
                 .condition_expression("#status = :paid AND payment_id = :pid")
                 .expression_attribute_names("#status", "status")
                 .expression_attribute_values(":registered", av_s("registered"))

@@ -1,0 +1,51 @@
+//! The expiry sweep (ExpiryFunction, on a schedule): stores `expired` on every registered
+//! invoice past its deadline (23:59:59 JST of its due date) and emits `invoice.expired`, in one
+//! transaction each. Lookups and payments never offered such an invoice anyway (they check the
+//! deadline themselves); the sweep makes the state stored, listable and pushed.
+
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+use smartpit_shared::config::Resources;
+use smartpit_shared::timeouts::BACKGROUND_DYNAMODB;
+use smartpit_shared::Db;
+
+/// Invoices taken per shard in one query.
+const PAGE: i32 = 100;
+/// Passes of one run at most (a backlog is worked off over the next runs).
+const MAX_PASSES: usize = 10;
+
+pub struct ExpirySweep {
+    db: Db,
+}
+
+impl ExpirySweep {
+    pub fn new(sdk: &aws_config::SdkConfig, res: Resources) -> Self {
+        ExpirySweep {
+            db: Db::with_profile(sdk, res, BACKGROUND_DYNAMODB),
+        }
+    }
+
+    /// A scheduled event in; `{"expired": n}` out.
+    pub async fn handle(&self, event: Value) -> Value {
+        self.handle_at(event, Utc::now).await
+    }
+
+    /// As `handle`, with the clock given (tests move it past a deadline instead of waiting).
+    pub async fn handle_at(&self, _event: Value, clock: impl Fn() -> DateTime<Utc>) -> Value {
+        let mut total = 0;
+        for _ in 0..MAX_PASSES {
+            match self.db.expire_due(clock(), PAGE).await {
+                Ok(ids) if ids.is_empty() => break,
+                Ok(ids) => {
+                    total += ids.len();
+                    tracing::info!(count = ids.len(), "invoices expired");
+                }
+                Err(p) => {
+                    tracing::warn!(problem = %p, "expiry sweep stopped; the next run goes on");
+                    break;
+                }
+            }
+        }
+        json!({"expired": total})
+    }
+}
