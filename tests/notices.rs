@@ -129,6 +129,19 @@ async fn a_refused_address_holds_back_no_other_notice() {
     let outbox = s.outbox(id).await.expect("record");
     assert_eq!(get_s(&outbox, "mail_message_id"), Some("failed"));
     assert!(!outbox.contains_key("parked_at"));
+    // The merchant is told: notice.failed, written with the outcome (this merchant has no
+    // endpoint, so the event is listed, not pushed).
+    let c = s.client();
+    let events = c
+        .send(c.get("/v1/events?type=notice.failed&limit=100", s.merchant_key(0)))
+        .await;
+    assert_eq!(events.status, 200, "{:?}", events.body);
+    let ours = events.body["events"]
+        .as_array()
+        .and_then(|l| l.iter().find(|e| e["data"]["invoice"]["id"] == id).cloned())
+        .expect("a notice.failed event");
+    assert_eq!(ours["data"]["notice"]["kind"], "sheet_mail");
+    assert_eq!(ours["data"]["notice"]["status"], "failed");
 
     // A card holder's refused mobile address: the same, on its own notice.
     let card = s.fresh_card().await.to_string();
