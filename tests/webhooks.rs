@@ -138,6 +138,7 @@ fn verify(secret: &str, d: &Delivery) {
 /// A merchant of the test's own, with its endpoint at a fresh receiver.
 struct Shop {
     key: String,
+    id: String,
     secret: String,
     receiver: Receiver,
 }
@@ -171,6 +172,7 @@ async fn shop(s: &TestStack) -> Shop {
     assert!(secret.starts_with("whsec_"));
     Shop {
         key,
+        id,
         secret,
         receiver,
     }
@@ -485,6 +487,29 @@ async fn a_rotated_secret_and_the_old_one_both_verify() {
     assert_eq!(sig.split(' ').count(), 2, "{sig}");
     verify(&shop.secret, &got[0]);
     verify(&fresh, &got[0]);
+    // 24 hours on, the old secret has run out: only the new one signs.
+    let db = s.db();
+    let mut endpoint = db
+        .get_endpoint(&shop.id)
+        .await
+        .expect("read")
+        .expect("endpoint");
+    for secret in &mut endpoint.secrets {
+        if secret.expires_at.is_some() {
+            secret.expires_at = Some(Utc::now().timestamp() - 1);
+        }
+    }
+    db.put_endpoint(&shop.id, &endpoint).await.expect("write");
+    let inv = invoice(&c, s, &shop, &number, 650).await;
+    assert_eq!(pay(&c, s, &[&inv], 650).await.status, 201);
+    let got = shop.receiver.wait_for(2, 5).await;
+    let sig = got[1].headers["webhook-signature"]
+        .to_str()
+        .unwrap_or_default();
+    assert_eq!(sig.split(' ').count(), 1, "{sig}");
+    verify(&fresh, &got[1]);
+    let old = standardwebhooks::Webhook::new(&shop.secret).expect("secret");
+    assert!(old.verify(&got[1].body, &got[1].headers).is_err());
 }
 
 #[tokio::test]
