@@ -17,7 +17,7 @@ export AWS_SHARED_CREDENTIALS_FILE := /dev/null
 PYTHON ?= python3
 VENV := .venv
 
-.PHONY: help dev mail test lint venv tools bench validate font-layer clean
+.PHONY: help dev mail test lint venv tools bench validate font-layer clean install
 
 help:
 	@echo "make dev    run the whole service locally (emulator, tables, demo data, API on 127.0.0.1:3000)"
@@ -26,11 +26,13 @@ help:
 	@echo "make lint   rustfmt and clippy, as CI runs them"
 	@echo "make bench  sheet render time and size (criterion)"
 	@echo "make validate  sam validate --lint of infra/template.yaml"
+	@echo "make install   put the smartpit operator command on the PATH (cargo install)"
 
 $(VENV)/.installed: infra/local/requirements.txt
+	@echo "installing the local AWS emulator (moto, pinned in infra/local/requirements.txt) into $(VENV)"
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r infra/local/requirements.txt
-	touch $@
+	$(VENV)/bin/pip install --progress-bar off --disable-pip-version-check -r infra/local/requirements.txt | grep -E '^(Collecting|Successfully)' || true
+	@test -x $(VENV)/bin/python && $(VENV)/bin/python -c 'import moto' && touch $@
 
 venv: $(VENV)/.installed
 
@@ -38,7 +40,12 @@ tools:
 	bash infra/local/install-tools.sh
 
 dev: venv tools
-	cargo run --quiet -p smartpit-cli --bin smartpit -- dev
+	@echo "building the local stack (a first build takes about 3 minutes)"
+	cargo run -p smartpit-cli --bin smartpit -- dev
+
+# The operator command on the PATH (~/.cargo/bin): `smartpit --help`.
+install:
+	cargo install --locked --path infra/cli
 
 # The mail the running local stack has sent.
 mail:

@@ -448,3 +448,23 @@ async fn a_failed_registration_does_not_stop_later_mail() {
         "the later mail went out"
     );
 }
+
+/// Both mails say, as the sheet does, that payment is cash only and whom to ask about the
+/// bill: read back from the emulator (the HTML part of the PC mail, the mobile mail's text).
+#[tokio::test]
+async fn every_mail_says_cash_only_and_whom_to_ask() {
+    let s = stack();
+    let email = format!("{}@example.jp", unique("hachiro"));
+    let mobile = format!("{}@docomo.example.jp", unique("hachiro"));
+    register_without_number(s, &email, Some(&mobile), 880, "消しゴム").await;
+    for to in [&email, &mobile] {
+        let mails = s.mail_to(to, 1, 20).await;
+        assert_eq!(mails.len(), 1, "{to}");
+        let body = mails[0]["body"].as_str().unwrap_or_default();
+        assert!(body.contains("お支払いは現金のみです"), "{to}: {body}");
+        assert!(
+            body.contains("ご請求内容についてはご請求元へお問い合わせください"),
+            "{to}: {body}"
+        );
+    }
+}

@@ -10,6 +10,6 @@ command -v zbarimg >/dev/null || need+=(zbar-tools)
 [ ${#need[@]} -eq 0 ] && exit 0
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
-echo "installing ${need[*]}"
+echo "installing ${need[*]} (Debian packages: the sheets' font, and the tools the tests use to read sheets back)"
 $sudo apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null

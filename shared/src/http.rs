@@ -175,7 +175,11 @@ pub fn json<T: Serialize>(status: StatusCode, value: &T) -> Response<Body> {
     }
 }
 
-pub fn raw_json(status: StatusCode, text: String) -> Response<Body> {
+/// A JSON answer; the body ends with a newline, so a terminal prompt never lands on it.
+pub fn raw_json(status: StatusCode, mut text: String) -> Response<Body> {
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
     let mut resp = Response::new(Body::Text(text));
     *resp.status_mut() = status;
     resp.headers_mut().insert(

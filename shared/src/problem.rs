@@ -133,7 +133,7 @@ impl Problem {
     }
 
     pub fn into_response(self) -> Response<Body> {
-        let mut resp = Response::new(Body::Text(self.body().to_string()));
+        let mut resp = Response::new(Body::Text(format!("{}\n", self.body())));
         *resp.status_mut() = self.status;
         resp.headers_mut().insert(
             http::header::CONTENT_TYPE,

@@ -37,7 +37,7 @@ pub fn stack() -> &'static TestStack {
                 Err(e) => panic!("runtime: {e}"),
             };
             rt.block_on(async move {
-                let repo = repo_root();
+                let repo = repo_root().expect("repository");
                 let emu = smartpit_cli::emulator::start(&repo, 0, None)
                     .await
                     .expect("emulator");

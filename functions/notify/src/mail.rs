@@ -8,6 +8,9 @@ use smartpit_shared::Invoice;
 
 pub const SHEET_SUBJECT: &str = "スマートピットシート配信のお知らせ";
 pub const MOBILE_SUBJECT: &str = "【Smart Pit】請求登録のお知らせ";
+/// Said in every part of every mail, as on the sheet (FAQ 12 and 14).
+pub const CASH_ONLY: &str = "お支払いは現金のみです。";
+pub const ASK_THE_MERCHANT: &str = "ご請求内容についてはご請求元へお問い合わせください。";
 
 pub struct Mail {
     pub to: String,
@@ -70,7 +73,7 @@ pub fn sheet_notice(to: &str, inv: &Invoice, link: Option<&str>) -> Mail {
          ■ご請求元: {merchant}\n■ご注文番号: {order}\n{item}■お支払金額: {amount}\n■お支払期限: {deadline}\n\
          ■スマートピット番号: {number}\n\n{link_line}\
          {kiosk}では、店内の端末でスマートピット番号を入力するだけでお支払いいただけます(シートの印刷は不要です)。\n\
-         お支払いは現金のみです。ご請求内容についてはご請求元へお問い合わせください。\n\n\
+         {CASH_ONLY}{ASK_THE_MERCHANT}\n\n\
          スマートピットセンター\n"
     );
     let link_html = link.map_or(String::new(), |l| {
@@ -84,7 +87,7 @@ pub fn sheet_notice(to: &str, inv: &Invoice, link: Option<&str>) -> Mail {
          {item_html}<tr><th>お支払金額</th><td>{amount}</td></tr>\
          <tr><th>お支払期限</th><td>{deadline}</td></tr><tr><th>スマートピット番号</th><td>{number}</td></tr></table>\
          {link_html}<p>{kiosk}では、店内の端末でスマートピット番号を入力するだけでお支払いいただけます。</p>\
-         <p>スマートピットセンター</p></body></html>",
+         <p>{CASH_ONLY}{ASK_THE_MERCHANT}</p><p>スマートピットセンター</p></body></html>",
         m = escape_html(&inv.merchant_name),
         o = escape_html(&inv.merchant_order_id),
     );
@@ -105,7 +108,7 @@ pub fn mobile_notice(to: &str, inv: &Invoice, link: Option<&str>) -> Mail {
         )
     });
     let text = format!(
-        "請求が登録されました。\n番号:{}\n金額:{}\n期限:{}\n請求元:{}\n{}で番号を入力してお支払いください。\n{link_line}スマートピットセンター\n",
+        "請求が登録されました。\n番号:{}\n金額:{}\n期限:{}\n請求元:{}\n{}で番号を入力してお支払いください。\n{link_line}{CASH_ONLY}\n{ASK_THE_MERCHANT}\nスマートピットセンター\n",
         inv.number().grouped(),
         format_yen(inv.amount),
         japanese_date(inv.due_date),
@@ -122,7 +125,48 @@ pub fn mobile_notice(to: &str, inv: &Invoice, link: Option<&str>) -> Mail {
 
 #[cfg(test)]
 mod tests {
-    use super::escape_html;
+    use super::*;
+    use chrono::Utc;
+    use smartpit_shared::invoice::{Customer, Invoice};
+    use smartpit_shared::{InvoiceId, InvoiceStatus, SmartPitNumber};
+
+    fn invoice() -> Invoice {
+        let n = SmartPitNumber::parse("2010000000014").unwrap();
+        Invoice {
+            id: InvoiceId::new(n),
+            merchant_id: "m".into(),
+            merchant_name: "店".into(),
+            merchant_order_id: "o-1".into(),
+            amount: 1200,
+            due_date: Utc::now().date_naive(),
+            deadline: 0,
+            description: None,
+            stored_status: InvoiceStatus::Registered,
+            customer: Customer::default(),
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+            payment_id: None,
+            paid_at: None,
+            store_chain: None,
+            store_code: None,
+            store_transaction_id: None,
+            payments: Vec::new(),
+            cancelled_at: None,
+            sheet_url: None,
+            notices: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn every_part_of_every_mail_says_cash_only_and_whom_to_ask() {
+        let inv = invoice();
+        let sheet = sheet_notice("a@example.jp", &inv, Some("https://x/s/t"));
+        let mobile = mobile_notice("b@example.jp", &inv, Some("https://x/s/t"));
+        for part in [&sheet.text, sheet.html.as_ref().unwrap(), &mobile.text] {
+            assert!(part.contains(CASH_ONLY), "{part}");
+            assert!(part.contains(ASK_THE_MERCHANT), "{part}");
+        }
+    }
 
     #[test]
     fn html_is_escaped() {

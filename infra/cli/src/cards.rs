@@ -41,6 +41,9 @@ pub async fn issue_cards(
     out: &Path,
     show_progress: bool,
 ) -> Result<Batch, String> {
+    if count == 0 {
+        return Err("--count must be at least 1".into());
+    }
     let now = Utc::now();
     let id = format!(
         "{}-{}",
@@ -54,9 +57,15 @@ pub async fn issue_cards(
     };
     bar.set_style(
         ProgressStyle::with_template(
-            "{spinner} {wide_bar} {pos}/{len} numbers ({per_sec}, {eta} left)",
+            "{spinner} {wide_bar} {pos}/{len} numbers ({rate}, {eta} left)",
         )
-        .map_err(|e| e.to_string())?,
+        .map_err(|e| e.to_string())?
+        .with_key(
+            "rate",
+            |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = write!(w, "{:.0}/s", state.per_sec());
+            },
+        ),
     );
     let template = Template {
         kind: NumberKind::Card,

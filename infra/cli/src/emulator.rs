@@ -33,7 +33,11 @@ pub async fn start(repo: &Path, port: u16, log: Option<&Path>) -> Result<Emulato
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(match log {
-            Some(path) => std::fs::File::create(path)
+            // Appended to, never truncated: a log is kept across starts.
+            Some(path) => std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
                 .map(Stdio::from)
                 .map_err(|e| format!("{}: {e}", path.display()))?,
             None => Stdio::null(),
@@ -53,7 +57,16 @@ pub async fn start(repo: &Path, port: u16, log: Option<&Path>) -> Result<Emulato
         .await
         .map_err(|_| "emulator did not start within 60 s".to_string())?
         .map_err(|e| e.to_string())?
-        .ok_or("emulator exited before it was ready")?;
+        .ok_or_else(|| {
+            let tail = log
+                .and_then(|p| std::fs::read_to_string(p).ok())
+                .map(|t| {
+                    let lines: Vec<&str> = t.lines().collect();
+                    lines[lines.len().saturating_sub(5)..].join("\n")
+                })
+                .unwrap_or_default();
+            format!("the emulator exited before it was ready; its last words:\n{tail}")
+        })?;
     let port = first
         .strip_prefix("ready ")
         .and_then(|p| p.trim().parse::<u16>().ok())

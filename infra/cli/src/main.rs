@@ -12,7 +12,10 @@ use smartpit_cli::{cards, emulator, onboard};
 #[derive(Parser)]
 #[command(
     name = "smartpit",
-    about = "Smart Pit: local stack and operator commands"
+    version,
+    about = "Smart Pit: local stack and operator commands",
+    after_help = "Local stack: `make dev`. Against a deployed stack, name its resources \
+                  (stack outputs) and give AWS credentials through the environment."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -33,8 +36,9 @@ enum Command {
     },
     /// Issue a batch of generic card numbers and write the printer's CSV locally and to S3.
     IssueCards {
-        #[arg(long)]
-        count: usize,
+        /// How many numbers to issue (1 or more; 100,000 takes minutes on the local emulator).
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+        count: u64,
         /// Local CSV file to write.
         #[arg(long)]
         out: PathBuf,
@@ -43,14 +47,10 @@ enum Command {
         #[arg(long)]
         endpoint: Option<String>,
         /// The deployed NumbersTable (the stack output NumbersTableName).
-        #[arg(long, env = "NUMBERS_TABLE", required_unless_present = "endpoint")]
+        #[arg(long, env = "NUMBERS_TABLE")]
         numbers_table: Option<String>,
         /// The deployed CardBatchesBucket (the stack output CardBatchesBucketName).
-        #[arg(
-            long,
-            env = "CARD_BATCHES_BUCKET",
-            required_unless_present = "endpoint"
-        )]
+        #[arg(long, env = "CARD_BATCHES_BUCKET")]
         bucket: Option<String>,
         /// No progress bar (for scripts).
         #[arg(long)]
@@ -84,13 +84,13 @@ enum Command {
         #[arg(long)]
         endpoint: Option<String>,
         /// The deployed NotifyFailuresQueue's URL.
-        #[arg(long, env = "FAILURES_QUEUE_URL", required_unless_present = "endpoint")]
+        #[arg(long, env = "FAILURES_QUEUE_URL")]
         queue_url: Option<String>,
         /// The deployed OutboxTable.
-        #[arg(long, env = "OUTBOX_TABLE", required_unless_present = "endpoint")]
+        #[arg(long, env = "OUTBOX_TABLE")]
         outbox_table: Option<String>,
         /// The deployed MainTable.
-        #[arg(long, env = "MAIN_TABLE", required_unless_present = "endpoint")]
+        #[arg(long, env = "MAIN_TABLE")]
         main_table: Option<String>,
         /// At most this many queue messages in one run.
         #[arg(long, default_value_t = 1000)]
@@ -114,7 +114,7 @@ struct Target {
     endpoint: Option<String>,
     /// The deployed MainTable (the stack output MainTableName), with AWS credentials from the
     /// environment.
-    #[arg(long, env = "MAIN_TABLE", required_unless_present = "endpoint")]
+    #[arg(long, env = "MAIN_TABLE")]
     main_table: Option<String>,
 }
 
@@ -134,14 +134,21 @@ impl Target {
                     smartpit_shared::timeouts::OPERATOR,
                 ))
             }
-            (None, None) => Err("give --endpoint or --main-table".into()),
+            (None, None) => Err(
+                "say which stack: --endpoint http://127.0.0.1:4566 for the local one (`make dev` \
+                 prints it), or --main-table <MainTableName> with AWS credentials in the \
+                 environment for a deployed one"
+                    .into(),
+            ),
         }
     }
 }
 
 #[tokio::main]
 async fn main() {
-    smartpit_shared::config::init_logging();
+    // Logs go to stderr (never into stdout, which may be a key or a CSV path), readable in a
+    // terminal, JSON otherwise.
+    init_cli_logging();
     if let Err(e) = run(Cli::parse()).await {
         eprintln!("smartpit: {e}");
         std::process::exit(1);
@@ -149,7 +156,7 @@ async fn main() {
 }
 
 async fn run(cli: Cli) -> Result<(), String> {
-    let repo = repo_root();
+    let repo = repo_root()?;
     match cli.command {
         Command::Dev {
             port,
@@ -157,16 +164,31 @@ async fn run(cli: Cli) -> Result<(), String> {
         } => {
             let dir = repo.join(".local");
             std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-            let emu =
-                emulator::start(&repo, emulator_port, Some(&dir.join("emulator.log"))).await?;
+            // Both ports first: a busy one is said plainly, before anything is started or
+            // any running stack's files are touched.
             let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
                 .await
-                .map_err(|e| format!("cannot listen on 127.0.0.1:{port}: {e}"))?;
+                .map_err(|e| {
+                    format!(
+                        "cannot listen on 127.0.0.1:{port} ({e}): is another `make dev` running? \
+                         SMARTPIT_PORT picks another port"
+                    )
+                })?;
+            if let Err(e) = std::net::TcpListener::bind(("127.0.0.1", emulator_port)) {
+                return Err(format!(
+                    "the emulator's port 127.0.0.1:{emulator_port} is busy ({e}): is another \
+                     `make dev` running? SMARTPIT_EMULATOR_PORT picks another port"
+                ));
+            }
+            eprintln!("repository: {}", repo.display());
+            let emu =
+                emulator::start(&repo, emulator_port, Some(&dir.join("emulator.log"))).await?;
             let api_url = format!("http://127.0.0.1:{port}");
             let stack = Stack::new(&repo, &emu.endpoint, &api_url)?;
             stack.provision().await?;
             let seeded = stack.seed().await?;
             let file = StackFile {
+                repository: repo.display().to_string(),
                 api_url: api_url.clone(),
                 aws_endpoint_url: emu.endpoint.clone(),
                 merchants: &seeded.merchants,
@@ -174,7 +196,12 @@ async fn run(cli: Cli) -> Result<(), String> {
                 cards: &seeded.cards,
             };
             let text = serde_json::to_string_pretty(&file).map_err(|e| e.to_string())?;
-            std::fs::write(dir.join("stack.json"), text).map_err(|e| e.to_string())?;
+            // Written whole or not at all, and removed when the stack stops: nobody reads a
+            // dead stack's ports.
+            let stack_json = dir.join("stack.json");
+            let partial = dir.join("stack.json.partial");
+            std::fs::write(&partial, format!("{text}\n")).map_err(|e| e.to_string())?;
+            std::fs::rename(&partial, &stack_json).map_err(|e| e.to_string())?;
             print_welcome(&file);
             let router = Arc::new(Router::new(stack.template.clone(), stack.handlers()?));
             stack.start_event_sources()?;
@@ -182,6 +209,7 @@ async fn run(cli: Cli) -> Result<(), String> {
                 _ = serve(listener, router) => {}
                 _ = tokio::signal::ctrl_c() => println!("\nstopped"),
             }
+            let _ = std::fs::remove_file(&stack_json);
             drop(emu);
             Ok(())
         }
@@ -250,7 +278,10 @@ async fn run(cli: Cli) -> Result<(), String> {
                 }
                 _ => {
                     return Err(
-                        "give --endpoint, or --queue-url, --outbox-table and --main-table".into(),
+                        "say which stack: --endpoint http://127.0.0.1:4566 for the local one, or \
+                         --queue-url, --outbox-table and --main-table (stack outputs) with AWS \
+                         credentials in the environment for a deployed one"
+                            .into(),
                     )
                 }
             };
@@ -312,8 +343,17 @@ async fn run(cli: Cli) -> Result<(), String> {
                         bucket,
                     )
                 }
-                _ => return Err("give --endpoint, or --numbers-table and --bucket".into()),
+                _ => {
+                    return Err(
+                        "say which stack: --endpoint http://127.0.0.1:4566 for the local one \
+                         (`make dev` prints it), or --numbers-table <NumbersTableName> and \
+                         --bucket <CardBatchesBucketName> with AWS credentials in the \
+                         environment for a deployed one"
+                            .into(),
+                    )
+                }
             };
+            let count = usize::try_from(count).map_err(|e| e.to_string())?;
             let batch = cards::issue_cards(&db, &s3, &bucket, count, &out, !quiet).await?;
             println!(
                 "issued {} card numbers (batch {}): {} and s3://{}/{}",
@@ -328,16 +368,32 @@ async fn run(cli: Cli) -> Result<(), String> {
     }
 }
 
+fn init_cli_logging() {
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(filter)
+        .with_target(false);
+    let _ = if std::io::stderr().is_terminal() {
+        builder.compact().try_init()
+    } else {
+        builder.json().try_init()
+    };
+}
+
 fn print_welcome(f: &StackFile<'_>) {
     let merchant = f.merchants.first().map_or("", |m| m.api_key.as_str());
     let card = f.cards.first().map_or("", String::as_str);
     println!(
         "\nsmartpit local stack is up.\n\
-         \n  API:           {api}\n  AWS endpoint:  {aws} (moto)\n  Details:       .local/stack.json (emulator log: .local/emulator.log)\n\
+         \n  Repository:    {repo}\n  API:           {api}\n  AWS endpoint:  {aws} (moto)\n  Details:       .local/stack.json (emulator log: .local/emulator.log)\n\
          \n  Merchant key:  {merchant}\n  Lawson key:    {lawson}\n  Demo card:     {card}\n\
          \nTry:\n  curl -s {api}/v1/invoices -H 'Authorization: Bearer {merchant}'\n\
          \nSent mail:     make mail   (or {aws}/moto-api/data.json)\n\nCtrl-C stops the API and the emulator.",
         api = f.api_url,
+        repo = f.repository,
         aws = f.aws_endpoint_url,
         lawson = f.store_chains.get("lawson").map_or("", String::as_str),
     );

@@ -53,11 +53,25 @@ pub fn s3_client(sdk: &SdkConfig) -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(conf)
 }
 
-/// The repository root: `SMARTPIT_REPO`, or the workspace this binary was built from.
-pub fn repo_root() -> PathBuf {
-    std::env::var_os("SMARTPIT_REPO")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
+/// The repository the stack runs from: `SMARTPIT_REPO`, or the checkout the current
+/// directory is in (the nearest folder above it with `infra/template.yaml` and `Cargo.toml`).
+/// Never the path this binary was compiled in: a copied checkout runs its own template,
+/// venv and `.local/`.
+pub fn repo_root() -> Result<PathBuf, String> {
+    if let Some(repo) = std::env::var_os("SMARTPIT_REPO") {
+        return Ok(PathBuf::from(repo));
+    }
+    let cwd = std::env::current_dir().map_err(|e| format!("current directory: {e}"))?;
+    cwd.ancestors()
+        .find(|d| d.join("infra/template.yaml").is_file() && d.join("Cargo.toml").is_file())
+        .map(Path::to_path_buf)
+        .ok_or_else(|| {
+            format!(
+                "{} is not inside a smartpit checkout (no infra/template.yaml above it); \
+                 run from the repository or set SMARTPIT_REPO",
+                cwd.display()
+            )
+        })
 }
 
 pub struct Stack {
@@ -425,6 +439,8 @@ pub struct Seeded {
 /// `.local/stack.json`: what a developer or a script needs to talk to the local stack.
 #[derive(Debug, Clone, Serialize)]
 pub struct StackFile<'a> {
+    /// The checkout this stack runs from.
+    pub repository: String,
     pub api_url: String,
     pub aws_endpoint_url: String,
     pub merchants: &'a [SeededMerchant],
