@@ -117,6 +117,20 @@ async fn a_payment_may_not_mix_numbers() {
     let txn = unique("txn");
     let r = pay(&c, s, &txn, &[&a, &b], 300).await;
     assert_eq!((r.status, r.code()), (422, "mixed_numbers"), "{:?}", r.body);
+    // The problem's type is a page of this service that says what the code means.
+    let doc = r.body["type"].as_str().unwrap_or_default().to_string();
+    assert_eq!(doc, format!("{}/problems/mixed_numbers", s.api));
+    let page = reqwest::get(&doc).await.expect("type page");
+    assert_eq!(page.status().as_u16(), 200);
+    let html = page.text().await.unwrap_or_default();
+    assert!(
+        html.contains("mixed_numbers") && html.contains("422"),
+        "{html}"
+    );
+    let none = reqwest::get(format!("{}/problems/no_such_code", s.api))
+        .await
+        .expect("unknown");
+    assert_eq!(none.status().as_u16(), 404);
     for n in [&n1, &n2] {
         let rows = s.number_partition(n).await;
         assert_eq!(get_s(&rows[0], "status"), Some("registered"));

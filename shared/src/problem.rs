@@ -7,6 +7,35 @@ use serde_json::{json, Map, Value};
 
 pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
 
+/// The error codes' documentation, served at `/problems/{code}` (see `docs/ERRORS.md`).
+pub const ERRORS_MD: &str = include_str!("../../docs/ERRORS.md");
+
+/// A problem's `type`: the page this service serves for its code, under the API's public
+/// address (`PUBLIC_BASE_URL`), e.g. `https://pay.example.jp/problems/billing_not_found`.
+pub fn problem_type(code: &str) -> String {
+    static BASE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let base = BASE.get_or_init(|| {
+        std::env::var("PUBLIC_BASE_URL")
+            .unwrap_or_default()
+            .trim_end_matches('/')
+            .to_string()
+    });
+    format!("{base}/problems/{code}")
+}
+
+/// What docs/ERRORS.md says of a code: its HTTP status and when it is answered.
+pub fn documented(code: &str) -> Option<(String, String)> {
+    let wanted = format!("`{code}`");
+    ERRORS_MD.lines().find_map(|line| {
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        // | codes | status | when |
+        if cells.len() < 5 || !cells[1].split(" / ").any(|c| c == wanted) {
+            return None;
+        }
+        Some((cells[2].to_string(), cells[3].to_string()))
+    })
+}
+
 /// One field-level complaint inside a validation problem.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldError {
@@ -116,10 +145,7 @@ impl Problem {
 
     pub fn body(&self) -> Value {
         let mut body = Map::new();
-        body.insert(
-            "type".into(),
-            Value::String(format!("https://smartpit.dev/problems/{}", self.code)),
-        );
+        body.insert("type".into(), Value::String(problem_type(self.code)));
         body.insert("title".into(), Value::String(self.title.clone()));
         body.insert("status".into(), Value::from(self.status.as_u16()));
         body.insert("code".into(), Value::String(self.code.to_string()));
@@ -171,6 +197,25 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn codes_are_documented() {
+        for code in [
+            "billing_not_found",
+            "duplicate_field",
+            "idempotency_key_missing",
+            "invalid_idempotency_key",
+            "payment_voided",
+            "internal_error",
+        ] {
+            assert!(documented(code).is_some(), "{code}");
+        }
+        assert_eq!(
+            documented("billing_not_found").map(|d| d.0),
+            Some("404".into())
+        );
+        assert!(documented("no_such_code").is_none());
+    }
 
     #[test]
     fn validation_problem_lists_all_errors_and_takes_the_first_code() {

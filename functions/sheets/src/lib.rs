@@ -41,6 +41,41 @@ fn page(status: StatusCode, ja: &str, en: &str) -> Response<Body> {
     resp
 }
 
+/// `GET /problems/{code}`: what an error code means, from docs/ERRORS.md (the `type` of every
+/// problem points here).
+fn problem_page(code: &str) -> Response<Body> {
+    let esc = |t: &str| {
+        t.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('`', "")
+    };
+    let Some((status, when)) = smartpit_shared::problem::documented(code) else {
+        return page(
+            StatusCode::NOT_FOUND,
+            "このエラーコードはありません。",
+            "There is no such error code.",
+        );
+    };
+    let html = format!(
+        "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width\"><title>{c}</title>\
+         <body style=\"font-family:sans-serif;max-width:40em;margin:2em auto\">\
+         <h1><code>{c}</code></h1><p>HTTP {s}</p><p>{w}</p>\
+         <p>Every error is <code>application/problem+json</code> (RFC 9457) with this stable \
+         <code>code</code>. A request refused with a 4xx wrote nothing.</p></body></html>",
+        c = esc(code),
+        s = esc(&status),
+        w = esc(&when),
+    );
+    let mut resp = Response::new(Body::Text(html));
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    resp
+}
+
 impl SheetsFunction {
     pub fn new(sdk: &aws_config::SdkConfig, res: Resources) -> Self {
         let s3_conf = aws_sdk_s3::config::Builder::from(sdk)
@@ -53,6 +88,9 @@ impl SheetsFunction {
     }
 
     pub async fn handle(&self, req: Request) -> Response<Body> {
+        if let Some(code) = web::path_param(&req, "code") {
+            return problem_page(&code);
+        }
         match self.link(&req).await {
             Ok(resp) => resp,
             Err(p) => p.into_response(),
