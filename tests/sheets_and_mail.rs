@@ -450,21 +450,39 @@ async fn a_failed_registration_does_not_stop_later_mail() {
 }
 
 /// Both mails say, as the sheet does, that payment is cash only and whom to ask about the
-/// bill: read back from the emulator (the HTML part of the PC mail, the mobile mail's text).
+/// bill, in every part: read back from the emulator (the PC mail's text and HTML parts, the
+/// mobile mail's text).
 #[tokio::test]
 async fn every_mail_says_cash_only_and_whom_to_ask() {
     let s = stack();
     let email = format!("{}@example.jp", unique("hachiro"));
     let mobile = format!("{}@docomo.example.jp", unique("hachiro"));
     register_without_number(s, &email, Some(&mobile), 880, "消しゴム").await;
-    for to in [&email, &mobile] {
-        let mails = s.mail_to(to, 1, 20).await;
-        assert_eq!(mails.len(), 1, "{to}");
-        let body = mails[0]["body"].as_str().unwrap_or_default();
-        assert!(body.contains("お支払いは現金のみです"), "{to}: {body}");
+    let pc = s.mail_to(&email, 1, 20).await;
+    let phone = s.mail_to(&mobile, 1, 20).await;
+    assert_eq!((pc.len(), phone.len()), (1, 1));
+    let parts = [
+        ("PC text", &pc[0]["text"]),
+        ("PC HTML", &pc[0]["html"]),
+        ("mobile text", &phone[0]["text"]),
+    ];
+    for (what, part) in parts {
+        let part = part.as_str().unwrap_or_default();
+        assert!(part.contains("お支払いは現金のみです"), "{what}: {part}");
         assert!(
-            body.contains("ご請求内容についてはご請求元へお問い合わせください"),
-            "{to}: {body}"
+            part.contains("ご請求内容についてはご請求元へお問い合わせください"),
+            "{what}: {part}"
         );
     }
+    assert!(phone[0]["html"].is_null(), "the mobile mail is text only");
+    // `make mail` shows both parts.
+    let shown = smartpit_cli::mail::render(&pc[0]);
+    assert!(
+        shown.contains("[text part]") && shown.contains("[HTML part, as text]"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("Subject: スマートピットシート配信のお知らせ"),
+        "{shown}"
+    );
 }

@@ -198,18 +198,12 @@ impl TestStack {
             .to_vec()
     }
 
-    /// Every mail the emulator's SES has accepted: `ses.Message` of moto's data API.
+    /// Every mail the emulator's SES has accepted, each with its parts (`text`, `html`, and
+    /// `body`: the HTML part, or the text where there is none), read back from moto's data API.
     pub async fn sent_mail(&self) -> Vec<Value> {
-        let data: Value = reqwest::get(format!("{}/moto-api/data.json", self.endpoint))
+        smartpit_cli::mail::sent(&self.endpoint)
             .await
             .expect("moto data")
-            .json()
-            .await
-            .expect("moto json");
-        data["ses"]["Message"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
     }
 
     /// The mails sent to `to`, waiting up to `secs` for at least `count` of them.

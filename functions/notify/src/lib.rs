@@ -297,30 +297,33 @@ impl NotifyFunction {
         Ok(smartpit_shared::invoice::timestamp(now))
     }
 
-    /// Sends one mail; its SES message id on success.
+    /// Sends one mail; its SES message id on success. The message is built whole here (MIME,
+    /// by the `mail-builder` crate: a text part, and an HTML part where there is one) and sent
+    /// raw, so both parts reach SES exactly as written, and the local emulator keeps both.
     async fn send(&self, m: &mail::Mail) -> Result<String, Failure> {
-        use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
-        let content = |s: &str| {
-            Content::builder()
-                .data(s)
-                .charset("UTF-8")
-                .build()
-                .map_err(|e| Failure::Permanent(format!("the mail could not be built: {e}")))
-        };
-        let mut body = Body::builder().text(content(&m.text)?);
+        use aws_sdk_sesv2::primitives::Blob;
+        use aws_sdk_sesv2::types::{Destination, EmailContent, RawMessage};
+        let mut message = mail_builder::MessageBuilder::new()
+            .from(("スマートピットセンター", self.db.res.mail_from.as_str()))
+            .to(m.to.as_str())
+            .subject(m.subject)
+            .text_body(m.text.as_str());
         if let Some(html) = &m.html {
-            body = body.html(content(html)?);
+            message = message.html_body(html.as_str());
         }
-        let message = Message::builder()
-            .subject(content(m.subject)?)
-            .body(body.build())
-            .build();
+        let bytes = message
+            .write_to_vec()
+            .map_err(|e| Failure::Permanent(format!("the mail could not be built: {e}")))?;
+        let raw = RawMessage::builder()
+            .data(Blob::new(bytes))
+            .build()
+            .map_err(|e| Failure::Permanent(format!("the mail could not be built: {e}")))?;
         let res = self
             .ses
             .send_email()
             .from_email_address(&self.db.res.mail_from)
             .destination(Destination::builder().to_addresses(&m.to).build())
-            .content(EmailContent::builder().simple(message).build())
+            .content(EmailContent::builder().raw(raw).build())
             .send()
             .await;
         match res {

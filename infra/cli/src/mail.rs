@@ -2,7 +2,10 @@
 
 use serde_json::Value;
 
-/// Every message the emulator holds (`ses.Message` of moto's data API), oldest first.
+/// Every message the emulator holds, oldest first, each as `{"id", "source", "subject",
+/// "destinations": {"ToAddresses"}, "text", "html", "body"}` (`body`: the HTML part, or the
+/// text where there is none). Raw messages (moto's `ses.RawMessage`, what the notifier sends)
+/// are parsed with the `mail-parser` crate; simple ones (`ses.Message`) carry one body.
 pub async fn sent(endpoint: &str) -> Result<Vec<Value>, String> {
     let url = format!("{}/moto-api/data.json", endpoint.trim_end_matches('/'));
     let data: Value = reqwest::get(&url)
@@ -11,10 +14,50 @@ pub async fn sent(endpoint: &str) -> Result<Vec<Value>, String> {
         .json()
         .await
         .map_err(|e| format!("{url}: {e}"))?;
-    Ok(data["ses"]["Message"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default())
+    let list = |k: &str| data["ses"][k].as_array().cloned().unwrap_or_default();
+    let mut out: Vec<Value> = list("Message");
+    out.extend(list("RawMessage").iter().map(from_raw));
+    Ok(out)
+}
+
+/// A raw message in the shape of a simple one, with both parts.
+pub fn from_raw(m: &Value) -> Value {
+    let raw = m["raw_data"].as_str().unwrap_or_default();
+    let parsed = mail_parser::MessageParser::default().parse(raw.as_bytes());
+    // moto lists the request's destinations and then the To header's again: each once.
+    let mut to: Vec<Value> = Vec::new();
+    let listed = match &m["destinations"] {
+        Value::Array(a) => a.clone(),
+        other => other["ToAddresses"].as_array().cloned().unwrap_or_default(),
+    };
+    for a in listed {
+        if !to.contains(&a) {
+            to.push(a);
+        }
+    }
+    let (subject, text, html) = match &parsed {
+        Some(p) => {
+            let has_html = p.html_body != p.text_body;
+            (
+                p.subject().unwrap_or_default().to_string(),
+                p.body_text(0).map(|t| t.into_owned()),
+                has_html
+                    .then(|| p.body_html(0).map(|t| t.into_owned()))
+                    .flatten(),
+            )
+        }
+        None => (String::new(), None, None),
+    };
+    serde_json::json!({
+        "id": m["id"],
+        "source": m["source"],
+        "subject": subject,
+        "destinations": {"ToAddresses": to},
+        "body": html.clone().or_else(|| text.clone()),
+        "text": text,
+        "html": html,
+        "raw_data": raw,
+    })
 }
 
 /// Text of an HTML body for a terminal: tags dropped, entities of our own escaping undone.
@@ -51,24 +94,33 @@ pub fn html_to_text(html: &str) -> String {
         .join("\n")
 }
 
-/// One message as a block of text.
+/// One message as a block of text: the text part, then the HTML part read as text.
 pub fn render(m: &Value) -> String {
     let to: Vec<&str> = m["destinations"]["ToAddresses"]
         .as_array()
         .map(|a| a.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default();
-    let body = m["body"].as_str().unwrap_or_default();
-    let text = if body.trim_start().starts_with('<') {
-        html_to_text(body)
-    } else {
-        body.trim_end().to_string()
-    };
+    let mut parts = Vec::new();
+    if let Some(t) = m["text"].as_str() {
+        parts.push(format!("[text part]\n{}", t.trim_end()));
+    }
+    if let Some(h) = m["html"].as_str() {
+        parts.push(format!("[HTML part, as text]\n{}", html_to_text(h)));
+    }
+    if parts.is_empty() {
+        let body = m["body"].as_str().unwrap_or_default();
+        parts.push(if body.trim_start().starts_with('<') {
+            html_to_text(body)
+        } else {
+            body.trim_end().to_string()
+        });
+    }
     format!(
         "From:    {}\nTo:      {}\nSubject: {}\n\n{}\n",
         m["source"].as_str().unwrap_or_default(),
         to.join(", "),
         m["subject"].as_str().unwrap_or_default(),
-        text
+        parts.join("\n\n")
     )
 }
 
