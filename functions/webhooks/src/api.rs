@@ -8,7 +8,7 @@ use smartpit_shared::config::Resources;
 use smartpit_shared::http::{self as web, json_object, Fields};
 use smartpit_shared::timeouts::QUEUE_SEND;
 use smartpit_shared::webhook::{
-    new_secret, Endpoint, EventStatus, EventType, Secret, ROTATION_OVERLAP_SECONDS,
+    new_secret, Endpoint, Event, EventStatus, EventType, Secret, ROTATION_OVERLAP_SECONDS,
 };
 use smartpit_shared::{auth, Db, Problem};
 
@@ -223,13 +223,17 @@ impl WebhookApi {
         ))
     }
 
-    async fn event(&self, req: &Request, id: &str) -> Result<Response<Body>, Problem> {
+    /// The caller's event (another merchant's is not found).
+    async fn own_event(&self, req: &Request, id: &str) -> Result<Event, Problem> {
         let merchant = auth::merchant(&self.db, req).await?;
-        let e = self
-            .db
+        self.db
             .get_event(&merchant.id, id)
             .await?
-            .ok_or_else(|| Problem::not_found("event_not_found", "Event"))?;
+            .ok_or_else(|| Problem::not_found("event_not_found", "Event"))
+    }
+
+    async fn event(&self, req: &Request, id: &str) -> Result<Response<Body>, Problem> {
+        let e = self.own_event(req, id).await?;
         Ok(web::json(StatusCode::OK, &e.view(true)))
     }
 
@@ -240,12 +244,7 @@ impl WebhookApi {
         id: &str,
         now: DateTime<Utc>,
     ) -> Result<Response<Body>, Problem> {
-        let merchant = auth::merchant(&self.db, req).await?;
-        let e = self
-            .db
-            .get_event(&merchant.id, id)
-            .await?
-            .ok_or_else(|| Problem::not_found("event_not_found", "Event"))?;
+        let e = self.own_event(req, id).await?;
         self.db.make_due(&e, now).await?;
         crate::enqueue(
             &self.sqs,

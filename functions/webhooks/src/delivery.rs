@@ -141,9 +141,10 @@ impl WebhookDelivery {
             self.db.skip_event(&event).await?;
             return Ok(());
         };
-        if !self.db.start_attempt(&event, Utc::now()).await? {
+        // Taken for this attempt, with its attempts as they stand now.
+        let Some((event, claim)) = self.db.start_attempt(&event, Utc::now()).await? else {
             return Ok(()); // another attempt of it is running, or it is done
-        }
+        };
         let attempt = self.attempt(&endpoint, &event, now).await;
         let failures = event.attempts.iter().filter(|a| !a.succeeded()).count() + 1;
         let (status, next) = if attempt.succeeded() {
@@ -156,7 +157,7 @@ impl WebhookDelivery {
         };
         tracing::info!(event_id = %event.id, merchant_id = %merchant_id, status = ?attempt.status, outcome = status.as_str(), "webhook attempt");
         self.db
-            .record_attempt(&event, &attempt, status, next)
+            .record_attempt(&event, claim, &attempt, status, next)
             .await?;
         Ok(())
     }

@@ -115,6 +115,27 @@ impl Db {
         put_new(&self.res.events_table, event_item(e), "id")
     }
 
+    /// One conditional update of an item and the event that reports it, in one transaction.
+    /// `Ok(false)`: the update's condition failed, and nothing was written.
+    pub(crate) async fn update_with_event(
+        &self,
+        update: aws_sdk_dynamodb::types::Update,
+        event: &Event,
+    ) -> Result<bool, Problem> {
+        let res = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(update).build())
+            .transact_items(self.event_put(event)?)
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(true),
+            Err(e) if super::cancellation_codes(&e).is_some() => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// One consistent read; another merchant's event is `None`.
     pub async fn get_event(&self, merchant_id: &str, id: &str) -> Result<Option<Event>, Problem> {
         let key = Item::from([
@@ -175,11 +196,12 @@ impl Db {
     }
 
     /// Records one attempt and what follows: delivered, failed for good, or due again at
-    /// `next`. One update, on condition the event is still pending (a redelivery started in
-    /// between wins).
+    /// `next`. One update, on condition the event is still pending and still taken by this
+    /// attempt's `claim` (from `start_attempt`).
     pub async fn record_attempt(
         &self,
         e: &Event,
+        claim: i64,
         attempt: &Attempt,
         status: EventStatus,
         next: Option<i64>,
@@ -194,9 +216,10 @@ impl Db {
             .table_name(&self.res.events_table)
             .key("merchant_id", av_s(&e.merchant_id))
             .key("id", av_s(&e.id))
-            .condition_expression("#status = :pending")
+            .condition_expression("#status = :pending AND in_flight_until = :claim")
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":pending", av_s(EventStatus::Pending.as_str()))
+            .expression_attribute_values(":claim", item::n(claim))
             .expression_attribute_values(":new", av_s(status.as_str()))
             .expression_attribute_values(":attempts", AttributeValue::L(attempts));
         u = match (status, next) {
@@ -216,9 +239,15 @@ impl Db {
     }
 
     /// Takes a pending event for one attempt: at most one attempt of an event runs at a time,
-    /// even when the queue and the sweep both hand it over. `Ok(false)`: another attempt is
-    /// running, or the event is no longer pending.
-    pub async fn start_attempt(&self, e: &Event, now: DateTime<Utc>) -> Result<bool, Problem> {
+    /// even when the queue and the sweep both hand it over. Returns the event as it stands
+    /// once taken (its attempts so far), or `None`: another attempt is running, or the event
+    /// is no longer pending.
+    pub async fn start_attempt(
+        &self,
+        e: &Event,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(Event, i64)>, Problem> {
+        let until = now.timestamp_millis() + IN_FLIGHT_SECONDS * 1000;
         let res = self
             .client
             .update_item()
@@ -231,14 +260,19 @@ impl Db {
             )
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":pending", av_s(EventStatus::Pending.as_str()))
-            .expression_attribute_values(
-                ":until",
-                item::n(now.timestamp() + IN_FLIGHT_SECONDS),
-            )
-            .expression_attribute_values(":now", item::n(now.timestamp()))
+            .expression_attribute_values(":until", item::n(until))
+            .expression_attribute_values(":now", item::n(now.timestamp_millis()))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
             .send()
             .await;
-        applied(res)
+        match res {
+            Ok(out) => Ok(out
+                .attributes()
+                .and_then(event_of)
+                .map(|fresh| (fresh, until))),
+            Err(e) if super::is_conditional_failure(&e) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Marks an event as skipped (no endpoint wanted it when it was due).

@@ -261,16 +261,9 @@ impl Db {
             json!({"invoice": cancelled.merchant_view(now)}),
             now,
         );
-        let res = self
-            .client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().update(update).build())
-            .transact_items(self.event_put(&event)?)
-            .send()
-            .await;
-        match res {
-            Ok(_) => Ok(cancelled),
-            Err(e) if cancellation_codes(&e).is_some() => {
+        match self.update_with_event(update, &event).await? {
+            true => Ok(cancelled),
+            false => {
                 // Paid, cancelled or expired in between: say what it is now.
                 let now_is = self
                     .get_merchant_invoice(merchant_id, id)
@@ -284,7 +277,6 @@ impl Db {
                     s => Err(refuse(&now_is, s)),
                 }
             }
-            Err(e) => Err(e.into()),
         }
     }
 
@@ -365,18 +357,7 @@ impl Db {
             json!({"invoice": expired.merchant_view(now)}),
             now,
         );
-        let res = self
-            .client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().update(update).build())
-            .transact_items(self.event_put(&event)?)
-            .send()
-            .await;
-        match res {
-            Ok(_) => Ok(true),
-            Err(e) if cancellation_codes(&e).is_some() => Ok(false),
-            Err(e) => Err(e.into()),
-        }
+        self.update_with_event(update, &event).await
     }
 
     /// Every invoice payable now on a number, from every merchant, earliest due first.
