@@ -126,9 +126,30 @@ async fn onboarded_merchants_and_chains_work_with_their_new_keys() {
     let s = stack();
     let db = s.db();
     let id = unique("shop");
-    let key = smartpit_cli::onboard::merchant_key(&db, &id, "新しい商店")
+    let key = smartpit_cli::onboard::merchant_key(&db, &id, "新しい商店", false)
         .await
         .expect("merchant");
+    // Onboarding the same id again is refused; --add-key adds a key, never renames.
+    assert!(
+        smartpit_cli::onboard::merchant_key(&db, &id, "別の名前", false)
+            .await
+            .is_err()
+    );
+    assert!(
+        smartpit_cli::onboard::merchant_key(&db, &id, "別の名前", true)
+            .await
+            .is_err()
+    );
+    let second = smartpit_cli::onboard::merchant_key(&db, &id, "新しい商店", true)
+        .await
+        .expect("second key");
+    assert_ne!(second, key);
+    let c = s.client();
+    let both = [&key, &second];
+    for k in both {
+        let r = c.send(c.get("/v1/invoices?limit=1", k)).await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+    }
     assert!(key.starts_with("sk_live_"));
     // Only the hash is stored: no item holds the key itself.
     let by_hash = format!("KEY#{}", smartpit_shared::ids::sha256_hex(&key));
@@ -163,7 +184,9 @@ async fn onboarded_merchants_and_chains_work_with_their_new_keys() {
     assert!(smartpit_cli::onboard::chain_key(&db, "seven-eleven")
         .await
         .is_err());
-    assert!(smartpit_cli::onboard::merchant_key(&db, "bad id", "x")
-        .await
-        .is_err());
+    assert!(
+        smartpit_cli::onboard::merchant_key(&db, "bad id", "x", false)
+            .await
+            .is_err()
+    );
 }

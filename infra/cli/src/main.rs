@@ -65,7 +65,8 @@ enum Command {
         #[arg(long)]
         to: Option<String>,
     },
-    /// Onboard a merchant (or rename it) and print a new API key for it, once.
+    /// Onboard a merchant and print a new API key for it, once (`--add-key` for another key of
+    /// an existing merchant).
     MerchantKey {
         /// The merchant's id, as its invoices will carry it.
         #[arg(long)]
@@ -73,6 +74,10 @@ enum Command {
         /// The name shown at the store and on sheets.
         #[arg(long)]
         name: String,
+        /// The merchant exists: issue another key for it (the old one keeps working until its
+        /// `KEY#<hash>` item is deleted).
+        #[arg(long)]
+        add_key: bool,
         #[command(flatten)]
         target: Target,
     },
@@ -245,8 +250,13 @@ async fn run(cli: Cli) -> Result<(), String> {
             eprintln!("{} message(s)", shown.len());
             Ok(())
         }
-        Command::MerchantKey { id, name, target } => {
-            let key = onboard::merchant_key(&target.db(&repo).await?, &id, &name).await?;
+        Command::MerchantKey {
+            id,
+            name,
+            add_key,
+            target,
+        } => {
+            let key = onboard::merchant_key(&target.db(&repo).await?, &id, &name, add_key).await?;
             println!("{key}");
             eprintln!("merchant {id}: API key above, shown once (only its hash is stored)");
             Ok(())

@@ -8,8 +8,10 @@ use smartpit_shared::ids::new_secret;
 use smartpit_shared::store_chain::catalogue;
 use smartpit_shared::Db;
 
-/// Creates (or renames) a merchant and returns a new API key for it.
-pub async fn merchant_key(db: &Db, id: &str, name: &str) -> Result<String, String> {
+/// Creates a merchant and returns a new API key for it. For a merchant that exists it refuses,
+/// unless `add_key` asks for another key (for a rotation), and then the name must be the one
+/// it has: this command never renames a merchant by accident.
+pub async fn merchant_key(db: &Db, id: &str, name: &str, add_key: bool) -> Result<String, String> {
     if id.is_empty() || id.len() > 64 || !is_reference(id) || id.contains('#') {
         return Err("a merchant id is 1 to 64 letters, digits and . _ : / -".into());
     }
@@ -21,6 +23,24 @@ pub async fn merchant_key(db: &Db, id: &str, name: &str) -> Result<String, Strin
         return Err(format!(
             "a merchant name is shown to customers and stores: it must not contain {c}"
         ));
+    }
+    match (
+        db.get_merchant(id).await.map_err(|p| p.to_string())?,
+        add_key,
+    ) {
+        (Some(_), false) => {
+            return Err(format!(
+                "merchant {id} exists already: --add-key issues another key for it"
+            ))
+        }
+        (Some(m), true) if m.name != name => {
+            return Err(format!(
+                "merchant {id} is named {:?}, not {name:?}: --add-key never renames",
+                m.name
+            ))
+        }
+        (None, true) => return Err(format!("there is no merchant {id} to add a key to")),
+        _ => {}
     }
     let key = new_secret("sk_live");
     let merchant = Merchant {

@@ -69,6 +69,19 @@ impl Db {
         Ok(())
     }
 
+    /// A merchant as onboarded, or `None`. One consistent read.
+    pub async fn get_merchant(&self, id: &str) -> Result<Option<Merchant>, Problem> {
+        let found = self
+            .read(&self.res.main_table, item::key(merchant_pk(id), "#"))
+            .await?;
+        Ok(found.as_ref().and_then(|it| {
+            Some(Merchant {
+                id: id.to_string(),
+                name: item::get_s(it, "name")?.to_string(),
+            })
+        }))
+    }
+
     /// Who holds this API key. One read.
     pub async fn principal_for_key(&self, api_key: &str) -> Result<Option<Principal>, Problem> {
         let out = self
