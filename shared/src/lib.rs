@@ -2,6 +2,7 @@
 //! configuration and errors.
 
 pub mod auth;
+pub mod calls;
 pub mod clock;
 pub mod config;
 pub mod db;

@@ -79,10 +79,12 @@ impl NotifyFunction {
             .force_path_style(true)
             .timeout_config(SHEET_UPLOAD.timeouts())
             .retry_config(SHEET_UPLOAD.retries())
+            .interceptor(smartpit_shared::calls::CountCalls)
             .build();
         let ses_conf = aws_sdk_sesv2::config::Builder::from(sdk)
             .timeout_config(MAIL_SEND.timeouts())
             .retry_config(MAIL_SEND.retries())
+            .interceptor(smartpit_shared::calls::CountCalls)
             .build();
         let sqs_conf = aws_sdk_sqs::config::Builder::from(sdk)
             .timeout_config(QUEUE_SEND.timeouts())

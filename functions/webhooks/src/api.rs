@@ -30,6 +30,7 @@ impl WebhookApi {
         let sqs = aws_sdk_sqs::config::Builder::from(sdk)
             .timeout_config(QUEUE_SEND.timeouts())
             .retry_config(QUEUE_SEND.retries())
+            .interceptor(smartpit_shared::calls::CountCalls)
             .build();
         WebhookApi {
             db: Db::new(sdk, res),

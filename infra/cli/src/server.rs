@@ -77,7 +77,13 @@ impl Router {
         let request = lambda_http::Request::from_parts(parts, body)
             .with_path_parameters(path_params)
             .with_query_string_parameters(query);
-        to_hyper(handler(request).await)
+        // Every AWS call the request made, in order, for the tests' round-trip counts.
+        let (resp, calls) = smartpit_shared::calls::counted(handler(request)).await;
+        let mut resp = to_hyper(resp);
+        if let Ok(v) = hyper::header::HeaderValue::from_str(&calls.join(",")) {
+            resp.headers_mut().insert("x-local-aws-calls", v);
+        }
+        resp
     }
 }
 

@@ -62,6 +62,7 @@ impl Db {
         let conf = aws_sdk_dynamodb::config::Builder::from(sdk)
             .timeout_config(profile.timeouts())
             .retry_config(profile.retries())
+            .interceptor(crate::calls::CountCalls)
             .build();
         Db {
             client: Client::from_conf(conf),
