@@ -212,9 +212,14 @@ async fn run(cli: Cli) -> Result<(), String> {
             print_welcome(&file);
             let router = Arc::new(Router::new(stack.template.clone(), stack.handlers()?));
             stack.start_event_sources()?;
+            // Ctrl-C or a plain `kill` (SIGTERM) both stop it cleanly.
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                    .map_err(|e| e.to_string())?;
             tokio::select! {
                 _ = serve(listener, router) => {}
                 _ = tokio::signal::ctrl_c() => println!("\nstopped"),
+                _ = term.recv() => println!("stopped (SIGTERM)"),
             }
             let _ = std::fs::remove_file(&stack_json);
             drop(emu);
