@@ -456,6 +456,10 @@ async fn a_merchant_never_sees_another_merchants_events() {
     assert!(b.receiver.deliveries().is_empty());
     let forged = events(&c, &b.key, &format!("?cursor={}", "x".repeat(30))).await;
     assert_eq!((forged.status, forged.code()), (400, "invalid_cursor"));
+    let limit = events(&c, &b.key, "?limit=0").await;
+    assert_eq!((limit.status, limit.code()), (400, "invalid_limit"));
+    let kind = events(&c, &b.key, "?type=invoice.nope").await;
+    assert_eq!((kind.status, kind.code()), (400, "invalid_event_type"));
 }
 
 #[tokio::test]

@@ -162,6 +162,24 @@ pub fn path_param(req: &Request, name: &str) -> Option<String> {
     req.path_parameters().first(name).map(str::to_string)
 }
 
+/// A listing's page size: `limit`, 1 to 100, 20 when absent.
+pub fn limit_param(req: &Request) -> Result<i32, Problem> {
+    match query_param(req, "limit") {
+        None => Ok(20),
+        Some(s) => s
+            .parse::<i32>()
+            .ok()
+            .filter(|l| (1..=100).contains(l))
+            .ok_or_else(|| {
+                Problem::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_limit",
+                    "limit must be 1 to 100",
+                )
+            }),
+    }
+}
+
 pub fn query_param(req: &Request, name: &str) -> Option<String> {
     req.query_string_parameters()
         .first(name)

@@ -83,20 +83,7 @@ impl InvoicesFunction {
                 .detail("Use registered, paid, cancelled or expired.")
             })?),
         };
-        let limit = match web::query_param(req, "limit") {
-            None => 20,
-            Some(s) => s
-                .parse::<i32>()
-                .ok()
-                .filter(|l| (1..=100).contains(l))
-                .ok_or_else(|| {
-                    Problem::new(
-                        StatusCode::BAD_REQUEST,
-                        "invalid_limit",
-                        "limit must be 1 to 100",
-                    )
-                })?,
-        };
+        let limit = web::limit_param(req)?;
         let cursor = web::query_param(req, "cursor");
         let page = self
             .db
