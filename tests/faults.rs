@@ -148,6 +148,8 @@ async fn a_frozen_dependency_gets_503s_not_hangs_and_nothing_half_written() {
             c.post(&format!("/store/v1/payments/{paid_id}/void"), lawson),
         ),
         ("sheet link", c.get(&sheet_path, "")),
+        ("webhook endpoint", c.get("/v1/webhook-endpoint", key)),
+        ("events", c.get("/v1/events?limit=5", key)),
     ];
     let answers = join_all(requests.into_iter().map(|(what, req)| {
         let c = c.clone();

@@ -10,11 +10,19 @@ pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
 /// The error codes' documentation, served at `/problems/{code}` (see `docs/ERRORS.md`).
 pub const ERRORS_MD: &str = include_str!("../../docs/ERRORS.md");
 
+static PROBLEM_BASE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Sets the public address problem `type` URLs start with, for a process that serves the API
+/// without Lambda's environment (the local stack). First setting wins; without one,
+/// `PUBLIC_BASE_URL` from the environment (as the template gives every function).
+pub fn set_public_base_url(url: &str) {
+    let _ = PROBLEM_BASE.set(url.trim_end_matches('/').to_string());
+}
+
 /// A problem's `type`: the page this service serves for its code, under the API's public
-/// address (`PUBLIC_BASE_URL`), e.g. `https://pay.example.jp/problems/billing_not_found`.
+/// address, e.g. `https://pay.example.jp/problems/billing_not_found`.
 pub fn problem_type(code: &str) -> String {
-    static BASE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    let base = BASE.get_or_init(|| {
+    let base = PROBLEM_BASE.get_or_init(|| {
         std::env::var("PUBLIC_BASE_URL")
             .unwrap_or_default()
             .trim_end_matches('/')

@@ -45,8 +45,8 @@ pub fn stack() -> &'static TestStack {
                     .await
                     .expect("bind");
                 let api = format!("http://{}", listener.local_addr().expect("addr"));
-                // As Lambda's environment gives every function (problem `type` URLs).
-                std::env::set_var("PUBLIC_BASE_URL", &api);
+                // Problem `type` URLs start here, as PUBLIC_BASE_URL makes them on Lambda.
+                smartpit_shared::problem::set_public_base_url(&api);
                 let stack = Stack::new(&repo, &emu.endpoint, &api).expect("template");
                 stack.provision().await.expect("provision");
                 let seeded = stack.seed().await.expect("seed");

@@ -189,8 +189,8 @@ async fn run(cli: Cli) -> Result<(), String> {
             let emu =
                 emulator::start(&repo, emulator_port, Some(&dir.join("emulator.log"))).await?;
             let api_url = format!("http://127.0.0.1:{port}");
-            // As Lambda's environment gives every function (problem `type` URLs).
-            std::env::set_var("PUBLIC_BASE_URL", &api_url);
+            // Problem `type` URLs start here, as PUBLIC_BASE_URL makes them on Lambda.
+            smartpit_shared::problem::set_public_base_url(&api_url);
             let stack = Stack::new(&repo, &emu.endpoint, &api_url)?;
             stack.provision().await?;
             let seeded = stack.seed().await?;
