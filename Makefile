@@ -17,7 +17,7 @@ export AWS_SHARED_CREDENTIALS_FILE := /dev/null
 PYTHON ?= python3
 VENV := .venv
 
-.PHONY: help dev mail test lint venv tools bench validate font-layer clean install
+.PHONY: help dev mail test lint venv tools bench bench-settlement validate font-layer clean install
 
 help:
 	@echo "make dev    run the whole service locally (emulator, tables, demo data, API on 127.0.0.1:3000)"
@@ -25,6 +25,7 @@ help:
 	@echo "make mail   print the mail the running local stack has sent"
 	@echo "make lint   rustfmt and clippy, as CI runs them"
 	@echo "make bench  sheet render time and size (criterion)"
+	@echo "make bench-settlement  reconcile a settlement file of LINES (10000) lines: time, calls per line"
 	@echo "make validate  sam validate --lint of infra/template.yaml"
 	@echo "make install   put the smartpit operator command on the PATH (cargo install)"
 
@@ -69,6 +70,11 @@ validate: .venv-deploy/.installed
 
 bench:
 	cargo bench -p smartpit-shared --features sheet --bench sheet_render
+
+# Reconciles a settlement file of LINES lines against its own emulator: time and calls per line.
+LINES ?= 10000
+bench-settlement: venv
+	cargo run --release -p smartpit-cli --bin settlement_bench -- --lines $(LINES)
 
 # The font layer the NotifyFunction mounts at /opt/fonts (sam build packages it).
 font-layer: tools

@@ -47,6 +47,42 @@ def ses_refusal(environ):
     ).encode()
 
 
+def copy_each_table_once() -> None:
+    """moto backs up a table before a transaction so that a failed one can be undone, but it
+    deep-copies the table once per item of the transaction, not once per table: a 100-item
+    transaction on a table of n items copied 100 n items (a file of 300 settlements took over
+    8 s a transaction). The same backup is taken once per table here: same semantics, a
+    hundredth of the work. Requests are applied one at a time, so the swap is not seen by any
+    other request."""
+    import copy  # noqa: PLC0415
+
+    import moto.dynamodb.models as models  # noqa: PLC0415
+
+    original = models.DynamoDBBackend.transact_write_items
+
+    class OncePerTable:
+        def __init__(self):
+            self.copies = {}
+
+        def deepcopy(self, obj, *args, **kwargs):
+            key = id(obj)
+            if key not in self.copies:
+                self.copies[key] = (obj, copy.deepcopy(obj, *args, **kwargs))
+            return self.copies[key][1]
+
+        def __getattr__(self, name):
+            return getattr(copy, name)
+
+    def transact_write_items(self, transact_items):
+        models.copy = OncePerTable()
+        try:
+            return original(self, transact_items)
+        finally:
+            models.copy = copy
+
+    models.DynamoDBBackend.transact_write_items = transact_write_items
+
+
 def main() -> None:
     host = "127.0.0.1"
     port = int(sys.argv[1]) if len(sys.argv) > 1 else 0
@@ -62,6 +98,7 @@ def main() -> None:
     )
     from werkzeug.serving import make_server  # noqa: PLC0415
 
+    copy_each_table_once()
     app = DomainDispatcherApplication(create_backend_app)
     lock = threading.Lock()
 

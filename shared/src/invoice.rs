@@ -18,6 +18,8 @@ pub enum InvoiceStatus {
     Paid,
     Cancelled,
     Expired,
+    /// Paid, and the chain's settlement file (確報) confirmed the payment.
+    Settled,
 }
 
 impl InvoiceStatus {
@@ -27,6 +29,7 @@ impl InvoiceStatus {
             InvoiceStatus::Paid => "paid",
             InvoiceStatus::Cancelled => "cancelled",
             InvoiceStatus::Expired => "expired",
+            InvoiceStatus::Settled => "settled",
         }
     }
 
@@ -36,6 +39,7 @@ impl InvoiceStatus {
             "paid" => Some(InvoiceStatus::Paid),
             "cancelled" => Some(InvoiceStatus::Cancelled),
             "expired" => Some(InvoiceStatus::Expired),
+            "settled" => Some(InvoiceStatus::Settled),
             _ => None,
         }
     }
@@ -73,6 +77,8 @@ pub struct Invoice {
     /// Every payment the invoice has had, voided ones included, oldest first.
     pub payments: Vec<PaymentEntry>,
     pub cancelled_at: Option<DateTime<Utc>>,
+    /// When the chain's settlement confirmed the payment.
+    pub settled_at: Option<DateTime<Utc>>,
     /// The link to the sheet PDF, for invoices registered without a number.
     pub sheet_url: Option<String>,
     /// What the customer is sent, and how far each got.
@@ -277,6 +283,7 @@ impl Invoice {
                 .map(|l| l.iter().filter_map(PaymentEntry::of).collect())
                 .unwrap_or_default(),
             cancelled_at: time("cancelled_at"),
+            settled_at: time("settled_at"),
             sheet_url: get_s(it, "sheet_url").map(str::to_string),
             notices: notices_of(it),
         })
@@ -307,6 +314,7 @@ impl Invoice {
             "store_transaction_id": self.store_transaction_id,
             "payments": self.payments.iter().map(PaymentEntry::view).collect::<Vec<_>>(),
             "cancelled_at": self.cancelled_at.map(jst_timestamp),
+            "settled_at": self.settled_at.map(jst_timestamp),
             "sheet_url": self.sheet_url,
             "notices": self.notices.iter().map(Notice::view).collect::<Vec<_>>(),
         })

@@ -16,6 +16,7 @@ pub mod notice;
 pub mod number;
 pub mod payment;
 pub mod problem;
+pub mod settlement;
 pub mod sheet;
 pub mod store_chain;
 pub mod strict_json;

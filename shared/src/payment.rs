@@ -39,8 +39,12 @@ impl PaymentRequest {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PaymentStatus {
+    /// Reported by the store (速報).
     Completed,
+    /// Voided by the store the same day (速報取消).
     Voided,
+    /// Confirmed by the chain's settlement file (確報).
+    Settled,
 }
 
 impl PaymentStatus {
@@ -48,6 +52,7 @@ impl PaymentStatus {
         match self {
             PaymentStatus::Completed => "completed",
             PaymentStatus::Voided => "voided",
+            PaymentStatus::Settled => "settled",
         }
     }
 }
@@ -71,7 +76,15 @@ pub struct Payment {
     pub created_at: DateTime<Utc>,
     pub jst_day: NaiveDate,
     pub voided_at: Option<DateTime<Utc>>,
+    pub settled_at: Option<DateTime<Utc>>,
+    /// The settlement file that confirmed it (`<chain>/<YYYYMMDD>`).
+    pub settlement: Option<String>,
     pub(crate) fingerprint: String,
+}
+
+/// The `by_chain_day` key of a payment: its chain and JST day.
+pub fn chain_day(chain_id: &str, day: NaiveDate) -> String {
+    format!("{chain_id}#{day}")
 }
 
 impl Payment {
@@ -87,10 +100,31 @@ impl Payment {
             "store_transaction_id": self.store_transaction_id,
             "created_at": jst_timestamp(self.created_at),
             "voided_at": self.voided_at.map(jst_timestamp),
+            "settled_at": self.settled_at.map(jst_timestamp),
+            "settlement": self.settlement,
         })
     }
 
-    pub(crate) fn to_item(&self) -> Item {
+    /// A payment just reported by a store: `completed`, on the JST day of `now`.
+    pub fn completed(req: &PaymentRequest, lines: Vec<PaymentLine>, now: DateTime<Utc>) -> Self {
+        Payment {
+            id: req.payment_id(),
+            chain_id: req.chain_id.clone(),
+            store_code: req.store_code.clone(),
+            store_transaction_id: req.store_transaction_id.clone(),
+            lines,
+            amount: req.amount,
+            status: PaymentStatus::Completed,
+            created_at: now,
+            jst_day: crate::clock::jst_date(now),
+            voided_at: None,
+            settled_at: None,
+            settlement: None,
+            fingerprint: req.fingerprint(),
+        }
+    }
+
+    pub fn to_item(&self) -> Item {
         let mut it = item::key(format!("PAY#{}", self.id), "#");
         it.insert("type".into(), item::s("payment"));
         it.insert("id".into(), item::s(&self.id));
@@ -104,6 +138,10 @@ impl Payment {
         it.insert("status".into(), item::s(self.status.as_str()));
         it.insert("created_at".into(), item::s(timestamp(self.created_at)));
         it.insert("jst_day".into(), item::s(self.jst_day.to_string()));
+        it.insert(
+            "chain_day".into(),
+            item::s(chain_day(&self.chain_id, self.jst_day)),
+        );
         it.insert("fingerprint".into(), item::s(&self.fingerprint));
         let lines = |f: fn(&PaymentLine) -> AttributeValue| {
             AttributeValue::L(self.lines.iter().map(f).collect())
@@ -114,7 +152,7 @@ impl Payment {
         it
     }
 
-    pub(crate) fn from_item(it: &Item) -> Result<Self, Problem> {
+    pub fn from_item(it: &Item) -> Result<Self, Problem> {
         let bad = |f: &'static str| Problem::internal(&item::Corrupt(f));
         let ids = get_list_s(it, "invoice_ids");
         let merchants = get_list_s(it, "merchant_ids");
@@ -158,6 +196,7 @@ impl Payment {
             status: match get_s(it, "status") {
                 Some("voided") => PaymentStatus::Voided,
                 Some("completed") => PaymentStatus::Completed,
+                Some("settled") => PaymentStatus::Settled,
                 _ => return Err(bad("status")),
             },
             created_at: time("created_at").ok_or_else(|| bad("created_at"))?,
@@ -165,6 +204,8 @@ impl Payment {
                 .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
                 .ok_or_else(|| bad("jst_day"))?,
             voided_at: time("voided_at"),
+            settled_at: time("settled_at"),
+            settlement: get_s(it, "settlement").map(str::to_string),
             fingerprint: get_s(it, "fingerprint").unwrap_or_default().to_string(),
         })
     }

@@ -49,6 +49,14 @@ pub const SHEET_UPLOAD: CallProfile = CallProfile {
     max_attempts: 3,
 };
 
+/// S3 reads and writes of settlement files and their reports (a few MB at most).
+pub const SETTLEMENT_FILE: CallProfile = CallProfile {
+    connect: ms(1000),
+    attempt: ms(15000),
+    operation: ms(40000),
+    max_attempts: 3,
+};
+
 /// SES SendEmail. Two tries at most: SES has no idempotency key, so a retried attempt that had
 /// in fact been accepted sends the mail twice.
 pub const MAIL_SEND: CallProfile = CallProfile {

@@ -80,7 +80,7 @@ impl InvoicesFunction {
                     "invalid_status",
                     "Unknown status filter",
                 )
-                .detail("Use registered, paid, cancelled or expired.")
+                .detail("Use registered, paid, settled, cancelled or expired.")
             })?),
         };
         let limit = web::limit_param(req)?;

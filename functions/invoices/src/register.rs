@@ -164,6 +164,7 @@ impl InvoicesFunction {
             store_transaction_id: None,
             payments: Vec::new(),
             cancelled_at: None,
+            settled_at: None,
             sheet_url,
             notices: queued_notices(new, sheet_token.is_some(), now),
         };

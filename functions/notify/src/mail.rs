@@ -152,6 +152,7 @@ mod tests {
             store_transaction_id: None,
             payments: Vec::new(),
             cancelled_at: None,
+            settled_at: None,
             sheet_url: None,
             notices: Vec::new(),
         }

@@ -186,6 +186,12 @@ impl StoreFunction {
                 Ok(web::json(StatusCode::OK, &p.view()))
             }
             VoidOutcome::NotFound => Err(Problem::not_found("payment_not_found", "Payment")),
+            VoidOutcome::Settled(p) => Err(Problem::new(
+                StatusCode::CONFLICT,
+                "payment_settled",
+                "The chain's settlement confirmed this payment; it can no longer be voided",
+            )
+            .with("payment_id", p.id)),
             VoidOutcome::WindowClosed(p) => Err(Problem::new(
                 StatusCode::CONFLICT,
                 "void_window_closed",

@@ -1,5 +1,6 @@
 //! The operator's command and the local stack.
 
+pub mod buckets;
 pub mod cards;
 pub mod emulator;
 pub mod mail;

@@ -101,6 +101,12 @@ enum Command {
         #[arg(long, default_value_t = 1000)]
         max: usize,
     },
+    /// Settlement files (確報): show a file's reconciliation, reconcile it again, or deliver a
+    /// file as a chain does.
+    Settlement {
+        #[command(subcommand)]
+        action: SettlementAction,
+    },
     /// Print a new API key for a store chain of the catalogue, once.
     ChainKey {
         /// A chain id of shared/src/store_chains.json (lawson, familymart, ...).
@@ -109,6 +115,70 @@ enum Command {
         #[command(flatten)]
         target: Target,
     },
+}
+
+#[derive(Subcommand)]
+enum SettlementAction {
+    /// Print the summary of a file's latest reconciliation (JSON).
+    Show {
+        #[command(flatten)]
+        file: SettlementFile,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Reconcile the stored file again (after a failure; settling is never repeated) and print
+    /// its summary.
+    Run {
+        #[command(flatten)]
+        file: SettlementFile,
+        #[command(flatten)]
+        target: Target,
+        /// The deployed EventsTable.
+        #[arg(long, env = "EVENTS_TABLE")]
+        events_table: Option<String>,
+        /// The deployed SettlementsBucket (stack output SettlementsBucketName).
+        #[arg(long, env = "SETTLEMENTS_BUCKET")]
+        bucket: Option<String>,
+    },
+    /// Put a settlement file where the chain puts it (local stack: the emulator's bucket, which
+    /// runs the reconciliation as S3 runs it in AWS).
+    Deliver {
+        #[command(flatten)]
+        file: SettlementFile,
+        /// The CSV file to deliver.
+        #[arg(long)]
+        csv: PathBuf,
+        /// The local AWS endpoint (as `make dev` prints it).
+        #[arg(long)]
+        endpoint: String,
+    },
+}
+
+#[derive(clap::Args)]
+struct SettlementFile {
+    /// The chain's id (lawson, familymart, ...).
+    #[arg(long)]
+    chain: String,
+    /// The JST business day, YYYY-MM-DD or YYYYMMDD.
+    #[arg(long)]
+    date: String,
+}
+
+impl SettlementFile {
+    fn key(&self) -> Result<smartpit_shared::settlement::FileKey, String> {
+        let day = self.date.replace('-', "");
+        smartpit_shared::settlement::FileKey::parse(&format!(
+            "{}{}/{day}.csv",
+            smartpit_shared::settlement::PREFIX,
+            self.chain
+        ))
+        .ok_or_else(|| {
+            format!(
+                "no settlement file is named for chain {:?} and date {:?}",
+                self.chain, self.date
+            )
+        })
+    }
 }
 
 /// Where the operator's command writes: the local stack, or a deployed stack's MainTable.
@@ -321,6 +391,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             );
             Ok(())
         }
+        Command::Settlement { action } => settlement(&repo, action).await,
         Command::ChainKey { chain, target } => {
             let key = onboard::chain_key(&target.db(&repo).await?, &chain).await?;
             println!("{key}");
@@ -379,6 +450,98 @@ async fn run(cli: Cli) -> Result<(), String> {
                 out.display(),
                 bucket,
                 batch.s3_key
+            );
+            Ok(())
+        }
+    }
+}
+
+async fn settlement(repo: &std::path::Path, action: SettlementAction) -> Result<(), String> {
+    match action {
+        SettlementAction::Show { file, target } => {
+            let key = file.key()?;
+            let summary = target
+                .db(repo)
+                .await?
+                .get_settlement_summary(&key)
+                .await
+                .map_err(|p| p.to_string())?
+                .ok_or_else(|| format!("{} has not been reconciled", key.key()))?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&summary).map_err(|e| e.to_string())?
+            );
+            Ok(())
+        }
+        SettlementAction::Run {
+            file,
+            target,
+            events_table,
+            bucket,
+        } => {
+            let key = file.key()?;
+            let (function, bucket) =
+                match (target.endpoint, target.main_table, events_table, bucket) {
+                    (Some(endpoint), _, _, _) => {
+                        let stack = Stack::new(repo, &endpoint, "http://127.0.0.1:3000")?;
+                        (
+                            stack.settlement(&stack.sdk)?,
+                            stack.bucket("SettlementsBucket")?,
+                        )
+                    }
+                    (None, Some(main_table), Some(events_table), Some(bucket)) => {
+                        let sdk = smartpit_shared::config::aws_from_env().await;
+                        let res = smartpit_shared::config::Resources {
+                            main_table,
+                            events_table,
+                            ..Default::default()
+                        };
+                        (
+                            smartpit_settlement::SettlementFunction::new(&sdk, res),
+                            bucket,
+                        )
+                    }
+                    _ => {
+                        return Err(
+                            "say which stack: --endpoint for the local one, or --main-table, \
+                                --events-table and --bucket (stack outputs) with AWS credentials \
+                                in the environment for a deployed one"
+                                .into(),
+                        )
+                    }
+                };
+            let summary = function
+                .reconcile(&bucket, &key, chrono::Utc::now())
+                .await
+                .map_err(|e| e.0)?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&summary).map_err(|e| e.to_string())?
+            );
+            Ok(())
+        }
+        SettlementAction::Deliver {
+            file,
+            csv,
+            endpoint,
+        } => {
+            let key = file.key()?;
+            let body = std::fs::read(&csv).map_err(|e| format!("{}: {e}", csv.display()))?;
+            let stack = Stack::new(repo, &endpoint, "http://127.0.0.1:3000")?;
+            let bucket = stack.bucket("SettlementsBucket")?;
+            s3_client(&stack.sdk)
+                .put_object()
+                .bucket(&bucket)
+                .key(key.key())
+                .body(body.into())
+                .send()
+                .await
+                .map_err(|e| aws_sdk_s3::error::DisplayErrorContext(e).to_string())?;
+            println!("delivered s3://{bucket}/{}", key.key());
+            eprintln!(
+                "the local stack reconciles it within a second: smartpit settlement show \
+                 --chain {} --date {} --endpoint {endpoint}",
+                key.chain_id, key.date
             );
             Ok(())
         }

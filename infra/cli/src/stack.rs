@@ -193,7 +193,10 @@ impl Stack {
                     })
                 }
                 // Fed by streams, queues and schedules, not by HTTP: see `start_event_sources`.
-                "NotifyFunction" | "WebhookDeliveryFunction" | "ExpiryFunction" => continue,
+                "NotifyFunction"
+                | "WebhookDeliveryFunction"
+                | "ExpiryFunction"
+                | "SettlementFunction" => continue,
                 other => {
                     return Err(format!(
                         "the template names {other}, which the local stack does not know"
@@ -240,6 +243,23 @@ impl Stack {
         ))
     }
 
+    /// The settlement function as its Lambda `main` builds it, on `sdk`.
+    pub fn settlement(
+        &self,
+        sdk: &SdkConfig,
+    ) -> Result<smartpit_settlement::SettlementFunction, String> {
+        Ok(smartpit_settlement::SettlementFunction::new(
+            sdk,
+            self.resources_of("SettlementFunction")?,
+        ))
+    }
+
+    /// The local name of a bucket the template defines.
+    pub fn bucket(&self, logical: &str) -> Result<String, String> {
+        resolve_ref(&self.template, logical)
+            .ok_or_else(|| format!("no bucket {logical} in the template"))
+    }
+
     /// The handler of a function fed events, built on `sdk`.
     pub fn event_handler(&self, function: &str, sdk: &SdkConfig) -> Result<EventHandler, String> {
         Ok(match function {
@@ -260,6 +280,18 @@ impl Stack {
                     Box::pin(async move { f.handle(ev).await })
                 })
             }
+            "SettlementFunction" => {
+                let f = Arc::new(self.settlement(sdk)?);
+                Arc::new(move |ev| {
+                    let f = f.clone();
+                    Box::pin(async move {
+                        match f.handle(ev).await {
+                            Ok(v) => v,
+                            Err(e) => serde_json::json!({"errorMessage": e.0}),
+                        }
+                    })
+                })
+            }
             "WebhookDeliveryFunction" => {
                 let f = Arc::new(self.webhook_delivery(sdk)?);
                 Arc::new(move |ev| {
@@ -273,7 +305,7 @@ impl Stack {
 
     /// Runs every event source the template gives a function, as Lambda would: table streams
     /// (batch size, bounded retries, bisection, on-failure queue), queues (each received batch
-    /// handled on its own, concurrently) and schedules.
+    /// handled on its own, concurrently), schedules and bucket notifications.
     pub fn start_event_sources(&self) -> Result<(), String> {
         for (table, source) in &self.template.streams {
             let f = self.event_handler(&source.function, &self.sdk)?;
@@ -305,6 +337,15 @@ impl Stack {
             let url = provision::queue_url(&self.endpoint, queue);
             let batch = source.batch_size.clamp(1, 10);
             tokio::spawn(crate::queues::poll(sqs, url, batch, f));
+        }
+        for (bucket, source) in &self.template.bucket_sources {
+            let f = self.event_handler(&source.function, &self.sdk)?;
+            tokio::spawn(crate::buckets::watch(
+                s3_client(&self.sdk),
+                self.bucket(bucket)?,
+                source.clone(),
+                f,
+            ));
         }
         for schedule in &self.template.schedules {
             let f = self.event_handler(&schedule.function, &self.sdk)?;

@@ -33,6 +33,17 @@ pub struct Template {
     pub queue_sources: BTreeMap<String, QueueSource>,
     /// `Type: Schedule` events.
     pub schedules: Vec<ScheduleSource>,
+    /// `Type: S3` events: bucket logical id -> the function its created objects run.
+    pub bucket_sources: BTreeMap<String, BucketSource>,
+}
+
+/// A `Type: S3` event (`s3:ObjectCreated:*`): objects created under `prefix` whose key ends
+/// with `suffix` run the function.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BucketSource {
+    pub function: String,
+    pub prefix: String,
+    pub suffix: String,
 }
 
 /// A `Type: SQS` event source mapping.
@@ -119,6 +130,7 @@ impl Template {
             queues: Vec::new(),
             queue_sources: BTreeMap::new(),
             schedules: Vec::new(),
+            bucket_sources: BTreeMap::new(),
         };
         if let Some(params) = get(&doc, "Parameters").and_then(Value::as_mapping) {
             for (name, p) in params {
@@ -183,6 +195,33 @@ impl Template {
                                 QueueSource {
                                     function: id.clone(),
                                     batch_size: usize::try_from(batch).unwrap_or(10),
+                                },
+                            );
+                            continue;
+                        }
+                        if str_of(ev, "Type") == Some("S3") {
+                            let p = get(ev, "Properties").ok_or("S3 event without Properties")?;
+                            let bucket = get(p, "Bucket")
+                                .and_then(ref_target)
+                                .ok_or("S3 event without !Ref Bucket")?;
+                            let rule = |name: &str| {
+                                get(p, "Filter")
+                                    .and_then(|f| get(f, "S3Key"))
+                                    .and_then(|k| get(k, "Rules"))
+                                    .and_then(Value::as_sequence)
+                                    .into_iter()
+                                    .flatten()
+                                    .find(|r| str_of(r, "Name") == Some(name))
+                                    .and_then(|r| str_of(r, "Value"))
+                                    .unwrap_or_default()
+                                    .to_string()
+                            };
+                            t.bucket_sources.insert(
+                                bucket.to_string(),
+                                BucketSource {
+                                    function: id.clone(),
+                                    prefix: rule("prefix"),
+                                    suffix: rule("suffix"),
                                 },
                             );
                             continue;
@@ -324,6 +363,10 @@ mod tests {
             .any(|s| s.function == "WebhookDeliveryFunction" && s.every_seconds == 60));
         assert_eq!(rate_seconds("rate(5 minutes)"), Some(300));
         assert_eq!(rate_seconds("cron(0 * * * ? *)"), None);
+        let settlement = &t.bucket_sources["SettlementsBucket"];
+        assert_eq!(settlement.function, "SettlementFunction");
+        assert_eq!(settlement.prefix, "settlements/");
+        assert_eq!(settlement.suffix, ".csv");
         let env = &t.function_env["InvoicesFunction"];
         assert_eq!(ref_target(&env["MAIN_TABLE"]), Some("MainTable"));
         match t.match_route("POST", "/v1/invoices/inv_abc/cancel") {

@@ -10,6 +10,9 @@
 //! - `IDEM#<merchant>#<key>` / `#`: an idempotency record (TTL `expires_at`).
 //! - `PAY#<payment id>` / `#`: a store payment.
 //! - `CHAIN#<id>` / `#`: a store chain.
+//! - `SETTLE#<chain>/<YYYYMMDD>` / `#`: the summary of a settlement file's reconciliation.
+//! - GSI `by_chain_day` (`chain_day` = `<chain>#<YYYY-MM-DD>`, sparse: payments only): what a
+//!   chain recorded on a JST day, for reconciliation.
 //! - GSI `by_merchant` (`gsi1pk` = `MER#<merchant>`, `gsi1sk` = created#id) and
 //!   `by_merchant_status` (`gsi2pk` = `MER#<merchant>#<status>`): a merchant's listing.
 //!
@@ -25,6 +28,7 @@ pub mod notices;
 mod numbers;
 mod outbox;
 mod payments;
+mod settlements;
 mod sheets;
 
 pub use crate::payment::{Payment, PaymentRequest, PaymentStatus};
@@ -33,6 +37,7 @@ pub use invoices::{InvoicePage, RegisterOutcome};
 pub use numbers::NumberRecord;
 pub use outbox::{step_of, Failures, OutboxRecord, Step};
 pub use payments::{PayOutcome, VoidOutcome};
+pub use settlements::SettleResult;
 pub use sheets::SheetLink;
 
 use aws_sdk_dynamodb::types::AttributeValue;

@@ -45,6 +45,8 @@ pub enum VoidOutcome {
     NotFound,
     /// Voids are taken only on the JST day of the payment.
     WindowClosed(Payment),
+    /// The chain's settlement (確報) confirmed it: it can no longer be voided.
+    Settled(Payment),
 }
 
 const MAX_TRANSACTION_ATTEMPTS: usize = 4;
@@ -165,19 +167,7 @@ impl Db {
             if expected != req.amount {
                 return Ok(PayOutcome::WrongAmount { expected });
             }
-            let payment = Payment {
-                id: id.clone(),
-                chain_id: req.chain_id.clone(),
-                store_code: req.store_code.clone(),
-                store_transaction_id: req.store_transaction_id.clone(),
-                lines,
-                amount: req.amount,
-                status: PaymentStatus::Completed,
-                created_at: now,
-                jst_day: jst_date(now),
-                voided_at: None,
-                fingerprint: req.fingerprint(),
-            };
+            let payment = Payment::completed(req, lines, now);
             let mut items = vec![put_new(&self.res.main_table, payment.to_item(), "pk")?];
             let mut events = Vec::with_capacity(payment.lines.len());
             let entry = PaymentEntry {
@@ -317,8 +307,10 @@ impl Db {
         else {
             return Ok(VoidOutcome::NotFound);
         };
-        if payment.status == PaymentStatus::Voided {
-            return Ok(VoidOutcome::Voided(payment));
+        match payment.status {
+            PaymentStatus::Voided => return Ok(VoidOutcome::Voided(payment)),
+            PaymentStatus::Settled => return Ok(VoidOutcome::Settled(payment)),
+            PaymentStatus::Completed => {}
         }
         if payment.jst_day != jst_date(now) {
             return Ok(VoidOutcome::WindowClosed(payment));
@@ -430,6 +422,7 @@ impl Db {
                 // Voided concurrently: report the stored state.
                 match self.get_payment(id).await? {
                     Some(p) if p.status == PaymentStatus::Voided => Ok(VoidOutcome::Voided(p)),
+                    Some(p) if p.status == PaymentStatus::Settled => Ok(VoidOutcome::Settled(p)),
                     _ => Err(Problem::unavailable(&"void conflicted; retry")),
                 }
             }

@@ -1,0 +1,16 @@
+use smartpit_settlement::SettlementFunction;
+use smartpit_shared::config::{aws_from_env, init_logging, Resources};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    init_logging();
+    let function = SettlementFunction::new(&aws_from_env().await, Resources::from_env()?);
+    let function = &function;
+    lambda_runtime::run(lambda_runtime::service_fn(
+        move |event: lambda_runtime::LambdaEvent<serde_json::Value>| async move {
+            // An error makes Lambda retry the event (twice), then its failure destination.
+            function.handle(event.payload).await.map_err(|e| e.0)
+        },
+    ))
+    .await
+}

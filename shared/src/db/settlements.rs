@@ -1,0 +1,375 @@
+//! Settlement (確報) storage: reading the payments a file names, the payments a chain recorded
+//! on a day, settling confirmed payments with their invoices and `invoice.settled` events
+//! (exactly once: every write is conditional on the payment still being `completed`), and the
+//! summary of a file's reconciliation.
+//!
+//! Round trips for a file of n lines: n/100 batch reads of payments, one `by_chain_day` query
+//! page per 1 MB of the day's payments, n/100 batch reads of invoices, and one transaction per
+//! group of payments (up to 100 items: a payment and, per invoice, its update and its event).
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::{KeysAndAttributes, TransactWriteItem, Update};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde_json::json;
+
+use super::item::{self, get_s, Item};
+use super::{av_s, cancellation_codes, Db};
+use crate::ids::InvoiceId;
+use crate::invoice::{
+    invoice_sk, merchant_status_pk, number_pk, timestamp, Invoice, InvoiceStatus,
+};
+use crate::payment::{chain_day, Payment, PaymentStatus};
+use crate::problem::Problem;
+use crate::settlement::FileKey;
+use crate::webhook::{Event, EventType};
+
+/// Items one transaction may carry.
+const MAX_TRANSACTION_ITEMS: usize = 100;
+/// Keys one `BatchGetItem` may carry.
+const MAX_BATCH_KEYS: usize = 100;
+
+/// What became of one payment the file confirmed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SettleResult {
+    /// Settled now, by this file.
+    Settled,
+    /// Settled before (this file delivered again, or another file).
+    AlreadySettled(Option<String>),
+    /// Voided since it was read: not settled.
+    Voided,
+}
+
+fn payment_key(id: &str) -> Item {
+    item::key(format!("PAY#{id}"), "#")
+}
+
+fn summary_key(file: &FileKey) -> Item {
+    item::key(format!("SETTLE#{}", file.name()), "#")
+}
+
+impl Db {
+    /// Strongly consistent batch reads of payments by id (100 a call); unknown ids are absent.
+    pub async fn get_payments(&self, ids: &[String]) -> Result<HashMap<String, Payment>, Problem> {
+        let mut found = HashMap::with_capacity(ids.len());
+        for chunk in ids.chunks(MAX_BATCH_KEYS) {
+            for it in self
+                .batch_read(chunk.iter().map(|id| payment_key(id)).collect())
+                .await?
+            {
+                let p = Payment::from_item(&it)?;
+                found.insert(p.id.clone(), p);
+            }
+        }
+        Ok(found)
+    }
+
+    /// Invoices by id, 100 a call (strongly consistent).
+    pub async fn get_invoices_by_id(
+        &self,
+        ids: &[InvoiceId],
+    ) -> Result<HashMap<String, Invoice>, Problem> {
+        let mut found = HashMap::with_capacity(ids.len());
+        for chunk in ids.chunks(MAX_BATCH_KEYS) {
+            let keys = chunk
+                .iter()
+                .map(|id| item::key(number_pk(id.number()), invoice_sk(id)))
+                .collect();
+            for it in self.batch_read(keys).await? {
+                let inv = Invoice::from_item(&it).map_err(|e| Problem::internal(&e))?;
+                found.insert(inv.id.as_str().to_string(), inv);
+            }
+        }
+        Ok(found)
+    }
+
+    /// One `BatchGetItem` of up to 100 keys of the main table, unprocessed keys retried.
+    async fn batch_read(&self, mut keys: Vec<Item>) -> Result<Vec<Item>, Problem> {
+        let mut out_items = Vec::with_capacity(keys.len());
+        for attempt in 0..6u32 {
+            if keys.is_empty() {
+                break;
+            }
+            if attempt > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(25 << attempt)).await;
+            }
+            let ka = KeysAndAttributes::builder()
+                .set_keys(Some(std::mem::take(&mut keys)))
+                .consistent_read(true)
+                .build()
+                .map_err(|e| Problem::internal(&e))?;
+            let out = self
+                .client
+                .batch_get_item()
+                .request_items(&self.res.main_table, ka)
+                .send()
+                .await?;
+            if let Some(items) = out.responses().and_then(|r| r.get(&self.res.main_table)) {
+                out_items.extend(items.iter().cloned());
+            }
+            keys = out
+                .unprocessed_keys()
+                .and_then(|u| u.get(&self.res.main_table))
+                .map(|k| k.keys().to_vec())
+                .unwrap_or_default();
+        }
+        if !keys.is_empty() {
+            return Err(Problem::unavailable(&"batch read left keys unprocessed"));
+        }
+        Ok(out_items)
+    }
+
+    /// Every payment a chain recorded on a JST day (the sparse `by_chain_day` index).
+    pub async fn chain_day_payments(
+        &self,
+        chain_id: &str,
+        day: NaiveDate,
+    ) -> Result<Vec<Payment>, Problem> {
+        let mut found = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.res.main_table)
+                .index_name("by_chain_day")
+                .key_condition_expression("chain_day = :d")
+                .expression_attribute_values(":d", av_s(&chain_day(chain_id, day)))
+                .set_exclusive_start_key(start)
+                .send()
+                .await?;
+            for it in out.items() {
+                found.push(Payment::from_item(it)?);
+            }
+            start = out.last_evaluated_key().cloned();
+            if start.is_none() {
+                break;
+            }
+        }
+        Ok(found)
+    }
+
+    /// Settles completed payments the file confirmed: each payment, its invoices and one
+    /// `invoice.settled` event per invoice in the same transaction, several payments per
+    /// transaction. A group that fails is settled again payment by payment, and a payment whose
+    /// condition fails is read again to say what it is now. `invoices` holds the payments'
+    /// invoices as read before (for the events' content).
+    pub async fn settle_payments(
+        &self,
+        file: &FileKey,
+        payments: &[Payment],
+        invoices: &HashMap<String, Invoice>,
+        now: DateTime<Utc>,
+    ) -> Result<HashMap<String, SettleResult>, Problem> {
+        let mut results = HashMap::with_capacity(payments.len());
+        let mut group: Vec<&Payment> = Vec::new();
+        let mut items: Vec<TransactWriteItem> = Vec::new();
+        for p in payments {
+            let own = self.settle_items(file, p, invoices, now)?;
+            if items.len() + own.len() > MAX_TRANSACTION_ITEMS && !group.is_empty() {
+                self.settle_group(
+                    file,
+                    &group,
+                    std::mem::take(&mut items),
+                    invoices,
+                    now,
+                    &mut results,
+                )
+                .await?;
+                group.clear();
+            }
+            items.extend(own);
+            group.push(p);
+        }
+        if !group.is_empty() {
+            self.settle_group(file, &group, items, invoices, now, &mut results)
+                .await?;
+        }
+        Ok(results)
+    }
+
+    async fn settle_group(
+        &self,
+        file: &FileKey,
+        group: &[&Payment],
+        items: Vec<TransactWriteItem>,
+        invoices: &HashMap<String, Invoice>,
+        now: DateTime<Utc>,
+        results: &mut HashMap<String, SettleResult>,
+    ) -> Result<(), Problem> {
+        let res = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await;
+        match res {
+            Ok(_) => {
+                for p in group {
+                    results.insert(p.id.clone(), SettleResult::Settled);
+                }
+                return Ok(());
+            }
+            Err(e) if cancellation_codes(&e).is_none() => return Err(e.into()),
+            Err(_) => {}
+        }
+        // Something in the group was settled, voided or written meanwhile: one at a time.
+        for p in group {
+            let r = self.settle_one(file, p, invoices, now).await?;
+            results.insert(p.id.clone(), r);
+        }
+        Ok(())
+    }
+
+    async fn settle_one(
+        &self,
+        file: &FileKey,
+        payment: &Payment,
+        invoices: &HashMap<String, Invoice>,
+        now: DateTime<Utc>,
+    ) -> Result<SettleResult, Problem> {
+        for attempt in 0..4u32 {
+            let items = self.settle_items(file, payment, invoices, now)?;
+            let res = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items))
+                .send()
+                .await;
+            let err = match res {
+                Ok(_) => return Ok(SettleResult::Settled),
+                Err(e) => e,
+            };
+            let Some(codes) = cancellation_codes(&err) else {
+                return Err(err.into());
+            };
+            if codes.first().is_some_and(|c| c == "ConditionalCheckFailed") {
+                let now_is = self
+                    .get_payments(std::slice::from_ref(&payment.id))
+                    .await?
+                    .remove(&payment.id);
+                return match now_is.map(|p| (p.status, p.settlement)) {
+                    Some((PaymentStatus::Settled, by)) => Ok(SettleResult::AlreadySettled(by)),
+                    Some((PaymentStatus::Voided, _)) => Ok(SettleResult::Voided),
+                    _ => Err(Problem::internal(&"payment changed while settling")),
+                };
+            }
+            // A concurrent write (the same file delivered twice at once): try again.
+            tokio::time::sleep(std::time::Duration::from_millis(20 << attempt)).await;
+        }
+        Err(Problem::unavailable(
+            &"settlement kept conflicting with concurrent writes",
+        ))
+    }
+
+    /// The payment's conditional update, then per invoice its update and its event.
+    fn settle_items(
+        &self,
+        file: &FileKey,
+        payment: &Payment,
+        invoices: &HashMap<String, Invoice>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<TransactWriteItem>, Problem> {
+        let ts = timestamp(now);
+        let settled_payment = Payment {
+            status: PaymentStatus::Settled,
+            settled_at: Some(now),
+            settlement: Some(file.name()),
+            ..payment.clone()
+        };
+        let mut items = Vec::with_capacity(1 + 2 * payment.lines.len());
+        let update = Update::builder()
+            .table_name(&self.res.main_table)
+            .set_key(Some(payment_key(&payment.id)))
+            .update_expression("SET #status = :settled, settled_at = :ts, settlement = :file")
+            .condition_expression("#status = :completed")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":settled", av_s("settled"))
+            .expression_attribute_values(":completed", av_s("completed"))
+            .expression_attribute_values(":ts", av_s(&ts))
+            .expression_attribute_values(":file", av_s(&file.name()))
+            .build()
+            .map_err(|e| Problem::internal(&e))?;
+        items.push(TransactWriteItem::builder().update(update).build());
+        for line in &payment.lines {
+            let id = InvoiceId::parse(&line.invoice_id)
+                .ok_or_else(|| Problem::internal(&item::Corrupt("invoice_ids")))?;
+            let update = Update::builder()
+                .table_name(&self.res.main_table)
+                .set_key(Some(item::key(number_pk(id.number()), invoice_sk(&id))))
+                .update_expression(
+                    "SET #status = :settled, settled_at = :ts, updated_at = :ts, gsi2pk = :gsi2pk",
+                )
+                .condition_expression("#status = :paid AND payment_id = :pid")
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_values(":settled", av_s("settled"))
+                .expression_attribute_values(":paid", av_s("paid"))
+                .expression_attribute_values(":pid", av_s(&payment.id))
+                .expression_attribute_values(":ts", av_s(&ts))
+                .expression_attribute_values(
+                    ":gsi2pk",
+                    av_s(&merchant_status_pk(
+                        &line.merchant_id,
+                        InvoiceStatus::Settled,
+                    )),
+                )
+                .build()
+                .map_err(|e| Problem::internal(&e))?;
+            items.push(TransactWriteItem::builder().update(update).build());
+            let view = invoices.get(&line.invoice_id).map(|inv| {
+                Invoice {
+                    stored_status: InvoiceStatus::Settled,
+                    settled_at: Some(now),
+                    updated_at: now,
+                    ..inv.clone()
+                }
+                .merchant_view(now)
+            });
+            let event = Event::new(
+                &line.merchant_id,
+                EventType::InvoiceSettled,
+                Some(&line.invoice_id),
+                json!({
+                    "invoice": view,
+                    "payment": settled_payment.view(),
+                    "settlement": {"chain": file.chain_id, "date": file.date.to_string()},
+                }),
+                now,
+            );
+            items.push(self.event_put(&event)?);
+        }
+        Ok(items)
+    }
+
+    /// Stores the summary of a file's latest reconciliation (a JSON document).
+    pub async fn put_settlement_summary(
+        &self,
+        file: &FileKey,
+        summary: &serde_json::Value,
+        now: DateTime<Utc>,
+    ) -> Result<(), Problem> {
+        let mut it = summary_key(file);
+        it.insert("type".into(), item::s("settlement"));
+        it.insert("summary".into(), item::s(summary.to_string()));
+        it.insert("updated_at".into(), item::s(timestamp(now)));
+        self.client
+            .put_item()
+            .table_name(&self.res.main_table)
+            .set_item(Some(it))
+            .send()
+            .await?;
+        Ok(())
+    }
+
+    /// The summary of a file's latest reconciliation, if it was reconciled.
+    pub async fn get_settlement_summary(
+        &self,
+        file: &FileKey,
+    ) -> Result<Option<serde_json::Value>, Problem> {
+        let found = self.read(&self.res.main_table, summary_key(file)).await?;
+        Ok(found
+            .as_ref()
+            .and_then(|it| get_s(it, "summary"))
+            .and_then(|s| serde_json::from_str(s).ok()))
+    }
+}

@@ -1,0 +1,394 @@
+//! Settlement (確報) end to end: payments reported over the store API, the chain's file put in
+//! the settlements bucket (the local stack runs the template's S3 event), then the payments,
+//! invoices, events, report and summary read back. Each test uses its own chain, so the day's
+//! "recorded but not in the file" list is its own.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use smartpit_shared::clock::jst_date;
+use smartpit_shared::invoice::jst_timestamp;
+use smartpit_shared::settlement::FileKey;
+use smartpit_tests::{due_in, stack, unique, Client, TestStack};
+
+struct Paid {
+    txn: String,
+    payment_id: String,
+    invoices: Vec<String>,
+    amount: i64,
+}
+
+/// Registers one invoice per amount on a fresh card and pays them together at `chain`.
+async fn paid(c: &Client, s: &TestStack, chain: &str, amounts: &[i64]) -> Paid {
+    let number = s.fresh_card().await.to_string();
+    let mut invoices = Vec::new();
+    for amount in amounts {
+        let r = c
+            .register(
+                s.merchant_key(0),
+                &unique("idem"),
+                &json!({"merchant_order_id": unique("o"), "amount": amount,
+                        "due_date": due_in(5), "smartpit_number": number}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{:?}", r.body);
+        invoices.push(r.body["id"].as_str().unwrap_or_default().to_string());
+    }
+    let txn = unique("T");
+    let amount: i64 = amounts.iter().sum();
+    let r = c
+        .post_json(
+            "/store/v1/payments",
+            s.chain_key(chain),
+            &json!({"store_code": "S001", "store_transaction_id": txn,
+                    "invoice_ids": invoices, "amount": amount}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    Paid {
+        txn,
+        payment_id: r.body["id"].as_str().unwrap_or_default().to_string(),
+        invoices,
+        amount,
+    }
+}
+
+fn today_file(chain: &str) -> FileKey {
+    FileKey {
+        chain_id: chain.to_string(),
+        date: jst_date(chrono::Utc::now()),
+    }
+}
+
+fn line(txn: &str, amount: i64) -> String {
+    format!("{txn},S001,{},{amount}", jst_timestamp(chrono::Utc::now()))
+}
+
+fn file_of(lines: &[String]) -> String {
+    let mut f = String::from("store_transaction_id,store_code,paid_at,amount\r\n");
+    for l in lines {
+        f.push_str(l);
+        f.push_str("\r\n");
+    }
+    f
+}
+
+fn s3(s: &TestStack) -> aws_sdk_s3::Client {
+    smartpit_cli::stack::s3_client(&s.sdk())
+}
+
+async fn deliver(s: &TestStack, file: &FileKey, body: &str) {
+    s3(s)
+        .put_object()
+        .bucket(s.stack.bucket("SettlementsBucket").expect("bucket"))
+        .key(file.key())
+        .body(body.as_bytes().to_vec().into())
+        .send()
+        .await
+        .expect("put settlement file");
+}
+
+/// Waits for a summary processed after `after` (the run of the latest delivery).
+async fn summary_after(s: &TestStack, file: &FileKey, runs_before: &str) -> Value {
+    let db = s.db();
+    for _ in 0..100 {
+        if let Ok(Some(v)) = db.get_settlement_summary(file).await {
+            if v["processed_at"].as_str() != Some(runs_before) {
+                return v;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("{} was not reconciled within 20 s", file.key());
+}
+
+async fn report(s: &TestStack, file: &FileKey) -> Vec<Vec<String>> {
+    let obj = s3(s)
+        .get_object()
+        .bucket(s.stack.bucket("SettlementsBucket").expect("bucket"))
+        .key(file.report_key())
+        .send()
+        .await
+        .expect("report");
+    let bytes = obj.body.collect().await.expect("body").into_bytes();
+    String::from_utf8(bytes.to_vec())
+        .expect("utf-8")
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').map(str::to_string).collect())
+        .collect()
+}
+
+async fn invoice(c: &Client, s: &TestStack, id: &str) -> Value {
+    let r = c
+        .send(c.get(&format!("/v1/invoices/{id}"), s.merchant_key(0)))
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    r.body
+}
+
+/// How many `invoice.settled` events the merchant has for each invoice.
+async fn settled_events(c: &Client, s: &TestStack, ids: &[String]) -> Vec<usize> {
+    let mut all = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let q = match &cursor {
+            Some(c) => format!("/v1/events?type=invoice.settled&limit=100&cursor={c}"),
+            None => "/v1/events?type=invoice.settled&limit=100".to_string(),
+        };
+        let r = c.send(c.get(&q, s.merchant_key(0))).await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        all.extend(r.body["events"].as_array().cloned().unwrap_or_default());
+        cursor = r.body["next_cursor"].as_str().map(str::to_string);
+        if cursor.is_none() {
+            break;
+        }
+    }
+    ids.iter()
+        .map(|id| {
+            all.iter()
+                .filter(|e| e["data"]["invoice"]["id"] == id.as_str())
+                .count()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_file_settles_what_matches_and_reports_every_mismatch_by_line() {
+    let s = stack();
+    let c = s.client();
+    let chain = "ministop";
+    let one = paid(&c, s, chain, &[1200]).await;
+    let two = paid(&c, s, chain, &[1000, 2000]).await;
+    let other_amount = paid(&c, s, chain, &[500]).await;
+    let voided = paid(&c, s, chain, &[700]).await;
+    let left_out = paid(&c, s, chain, &[800]).await;
+    let v = c
+        .post_json(
+            &format!("/store/v1/payments/{}/void", voided.payment_id),
+            s.chain_key(chain),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(v.status, 200, "{:?}", v.body);
+
+    let file = today_file(chain);
+    let body = file_of(&[
+        line(&one.txn, one.amount),               // line 2: settles
+        line(&two.txn, two.amount),               // line 3: settles both invoices
+        line(&other_amount.txn, 999),             // line 4: amount_differs
+        line(&voided.txn, voided.amount),         // line 5: voided_in_file
+        line("NEVER-REPORTED", 100),              // line 6: not_recorded
+        "this line, is not, a settlement".into(), // line 7: unparseable
+        line(&one.txn, one.amount),               // line 8: duplicate_line
+    ]);
+    deliver(s, &file, &body).await;
+    let sum = summary_after(s, &file, "").await;
+    assert_eq!(sum["status"], "reconciled", "{sum}");
+    assert_eq!(sum["lines"], 7);
+    assert_eq!(sum["matched"], 2);
+    assert_eq!(sum["matched_amount"], one.amount + two.amount);
+    assert_eq!(sum["settled_now"], 2);
+    assert_eq!(sum["settled_invoices_now"], 3);
+    let m = &sum["mismatches"];
+    for (kind, n) in [
+        ("amount_differs", 1),
+        ("voided_in_file", 1),
+        ("not_recorded", 1),
+        ("unparseable", 1),
+        ("duplicate_line", 1),
+        ("missing_from_file", 1),
+        ("store_differs", 0),
+    ] {
+        assert_eq!(m[kind], n, "{kind}: {sum}");
+    }
+
+    // The report: one row per mismatch, by line, the left-out payment last.
+    let rows = report(s, &file).await;
+    let kinds: Vec<(&str, &str)> = rows
+        .iter()
+        .map(|r| (r[0].as_str(), r[1].as_str()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("4", "amount_differs"),
+            ("5", "voided_in_file"),
+            ("6", "not_recorded"),
+            ("7", "unparseable"),
+            ("8", "duplicate_line"),
+            ("", "missing_from_file"),
+        ]
+    );
+    assert_eq!(rows[0][4], "999");
+    assert_eq!(rows[0][5], "500");
+    assert_eq!(rows[5][2], left_out.txn);
+
+    // State read back: settled payments and invoices, the rest untouched.
+    for id in one.invoices.iter().chain(&two.invoices) {
+        let inv = invoice(&c, s, id).await;
+        assert_eq!(inv["status"], "settled", "{inv}");
+        assert!(inv["settled_at"].is_string());
+    }
+    for id in other_amount.invoices.iter().chain(&left_out.invoices) {
+        assert_eq!(invoice(&c, s, id).await["status"], "paid");
+    }
+    let pay = s
+        .db()
+        .get_payment(&one.payment_id)
+        .await
+        .expect("read")
+        .expect("payment");
+    assert_eq!(pay.status.as_str(), "settled");
+    assert_eq!(pay.settlement, Some(file.name()));
+    let all: Vec<String> = one.invoices.iter().chain(&two.invoices).cloned().collect();
+    assert_eq!(settled_events(&c, s, &all).await, [1, 1, 1]);
+
+    // A settled payment can no longer be voided.
+    let v = c
+        .post_json(
+            &format!("/store/v1/payments/{}/void", one.payment_id),
+            s.chain_key(chain),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(
+        (v.status, v.code()),
+        (409, "payment_settled"),
+        "{:?}",
+        v.body
+    );
+
+    // The same file again: nothing settles twice, no second event.
+    let first_run = sum["processed_at"].as_str().unwrap_or_default().to_string();
+    deliver(s, &file, &body).await;
+    let again = summary_after(s, &file, &first_run).await;
+    assert_eq!(again["settled_now"], 0, "{again}");
+    assert_eq!(again["already_settled"], 2);
+    assert_eq!(again["matched"], 2);
+    assert_eq!(settled_events(&c, s, &all).await, [1, 1, 1]);
+
+    // The chain corrects the amount and adds the left-out payment: only those settle now.
+    let corrected = file_of(&[
+        line(&one.txn, one.amount),
+        line(&two.txn, two.amount),
+        line(&other_amount.txn, other_amount.amount),
+        line(&left_out.txn, left_out.amount),
+    ]);
+    let second_run = again["processed_at"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    deliver(s, &file, &corrected).await;
+    let fixed = summary_after(s, &file, &second_run).await;
+    assert_eq!(fixed["settled_now"], 2, "{fixed}");
+    assert_eq!(fixed["already_settled"], 2);
+    assert_eq!(fixed["mismatch_total"], 0);
+    assert!(report(s, &file).await.is_empty());
+    let later: Vec<String> = all
+        .iter()
+        .chain(&other_amount.invoices)
+        .chain(&left_out.invoices)
+        .cloned()
+        .collect();
+    assert_eq!(settled_events(&c, s, &later).await, [1, 1, 1, 1, 1]);
+}
+
+#[tokio::test]
+async fn copies_of_a_file_reconciled_at_once_settle_each_payment_once() {
+    let s = stack();
+    let c = s.client();
+    let chain = "familymart";
+    let mut payments = Vec::new();
+    for amounts in [[300].as_slice(), &[400, 500], &[600]] {
+        payments.push(paid(&c, s, chain, amounts).await);
+    }
+    let file = today_file(chain);
+    let body = file_of(
+        &payments
+            .iter()
+            .map(|p| line(&p.txn, p.amount))
+            .collect::<Vec<_>>(),
+    );
+    // Written directly, then reconciled by three copies of the function at once (as S3's
+    // at-least-once delivery may do), besides the local stack's own run of the put.
+    deliver(s, &file, &body).await;
+    let bucket = s.stack.bucket("SettlementsBucket").expect("bucket");
+    let sdk = s.sdk();
+    let runs = (0..3).map(|_| {
+        let f = s.stack.settlement(&sdk).expect("function");
+        let bucket = bucket.clone();
+        let file = file.clone();
+        async move { f.reconcile(&bucket, &file, chrono::Utc::now()).await }
+    });
+    let results = futures::future::join_all(runs).await;
+    let mut settled_now = 0;
+    for r in &results {
+        let v = r.as_ref().expect("reconciled");
+        assert_eq!(v["matched"], 3, "{v}");
+        settled_now += v["settled_now"].as_u64().unwrap_or(0);
+    }
+    assert!(settled_now <= 3, "settled {settled_now} times");
+    let ids: Vec<String> = payments.iter().flat_map(|p| p.invoices.clone()).collect();
+    // The stack's own run may finish after ours: wait until it has.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(settled_events(&c, s, &ids).await, [1, 1, 1, 1]);
+    for id in &ids {
+        assert_eq!(invoice(&c, s, id).await["status"], "settled");
+    }
+    // Once more, counted (docs/ARCHITECTURE.md): everything is settled, so no transaction.
+    let f = s.stack.settlement(&sdk).expect("function");
+    let (again, calls) =
+        smartpit_shared::calls::counted(f.reconcile(&bucket, &file, chrono::Utc::now())).await;
+    assert_eq!(again.expect("reconciled")["already_settled"], 3);
+    assert_eq!(
+        calls,
+        [
+            "S3:GetObject",
+            "DynamoDB:BatchGetItem",
+            "DynamoDB:Query",
+            "S3:PutObject",
+            "DynamoDB:PutItem"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_file_that_is_not_one_is_refused_whole_and_reported() {
+    let s = stack();
+    let c = s.client();
+    let chain = "sunkus";
+    let p = paid(&c, s, chain, &[900]).await;
+    let file = today_file(chain);
+    deliver(
+        s,
+        &file,
+        &format!("txn,store,when,yen\r\n{}\r\n", line(&p.txn, 900)),
+    )
+    .await;
+    let sum = summary_after(s, &file, "").await;
+    assert_eq!(sum["status"], "refused", "{sum}");
+    assert!(sum["error"].as_str().unwrap_or_default().contains("header"));
+    assert_eq!(sum["settled_now"], 0);
+    let rows = report(s, &file).await;
+    assert_eq!(rows.len(), 1);
+    assert_eq!(
+        (rows[0][0].as_str(), rows[0][1].as_str()),
+        ("1", "unparseable")
+    );
+    assert_eq!(invoice(&c, s, &p.invoices[0]).await["status"], "paid");
+    // Objects that are not settlement files (the reports, stray keys) run nothing.
+    let settlement = s.stack.settlement(&s.sdk()).expect("function");
+    let bucket = s.stack.bucket("SettlementsBucket").expect("bucket");
+    let (refused, calls) =
+        smartpit_shared::calls::counted(settlement.reconcile(&bucket, &file, chrono::Utc::now()))
+            .await;
+    assert_eq!(refused.expect("reported")["status"], "refused");
+    assert_eq!(calls, ["S3:GetObject", "S3:PutObject", "DynamoDB:PutItem"]);
+    let out = settlement
+        .handle(json!({"Records": [{"s3": {"bucket": {"name": "x"},
+                "object": {"key": file.report_key()}}}]}))
+        .await
+        .expect("skipped");
+    assert_eq!(out["files"], json!([]));
+}
