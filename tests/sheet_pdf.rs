@@ -14,6 +14,7 @@ fn sheet(merchant_name: &str, amount: i64) -> SheetContent {
         number,
         merchant_name: merchant_name.to_string(),
         amount,
+        customer_fee: 0,
         due_date: due,
         merchant_order_id: "ORDER-1001".into(),
         description: Some("ノート 3冊".into()),

@@ -486,3 +486,76 @@ async fn every_mail_says_cash_only_and_whom_to_ask() {
         "{shown}"
     );
 }
+
+#[tokio::test]
+async fn a_customer_fee_is_shown_everywhere_and_collected_with_the_amount() {
+    let s = stack();
+    let c = s.client();
+    let email = format!("{}@example.jp", unique("fee"));
+    let r = c
+        .register(
+            s.merchant_key(0),
+            &unique("idem"),
+            &json!({"merchant_order_id": unique("fee"), "amount": 3_000, "customer_fee": 220,
+                    "due_date": due_in(5), "customer": {"email": email}}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    assert_eq!(
+        (&r.body["amount"], &r.body["customer_fee"], &r.body["total"]),
+        (&json!(3_000), &json!(220), &json!(3_220))
+    );
+    let number = r.body["smartpit_number"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+
+    // The mail and the sheet say the total and the fee; the barcode carries the total.
+    let mails = s.mail_to(&email, 1, 20).await;
+    let body = mails[0]["body"].as_str().unwrap_or_default();
+    assert!(body.contains("¥3,220 (うち手数料 ¥220)"), "{body}");
+    let (_, pdf) = follow_sheet_link(&link_in(body).expect("link")).await;
+    let text = pdf_text(&pdf);
+    for want in ["¥3,000", "手数料", "¥220", "お支払合計", "¥3,220"] {
+        assert!(text.contains(want), "{want} not in {text}");
+    }
+    let scanned = barcodes(&pdf)[0].trim_start_matches("]C1").to_string();
+    assert_eq!(PaymentCode::parse(&scanned).expect("code").amount, 3_220);
+
+    // The register shows amount, fee and total; the store collects the total.
+    let look = c
+        .post_json(
+            "/store/v1/lookup",
+            s.chain_key("sunkus"),
+            &json!({"store_code": "S1", "barcode": scanned}),
+        )
+        .await;
+    assert_eq!(look.status, 200, "{:?}", look.body);
+    let shown = &look.body["invoices"][0];
+    assert_eq!(
+        (&shown["amount"], &shown["customer_fee"], &shown["total"]),
+        (&json!(3_000), &json!(220), &json!(3_220))
+    );
+    assert_eq!(look.body["total_amount"], 3_220);
+    let id = r.body["id"].clone();
+    let c = &c;
+    let pay = |amount: i64| {
+        let body = json!({"store_code": "S1", "store_transaction_id": unique("t"),
+                          "invoice_ids": [id], "amount": amount});
+        async move {
+            c.post_json("/store/v1/payments", s.chain_key("sunkus"), &body)
+                .await
+        }
+    };
+    let short = pay(3_000).await;
+    assert_eq!((short.status, short.code()), (422, "amount_mismatch"));
+    assert_eq!(short.body["expected_amount"], 3_220);
+    let paid = pay(3_220).await;
+    assert_eq!(paid.status, 201, "{:?}", paid.body);
+    let rows = s.number_partition(&number).await;
+    assert_eq!(get_s(&rows[0], "status"), Some("paid"));
+    assert_eq!(
+        smartpit_shared::db::item::get_n(&rows[0], "customer_fee"),
+        Some(220)
+    );
+}

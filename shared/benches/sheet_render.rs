@@ -14,6 +14,7 @@ fn sheet() -> SheetContent {
         number,
         merchant_name: "スマートピット商店".into(),
         amount: 12_345,
+        customer_fee: 0,
         due_date: due,
         merchant_order_id: "ORDER-1001".into(),
         description: Some("ノート 3冊".into()),

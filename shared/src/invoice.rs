@@ -59,6 +59,8 @@ pub struct Invoice {
     pub merchant_name: String,
     pub merchant_order_id: String,
     pub amount: i64,
+    /// What the store collects on top of `amount` for the merchant (FAQ Q11), 0 to 1,000 yen.
+    pub customer_fee: i64,
     pub due_date: NaiveDate,
     /// 23:59:59 JST of the due date, Unix seconds.
     pub deadline: i64,
@@ -192,6 +194,11 @@ impl Invoice {
         self.id.number()
     }
 
+    /// What the customer pays at the store: the amount and the customer fee.
+    pub fn total(&self) -> i64 {
+        self.amount + self.customer_fee
+    }
+
     /// A registered invoice whose deadline has passed is expired.
     pub fn status_at(&self, now: DateTime<Utc>) -> InvoiceStatus {
         match self.stored_status {
@@ -214,6 +221,7 @@ impl Invoice {
         it.insert("merchant_name".into(), item::s(&self.merchant_name));
         it.insert("merchant_order_id".into(), item::s(&self.merchant_order_id));
         it.insert("amount".into(), item::n(self.amount));
+        it.insert("customer_fee".into(), item::n(self.customer_fee));
         it.insert("due_date".into(), item::s(self.due_date.to_string()));
         it.insert("deadline".into(), item::n(self.deadline));
         it.insert("status".into(), item::s(self.stored_status.as_str()));
@@ -262,6 +270,7 @@ impl Invoice {
             merchant_name: req_s(it, "merchant_name")?,
             merchant_order_id: req_s(it, "merchant_order_id")?,
             amount: req_n(it, "amount")?,
+            customer_fee: item::get_n(it, "customer_fee").unwrap_or(0),
             due_date,
             deadline: req_n(it, "deadline")?,
             description: get_s(it, "description").map(str::to_string),
@@ -296,6 +305,8 @@ impl Invoice {
             "status": self.status_at(now).as_str(),
             "smartpit_number": self.number().to_string(),
             "amount": self.amount,
+            "customer_fee": self.customer_fee,
+            "total": self.total(),
             "currency": "JPY",
             "due_date": self.due_date.to_string(),
             "deadline": jst_timestamp(DateTime::from_timestamp(self.deadline, 0).unwrap_or_default()),
@@ -326,6 +337,8 @@ impl Invoice {
             "id": self.id.as_str(),
             "merchant_name": self.merchant_name,
             "amount": self.amount,
+            "customer_fee": self.customer_fee,
+            "total": self.total(),
             "due_date": self.due_date.to_string(),
         })
     }

@@ -29,6 +29,18 @@ pub fn yen_from_json(v: &Value, max: i64) -> Result<i64, String> {
     Ok(yen)
 }
 
+/// The largest customer fee a merchant may add to a bill (collected by the store with it).
+pub const MAX_CUSTOMER_FEE_YEN: i64 = 1_000;
+
+/// Reads a customer fee: a whole number of yen from 0 to [`MAX_CUSTOMER_FEE_YEN`].
+pub fn fee_from_json(v: &Value) -> Result<i64, String> {
+    match v {
+        Value::Number(n) if n.as_i64() == Some(0) => Ok(0),
+        _ => yen_from_json(v, MAX_CUSTOMER_FEE_YEN)
+            .map_err(|m| m.replace("at least 1", "at least 0")),
+    }
+}
+
 /// `¥12,345`.
 pub fn format_yen(yen: i64) -> String {
     let digits = yen.unsigned_abs().to_string();

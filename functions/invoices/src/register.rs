@@ -150,6 +150,7 @@ impl InvoicesFunction {
             merchant_name: merchant.name.clone(),
             merchant_order_id: new.merchant_order_id.clone(),
             amount: new.amount,
+            customer_fee: new.customer_fee,
             due_date: new.due_date,
             deadline,
             description: new.description.clone(),

@@ -6,13 +6,14 @@ use smartpit_shared::clock::parse_due_date;
 use smartpit_shared::http::{is_reference, Fields};
 use smartpit_shared::invoice::Customer;
 use smartpit_shared::mail_address;
-use smartpit_shared::money::{yen_from_json, MAX_INVOICE_YEN};
+use smartpit_shared::money::{fee_from_json, yen_from_json, MAX_INVOICE_YEN};
 use smartpit_shared::number::{NumberError, SmartPitNumber};
 use smartpit_shared::Problem;
 
 pub struct NewInvoice {
     pub merchant_order_id: String,
     pub amount: i64,
+    pub customer_fee: i64,
     pub due_date: NaiveDate,
     pub description: Option<String>,
     pub number: Option<SmartPitNumber>,
@@ -22,6 +23,7 @@ pub struct NewInvoice {
 const FIELDS: &[&str] = &[
     "merchant_order_id",
     "amount",
+    "customer_fee",
     "due_date",
     "description",
     "smartpit_number",
@@ -101,6 +103,13 @@ pub fn new_invoice(body: &Map<String, Value>, now: DateTime<Utc>) -> Result<NewI
             }
         },
     };
+    let customer_fee = match body.get("customer_fee") {
+        None | Some(Value::Null) => 0,
+        Some(v) => fee_from_json(v).unwrap_or_else(|m| {
+            f.push("customer_fee", "invalid_customer_fee", m);
+            0
+        }),
+    };
     let due_date = match body.get("due_date") {
         Some(Value::String(s)) => match parse_due_date(s, now) {
             Ok(d) => Some(d),
@@ -147,6 +156,7 @@ pub fn new_invoice(body: &Map<String, Value>, now: DateTime<Utc>) -> Result<NewI
         (Some(merchant_order_id), Some(amount), Some(due_date)) => Ok(NewInvoice {
             merchant_order_id,
             amount,
+            customer_fee,
             due_date,
             description,
             number,
@@ -207,5 +217,10 @@ mod tests {
             "invalid_email"
         );
         assert_eq!(code(with("surprise", json!(1))), "unknown_field");
+        assert_eq!(code(with("customer_fee", json!(0))), "ok");
+        assert_eq!(code(with("customer_fee", json!(1000))), "ok");
+        for bad in [json!(1001), json!(-1), json!(1.5), json!("110")] {
+            assert_eq!(code(with("customer_fee", bad)), "invalid_customer_fee");
+        }
     }
 }

@@ -275,10 +275,16 @@ impl NotifyFunction {
             number: inv.number(),
             merchant_name: inv.merchant_name.clone(),
             amount: inv.amount,
+            customer_fee: inv.customer_fee,
             due_date: inv.due_date,
             merchant_order_id: inv.merchant_order_id.clone(),
             description: inv.description.clone(),
-            payment_code: PaymentCode::new(&company_code(), inv.number(), inv.due_date, inv.amount),
+            payment_code: PaymentCode::new(
+                &company_code(),
+                inv.number(),
+                inv.due_date,
+                inv.total(),
+            ),
         };
         let bytes = pdf::render(&content)
             .map_err(|e| Failure::Permanent(format!("the sheet could not be rendered: {e}")))?;

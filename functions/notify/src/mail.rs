@@ -49,10 +49,23 @@ fn chains(ch: Channel) -> String {
         .join("・")
 }
 
+/// What the customer pays, with the merchant's fee when there is one.
+fn shown_amount(inv: &Invoice) -> String {
+    if inv.customer_fee > 0 {
+        format!(
+            "{} (うち手数料 {})",
+            format_yen(inv.total()),
+            format_yen(inv.customer_fee)
+        )
+    } else {
+        format_yen(inv.amount)
+    }
+}
+
 /// 「スマートピットシート配信のお知らせ」: the sheet link and the bill, for a PC mail address.
 pub fn sheet_notice(to: &str, inv: &Invoice, link: Option<&str>) -> Mail {
     let number = inv.number().grouped();
-    let amount = format_yen(inv.amount);
+    let amount = shown_amount(inv);
     let deadline = format!("{} 23:59", japanese_date(inv.due_date));
     let merchant = plain(&inv.merchant_name);
     let order = plain(&inv.merchant_order_id);
@@ -110,7 +123,7 @@ pub fn mobile_notice(to: &str, inv: &Invoice, link: Option<&str>) -> Mail {
     let text = format!(
         "請求が登録されました。\n番号:{}\n金額:{}\n期限:{}\n請求元:{}\n{}で番号を入力してお支払いください。\n{link_line}{CASH_ONLY}\n{ASK_THE_MERCHANT}\nスマートピットセンター\n",
         inv.number().grouped(),
-        format_yen(inv.amount),
+        shown_amount(inv),
         japanese_date(inv.due_date),
         plain(&inv.merchant_name),
         chains(Channel::Kiosk),
@@ -138,6 +151,7 @@ mod tests {
             merchant_name: "店".into(),
             merchant_order_id: "o-1".into(),
             amount: 1200,
+            customer_fee: 0,
             due_date: Utc::now().date_naive(),
             deadline: 0,
             description: None,

@@ -97,7 +97,7 @@ impl StoreFunction {
             )
             .detail("No payable billing information is registered for this number. The customer should ask the merchant."));
         }
-        let total: i64 = invoices.iter().map(|i| i.amount).sum();
+        let total: i64 = invoices.iter().map(Invoice::total).sum();
         let list: Vec<Value> = invoices.iter().map(|i| i.store_view()).collect();
         Ok(web::json(
             StatusCode::OK,
@@ -265,8 +265,8 @@ fn scanned_number(v: &Value) -> Result<(SmartPitNumber, Option<PaymentCode>), Pr
 /// A sheet's printed code names the amount and deadline the bill had when it was printed: a
 /// code that no longer matches the bill (an altered or outdated sheet) is refused.
 fn check_not_stale(code: &PaymentCode, inv: &Invoice) -> Result<(), Problem> {
-    let expected = PaymentCode::new(&code.company_code, inv.number(), inv.due_date, inv.amount);
-    if code.amount == inv.amount && code.deadline == expected.deadline {
+    let expected = PaymentCode::new(&code.company_code, inv.number(), inv.due_date, inv.total());
+    if code.amount == inv.total() && code.deadline == expected.deadline {
         return Ok(());
     }
     Err(
@@ -275,7 +275,7 @@ fn check_not_stale(code: &PaymentCode, inv: &Invoice) -> Result<(), Problem> {
              for the latest sheet from the mail, or pay by typing the number at a kiosk chain.",
             code.amount,
             code.deadline.map_or("-".to_string(), |d| d.to_string()),
-            inv.amount,
+            inv.total(),
             inv.due_date
         )),
     )

@@ -160,7 +160,7 @@ impl Db {
                 lines.push(PaymentLine {
                     invoice_id: inv.id.to_string(),
                     merchant_id: inv.merchant_id.clone(),
-                    amount: inv.amount,
+                    amount: inv.total(),
                 });
             }
             let expected: i64 = lines.iter().map(|l| l.amount).sum();
@@ -180,6 +180,10 @@ impl Db {
                 store_transaction_id: req.store_transaction_id.clone(),
             };
             for (line, wanted) in payment.lines.iter().zip(&req.invoice_ids) {
+                // The bill as read: a change since (amount or fee) fails the transaction.
+                let (amount, fee) = invoices
+                    .get(wanted.as_str())
+                    .map_or((line.amount, 0), |inv| (inv.amount, inv.customer_fee));
                 let update = Update::builder()
                     .table_name(&self.res.main_table)
                     .set_key(Some(item::key(
@@ -198,9 +202,14 @@ impl Db {
                         ":entry",
                         AttributeValue::L(vec![entry.to_attr()]),
                     )
-                    .condition_expression(
-                        "#status = :registered AND deadline >= :now AND amount = :amount",
-                    )
+                    .condition_expression(if fee == 0 {
+                        "#status = :registered AND deadline >= :now AND amount = :amount \
+                         AND (attribute_not_exists(customer_fee) OR customer_fee = :fee)"
+                    } else {
+                        "#status = :registered AND deadline >= :now AND amount = :amount \
+                         AND customer_fee = :fee"
+                    })
+                    .expression_attribute_values(":fee", item::n(fee))
                     .expression_attribute_names("#status", "status")
                     .expression_attribute_values(":paid", av_s("paid"))
                     .expression_attribute_values(":registered", av_s("registered"))
@@ -213,7 +222,7 @@ impl Db {
                         av_s(&merchant_status_pk(&line.merchant_id, InvoiceStatus::Paid)),
                     )
                     .expression_attribute_values(":now", item::n(now.timestamp()))
-                    .expression_attribute_values(":amount", item::n(line.amount))
+                    .expression_attribute_values(":amount", item::n(amount))
                     .build()
                     .map_err(|e| Problem::internal(&e))?;
                 items.push(TransactWriteItem::builder().update(update).build());

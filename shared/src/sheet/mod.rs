@@ -15,6 +15,8 @@ pub struct SheetContent {
     pub number: SmartPitNumber,
     pub merchant_name: String,
     pub amount: i64,
+    /// The merchant's fee collected with the amount (0: none); the barcode carries the total.
+    pub customer_fee: i64,
     pub due_date: NaiveDate,
     pub merchant_order_id: String,
     /// What was bought, as the merchant described it.

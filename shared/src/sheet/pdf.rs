@@ -135,15 +135,21 @@ pub fn render(sheet: &SheetContent) -> Result<Vec<u8>, String> {
     p.text(left, 250.0, 11.0, "スマートピット番号");
     p.text(left, 233.0, 28.0, &sheet.number.grouped());
 
-    let mut rows = vec![
-        ("ご請求元", sheet.merchant_name.clone()),
-        ("お支払金額", format_yen(sheet.amount)),
+    let mut rows = vec![("ご請求元", sheet.merchant_name.clone())];
+    if sheet.customer_fee > 0 {
+        rows.push(("ご請求金額", format_yen(sheet.amount)));
+        rows.push(("手数料", format_yen(sheet.customer_fee)));
+        rows.push(("お支払合計", format_yen(sheet.amount + sheet.customer_fee)));
+    } else {
+        rows.push(("お支払金額", format_yen(sheet.amount)));
+    }
+    rows.extend([
         (
             "お支払期限",
             format!("{} 23:59まで", japanese_date(sheet.due_date)),
         ),
         ("ご注文番号", sheet.merchant_order_id.clone()),
-    ];
+    ]);
     if let Some(d) = &sheet.description {
         let shown: String = d.chars().filter(|c| !c.is_control()).take(60).collect();
         rows.push(("ご注文内容", shown));

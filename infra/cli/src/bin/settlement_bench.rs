@@ -72,6 +72,7 @@ async fn main() -> Result<(), String> {
             merchant_name: "スマートピット商店".into(),
             merchant_order_id: format!("order-{i}"),
             amount,
+            customer_fee: 0,
             due_date: smartpit_shared::clock::jst_date(now),
             deadline: now.timestamp() + 86_400,
             description: None,
