@@ -392,3 +392,176 @@ async fn a_file_that_is_not_one_is_refused_whole_and_reported() {
         .expect("skipped");
     assert_eq!(out["files"], json!([]));
 }
+
+/// Registers one invoice for merchant 1 (amount, customer fee) on `number`.
+async fn bill(c: &Client, s: &TestStack, number: &str, amount: i64, fee: i64) -> String {
+    let r = c
+        .register(
+            s.merchant_key(1),
+            &unique("idem"),
+            &json!({"merchant_order_id": unique("r"), "amount": amount, "customer_fee": fee,
+                    "due_date": due_in(5), "smartpit_number": number}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    r.body["id"].as_str().unwrap_or_default().to_string()
+}
+
+#[tokio::test]
+async fn the_daily_report_adds_up_to_the_invoices_with_fees_and_nets() {
+    let s = stack();
+    let c = s.client();
+    let merchant = s.merchant_id(1);
+    let mut fees = smartpit_shared::fees::FeeSchedule::default();
+    fees.default = smartpit_shared::fees::Fee {
+        fixed_yen: 60,
+        rate_bp: 0,
+    };
+    fees.chains.insert(
+        "lawson".into(),
+        smartpit_shared::fees::Fee {
+            fixed_yen: 40,
+            rate_bp: 50,
+        },
+    );
+    s.db()
+        .put_fee_schedule(merchant, &fees, chrono::Utc::now())
+        .await
+        .expect("fees");
+    let card = s.fresh_card().await.to_string();
+    let a = bill(&c, s, &card, 1_000, 100).await;
+    let b = bill(&c, s, &card, 2_000, 0).await;
+    let other = s.fresh_card().await.to_string();
+    let cc = bill(&c, s, &other, 3_000, 0).await;
+    let third = s.fresh_card().await.to_string();
+    let d = bill(&c, s, &third, 500, 0).await;
+    let pay = |chain: &'static str, ids: Vec<String>, amount: i64| {
+        let body = json!({"store_code": "R1", "store_transaction_id": unique("T"),
+                          "invoice_ids": ids, "amount": amount});
+        let c = &c;
+        async move {
+            let r = c
+                .post_json("/store/v1/payments", s.chain_key(chain), &body)
+                .await;
+            assert_eq!(r.status, 201, "{:?}", r.body);
+            r.body["id"].as_str().unwrap_or_default().to_string()
+        }
+    };
+    pay("lawson", vec![a.clone(), b.clone()], 3_100).await;
+    pay("ministop", vec![cc.clone()], 3_000).await;
+    let voided = pay("ministop", vec![d.clone()], 500).await;
+    let v = c
+        .post_json(
+            &format!("/store/v1/payments/{voided}/void"),
+            s.chain_key("ministop"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(v.status, 200);
+
+    // Expected sums from the invoices as the merchant reads them back.
+    let mut expected = (0, 0, 0, 0); // amount, customer fee, merchant fee, net
+    for (id, chain) in [(&a, "lawson"), (&b, "lawson"), (&cc, "ministop")] {
+        let inv = invoice_of(&c, s, 1, id).await;
+        let amount = inv["amount"].as_i64().unwrap_or(-1);
+        let fee = inv["customer_fee"].as_i64().unwrap_or(-1);
+        let charged = fees.for_chain(chain).on(amount + fee);
+        expected.0 += amount;
+        expected.1 += fee;
+        expected.2 += charged;
+        expected.3 += amount + fee - charged;
+    }
+    assert_eq!(expected, (6_000, 100, 45 + 50 + 60, 6_100 - 155));
+
+    let today = jst_date(chrono::Utc::now()).to_string();
+    let csv = c
+        .send(c.get(
+            &format!("/v1/reports/payments?date={today}"),
+            s.merchant_key(1),
+        ))
+        .await;
+    assert_eq!(csv.status, 200, "{:?}", csv.body);
+    assert!(csv.headers["content-type"]
+        .to_str()
+        .is_ok_and(|t| t.starts_with("text/csv")));
+    let text = csv.text.clone();
+    let rows: Vec<Vec<&str>> = text.lines().map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows[0][0], "invoice_id");
+    let body: Vec<&Vec<&str>> = rows[1..rows.len() - 1].iter().collect();
+    let listed: Vec<&str> = body.iter().map(|r| r[0]).collect();
+    for id in [&a, &b, &cc, &d] {
+        assert!(listed.contains(&id.as_str()), "{id} not in {text}");
+    }
+    assert_eq!(body.len(), 4, "{text}");
+    let status_of = |id: &str| body.iter().find(|r| r[0] == id).map(|r| r[7]);
+    assert_eq!(status_of(&d), Some("voided"));
+    assert_eq!(status_of(&a), Some("completed"));
+    let total = &rows[rows.len() - 1];
+    assert_eq!(total[0], "total");
+    let n = |i: usize| total[i].parse::<i64>().unwrap_or(-1);
+    assert_eq!((n(2), n(3), n(8), n(9)), expected, "{text}");
+    // Each line's own figures add up to the total row.
+    let sum = |i: usize| -> i64 {
+        body.iter()
+            .filter(|r| r[7] != "voided")
+            .map(|r| r[i].parse::<i64>().unwrap_or(0))
+            .sum()
+    };
+    assert_eq!((sum(2), sum(3), sum(8), sum(9)), expected);
+
+    let json_report = c
+        .send(
+            c.get(
+                &format!("/v1/reports/payments?date={today}"),
+                s.merchant_key(1),
+            )
+            .header("accept", "application/json"),
+        )
+        .await;
+    assert_eq!(json_report.status, 200);
+    let t = &json_report.body["totals"];
+    assert_eq!(
+        (
+            &t["amount"],
+            &t["customer_fee"],
+            &t["merchant_fee"],
+            &t["net"]
+        ),
+        (
+            &json!(expected.0),
+            &json!(expected.1),
+            &json!(expected.2),
+            &json!(expected.3)
+        )
+    );
+    assert_eq!(t["voided_count"], 1);
+
+    // Another merchant's report never shows these bills; bad dates are refused.
+    let theirs = c
+        .send(c.get(
+            &format!("/v1/reports/payments?date={today}"),
+            s.merchant_key(0),
+        ))
+        .await;
+    assert_eq!(theirs.status, 200);
+    assert!(!theirs.text.contains(&a) && !theirs.text.contains(&d));
+    for q in [
+        "",
+        "?date=2026-1-05",
+        "?date=+2026-01-05",
+        "?date=2026-02-30",
+    ] {
+        let r = c
+            .send(c.get(&format!("/v1/reports/payments{q}"), s.merchant_key(1)))
+            .await;
+        assert_eq!((r.status, r.code()), (400, "invalid_date"), "{q}");
+    }
+}
+
+async fn invoice_of(c: &Client, s: &TestStack, merchant: usize, id: &str) -> Value {
+    let r = c
+        .send(c.get(&format!("/v1/invoices/{id}"), s.merchant_key(merchant)))
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    r.body
+}

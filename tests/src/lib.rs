@@ -254,6 +254,8 @@ pub struct Reply {
     pub content_type: String,
     pub headers: reqwest::header::HeaderMap,
     pub body: Value,
+    /// The body as text (CSV answers).
+    pub text: String,
 }
 
 impl Reply {
@@ -285,6 +287,7 @@ impl Client {
             content_type,
             headers,
             body,
+            text: String::from_utf8_lossy(&bytes).into_owned(),
         }
     }
 

@@ -5,9 +5,11 @@
 //! - `GET /v1/invoices?status=&limit=&cursor=`
 //! - `GET /v1/invoices/{id}`
 //! - `POST /v1/invoices/{id}/cancel`
+//! - `GET /v1/reports/payments?date=YYYY-MM-DD` (CSV, or JSON with `Accept: application/json`)
 
 pub mod expiry;
 mod register;
+mod reports;
 mod validate;
 
 use chrono::{DateTime, Utc};
@@ -49,6 +51,10 @@ impl InvoicesFunction {
             },
             ["v1", "invoices", id, "cancel"] => match method {
                 Method::POST => self.cancel(&req, id, now).await,
+                _ => Err(Problem::method_not_allowed()),
+            },
+            ["v1", "reports", "payments"] => match method {
+                Method::GET => self.payments_report(&req).await,
                 _ => Err(Problem::method_not_allowed()),
             },
             _ => Err(Problem::route_not_found()),

@@ -81,6 +81,25 @@ enum Command {
         #[command(flatten)]
         target: Target,
     },
+    /// Set a merchant's fee (per paid bill: fixed yen plus a rate of what the store collected),
+    /// for one chain or as its default, and print the schedule. It shows in the merchant's
+    /// daily report (`GET /v1/reports/payments`).
+    MerchantFees {
+        /// The merchant's id.
+        #[arg(long)]
+        id: String,
+        /// Only for this chain (otherwise the default for every chain without its own).
+        #[arg(long)]
+        chain: Option<String>,
+        /// Fixed yen per paid bill (0 to 1,000).
+        #[arg(long, default_value_t = 0)]
+        fixed_yen: i64,
+        /// Rate in basis points of what the store collected (100 = 1%; at most 1,000).
+        #[arg(long, default_value_t = 0)]
+        rate_bp: i64,
+        #[command(flatten)]
+        target: Target,
+    },
     /// Put the notices the notifier gave up on (its failure queue) back on its stream, after
     /// the cause is fixed: only their missing steps run again.
     Redeliver {
@@ -392,6 +411,40 @@ async fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Settlement { action } => settlement(&repo, action).await,
+        Command::MerchantFees {
+            id,
+            chain,
+            fixed_yen,
+            rate_bp,
+            target,
+        } => {
+            let db = target.db(&repo).await?;
+            if db
+                .get_merchant(&id)
+                .await
+                .map_err(|p| p.to_string())?
+                .is_none()
+            {
+                return Err(format!("no merchant {id}"));
+            }
+            let fee = smartpit_shared::fees::Fee { fixed_yen, rate_bp };
+            fee.check()?;
+            let mut schedule = db.fee_schedule(&id).await.map_err(|p| p.to_string())?;
+            match chain {
+                Some(c) => {
+                    schedule.chains.insert(c, fee);
+                }
+                None => schedule.default = fee,
+            }
+            db.put_fee_schedule(&id, &schedule, chrono::Utc::now())
+                .await
+                .map_err(|p| p.to_string())?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&schedule).map_err(|e| e.to_string())?
+            );
+            Ok(())
+        }
         Command::ChainKey { chain, target } => {
             let key = onboard::chain_key(&target.db(&repo).await?, &chain).await?;
             println!("{key}");

@@ -420,6 +420,22 @@ impl Stack {
             db.put_merchant(&m, key, now)
                 .await
                 .map_err(|p| p.to_string())?;
+            // A demo fee schedule, so the daily report shows fees and nets.
+            let mut fees = smartpit_shared::fees::FeeSchedule::default();
+            fees.default = smartpit_shared::fees::Fee {
+                fixed_yen: 60,
+                rate_bp: 0,
+            };
+            fees.chains.insert(
+                "lawson".into(),
+                smartpit_shared::fees::Fee {
+                    fixed_yen: 40,
+                    rate_bp: 50,
+                },
+            );
+            db.put_fee_schedule(id, &fees, now)
+                .await
+                .map_err(|p| p.to_string())?;
             merchants.push(SeededMerchant {
                 id: id.to_string(),
                 name: name.to_string(),

@@ -10,6 +10,8 @@
 //! - `IDEM#<merchant>#<key>` / `#`: an idempotency record (TTL `expires_at`).
 //! - `PAY#<payment id>` / `#`: a store payment.
 //! - `CHAIN#<id>` / `#`: a store chain.
+//! - `MER#<merchant>#PAID#<YYYY-MM-DD>` / `<payment id>#<invoice id>`: a bill collected that
+//!   day (the daily report); `MER#<merchant>` / `FEES`: the merchant's fee schedule.
 //! - `SETTLE#<chain>/<YYYYMMDD>` / `#`: the summary of a settlement file's reconciliation.
 //! - GSI `by_chain_day` (`chain_day` = `<chain>#<YYYY-MM-DD>`, sparse: payments only): what a
 //!   chain recorded on a JST day, for reconciliation.
@@ -28,6 +30,7 @@ pub mod notices;
 mod numbers;
 mod outbox;
 mod payments;
+mod reports;
 mod settlements;
 mod sheets;
 

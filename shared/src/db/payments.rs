@@ -241,6 +241,7 @@ impl Db {
                         updated_at: now,
                         ..inv.clone()
                     };
+                    events.push(self.paid_line_put(&payment, inv)?);
                     events.push(self.event_put(&Event::new(
                         &inv.merchant_id,
                         EventType::InvoicePaid,

@@ -1,0 +1,78 @@
+//! `GET /v1/reports/payments?date=YYYY-MM-DD`: the merchant's bills collected that JST day, as
+//! CSV (the default, for a spreadsheet) or JSON (`Accept: application/json`), totals last.
+
+use std::collections::HashMap;
+
+use chrono::NaiveDate;
+use http::{HeaderValue, StatusCode};
+use lambda_http::{Body, Request, Response};
+use smartpit_shared::auth;
+use smartpit_shared::http::{self as web};
+use smartpit_shared::report;
+use smartpit_shared::Problem;
+
+use crate::InvoicesFunction;
+
+fn bad_date() -> Problem {
+    Problem::new(
+        StatusCode::BAD_REQUEST,
+        "invalid_date",
+        "date must be a JST day as YYYY-MM-DD",
+    )
+}
+
+/// Exactly `YYYY-MM-DD` (chrono alone takes signs and unpadded fields).
+fn parse_day(s: &str) -> Result<NaiveDate, Problem> {
+    let shaped = s.len() == 10
+        && s.bytes().enumerate().all(|(i, b)| match i {
+            4 | 7 => b == b'-',
+            _ => b.is_ascii_digit(),
+        });
+    NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .ok()
+        .filter(|_| shaped)
+        .ok_or_else(bad_date)
+}
+
+fn wants_json(req: &Request) -> bool {
+    req.headers()
+        .get(http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("application/json"))
+}
+
+impl InvoicesFunction {
+    /// One query a page of the day's lines, one read of the fee schedule, one batch read of the
+    /// payments' states per 100 payments.
+    pub(crate) async fn payments_report(&self, req: &Request) -> Result<Response<Body>, Problem> {
+        let merchant = auth::merchant(&self.db, req).await?;
+        let day = parse_day(&web::query_param(req, "date").ok_or_else(bad_date)?)?;
+        let lines = self.db.paid_lines(&merchant.id, day).await?;
+        let fees = self.db.fee_schedule(&merchant.id).await?;
+        let mut ids: Vec<String> = lines.iter().map(|l| l.payment_id.clone()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let payments = self.db.get_payments(&ids).await?;
+        let status: HashMap<&str, _> = payments
+            .iter()
+            .map(|(id, p)| (id.as_str(), p.status))
+            .collect();
+        let report = report::build(day, lines, |id| status.get(id).copied(), &fees);
+        if wants_json(req) {
+            return Ok(web::json(StatusCode::OK, &report.json()));
+        }
+        let body = report.csv().map_err(|e| Problem::internal(&e))?;
+        let mut resp = Response::new(Body::Binary(body));
+        let headers = resp.headers_mut();
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("text/csv; charset=utf-8"),
+        );
+        if let Ok(v) =
+            HeaderValue::from_str(&format!("attachment; filename=\"payments-{day}.csv\""))
+        {
+            headers.insert(http::header::CONTENT_DISPOSITION, v);
+        }
+        Ok(resp)
+    }
+}
