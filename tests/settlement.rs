@@ -412,10 +412,12 @@ async fn the_daily_report_adds_up_to_the_invoices_with_fees_and_nets() {
     let s = stack();
     let c = s.client();
     let merchant = s.merchant_id(1);
-    let mut fees = smartpit_shared::fees::FeeSchedule::default();
-    fees.default = smartpit_shared::fees::Fee {
-        fixed_yen: 60,
-        rate_bp: 0,
+    let mut fees = smartpit_shared::fees::FeeSchedule {
+        default: smartpit_shared::fees::Fee {
+            fixed_yen: 60,
+            rate_bp: 0,
+        },
+        ..Default::default()
     };
     fees.chains.insert(
         "lawson".into(),

@@ -196,10 +196,12 @@ mod tests {
 
     #[test]
     fn totals_leave_voided_lines_out() {
-        let mut fees = FeeSchedule::default();
-        fees.default = Fee {
-            fixed_yen: 50,
-            rate_bp: 100,
+        let fees = FeeSchedule {
+            default: Fee {
+                fixed_yen: 50,
+                rate_bp: 100,
+            },
+            ..Default::default()
         };
         let r = build(
             NaiveDate::from_ymd_opt(2027, 1, 15).unwrap_or_default(),

@@ -421,10 +421,12 @@ impl Stack {
                 .await
                 .map_err(|p| p.to_string())?;
             // A demo fee schedule, so the daily report shows fees and nets.
-            let mut fees = smartpit_shared::fees::FeeSchedule::default();
-            fees.default = smartpit_shared::fees::Fee {
-                fixed_yen: 60,
-                rate_bp: 0,
+            let mut fees = smartpit_shared::fees::FeeSchedule {
+                default: smartpit_shared::fees::Fee {
+                    fixed_yen: 60,
+                    rate_bp: 0,
+                },
+                ..Default::default()
             };
             fees.chains.insert(
                 "lawson".into(),
