@@ -1,9 +1,9 @@
 //! Number issuance: joint cards over the API, generic card batches by the operator command.
 
-use serde_json::json;
+use serde_json::{json, Value};
 use smartpit_shared::db::item::get_s;
 use smartpit_shared::SmartPitNumber;
-use smartpit_tests::{stack, unique};
+use smartpit_tests::{due_in, stack, unique};
 
 #[tokio::test]
 async fn joint_cards_are_issued_to_the_merchant_with_their_references() {
@@ -189,4 +189,89 @@ async fn onboarded_merchants_and_chains_work_with_their_new_keys() {
             .await
             .is_err()
     );
+}
+
+#[tokio::test]
+async fn a_merchant_bills_its_joint_card_by_its_own_customer_ref_and_only_its_own() {
+    let s = stack();
+    let c = s.client();
+    let customer = unique("C");
+    let issue = |key: &str| {
+        let body = json!({"count": 1, "customer_refs": [customer.clone()]});
+        let key = key.to_string();
+        let c = &c;
+        async move {
+            let r = c.send(c.post("/v1/joint-cards", &key).json(&body)).await;
+            assert_eq!(r.status, 201, "{:?}", r.body);
+            r.body["cards"][0]["smartpit_number"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        }
+    };
+    let first = issue(s.merchant_key(1)).await;
+    // The customer lost the card and was given a new one under the same reference.
+    let replacement = issue(s.merchant_key(1)).await;
+    assert_ne!(first, replacement);
+
+    // The card shows its reference to its merchant only.
+    let own = c
+        .send(c.get(&format!("/v1/joint-cards/{replacement}"), s.merchant_key(1)))
+        .await;
+    assert_eq!(own.status, 200, "{:?}", own.body);
+    assert_eq!(own.body["customer_ref"], customer.as_str());
+    let other = c
+        .send(c.get(&format!("/v1/joint-cards/{replacement}"), s.merchant_key(0)))
+        .await;
+    assert_eq!((other.status, other.code()), (404, "joint_card_not_found"));
+
+    // Billing by reference finds the newest card (the index is eventually consistent: the
+    // emulator's is not, DynamoDB's catches up within a second).
+    let bill = |key: &str, extra: Value| {
+        let mut body = json!({"merchant_order_id": unique("o"), "amount": 1500,
+                              "due_date": due_in(3)});
+        for (k, v) in extra.as_object().cloned().unwrap_or_default() {
+            body[k] = v;
+        }
+        let key = key.to_string();
+        let c = &c;
+        async move { c.register(&key, &unique("idem"), &body).await }
+    };
+    let by_ref = bill(s.merchant_key(1), json!({"customer_ref": customer})).await;
+    assert_eq!(by_ref.status, 201, "{:?}", by_ref.body);
+    assert_eq!(by_ref.body["smartpit_number"], replacement.as_str());
+    // docs/ARCHITECTURE.md: the index query takes the place of the number's read.
+    assert_eq!(
+        by_ref.headers["x-local-aws-calls"]
+            .to_str()
+            .unwrap_or_default(),
+        "DynamoDB:Query,DynamoDB:PutItem,DynamoDB:TransactWriteItems"
+    );
+
+    // Another merchant's references are never searched; its card is still billable by number
+    // (a joint card is a Smart Pit card, usable at any merchant).
+    let theirs = bill(s.merchant_key(0), json!({"customer_ref": customer})).await;
+    assert_eq!(
+        (theirs.status, theirs.code()),
+        (422, "customer_ref_not_found")
+    );
+    let by_number = bill(s.merchant_key(0), json!({"smartpit_number": replacement})).await;
+    assert_eq!(by_number.status, 201, "{:?}", by_number.body);
+    let both = bill(
+        s.merchant_key(1),
+        json!({"customer_ref": customer, "smartpit_number": replacement}),
+    )
+    .await;
+    assert_eq!((both.status, both.code()), (400, "invalid_customer_ref"));
+
+    // Both bills are on the card at the store.
+    let look = c
+        .post_json(
+            "/store/v1/lookup",
+            s.chain_key("lawson"),
+            &json!({"store_code": "L1", "smartpit_number": replacement}),
+        )
+        .await;
+    assert_eq!(look.status, 200);
+    assert_eq!(look.body["invoices"].as_array().map(Vec::len), Some(2));
 }

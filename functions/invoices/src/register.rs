@@ -31,9 +31,14 @@ impl InvoicesFunction {
         let merchant = auth::merchant(&self.db, req).await?;
         let key = idempotency_key(req)?;
         let body = json_object(req)?;
-        let new = validate::new_invoice(&body, now)?;
+        let mut new = validate::new_invoice(&body, now)?;
+        if let Some(r) = &new.customer_ref {
+            new.number = Some(self.joint_card_of(&merchant, r).await?);
+        }
         let wants_mail = new.customer.email.is_some() || new.customer.mobile_email.is_some();
         match new.number {
+            // Found by its reference: the merchant's own joint card, usable as such.
+            Some(_) if new.customer_ref.is_some() => {}
             Some(n) => self.check_number_usable(&merchant, n, now).await?,
             None if wants_mail => {}
             None => {
@@ -172,7 +177,30 @@ impl InvoicesFunction {
         Ok((invoice, extra))
     }
 
-    /// The number must have been issued, as a card or joint card: any merchant may bill a card.
+    /// The merchant's own joint card issued for its customer reference (the newest, after a
+    /// lost card was replaced). Another merchant's references are never searched.
+    async fn joint_card_of(
+        &self,
+        merchant: &Merchant,
+        customer_ref: &str,
+    ) -> Result<SmartPitNumber, Problem> {
+        self.db
+            .joint_card_by_ref(&merchant.id, customer_ref)
+            .await?
+            .map(|rec| rec.number)
+            .ok_or_else(|| {
+                Problem::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "customer_ref_not_found",
+                    "None of your joint cards carries this customer_ref",
+                )
+                .detail("Issue a joint card for the customer (POST /v1/joint-cards) or register with the card's number.")
+                .with("customer_ref", customer_ref.to_string())
+            })
+    }
+
+    /// The number must have been issued, as a card or joint card: any merchant may bill a card
+    /// (a joint card is a Smart Pit card too: usable at every merchant, by its number).
     async fn check_number_usable(
         &self,
         merchant: &Merchant,

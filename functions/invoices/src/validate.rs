@@ -17,6 +17,8 @@ pub struct NewInvoice {
     pub due_date: NaiveDate,
     pub description: Option<String>,
     pub number: Option<SmartPitNumber>,
+    /// The merchant's own reference of a joint card it issued, instead of the number.
+    pub customer_ref: Option<String>,
     pub customer: Customer,
 }
 
@@ -27,6 +29,7 @@ const FIELDS: &[&str] = &[
     "due_date",
     "description",
     "smartpit_number",
+    "customer_ref",
     "customer",
 ];
 
@@ -150,6 +153,21 @@ pub fn new_invoice(body: &Map<String, Value>, now: DateTime<Utc>) -> Result<NewI
             None
         }
     };
+    let customer_ref = f.text(body, "customer_ref", "invalid_customer_ref", 64, false);
+    if customer_ref.as_deref().is_some_and(|r| !is_reference(r)) {
+        f.push(
+            "customer_ref",
+            "invalid_customer_ref",
+            "may hold only letters, digits and . _ : / # -",
+        );
+    }
+    if customer_ref.is_some() && !matches!(body.get("smartpit_number"), None | Some(Value::Null)) {
+        f.push(
+            "customer_ref",
+            "invalid_customer_ref",
+            "give either smartpit_number or customer_ref, not both",
+        );
+    }
     let customer = customer(body, &mut f);
     f.finish()?;
     match (merchant_order_id, amount, due_date) {
@@ -160,6 +178,7 @@ pub fn new_invoice(body: &Map<String, Value>, now: DateTime<Utc>) -> Result<NewI
             due_date,
             description,
             number,
+            customer_ref,
             customer,
         }),
         _ => Err(Problem::internal(&"validation passed without all fields")),

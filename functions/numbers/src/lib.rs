@@ -1,6 +1,7 @@
 //! Number issuance for merchants: joint cards (ジョイントカード) under their own design.
 //!
-//! Route (see infra/template.yaml): `POST /v1/joint-cards` `{"count", "customer_refs"?}`.
+//! Routes (see infra/template.yaml): `POST /v1/joint-cards` `{"count", "customer_refs"?}`,
+//! `GET /v1/joint-cards/{number}` (the merchant's own card with its reference).
 //! An `Idempotency-Key` header is optional; with it a retry returns the same numbers.
 //! Generic cards are issued in batches by the operator command (`smartpit issue-cards`).
 
@@ -13,7 +14,7 @@ use smartpit_shared::db::{fingerprint, idempotency_key, Claim, LEASE_SECONDS};
 use smartpit_shared::http::{self as web, is_reference, json_object, Fields};
 use smartpit_shared::ids::{base32, random_bytes};
 use smartpit_shared::issuance::{issue_seeded, SeededBatch, Template};
-use smartpit_shared::{auth, Db, NumberKind, Problem};
+use smartpit_shared::{auth, Db, NumberKind, Problem, SmartPitNumber};
 
 /// Most joint cards one request issues; larger pools come in several requests.
 pub const MAX_JOINT_CARDS_PER_REQUEST: usize = 1000;
@@ -39,8 +40,38 @@ impl NumbersFunction {
         match (segments.as_slice(), method) {
             (["v1", "joint-cards"], Method::POST) => self.joint_cards(&req, now).await,
             (["v1", "joint-cards"], _) => Err(Problem::method_not_allowed()),
+            (["v1", "joint-cards", number], Method::GET) => self.joint_card(&req, number).await,
+            (["v1", "joint-cards", _], _) => Err(Problem::method_not_allowed()),
             _ => Err(Problem::route_not_found()),
         }
+    }
+
+    /// One of the merchant's joint cards with its reference. Another merchant's card, or a
+    /// number that is not a joint card, is 404: a reference is the issuing merchant's data.
+    async fn joint_card(&self, req: &Request, number: &str) -> Result<Response<Body>, Problem> {
+        let merchant = auth::merchant(&self.db, req).await?;
+        let not_found = || Problem::not_found("joint_card_not_found", "Joint card");
+        let number = SmartPitNumber::parse(number).map_err(|_| not_found())?;
+        let rec = self
+            .db
+            .get_number(number)
+            .await?
+            .filter(|r| {
+                r.kind == NumberKind::JointCard
+                    && r.merchant_id.as_deref() == Some(merchant.id.as_str())
+            })
+            .ok_or_else(not_found)?;
+        Ok(web::json(
+            StatusCode::OK,
+            &json!({
+                "smartpit_number": rec.number.to_string(),
+                "display": rec.number.grouped(),
+                "kind": "joint_card",
+                "customer_ref": rec.customer_ref,
+                "batch_id": rec.batch_id,
+                "created_at": rec.created_at,
+            }),
+        ))
     }
 
     async fn joint_cards(

@@ -49,6 +49,11 @@ impl NumberRecord {
         }
         if let Some(r) = &self.customer_ref {
             it.insert("customer_ref".into(), item::s(r));
+            // The sparse `by_customer_ref` index: a merchant finds its own joint card by its
+            // own reference.
+            if let Some(m) = &self.merchant_id {
+                it.insert("ref_key".into(), item::s(ref_key(m, r)));
+            }
         }
         if let Some(e) = self.expires_at {
             it.insert("expires_at".into(), item::n(e));
@@ -72,7 +77,37 @@ impl NumberRecord {
     }
 }
 
+/// The `by_customer_ref` key: the issuing merchant and its reference.
+pub fn ref_key(merchant_id: &str, customer_ref: &str) -> String {
+    format!("{merchant_id}#{customer_ref}")
+}
+
 impl Db {
+    /// The merchant's joint card issued for `customer_ref`: the newest one when a customer was
+    /// given a new card (a lost one). One query of the `by_customer_ref` index (eventually
+    /// consistent: a card issued a moment ago may not be found yet).
+    pub async fn joint_card_by_ref(
+        &self,
+        merchant_id: &str,
+        customer_ref: &str,
+    ) -> Result<Option<NumberRecord>, Problem> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.res.numbers_table)
+            .index_name("by_customer_ref")
+            .key_condition_expression("ref_key = :r")
+            .expression_attribute_values(
+                ":r",
+                AttributeValue::S(ref_key(merchant_id, customer_ref)),
+            )
+            .scan_index_forward(false)
+            .limit(1)
+            .send()
+            .await?;
+        Ok(out.items().first().and_then(NumberRecord::from_item))
+    }
+
     /// Stores a freshly drawn number unless it exists already. One round trip.
     /// `Ok(false)` means the number was taken: draw another.
     pub async fn insert_number(&self, rec: &NumberRecord) -> Result<bool, Problem> {
