@@ -81,10 +81,21 @@ pub struct Invoice {
     pub cancelled_at: Option<DateTime<Utc>>,
     /// When the chain's settlement confirmed the payment.
     pub settled_at: Option<DateTime<Utc>>,
+    /// A kiosk slip (申込券) holding the bill for payment at the register.
+    pub hold: Option<Hold>,
     /// The link to the sheet PDF, for invoices registered without a number.
     pub sheet_url: Option<String>,
     /// What the customer is sent, and how far each got.
     pub notices: Vec<Notice>,
+}
+
+/// A kiosk slip's hold on a bill: until `until` (Unix seconds) only that slip's payment, at
+/// that chain, may pay it, and the merchant may neither cancel nor change it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hold {
+    pub slip_id: String,
+    pub chain_id: String,
+    pub until: i64,
 }
 
 /// One payment of an invoice, as its history keeps it.
@@ -199,16 +210,31 @@ impl Invoice {
         self.amount + self.customer_fee
     }
 
-    /// A registered invoice whose deadline has passed is expired.
+    /// A registered invoice whose deadline has passed is expired, unless a slip printed before
+    /// the deadline still holds it (the register then takes the slip's payment).
     pub fn status_at(&self, now: DateTime<Utc>) -> InvoiceStatus {
         match self.stored_status {
-            InvoiceStatus::Registered if now.timestamp() > self.deadline => InvoiceStatus::Expired,
+            InvoiceStatus::Registered
+                if now.timestamp() > self.deadline && self.held_at(now).is_none() =>
+            {
+                InvoiceStatus::Expired
+            }
             s => s,
         }
     }
 
+    /// The slip holding the bill now, if any.
+    pub fn held_at(&self, now: DateTime<Utc>) -> Option<&Hold> {
+        self.hold.as_ref().filter(|h| {
+            self.stored_status == InvoiceStatus::Registered && h.until >= now.timestamp()
+        })
+    }
+
+    /// Payable now by anyone: registered, before its deadline, not held by a slip.
     pub fn is_payable_at(&self, now: DateTime<Utc>) -> bool {
         self.status_at(now) == InvoiceStatus::Registered
+            && now.timestamp() <= self.deadline
+            && self.held_at(now).is_none()
     }
 
     /// The item as stored under its number's partition.
@@ -293,6 +319,18 @@ impl Invoice {
                 .unwrap_or_default(),
             cancelled_at: time("cancelled_at"),
             settled_at: time("settled_at"),
+            hold: match (
+                get_s(it, "hold_slip"),
+                get_s(it, "hold_chain"),
+                item::get_n(it, "hold_until"),
+            ) {
+                (Some(slip), Some(chain), Some(until)) => Some(Hold {
+                    slip_id: slip.to_string(),
+                    chain_id: chain.to_string(),
+                    until,
+                }),
+                _ => None,
+            },
             sheet_url: get_s(it, "sheet_url").map(str::to_string),
             notices: notices_of(it),
         })
@@ -326,6 +364,7 @@ impl Invoice {
             "payments": self.payments.iter().map(PaymentEntry::view).collect::<Vec<_>>(),
             "cancelled_at": self.cancelled_at.map(jst_timestamp),
             "settled_at": self.settled_at.map(jst_timestamp),
+            "held_until": self.held_at(now).and_then(|h| DateTime::from_timestamp(h.until, 0)).map(jst_timestamp),
             "sheet_url": self.sheet_url,
             "notices": self.notices.iter().map(Notice::view).collect::<Vec<_>>(),
         })

@@ -17,6 +17,8 @@ pub struct PaymentRequest {
     pub store_transaction_id: String,
     pub invoice_ids: Vec<InvoiceId>,
     pub amount: i64,
+    /// The kiosk slip (申込券) the customer brought to the register, if any.
+    pub slip_id: Option<String>,
 }
 
 impl PaymentRequest {

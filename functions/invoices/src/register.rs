@@ -171,6 +171,7 @@ impl InvoicesFunction {
             payments: Vec::new(),
             cancelled_at: None,
             settled_at: None,
+            hold: None,
             sheet_url,
             notices: queued_notices(new, sheet_token.is_some(), now),
         };

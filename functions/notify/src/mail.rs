@@ -167,6 +167,7 @@ mod tests {
             payments: Vec::new(),
             cancelled_at: None,
             settled_at: None,
+            hold: None,
             sheet_url: None,
             notices: Vec::new(),
         }

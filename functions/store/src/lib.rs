@@ -4,6 +4,8 @@
 //! - `POST /store/v1/lookup`: payable invoices on a number or barcode
 //! - `POST /store/v1/payments`: pay invoices, all or none, exactly once
 //! - `POST /store/v1/payments/{id}/void`: same-day void (速報取消)
+//! - `POST /store/v1/slips`: a kiosk's slip (申込券), holding its bills 30 minutes for the
+//!   register
 
 use chrono::{DateTime, Utc};
 use http::{HeaderValue, Method, StatusCode};
@@ -11,7 +13,7 @@ use lambda_http::{Body, Request, Response};
 use serde_json::{json, Map, Value};
 use smartpit_shared::auth::{self, ChainPrincipal};
 use smartpit_shared::config::Resources;
-use smartpit_shared::db::{PayOutcome, PaymentRequest, VoidOutcome};
+use smartpit_shared::db::{PayOutcome, PaymentRequest, Slip, SlipOutcome, VoidOutcome};
 use smartpit_shared::http::{self as web, is_reference, json_object, Fields};
 use smartpit_shared::invoice::jst_timestamp;
 use smartpit_shared::money::{yen_from_json, MAX_INVOICE_YEN};
@@ -59,6 +61,10 @@ impl StoreFunction {
             ["store", "v1", "payments"] => {
                 post_only(&method)?;
                 self.pay(&req, now).await
+            }
+            ["store", "v1", "slips"] => {
+                post_only(&method)?;
+                self.slip(&req, now).await
             }
             ["store", "v1", "payments", id, "void"] => {
                 post_only(&method)?;
@@ -161,6 +167,21 @@ impl StoreFunction {
             ))
             .with("payment_id", p.id.clone())
             .with("voided_at", p.voided_at.map(jst_timestamp))),
+            PayOutcome::Held { invoice_id, until } => Err(Problem::new(
+                StatusCode::CONFLICT,
+                "invoice_held",
+                "A kiosk slip holds this bill for payment at the register",
+            )
+            .detail("Pay it with that slip (slip_id), or after the slip has lapsed. Nothing was paid.")
+            .with("invoice_id", invoice_id)
+            .with("held_until", held_until(until))),
+            PayOutcome::SlipNotValid { invoice_id } => Err(Problem::new(
+                StatusCode::CONFLICT,
+                "slip_not_valid",
+                "The slip does not hold this bill",
+            )
+            .detail("The slip lapsed (30 minutes), is another chain's, or was printed for other bills. Print a new slip. Nothing was paid.")
+            .with("invoice_id", invoice_id)),
             PayOutcome::WrongAmount { expected } => Err(Problem::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "amount_mismatch",
@@ -170,6 +191,89 @@ impl StoreFunction {
                 "The invoices total {expected} yen. Nothing was paid."
             ))
             .with("expected_amount", expected)),
+        }
+    }
+
+    /// `{"store_code", "smartpit_number", "invoice_ids"}` -> 201 `{"id", "invoice_ids",
+    /// "amount", "hold_until"}`. Kiosk chains only; a copy of the same request while the slip
+    /// holds answers with the same slip.
+    async fn slip(&self, req: &Request, now: DateTime<Utc>) -> Result<Response<Body>, Problem> {
+        let chain = auth::store_chain(&self.db, req).await?;
+        if chain.channel == Channel::Register {
+            return Err(bad(
+                "channel_not_supported",
+                "Slips are printed by kiosk chains; a register takes the bills directly",
+            ));
+        }
+        let body = json_object(req)?;
+        let mut f = Fields::default();
+        f.only_known(&body, &["store_code", "smartpit_number", "invoice_ids"]);
+        let store = store_code(&body, &mut f);
+        let number = match body.get("smartpit_number").and_then(Value::as_str) {
+            Some(s) => SmartPitNumber::parse(s)
+                .map_err(|e| f.push("smartpit_number", "invalid_number", e.to_string()))
+                .ok(),
+            None => {
+                f.push("smartpit_number", "invalid_number", "is required");
+                None
+            }
+        };
+        let ids = invoice_ids(&body, &mut f);
+        f.finish()?;
+        let (Some(store), Some(number)) = (store, number) else {
+            return Err(Problem::internal(&"validation passed without all fields"));
+        };
+        // Bills of another number are not this customer's: unknown here.
+        if let Some(other) = ids.iter().find(|id| id.number() != number) {
+            return Err(Problem::new(
+                StatusCode::NOT_FOUND,
+                "invoice_not_found",
+                "Invoice not found",
+            )
+            .with("invoice_id", other.to_string()));
+        }
+        let view = |s: &Slip| {
+            json!({
+                "id": s.id,
+                "smartpit_number": number.to_string(),
+                "invoice_ids": s.invoice_ids,
+                "amount": s.amount,
+                "currency": "JPY",
+                "store_code": s.store_code,
+                "hold_until": held_until(s.hold_until),
+            })
+        };
+        match self.db.print_slip(&chain.id, &store, &ids, now).await? {
+            SlipOutcome::Printed(s) => {
+                tracing::info!(slip_id = %s.id, chain = %chain.id, amount = s.amount, invoices = s.invoice_ids.len(), "slip printed");
+                Ok(web::json(StatusCode::CREATED, &view(&s)))
+            }
+            SlipOutcome::Replayed(s) => {
+                let mut resp = web::json(StatusCode::CREATED, &view(&s));
+                resp.headers_mut()
+                    .insert("idempotent-replayed", HeaderValue::from_static("true"));
+                Ok(resp)
+            }
+            SlipOutcome::UnknownInvoice(id) => Err(Problem::new(
+                StatusCode::NOT_FOUND,
+                "invoice_not_found",
+                "Invoice not found",
+            )
+            .with("invoice_id", id)),
+            SlipOutcome::NotPayable { invoice_id, status } => Err(Problem::new(
+                StatusCode::CONFLICT,
+                "invoice_not_payable",
+                "An invoice can no longer be paid",
+            )
+            .with("invoice_id", invoice_id)
+            .with("status", status.as_str())),
+            SlipOutcome::Held { invoice_id, until } => Err(Problem::new(
+                StatusCode::CONFLICT,
+                "invoice_held",
+                "Another slip holds this bill for payment at the register",
+            )
+            .with("invoice_id", invoice_id)
+            .with("held_until", held_until(until))),
         }
     }
 
@@ -200,6 +304,40 @@ impl StoreFunction {
             .with("payment_id", p.id)),
         }
     }
+}
+
+fn held_until(until: i64) -> Option<String> {
+    DateTime::from_timestamp(until, 0).map(jst_timestamp)
+}
+
+/// `invoice_ids`: 1 to 20 distinct invoice ids.
+fn invoice_ids(body: &Map<String, Value>, f: &mut Fields) -> Vec<InvoiceId> {
+    let mut ids: Vec<InvoiceId> = Vec::new();
+    match body.get("invoice_ids") {
+        Some(Value::Array(list)) if !list.is_empty() && list.len() <= MAX_INVOICES_PER_PAYMENT => {
+            for (i, v) in list.iter().enumerate() {
+                match v.as_str().and_then(InvoiceId::parse) {
+                    Some(id) if ids.contains(&id) => f.push(
+                        &format!("invoice_ids[{i}]"),
+                        "invalid_invoice_ids",
+                        "is listed twice",
+                    ),
+                    Some(id) => ids.push(id),
+                    None => f.push(
+                        &format!("invoice_ids[{i}]"),
+                        "invalid_invoice_ids",
+                        "is not an invoice id",
+                    ),
+                }
+            }
+        }
+        _ => f.push(
+            "invoice_ids",
+            "invalid_invoice_ids",
+            format!("must be a list of 1 to {MAX_INVOICES_PER_PAYMENT} invoice ids"),
+        ),
+    }
+    ids
 }
 
 fn store_code(body: &Map<String, Value>, f: &mut Fields) -> Option<String> {
@@ -293,6 +431,7 @@ fn payment_request(
             "store_transaction_id",
             "invoice_ids",
             "amount",
+            "slip_id",
         ],
     );
     let store_code = store_code(body, &mut f);
@@ -310,31 +449,17 @@ fn payment_request(
             "may hold only letters, digits and . _ : / # -",
         );
     }
-    let mut ids: Vec<InvoiceId> = Vec::new();
-    match body.get("invoice_ids") {
-        Some(Value::Array(list)) if !list.is_empty() && list.len() <= MAX_INVOICES_PER_PAYMENT => {
-            for (i, v) in list.iter().enumerate() {
-                match v.as_str().and_then(InvoiceId::parse) {
-                    Some(id) if ids.contains(&id) => f.push(
-                        &format!("invoice_ids[{i}]"),
-                        "invalid_invoice_ids",
-                        "is listed twice",
-                    ),
-                    Some(id) => ids.push(id),
-                    None => f.push(
-                        &format!("invoice_ids[{i}]"),
-                        "invalid_invoice_ids",
-                        "is not an invoice id",
-                    ),
-                }
-            }
+    let ids = invoice_ids(body, &mut f);
+    let slip_id = match body.get("slip_id") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) if s.len() == 20 && s.starts_with("slp_") && is_reference(s) => {
+            Some(s.clone())
         }
-        _ => f.push(
-            "invoice_ids",
-            "invalid_invoice_ids",
-            format!("must be a list of 1 to {MAX_INVOICES_PER_PAYMENT} invoice ids"),
-        ),
-    }
+        Some(_) => {
+            f.push("slip_id", "invalid_slip_id", "is not a slip id");
+            None
+        }
+    };
     let amount = match body.get("amount") {
         Some(v) => yen_from_json(v, MAX_INVOICE_YEN * MAX_INVOICES_PER_PAYMENT as i64)
             .map_err(|m| f.push("amount", "invalid_amount", m))
@@ -361,6 +486,7 @@ fn payment_request(
             store_transaction_id,
             invoice_ids: ids,
             amount,
+            slip_id,
         }),
         _ => Err(Problem::internal(&"validation passed without all fields")),
     }

@@ -35,6 +35,24 @@ pub struct InvoicePage {
     pub next_cursor: Option<String>,
 }
 
+/// A kiosk slip holds the bill while the customer pays at the register.
+fn in_progress(inv: &Invoice, until: i64) -> Problem {
+    Problem::new(
+        StatusCode::CONFLICT,
+        "payment_in_progress",
+        "The customer is paying this bill at a store now",
+    )
+    .detail(
+        "A kiosk slip holds it for payment at the register (30 minutes at most). Try again \
+         after held_until: it is then paid, or free again.",
+    )
+    .with("invoice_id", inv.id.as_str())
+    .with(
+        "held_until",
+        DateTime::from_timestamp(until, 0).map(crate::invoice::jst_timestamp),
+    )
+}
+
 fn corrupt(e: item::Corrupt) -> Problem {
     Problem::internal(&e)
 }
@@ -223,6 +241,9 @@ impl Db {
             InvoiceStatus::Cancelled => return Ok(current),
             s => return Err(refuse(&current, s)),
         }
+        if let Some(h) = current.held_at(now) {
+            return Err(in_progress(&current, h.until));
+        }
         let cancelled = Invoice {
             stored_status: InvoiceStatus::Cancelled,
             cancelled_at: Some(now),
@@ -240,7 +261,8 @@ impl Db {
                  REMOVE open_shard",
             )
             .condition_expression(
-                "merchant_id = :m AND #status = :registered AND deadline >= :now",
+                "merchant_id = :m AND #status = :registered AND deadline >= :now \
+                 AND (attribute_not_exists(hold_until) OR hold_until < :now)",
             )
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":cancelled", av_s("cancelled"))
@@ -271,9 +293,10 @@ impl Db {
                     .ok_or_else(not_found)?;
                 match now_is.status_at(now) {
                     InvoiceStatus::Cancelled => Ok(now_is),
-                    InvoiceStatus::Registered => {
-                        Err(Problem::unavailable(&"cancel conflicted; retry"))
-                    }
+                    InvoiceStatus::Registered => match now_is.held_at(now) {
+                        Some(h) => Err(in_progress(&now_is, h.until)),
+                        None => Err(Problem::unavailable(&"cancel conflicted; retry")),
+                    },
                     s => Err(refuse(&now_is, s)),
                 }
             }
@@ -321,7 +344,12 @@ impl Db {
         let Some(inv) = self.get_invoice(id).await? else {
             return Ok(false);
         };
-        if inv.stored_status != InvoiceStatus::Registered || inv.deadline >= now.timestamp() {
+        if inv.stored_status != InvoiceStatus::Registered
+            || inv.deadline >= now.timestamp()
+            || inv.held_at(now).is_some()
+        {
+            // Not due, or a slip printed before the deadline still holds it: a later sweep
+            // stores `expired` once the slip has lapsed unpaid.
             return Ok(false);
         }
         let expired = Invoice {
@@ -335,7 +363,10 @@ impl Db {
             .update_expression(
                 "SET #status = :expired, updated_at = :ts, gsi2pk = :gsi2pk REMOVE open_shard",
             )
-            .condition_expression("#status = :registered AND deadline < :now")
+            .condition_expression(
+                "#status = :registered AND deadline < :now \
+                 AND (attribute_not_exists(hold_until) OR hold_until < :now)",
+            )
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":expired", av_s("expired"))
             .expression_attribute_values(":registered", av_s("registered"))
@@ -375,7 +406,10 @@ impl Db {
                 .query()
                 .table_name(&self.res.main_table)
                 .key_condition_expression("pk = :pk AND begins_with(sk, :inv)")
-                .filter_expression("#status = :registered AND deadline >= :now")
+                .filter_expression(
+                    "#status = :registered AND deadline >= :now \
+                     AND (attribute_not_exists(hold_until) OR hold_until < :now)",
+                )
                 .expression_attribute_names("#status", "status")
                 .expression_attribute_values(":pk", av_s(&number_pk(number)))
                 .expression_attribute_values(":inv", av_s("INV#"))

@@ -12,6 +12,8 @@
 //! - `CHAIN#<id>` / `#`: a store chain.
 //! - `MER#<merchant>#PAID#<YYYY-MM-DD>` / `<payment id>#<invoice id>`: a bill collected that
 //!   day (the daily report); `MER#<merchant>` / `FEES`: the merchant's fee schedule.
+//! - `SLIP#<slip id>` / `#`: a kiosk slip (申込券); its bills carry `hold_slip`, `hold_chain`,
+//!   `hold_until` while it holds them.
 //! - `SETTLE#<chain>/<YYYYMMDD>` / `#`: the summary of a settlement file's reconciliation.
 //! - GSI `by_chain_day` (`chain_day` = `<chain>#<YYYY-MM-DD>`, sparse: payments only): what a
 //!   chain recorded on a JST day, for reconciliation.
@@ -33,6 +35,7 @@ mod payments;
 mod reports;
 mod settlements;
 mod sheets;
+mod slips;
 
 pub use crate::payment::{Payment, PaymentRequest, PaymentStatus};
 pub use idempotency::{fingerprint, idempotency_key, Claim, Lock, LEASE_SECONDS};
@@ -42,6 +45,7 @@ pub use outbox::{step_of, Failures, OutboxRecord, Step};
 pub use payments::{PayOutcome, VoidOutcome};
 pub use settlements::SettleResult;
 pub use sheets::SheetLink;
+pub use slips::{Slip, SlipOutcome, SLIP_HOLD_SECONDS};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;

@@ -38,6 +38,11 @@ pub enum PayOutcome {
     /// This store transaction paid before and was voided since: a retry must not read as a
     /// success.
     Voided(Payment),
+    /// A kiosk slip holds the invoice for its own payment.
+    Held { invoice_id: String, until: i64 },
+    /// The payment names a slip that does not hold the invoice (another chain's, lapsed, or
+    /// not for this invoice).
+    SlipNotValid { invoice_id: String },
 }
 
 pub enum VoidOutcome {
@@ -50,6 +55,33 @@ pub enum VoidOutcome {
 }
 
 const MAX_TRANSACTION_ATTEMPTS: usize = 4;
+
+/// What must still hold of an invoice when the payment's transaction applies: registered with
+/// the amount and fee read, and either unheld before its deadline, or held by the payment's own
+/// slip (which may outlast the deadline: the slip was printed before it).
+fn pay_condition(fee: i64, by_slip: bool) -> &'static str {
+    match (fee == 0, by_slip) {
+        (true, false) => {
+            "#status = :registered AND deadline >= :now AND amount = :amount \
+             AND (attribute_not_exists(customer_fee) OR customer_fee = :fee) \
+             AND (attribute_not_exists(hold_until) OR hold_until < :now)"
+        }
+        (false, false) => {
+            "#status = :registered AND deadline >= :now AND amount = :amount \
+             AND customer_fee = :fee \
+             AND (attribute_not_exists(hold_until) OR hold_until < :now)"
+        }
+        (true, true) => {
+            "#status = :registered AND amount = :amount \
+             AND (attribute_not_exists(customer_fee) OR customer_fee = :fee) \
+             AND hold_slip = :slip AND hold_chain = :chain AND hold_until >= :now"
+        }
+        (false, true) => {
+            "#status = :registered AND amount = :amount AND customer_fee = :fee \
+             AND hold_slip = :slip AND hold_chain = :chain AND hold_until >= :now"
+        }
+    }
+}
 
 impl Db {
     /// One consistent read of a payment.
@@ -88,7 +120,10 @@ impl Db {
     }
 
     /// Strongly consistent reads of up to 100 invoices in one batch call.
-    async fn get_invoices(&self, ids: &[InvoiceId]) -> Result<HashMap<String, Invoice>, Problem> {
+    pub(crate) async fn get_invoices(
+        &self,
+        ids: &[InvoiceId],
+    ) -> Result<HashMap<String, Invoice>, Problem> {
         let mut keys: Vec<Item> = ids
             .iter()
             .map(|id| item::key(number_pk(id.number()), invoice_sk(id)))
@@ -148,9 +183,26 @@ impl Db {
                 let Some(inv) = invoices.get(wanted.as_str()) else {
                     return Ok(PayOutcome::UnknownInvoice(wanted.to_string()));
                 };
-                if !inv.is_payable_at(now) {
+                let payable = match &req.slip_id {
+                    None => inv.is_payable_at(now),
+                    Some(slip) => inv
+                        .held_at(now)
+                        .is_some_and(|h| h.slip_id == *slip && h.chain_id == req.chain_id),
+                };
+                if !payable {
                     if let Some(replay) = self.ours(req, &id, inv).await? {
                         return Ok(replay);
+                    }
+                    if req.slip_id.is_some() && inv.stored_status == InvoiceStatus::Registered {
+                        return Ok(PayOutcome::SlipNotValid {
+                            invoice_id: wanted.to_string(),
+                        });
+                    }
+                    if let Some(h) = inv.held_at(now) {
+                        return Ok(PayOutcome::Held {
+                            invoice_id: wanted.to_string(),
+                            until: h.until,
+                        });
                     }
                     return Ok(PayOutcome::NotPayable {
                         invoice_id: wanted.to_string(),
@@ -194,7 +246,7 @@ impl Db {
                         "SET #status = :paid, payment_id = :pid, paid_at = :ts, updated_at = :ts, \
                          store_chain = :chain, store_code = :store, store_transaction_id = :txn, \
                          gsi2pk = :gsi2pk, payments = list_append(if_not_exists(payments, :none), :entry) \
-                         REMOVE open_shard",
+                         REMOVE open_shard, hold_slip, hold_chain, hold_until",
                     )
                     .expression_attribute_values(":txn", av_s(&req.store_transaction_id))
                     .expression_attribute_values(":none", AttributeValue::L(Vec::new()))
@@ -202,13 +254,7 @@ impl Db {
                         ":entry",
                         AttributeValue::L(vec![entry.to_attr()]),
                     )
-                    .condition_expression(if fee == 0 {
-                        "#status = :registered AND deadline >= :now AND amount = :amount \
-                         AND (attribute_not_exists(customer_fee) OR customer_fee = :fee)"
-                    } else {
-                        "#status = :registered AND deadline >= :now AND amount = :amount \
-                         AND customer_fee = :fee"
-                    })
+                    .condition_expression(pay_condition(fee, req.slip_id.is_some()))
                     .expression_attribute_values(":fee", item::n(fee))
                     .expression_attribute_names("#status", "status")
                     .expression_attribute_values(":paid", av_s("paid"))
@@ -222,9 +268,13 @@ impl Db {
                         av_s(&merchant_status_pk(&line.merchant_id, InvoiceStatus::Paid)),
                     )
                     .expression_attribute_values(":now", item::n(now.timestamp()))
-                    .expression_attribute_values(":amount", item::n(amount))
-                    .build()
-                    .map_err(|e| Problem::internal(&e))?;
+                    .expression_attribute_values(":amount", item::n(amount));
+                let update = match &req.slip_id {
+                    Some(slip) => update.expression_attribute_values(":slip", av_s(slip)),
+                    None => update,
+                }
+                .build()
+                .map_err(|e| Problem::internal(&e))?;
                 items.push(TransactWriteItem::builder().update(update).build());
                 // invoice.paid, in the same transaction: no paid invoice without its event.
                 if let Some(inv) = invoices.get(wanted.as_str()) {

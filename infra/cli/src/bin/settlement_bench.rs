@@ -56,6 +56,7 @@ async fn main() -> Result<(), String> {
             store_transaction_id: format!("BENCH-{i:06}"),
             invoice_ids: vec![id.clone()],
             amount,
+            slip_id: None,
         };
         let payment = Payment::completed(
             &req,
@@ -88,6 +89,7 @@ async fn main() -> Result<(), String> {
             payments: Vec::new(),
             cancelled_at: None,
             settled_at: None,
+            hold: None,
             sheet_url: None,
             notices: Vec::new(),
         };
