@@ -33,7 +33,12 @@ impl InvoicesFunction {
     }
 
     pub async fn handle(&self, req: Request) -> Response<Body> {
-        web::respond(self.route(req, Utc::now()).await)
+        self.handle_at(req, Utc::now()).await
+    }
+
+    /// As `handle`, at a time of the caller's choosing (tests of deadlines and holds).
+    pub async fn handle_at(&self, req: Request, now: DateTime<Utc>) -> Response<Body> {
+        web::respond(self.route(req, now).await)
     }
 
     async fn route(&self, req: Request, now: DateTime<Utc>) -> Result<Response<Body>, Problem> {
