@@ -455,3 +455,106 @@ async fn listing_pages_through_every_invoice_once() {
         assert_eq!(seen.iter().filter(|s| *s == id).count(), 1, "{id}");
     }
 }
+
+#[tokio::test]
+async fn a_lost_cards_bill_moves_to_the_new_card() {
+    let s = stack();
+    let c = s.client();
+    let old_card = s.fresh_card().await.to_string();
+    let new_card = s.fresh_card().await.to_string();
+    let order = unique("order");
+    let r = c
+        .register(
+            s.merchant_key(0),
+            &unique("idem"),
+            &json!({"merchant_order_id": order, "amount": 2_500, "due_date": due_in(4),
+                    "smartpit_number": old_card}),
+        )
+        .await;
+    assert_eq!(r.status, 201);
+    let old_id = id_of(&r.body);
+    let move_to = |number: &str, key: String| {
+        let body = json!({"smartpit_number": number});
+        let path = format!("/v1/invoices/{old_id}/move");
+        let c = &c;
+        async move {
+            c.send(
+                c.post(&path, s.merchant_key(0))
+                    .header("Idempotency-Key", key)
+                    .json(&body),
+            )
+            .await
+        }
+    };
+    let key = unique("idem");
+    let moved = move_to(&new_card, key.clone()).await;
+    assert_eq!(moved.status, 201, "{:?}", moved.body);
+    let new_id = id_of(&moved.body);
+    assert_ne!(new_id, old_id);
+    assert_eq!(moved.body["smartpit_number"], new_card.as_str());
+    assert_eq!(moved.body["moved_from"], old_id.as_str());
+    assert_eq!(moved.body["merchant_order_id"], order.as_str());
+    let replay = move_to(&new_card, key).await;
+    assert_eq!(replay.body, moved.body);
+
+    // The old number no longer shows it; the new one does; the old bill says where it went.
+    let look = |number: String| {
+        let c = &c;
+        async move {
+            c.post_json(
+                "/store/v1/lookup",
+                s.chain_key("lawson"),
+                &json!({"store_code": "L1", "smartpit_number": number}),
+            )
+            .await
+        }
+    };
+    assert_eq!(look(old_card.clone()).await.code(), "billing_not_found");
+    let found = look(new_card.clone()).await;
+    assert_eq!(found.body["invoices"][0]["id"], new_id.as_str());
+    let old = c
+        .send(c.get(&format!("/v1/invoices/{old_id}"), s.merchant_key(0)))
+        .await;
+    assert_eq!(
+        (&old.body["status"], &old.body["moved_to"]),
+        (&json!("moved"), &json!(new_id))
+    );
+    // The order id follows the bill; a moved bill moves no further, nor to a sheet.
+    let dup = c
+        .register(
+            s.merchant_key(0),
+            &unique("idem"),
+            &json!({"merchant_order_id": order, "amount": 1, "due_date": due_in(4),
+                    "smartpit_number": new_card}),
+        )
+        .await;
+    assert_eq!(
+        (dup.status, dup.body["invoice_id"].as_str()),
+        (409, Some(new_id.as_str()))
+    );
+    let third = s.fresh_card().await.to_string();
+    let again = move_to(&third, unique("idem")).await;
+    assert_eq!(
+        (again.status, again.code()),
+        (409, "invoice_not_changeable")
+    );
+    // Another merchant cannot move it.
+    let theirs = c
+        .send(
+            c.post(&format!("/v1/invoices/{new_id}/move"), s.merchant_key(1))
+                .header("Idempotency-Key", unique("idem"))
+                .json(&json!({"smartpit_number": old_card})),
+        )
+        .await;
+    assert_eq!(theirs.status, 404);
+    // Paying the moved bill on the new card works as any other.
+    let pay = c
+        .post_json(
+            "/store/v1/payments",
+            s.chain_key("lawson"),
+            &json!({"store_code": "L1", "store_transaction_id": unique("t"),
+                    "invoice_ids": [new_id], "amount": 2_500}),
+        )
+        .await;
+    assert_eq!(pay.status, 201, "{:?}", pay.body);
+}

@@ -559,3 +559,91 @@ async fn a_customer_fee_is_shown_everywhere_and_collected_with_the_amount() {
         Some(220)
     );
 }
+
+#[tokio::test]
+async fn a_changed_sheet_bill_is_reissued_and_its_old_barcode_refused() {
+    let s = stack();
+    let c = s.client();
+    let email = format!("{}@example.jp", unique("patch"));
+    let inv = register_without_number(s, &email, None, 4_000, "傘").await;
+    let id = inv["id"].as_str().unwrap_or_default().to_string();
+    let first_mail = s.mail_to(&email, 1, 20).await;
+    let (_, old_pdf) = follow_sheet_link(
+        &link_in(first_mail[0]["body"].as_str().unwrap_or_default()).expect("link"),
+    )
+    .await;
+    let old_code = barcodes(&old_pdf)[0].trim_start_matches("]C1").to_string();
+    assert_eq!(PaymentCode::parse(&old_code).expect("code").reissue, 0);
+
+    // The merchant changes the amount and the due date, under an Idempotency-Key.
+    let key = unique("idem");
+    let patch = |body: Value, key: String| {
+        c.send(
+            c.http
+                .patch(format!("{}/v1/invoices/{id}", c.api))
+                .bearer_auth(s.merchant_key(0))
+                .header("Idempotency-Key", key)
+                .json(&body),
+        )
+    };
+    let changed = patch(json!({"amount": 4_500, "due_date": due_in(7)}), key.clone()).await;
+    assert_eq!(changed.status, 200, "{:?}", changed.body);
+    assert_eq!(
+        (&changed.body["amount"], &changed.body["version"]),
+        (&json!(4_500), &json!(2))
+    );
+    let again = patch(json!({"amount": 4_500, "due_date": due_in(7)}), key.clone()).await;
+    assert_eq!(again.body, changed.body);
+    assert_eq!(again.headers["idempotent-replayed"], "true");
+    let other = patch(json!({"amount": 4_600}), key).await;
+    assert_eq!(other.status, 422, "{:?}", other.body);
+    let nothing = patch(json!({}), unique("idem")).await;
+    assert_eq!((nothing.status, nothing.code()), (400, "nothing_to_change"));
+
+    // A new mail and a reissued sheet: new amount, reissue digit 1.
+    let mails = s.mail_to(&email, 2, 20).await;
+    assert_eq!(mails.len(), 2, "{mails:?}");
+    let body = mails[1]["body"].as_str().unwrap_or_default();
+    assert!(body.contains("¥4,500"), "{body}");
+    let (_, new_pdf) = follow_sheet_link(&link_in(body).expect("link")).await;
+    assert!(pdf_text(&new_pdf).contains("¥4,500"));
+    let new_code = barcodes(&new_pdf)[0].trim_start_matches("]C1").to_string();
+    let parsed = PaymentCode::parse(&new_code).expect("code");
+    assert_eq!((parsed.reissue, parsed.amount), (1, 4_500));
+
+    // The register refuses the old sheet and takes the new one.
+    let c = &c;
+    let scan = |code: String| async move {
+        let body = json!({"store_code": "S1", "barcode": code});
+        c.post_json("/store/v1/lookup", s.chain_key("sunkus"), &body)
+            .await
+    };
+    let stale = scan(old_code).await;
+    assert_eq!(
+        (stale.status, stale.code()),
+        (400, "stale_barcode"),
+        "{:?}",
+        stale.body
+    );
+    let fresh = scan(new_code).await;
+    assert_eq!(fresh.status, 200, "{:?}", fresh.body);
+    assert_eq!(fresh.body["invoices"][0]["amount"], 4_500);
+
+    // The merchant is told.
+    let events = c
+        .send(c.get(
+            "/v1/events?type=invoice.updated&limit=100",
+            s.merchant_key(0),
+        ))
+        .await;
+    let mine: Vec<&Value> = events.body["events"]
+        .as_array()
+        .map(|l| {
+            l.iter()
+                .filter(|e| e["data"]["invoice"]["id"] == id.as_str())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(mine.len(), 1);
+    assert_eq!(mine[0]["data"]["previous"]["amount"], 4_000);
+}

@@ -161,6 +161,19 @@ async fn a_slip_holds_its_bills_and_frees_them_when_it_lapses() {
         "{:?}",
         cancel.body
     );
+    let patched = c
+        .send(
+            c.http
+                .patch(format!("{}/v1/invoices/{a}", c.api))
+                .bearer_auth(s.merchant_key(0))
+                .header("Idempotency-Key", unique("idem"))
+                .json(&json!({"amount": 999})),
+        )
+        .await;
+    assert_eq!(
+        (patched.status, patched.code()),
+        (409, "payment_in_progress")
+    );
     let view = c
         .send(c.get(&format!("/v1/invoices/{a}"), s.merchant_key(0)))
         .await;

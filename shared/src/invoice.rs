@@ -20,6 +20,8 @@ pub enum InvoiceStatus {
     Expired,
     /// Paid, and the chain's settlement file (確報) confirmed the payment.
     Settled,
+    /// Moved to another number (a lost card): `moved_to` names the bill that replaced it.
+    Moved,
 }
 
 impl InvoiceStatus {
@@ -30,6 +32,7 @@ impl InvoiceStatus {
             InvoiceStatus::Cancelled => "cancelled",
             InvoiceStatus::Expired => "expired",
             InvoiceStatus::Settled => "settled",
+            InvoiceStatus::Moved => "moved",
         }
     }
 
@@ -40,6 +43,7 @@ impl InvoiceStatus {
             "cancelled" => Some(InvoiceStatus::Cancelled),
             "expired" => Some(InvoiceStatus::Expired),
             "settled" => Some(InvoiceStatus::Settled),
+            "moved" => Some(InvoiceStatus::Moved),
             _ => None,
         }
     }
@@ -83,6 +87,11 @@ pub struct Invoice {
     pub settled_at: Option<DateTime<Utc>>,
     /// A kiosk slip (申込券) holding the bill for payment at the register.
     pub hold: Option<Hold>,
+    /// 1 as registered; each change (`PATCH`) adds one. A sheet's reissue digit is version - 1.
+    pub version: i64,
+    /// The bill this one was moved to (another number), and the one it was moved from.
+    pub moved_to: Option<String>,
+    pub moved_from: Option<String>,
     /// The link to the sheet PDF, for invoices registered without a number.
     pub sheet_url: Option<String>,
     /// What the customer is sent, and how far each got.
@@ -223,6 +232,12 @@ impl Invoice {
         }
     }
 
+    /// The register barcode's reissue digit (再発行区分): 0 as first issued, then one more
+    /// for each change of the bill, 9 at most.
+    pub fn reissue(&self) -> u8 {
+        u8::try_from((self.version - 1).clamp(0, 9)).unwrap_or(9)
+    }
+
     /// The slip holding the bill now, if any.
     pub fn held_at(&self, now: DateTime<Utc>) -> Option<&Hold> {
         self.hold.as_ref().filter(|h| {
@@ -248,6 +263,10 @@ impl Invoice {
         it.insert("merchant_order_id".into(), item::s(&self.merchant_order_id));
         it.insert("amount".into(), item::n(self.amount));
         it.insert("customer_fee".into(), item::n(self.customer_fee));
+        it.insert("version".into(), item::n(self.version));
+        if let Some(m) = &self.moved_from {
+            it.insert("moved_from".into(), item::s(m));
+        }
         it.insert("due_date".into(), item::s(self.due_date.to_string()));
         it.insert("deadline".into(), item::n(self.deadline));
         it.insert("status".into(), item::s(self.stored_status.as_str()));
@@ -319,6 +338,9 @@ impl Invoice {
                 .unwrap_or_default(),
             cancelled_at: time("cancelled_at"),
             settled_at: time("settled_at"),
+            version: item::get_n(it, "version").unwrap_or(1),
+            moved_to: get_s(it, "moved_to").map(str::to_string),
+            moved_from: get_s(it, "moved_from").map(str::to_string),
             hold: match (
                 get_s(it, "hold_slip"),
                 get_s(it, "hold_chain"),
@@ -364,6 +386,9 @@ impl Invoice {
             "payments": self.payments.iter().map(PaymentEntry::view).collect::<Vec<_>>(),
             "cancelled_at": self.cancelled_at.map(jst_timestamp),
             "settled_at": self.settled_at.map(jst_timestamp),
+            "version": self.version,
+            "moved_to": self.moved_to,
+            "moved_from": self.moved_from,
             "held_until": self.held_at(now).and_then(|h| DateTime::from_timestamp(h.until, 0)).map(jst_timestamp),
             "sheet_url": self.sheet_url,
             "notices": self.notices.iter().map(Notice::view).collect::<Vec<_>>(),

@@ -21,6 +21,9 @@ pub enum EventType {
     InvoicePaymentVoided,
     InvoiceExpired,
     InvoiceCancelled,
+    /// The merchant changed the bill (amount, due date, description, fee) or moved it to
+    /// another number.
+    InvoiceUpdated,
     /// 確報: the chain's settlement confirmed the payment (emitted by settlement work).
     InvoiceSettled,
     /// A customer's mail or sheet could not be delivered.
@@ -28,11 +31,12 @@ pub enum EventType {
 }
 
 impl EventType {
-    pub const ALL: [EventType; 6] = [
+    pub const ALL: [EventType; 7] = [
         EventType::InvoicePaid,
         EventType::InvoicePaymentVoided,
         EventType::InvoiceExpired,
         EventType::InvoiceCancelled,
+        EventType::InvoiceUpdated,
         EventType::InvoiceSettled,
         EventType::NoticeFailed,
     ];
@@ -43,6 +47,7 @@ impl EventType {
             EventType::InvoicePaymentVoided => "invoice.payment_voided",
             EventType::InvoiceExpired => "invoice.expired",
             EventType::InvoiceCancelled => "invoice.cancelled",
+            EventType::InvoiceUpdated => "invoice.updated",
             EventType::InvoiceSettled => "invoice.settled",
             EventType::NoticeFailed => "notice.failed",
         }

@@ -5,8 +5,10 @@
 //! - `GET /v1/invoices?status=&limit=&cursor=`
 //! - `GET /v1/invoices/{id}`
 //! - `POST /v1/invoices/{id}/cancel`
+//! - `PATCH /v1/invoices/{id}`, `POST /v1/invoices/{id}/move` (Idempotency-Key required)
 //! - `GET /v1/reports/payments?date=YYYY-MM-DD` (CSV, or JSON with `Accept: application/json`)
 
+mod change;
 pub mod expiry;
 mod register;
 mod reports;
@@ -52,6 +54,11 @@ impl InvoicesFunction {
             },
             ["v1", "invoices", id] => match method {
                 Method::GET => self.get(&req, id, now).await,
+                Method::PATCH => self.change(&req, id, now).await,
+                _ => Err(Problem::method_not_allowed()),
+            },
+            ["v1", "invoices", id, "move"] => match method {
+                Method::POST => self.move_to(&req, id, now).await,
                 _ => Err(Problem::method_not_allowed()),
             },
             ["v1", "invoices", id, "cancel"] => match method {

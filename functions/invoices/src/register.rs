@@ -172,6 +172,9 @@ impl InvoicesFunction {
             cancelled_at: None,
             settled_at: None,
             hold: None,
+            version: 1,
+            moved_to: None,
+            moved_from: None,
             sheet_url,
             notices: queued_notices(new, sheet_token.is_some(), now),
         };
@@ -202,7 +205,7 @@ impl InvoicesFunction {
 
     /// The number must have been issued, as a card or joint card: any merchant may bill a card
     /// (a joint card is a Smart Pit card too: usable at every merchant, by its number).
-    async fn check_number_usable(
+    pub(crate) async fn check_number_usable(
         &self,
         merchant: &Merchant,
         number: smartpit_shared::SmartPitNumber,

@@ -284,7 +284,8 @@ impl NotifyFunction {
                 inv.number(),
                 inv.due_date,
                 inv.total(),
-            ),
+            )
+            .reissued(inv.reissue()),
         };
         let bytes = pdf::render(&content)
             .map_err(|e| Failure::Permanent(format!("the sheet could not be rendered: {e}")))?;

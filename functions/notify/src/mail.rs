@@ -168,6 +168,9 @@ mod tests {
             cancelled_at: None,
             settled_at: None,
             hold: None,
+            version: 1,
+            moved_to: None,
+            moved_from: None,
             sheet_url: None,
             notices: Vec::new(),
         }

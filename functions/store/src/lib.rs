@@ -409,7 +409,10 @@ fn scanned_number(v: &Value) -> Result<(SmartPitNumber, Option<PaymentCode>), Pr
 /// code that no longer matches the bill (an altered or outdated sheet) is refused.
 fn check_not_stale(code: &PaymentCode, inv: &Invoice) -> Result<(), Problem> {
     let expected = PaymentCode::new(&code.company_code, inv.number(), inv.due_date, inv.total());
-    if code.amount == inv.total() && code.deadline == expected.deadline {
+    if code.amount == inv.total()
+        && code.deadline == expected.deadline
+        && code.reissue == inv.reissue()
+    {
         return Ok(());
     }
     Err(

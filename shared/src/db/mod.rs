@@ -25,6 +25,7 @@
 pub mod item;
 
 mod admin;
+mod changes;
 pub mod events;
 mod idempotency;
 mod invoices;

@@ -87,12 +87,44 @@ impl Db {
         sheet_token: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<TransactWriteItem, Problem> {
+        self.outbox_record(
+            "invoice_registered",
+            &format!("invoice_registered#{invoice_id}"),
+            invoice_id,
+            sheet_token,
+            now,
+        )
+    }
+
+    /// The transaction item that reissues a changed sheet invoice's sheet and mails (one
+    /// record per version, so a change never stands in for another).
+    pub fn outbox_put_reissue(
+        &self,
+        invoice_id: &str,
+        version: i64,
+        sheet_token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<TransactWriteItem, Problem> {
+        self.outbox_record(
+            "invoice_updated",
+            &format!("invoice_updated#{invoice_id}#v{version}"),
+            invoice_id,
+            Some(sheet_token),
+            now,
+        )
+    }
+
+    fn outbox_record(
+        &self,
+        kind: &str,
+        id: &str,
+        invoice_id: &str,
+        sheet_token: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<TransactWriteItem, Problem> {
         let mut it = Item::new();
-        it.insert(
-            "id".into(),
-            item::s(format!("invoice_registered#{invoice_id}")),
-        );
-        it.insert("kind".into(), item::s("invoice_registered"));
+        it.insert("id".into(), item::s(id));
+        it.insert("kind".into(), item::s(kind));
         it.insert("invoice_id".into(), item::s(invoice_id));
         it.insert("created_at".into(), item::s(timestamp(now)));
         it.insert(

@@ -55,6 +55,23 @@ impl Db {
         put_new(&self.res.main_table, it, "pk")
     }
 
+    /// The transaction item that moves a link's expiry with its bill's new deadline.
+    pub(crate) fn sheet_link_expiry(
+        &self,
+        token: &str,
+        expires_at: i64,
+    ) -> Result<TransactWriteItem, Problem> {
+        let update = aws_sdk_dynamodb::types::Update::builder()
+            .table_name(&self.res.main_table)
+            .set_key(Some(item::key(pk(token), "#")))
+            .update_expression("SET link_expires_at = :e")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":e", item::n(expires_at))
+            .build()
+            .map_err(|e| Problem::internal(&e))?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+
     /// One read; `None` for an unknown token.
     pub async fn get_sheet_link(&self, token: &str) -> Result<Option<SheetLink>, Problem> {
         let found = self

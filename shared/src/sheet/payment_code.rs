@@ -54,6 +54,14 @@ impl PaymentCode {
         }
     }
 
+    /// The same code for a reissued sheet (再発行区分 `n`, 0 to 9).
+    pub fn reissued(self, n: u8) -> Self {
+        PaymentCode {
+            reissue: n.min(9),
+            ..self
+        }
+    }
+
     pub fn stamp(&self) -> bool {
         self.amount >= STAMP_THRESHOLD_YEN
     }

@@ -90,6 +90,9 @@ async fn main() -> Result<(), String> {
             cancelled_at: None,
             settled_at: None,
             hold: None,
+            version: 1,
+            moved_to: None,
+            moved_from: None,
             sheet_url: None,
             notices: Vec::new(),
         };

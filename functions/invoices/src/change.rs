@@ -1,0 +1,330 @@
+//! `PATCH /v1/invoices/{id}` (new terms: `amount`, `due_date`, `description`, `customer_fee`)
+//! and `POST /v1/invoices/{id}/move` (`smartpit_number`: a lost card's bill goes to the new
+//! card), both under an `Idempotency-Key`, both emitting `invoice.updated`. A bill can change
+//! while it is registered, before its deadline and not held by a kiosk slip.
+
+use chrono::{DateTime, Duration, Utc};
+use http::{HeaderValue, StatusCode};
+use lambda_http::{Body, Request, Response};
+use serde_json::{json, Map, Value};
+use smartpit_shared::auth::{self, Merchant};
+use smartpit_shared::clock::{
+    deadline_epoch, jst_date, parse_due_date, MAX_DUE_DAYS_AFTER_REGISTRATION,
+};
+use smartpit_shared::db::{fingerprint, idempotency_key, Claim};
+use smartpit_shared::http::{self as web, json_object, Fields};
+use smartpit_shared::money::{fee_from_json, yen_from_json, MAX_INVOICE_YEN};
+use smartpit_shared::notice::{Notice, NoticeKind};
+use smartpit_shared::{Invoice, InvoiceId, InvoiceStatus, Problem, SmartPitNumber};
+
+use crate::InvoicesFunction;
+
+fn not_changeable(inv: &Invoice, now: DateTime<Utc>) -> Option<Problem> {
+    if let Some(h) = inv.held_at(now) {
+        return Some(
+            Problem::new(
+                StatusCode::CONFLICT,
+                "payment_in_progress",
+                "The customer is paying this bill at a store now",
+            )
+            .with("invoice_id", inv.id.as_str())
+            .with(
+                "held_until",
+                DateTime::from_timestamp(h.until, 0).map(smartpit_shared::invoice::jst_timestamp),
+            ),
+        );
+    }
+    let status = inv.status_at(now);
+    (status != InvoiceStatus::Registered).then(|| {
+        Problem::new(
+            StatusCode::CONFLICT,
+            "invoice_not_changeable",
+            "Only a registered bill before its deadline can be changed or moved",
+        )
+        .detail(format!("The invoice is {}.", status.as_str()))
+        .with("invoice_id", inv.id.as_str())
+        .with("status", status.as_str())
+    })
+}
+
+/// The new terms: every field optional, at least one given.
+fn changes(
+    body: &Map<String, Value>,
+    inv: &Invoice,
+    now: DateTime<Utc>,
+) -> Result<Invoice, Problem> {
+    let mut f = Fields::default();
+    f.only_known(body, &["amount", "due_date", "description", "customer_fee"]);
+    if body.is_empty() {
+        f.push(
+            "amount",
+            "nothing_to_change",
+            "give at least one of amount, due_date, description, customer_fee",
+        );
+    }
+    let mut next = inv.clone();
+    if let Some(v) = body.get("amount") {
+        match yen_from_json(v, MAX_INVOICE_YEN) {
+            Ok(a) => next.amount = a,
+            Err(m) => f.push("amount", "invalid_amount", m),
+        }
+    }
+    if let Some(v) = body.get("customer_fee") {
+        match fee_from_json(v) {
+            Ok(a) => next.customer_fee = a,
+            Err(m) => f.push("customer_fee", "invalid_customer_fee", m),
+        }
+    }
+    match body.get("due_date") {
+        None => {}
+        Some(Value::String(s)) => {
+            // From today, and at most 59 days after the day the bill was registered.
+            let last = jst_date(inv.created_at) + Duration::days(MAX_DUE_DAYS_AFTER_REGISTRATION);
+            match parse_due_date(s, now) {
+                Ok(d) if d > last => f.push(
+                    "due_date",
+                    "invalid_due_date",
+                    format!("must be at most {last} (59 days after the registration day, JST)"),
+                ),
+                Ok(d) => {
+                    next.due_date = d;
+                    next.deadline = deadline_epoch(d);
+                }
+                Err(m) => f.push("due_date", "invalid_due_date", m),
+            }
+        }
+        Some(_) => f.push(
+            "due_date",
+            "invalid_due_date",
+            "must be a date as YYYY-MM-DD",
+        ),
+    }
+    if body.contains_key("description") {
+        next.description = f.text(body, "description", "invalid_description", 200, false);
+    }
+    f.finish()?;
+    next.version = inv.version + 1;
+    next.updated_at = now;
+    Ok(next)
+}
+
+fn replayed(status: u16, body: String) -> Response<Body> {
+    let mut resp = web::raw_json(StatusCode::from_u16(status).unwrap_or(StatusCode::OK), body);
+    resp.headers_mut()
+        .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    resp
+}
+
+/// The terms an `invoice.updated` event shows as they were.
+fn terms(inv: &Invoice) -> Value {
+    json!({
+        "smartpit_number": inv.number().to_string(),
+        "amount": inv.amount,
+        "customer_fee": inv.customer_fee,
+        "due_date": inv.due_date.to_string(),
+        "description": inv.description,
+        "version": inv.version,
+    })
+}
+
+impl InvoicesFunction {
+    /// The merchant's bill, checked changeable, and the claimed key (or its stored answer).
+    async fn begin(
+        &self,
+        req: &Request,
+        id: &str,
+    ) -> Result<(Merchant, String, Map<String, Value>, Invoice), Problem> {
+        let merchant = auth::merchant(&self.db, req).await?;
+        let key = idempotency_key(req)?;
+        let body = json_object(req)?;
+        let inv = self
+            .db
+            .get_merchant_invoice(&merchant.id, id)
+            .await?
+            .ok_or_else(|| Problem::not_found("invoice_not_found", "Invoice"))?;
+        Ok((merchant, key, body, inv))
+    }
+
+    /// After a lost race: what the bill is now.
+    async fn lost_race(&self, merchant: &Merchant, id: &str, now: DateTime<Utc>) -> Problem {
+        match self.db.get_merchant_invoice(&merchant.id, id).await {
+            Ok(Some(inv)) => not_changeable(&inv, now).unwrap_or_else(|| {
+                Problem::new(
+                    StatusCode::CONFLICT,
+                    "invoice_changed",
+                    "The bill changed while this request ran",
+                )
+                .detail("Read it again and send the change with a new Idempotency-Key.")
+            }),
+            Ok(None) => Problem::not_found("invoice_not_found", "Invoice"),
+            Err(p) => p,
+        }
+    }
+
+    pub(crate) async fn change(
+        &self,
+        req: &Request,
+        id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Response<Body>, Problem> {
+        let (merchant, key, body, inv) = self.begin(req, id).await?;
+        let fp = fingerprint(
+            "PATCH",
+            &format!("/v1/invoices/{id}"),
+            &Value::Object(body.clone()),
+        );
+        let mut next = changes(&body, &inv, now)?;
+        let lock = match self
+            .db
+            .claim_idempotency_key(&merchant.id, &key, &fp, now)
+            .await?
+        {
+            Claim::Replay { status, body } => return Ok(replayed(status, body)),
+            Claim::Proceed(lock) => lock,
+        };
+        if let Some(p) = not_changeable(&inv, now) {
+            self.db.release_idempotency_key(&lock).await;
+            return Err(p);
+        }
+        // A sheet customer gets the new sheet (its barcode's reissue digit one higher) and mail.
+        let token = inv
+            .sheet_url
+            .as_deref()
+            .and_then(|u| u.rsplit('/').next())
+            .map(str::to_string);
+        if token.is_some() {
+            let mut notices = vec![Notice::queued(NoticeKind::Sheet, None, now)];
+            if let Some(to) = &inv.customer.email {
+                notices.push(Notice::queued(NoticeKind::SheetMail, Some(to), now));
+            }
+            if let Some(to) = &inv.customer.mobile_email {
+                notices.push(Notice::queued(NoticeKind::MobileMail, Some(to), now));
+            }
+            next.notices = notices;
+        }
+        let view = next.merchant_view(now);
+        let response = view.to_string();
+        let event = json!({"invoice": view, "previous": terms(&inv)});
+        let applied = self
+            .db
+            .change_invoice(
+                &inv,
+                &next,
+                event,
+                token.as_deref(),
+                &lock,
+                200,
+                &response,
+                now,
+            )
+            .await;
+        match applied {
+            Ok(true) => {
+                tracing::info!(invoice_id = %inv.id, merchant_id = %merchant.id, version = next.version, "invoice changed");
+                Ok(web::raw_json(StatusCode::OK, response))
+            }
+            Ok(false) => {
+                self.db.release_idempotency_key(&lock).await;
+                Err(self.lost_race(&merchant, id, now).await)
+            }
+            Err(p) => {
+                self.db.release_idempotency_key(&lock).await;
+                Err(p)
+            }
+        }
+    }
+
+    pub(crate) async fn move_to(
+        &self,
+        req: &Request,
+        id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Response<Body>, Problem> {
+        let (merchant, key, body, inv) = self.begin(req, id).await?;
+        let mut f = Fields::default();
+        f.only_known(&body, &["smartpit_number"]);
+        let number = match body.get("smartpit_number").and_then(Value::as_str) {
+            Some(s) => SmartPitNumber::parse(s)
+                .map_err(|e| f.push("smartpit_number", "invalid_number", e.to_string()))
+                .ok(),
+            None => {
+                f.push(
+                    "smartpit_number",
+                    "invalid_number",
+                    "is required (a string of 13 digits)",
+                );
+                None
+            }
+        };
+        f.finish()?;
+        let Some(number) = number else {
+            return Err(Problem::internal(&"validation passed without a number"));
+        };
+        if number == inv.number() {
+            return Err(Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "same_number",
+                "The bill is on this number already",
+            ));
+        }
+        let fp = fingerprint(
+            "POST",
+            &format!("/v1/invoices/{id}/move"),
+            &Value::Object(body.clone()),
+        );
+        // The new number must be a card (sheets serve only their own purchase), checked before
+        // the key is claimed.
+        self.check_number_usable(&merchant, number, now).await?;
+        let lock = match self
+            .db
+            .claim_idempotency_key(&merchant.id, &key, &fp, now)
+            .await?
+        {
+            Claim::Replay { status, body } => return Ok(replayed(status, body)),
+            Claim::Proceed(lock) => lock,
+        };
+        if let Some(p) = not_changeable(&inv, now) {
+            self.db.release_idempotency_key(&lock).await;
+            return Err(p);
+        }
+        let moved = Invoice {
+            id: InvoiceId::new(number),
+            created_at: now,
+            updated_at: now,
+            version: 1,
+            moved_from: Some(inv.id.to_string()),
+            moved_to: None,
+            payments: Vec::new(),
+            notices: Vec::new(),
+            sheet_url: None,
+            hold: None,
+            ..inv.clone()
+        };
+        let view = moved.merchant_view(now);
+        let response = view.to_string();
+        let event =
+            json!({"invoice": view, "previous": terms(&inv), "moved_from": inv.id.as_str()});
+        match self
+            .db
+            .move_invoice(&inv, &moved, event, &lock, 201, &response, now)
+            .await
+        {
+            Ok(true) => {
+                tracing::info!(invoice_id = %inv.id, moved_to = %moved.id, merchant_id = %merchant.id, "invoice moved");
+                let mut resp = web::raw_json(StatusCode::CREATED, response);
+                if let Ok(v) = HeaderValue::from_str(&format!("/v1/invoices/{}", moved.id)) {
+                    resp.headers_mut().insert(http::header::LOCATION, v);
+                }
+                Ok(resp)
+            }
+            Ok(false) => {
+                self.db.release_idempotency_key(&lock).await;
+                Err(self.lost_race(&merchant, id, now).await)
+            }
+            Err(p) => {
+                self.db.release_idempotency_key(&lock).await;
+                Err(p)
+            }
+        }
+    }
+}

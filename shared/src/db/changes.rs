@@ -1,0 +1,206 @@
+//! A merchant's changes to a registered bill: new terms (`PATCH`, a new version) or another
+//! number (a lost card: the bill moves). Each is one transaction with its `invoice.updated`
+//! event and the stored idempotent response; both are conditional on the bill being the version
+//! read, registered, before its deadline and not held by a kiosk slip.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use super::idempotency::Lock;
+use super::item;
+use super::notices::notices_attr;
+use super::{av_s, cancellation_codes, put_new, Db};
+use crate::invoice::{
+    invoice_sk, merchant_pk, merchant_status_pk, number_pk, timestamp, Invoice, InvoiceStatus,
+};
+use crate::problem::Problem;
+use crate::webhook::{Event, EventType};
+
+/// The condition every change of a bill needs: what was read is what is stored, and it may
+/// still change.
+const CHANGEABLE: &str = "merchant_id = :m AND #status = :registered AND deadline >= :now \
+     AND (attribute_not_exists(hold_until) OR hold_until < :now) \
+     AND (attribute_not_exists(version) OR version = :v)";
+
+fn changeable(
+    b: aws_sdk_dynamodb::types::builders::UpdateBuilder,
+    current: &Invoice,
+    now: DateTime<Utc>,
+) -> aws_sdk_dynamodb::types::builders::UpdateBuilder {
+    b.condition_expression(CHANGEABLE)
+        .expression_attribute_names("#status", "status")
+        .expression_attribute_values(":m", av_s(&current.merchant_id))
+        .expression_attribute_values(":registered", av_s("registered"))
+        .expression_attribute_values(":now", item::n(now.timestamp()))
+        .expression_attribute_values(":v", item::n(current.version))
+}
+
+impl Db {
+    /// Stores `changed` (the next version of `current`): its terms, version and queued
+    /// notices, the sheet link's new expiry and a reissue record for a sheet invoice, the
+    /// event, the response. `Ok(false)`: the bill changed meanwhile; nothing was written.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn change_invoice(
+        &self,
+        current: &Invoice,
+        changed: &Invoice,
+        event_data: Value,
+        sheet_token: Option<&str>,
+        lock: &Lock,
+        response_status: u16,
+        response_body: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, Problem> {
+        let mut set = vec![
+            "amount = :amount",
+            "customer_fee = :fee",
+            "due_date = :due",
+            "deadline = :deadline",
+            "version = :next",
+            "updated_at = :ts",
+        ];
+        let mut values: HashMap<String, AttributeValue> = HashMap::from([
+            (":amount".into(), item::n(changed.amount)),
+            (":fee".into(), item::n(changed.customer_fee)),
+            (":due".into(), item::s(changed.due_date.to_string())),
+            (":deadline".into(), item::n(changed.deadline)),
+            (":next".into(), item::n(changed.version)),
+            (":ts".into(), item::s(timestamp(now))),
+        ]);
+        if let Some(d) = &changed.description {
+            set.push("description = :desc");
+            values.insert(":desc".into(), item::s(d));
+        }
+        if sheet_token.is_some() {
+            set.push("notices = :notices");
+            values.insert(":notices".into(), notices_attr(&changed.notices));
+        }
+        let mut expr = format!("SET {}", set.join(", "));
+        if changed.description.is_none() {
+            expr.push_str(" REMOVE description");
+        }
+        let update = changeable(
+            Update::builder()
+                .table_name(&self.res.main_table)
+                .set_key(Some(item::key(
+                    number_pk(current.number()),
+                    invoice_sk(&current.id),
+                )))
+                .update_expression(expr),
+            current,
+            now,
+        );
+        let mut update = update;
+        for (k, v) in values {
+            update = update.expression_attribute_values(k, v);
+        }
+        let update = update.build().map_err(|e| Problem::internal(&e))?;
+        let mut items = vec![
+            TransactWriteItem::builder().update(update).build(),
+            self.complete_idempotency_key(lock, response_status, response_body)?,
+            self.event_put(&Event::new(
+                &current.merchant_id,
+                EventType::InvoiceUpdated,
+                Some(current.id.as_str()),
+                event_data,
+                now,
+            ))?,
+        ];
+        if let Some(token) = sheet_token {
+            items.push(self.sheet_link_expiry(token, changed.deadline)?);
+            items.push(self.outbox_put_reissue(
+                changed.id.as_str(),
+                changed.version,
+                token,
+                now,
+            )?);
+        }
+        self.applied_transaction(items).await
+    }
+
+    /// Moves `current` to `moved` (the same bill under another number, a new id): the old bill
+    /// becomes `moved` (and leaves its number's lookups), the new one is registered, the order
+    /// id follows it. `Ok(false)`: the bill changed meanwhile; nothing was written.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn move_invoice(
+        &self,
+        current: &Invoice,
+        moved: &Invoice,
+        event_data: Value,
+        lock: &Lock,
+        response_status: u16,
+        response_body: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, Problem> {
+        let old = changeable(
+            Update::builder()
+                .table_name(&self.res.main_table)
+                .set_key(Some(item::key(
+                    number_pk(current.number()),
+                    invoice_sk(&current.id),
+                )))
+                .update_expression(
+                    "SET #status = :moved, moved_to = :to, updated_at = :ts, gsi2pk = :gsi2pk \
+                     REMOVE open_shard",
+                ),
+            current,
+            now,
+        )
+        .expression_attribute_values(":moved", av_s("moved"))
+        .expression_attribute_values(":to", av_s(moved.id.as_str()))
+        .expression_attribute_values(":ts", av_s(&timestamp(now)))
+        .expression_attribute_values(
+            ":gsi2pk",
+            av_s(&merchant_status_pk(
+                &current.merchant_id,
+                InvoiceStatus::Moved,
+            )),
+        )
+        .build()
+        .map_err(|e| Problem::internal(&e))?;
+        let order = Update::builder()
+            .table_name(&self.res.main_table)
+            .set_key(Some(item::key(
+                merchant_pk(&current.merchant_id),
+                format!("ORDER#{}", current.merchant_order_id),
+            )))
+            .update_expression("SET invoice_id = :new")
+            .condition_expression("invoice_id = :old")
+            .expression_attribute_values(":new", av_s(moved.id.as_str()))
+            .expression_attribute_values(":old", av_s(current.id.as_str()))
+            .build()
+            .map_err(|e| Problem::internal(&e))?;
+        let items = vec![
+            TransactWriteItem::builder().update(old).build(),
+            put_new(&self.res.main_table, moved.to_item(), "pk")?,
+            TransactWriteItem::builder().update(order).build(),
+            self.complete_idempotency_key(lock, response_status, response_body)?,
+            self.event_put(&Event::new(
+                &current.merchant_id,
+                EventType::InvoiceUpdated,
+                Some(current.id.as_str()),
+                event_data,
+                now,
+            ))?,
+        ];
+        self.applied_transaction(items).await
+    }
+
+    /// `Ok(false)` when a condition failed (nothing was written).
+    async fn applied_transaction(&self, items: Vec<TransactWriteItem>) -> Result<bool, Problem> {
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) if cancellation_codes(&e).is_some() => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
