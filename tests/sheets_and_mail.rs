@@ -647,3 +647,29 @@ async fn a_changed_sheet_bill_is_reissued_and_its_old_barcode_refused() {
     assert_eq!(mine.len(), 1);
     assert_eq!(mine[0]["data"]["previous"]["amount"], 4_000);
 }
+
+#[tokio::test]
+async fn a_sheet_bill_moved_to_a_card_closes_its_sheet_link() {
+    let s = stack();
+    let c = s.client();
+    let email = format!("{}@example.jp", unique("moved"));
+    let inv = register_without_number(s, &email, None, 1_200, "本").await;
+    let link = inv["sheet_url"].as_str().unwrap_or_default().to_string();
+    let card = s.fresh_card().await.to_string();
+    let moved = c
+        .send(
+            c.post(
+                &format!(
+                    "/v1/invoices/{}/move",
+                    inv["id"].as_str().unwrap_or_default()
+                ),
+                s.merchant_key(0),
+            )
+            .header("Idempotency-Key", unique("idem"))
+            .json(&json!({"smartpit_number": card})),
+        )
+        .await;
+    assert_eq!(moved.status, 201, "{:?}", moved.body);
+    let answer = no_redirects().get(&link).send().await.expect("link");
+    assert_eq!(answer.status().as_u16(), 410);
+}

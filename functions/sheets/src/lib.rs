@@ -123,6 +123,16 @@ impl SheetsFunction {
             Some(id) => self.db.get_invoice(&id).await?,
             None => None,
         };
+        if invoice
+            .as_ref()
+            .is_some_and(|i| i.stored_status == InvoiceStatus::Moved)
+        {
+            return Ok(page(
+                StatusCode::GONE,
+                "このご請求は別の番号に移されました。ご請求元からのご案内をご確認ください。",
+                "This bill was moved to another number. Please see the merchant's message.",
+            ));
+        }
         if invoice.is_some_and(|i| i.stored_status == InvoiceStatus::Cancelled) {
             return Ok(page(
                 StatusCode::GONE,
