@@ -114,6 +114,21 @@ async fn a_slip_holds_its_bills_and_frees_them_when_it_lapses() {
     )
     .await;
     assert_eq!((st, &again["id"]), (201, &slip["id"]));
+    // Not a copy: a print of only one of the held bills.
+    let (st, part) = call(
+        &f,
+        true,
+        "/store/v1/slips",
+        lawson,
+        slip_body(&number, &[&a]),
+        t0,
+    )
+    .await;
+    assert_eq!(
+        (st, part["code"].as_str()),
+        (409, Some("invoice_held")),
+        "{part}"
+    );
 
     // While held: no other kiosk sees the bills, nobody pays them without the slip, another
     // slip cannot take them, the merchant can neither cancel them.

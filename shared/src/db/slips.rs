@@ -29,7 +29,8 @@ pub struct Slip {
 
 pub enum SlipOutcome {
     Printed(Slip),
-    /// A copy of the same request (same chain, store and bills) while its slip holds them.
+    /// A copy of the same request (same chain, store and bills) while its slip holds them
+    /// (one more read, of the slip, to be sure it is the same).
     Replayed(Slip),
     UnknownInvoice(String),
     NotPayable {
@@ -45,6 +46,23 @@ pub enum SlipOutcome {
 const ATTEMPTS: usize = 3;
 
 impl Db {
+    /// One consistent read of a slip.
+    pub async fn get_slip(&self, id: &str) -> Result<Option<Slip>, Problem> {
+        let found = self
+            .read(&self.res.main_table, item::key(format!("SLIP#{id}"), "#"))
+            .await?;
+        Ok(found.map(|it| Slip {
+            id: id.to_string(),
+            chain_id: item::get_s(&it, "chain_id").unwrap_or_default().to_string(),
+            store_code: item::get_s(&it, "store_code")
+                .unwrap_or_default()
+                .to_string(),
+            invoice_ids: item::get_list_s(&it, "invoice_ids"),
+            amount: item::get_n(&it, "amount").unwrap_or(0),
+            hold_until: item::get_n(&it, "hold_until").unwrap_or(0),
+        }))
+    }
+
     /// Holds the bills for a new slip. One batch read, one transaction (the slip and a
     /// conditional hold on each bill: registered, before its deadline, not held).
     pub async fn print_slip(
@@ -81,15 +99,15 @@ impl Db {
                         .iter()
                         .all(|h| h.slip_id == first.slip_id && h.chain_id == chain_id);
                 if same {
-                    let amount = invoices.values().map(|i| i.total()).sum();
-                    return Ok(SlipOutcome::Replayed(Slip {
-                        id: first.slip_id.clone(),
-                        chain_id: chain_id.to_string(),
-                        store_code: store_code.to_string(),
-                        invoice_ids: ids.iter().map(ToString::to_string).collect(),
-                        amount,
-                        hold_until: first.until,
-                    }));
+                    if let Some(slip) = self.get_slip(&first.slip_id).await? {
+                        let mut wanted: Vec<String> = ids.iter().map(ToString::to_string).collect();
+                        let mut printed = slip.invoice_ids.clone();
+                        wanted.sort_unstable();
+                        printed.sort_unstable();
+                        if wanted == printed && slip.store_code == store_code {
+                            return Ok(SlipOutcome::Replayed(slip));
+                        }
+                    }
                 }
                 let held = ids
                     .iter()
