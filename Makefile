@@ -4,6 +4,11 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
+# The caller's own AWS settings, read before they are replaced below, for `make deploy` only.
+AWS_VARS := AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_PROFILE AWS_REGION AWS_DEFAULT_REGION AWS_CONFIG_FILE AWS_SHARED_CREDENTIALS_FILE
+CALLER_AWS := $(strip $(foreach v,$(AWS_VARS),$(if $($(v)),$(v)='$($(v))')))
+CALLER_CREDENTIALS := $(strip $(AWS_ACCESS_KEY_ID)$(AWS_PROFILE))
+
 # Nothing may reach a real AWS endpoint or the instance metadata address.
 export AWS_ACCESS_KEY_ID := local
 export AWS_SECRET_ACCESS_KEY := local
@@ -17,7 +22,7 @@ export AWS_SHARED_CREDENTIALS_FILE := /dev/null
 PYTHON ?= python3
 VENV := .venv
 
-.PHONY: help dev mail test lint venv tools bench bench-settlement validate font-layer clean install
+.PHONY: help dev mail test lint venv tools bench bench-settlement validate deploy font-layer clean install
 
 help:
 	@echo "make dev    run the whole service locally (emulator, tables, demo data, API on 127.0.0.1:3000)"
@@ -27,6 +32,7 @@ help:
 	@echo "make bench  sheet render time and size (criterion)"
 	@echo "make bench-settlement  reconcile a settlement file of LINES (10000) lines: time, calls per line"
 	@echo "make validate  sam validate --lint of infra/template.yaml"
+	@echo "make deploy ENV=staging|prod  sam build + sam deploy with samconfig.toml's [ENV], no prompts"
 	@echo "make install   put the smartpit operator command on the PATH (cargo install)"
 
 $(VENV)/.installed: infra/local/requirements.txt
@@ -63,6 +69,18 @@ lint:
 	$(PYTHON) -m venv .venv-deploy
 	.venv-deploy/bin/pip install --quiet --disable-pip-version-check -r infra/local/requirements-deploy.txt
 	touch $@
+
+# `make deploy ENV=staging|prod`: release build (cargo-lambda, arm64) and deploy without prompts,
+# with samconfig.toml's [ENV] section. Needs AWS credentials of that account in the environment.
+ENV ?=
+deploy: .venv-deploy/.installed font-layer
+	@case "$(ENV)" in staging|prod) ;; *) echo "say ENV=staging or ENV=prod"; exit 2;; esac
+	@test -n "$(CALLER_CREDENTIALS)" || { echo "no AWS credentials in the environment (AWS_ACCESS_KEY_ID or AWS_PROFILE)"; exit 2; }
+	.venv-deploy/bin/pip install --quiet --disable-pip-version-check cargo-lambda
+	@env $(foreach v,$(AWS_VARS) AWS_EC2_METADATA_DISABLED,-u $(v)) $(CALLER_AWS) SAM_CLI_TELEMETRY=0 \
+	  PATH="$(CURDIR)/.venv-deploy/bin:$$PATH" .venv-deploy/bin/sam build --config-env $(ENV)
+	@env $(foreach v,$(AWS_VARS) AWS_EC2_METADATA_DISABLED,-u $(v)) $(CALLER_AWS) SAM_CLI_TELEMETRY=0 \
+	  .venv-deploy/bin/sam deploy --config-env $(ENV)
 
 # `sam validate --lint` of the template, offline.
 validate: .venv-deploy/.installed
