@@ -174,13 +174,13 @@ const CASES: &[Case] = &[
         name: "wrong credentials",
         status: 401,
         code: "unauthorized",
-        tweak: |r| r.key = Some("sk_local_nobody".into()),
+        tweak: |r| r.key = Some("sk_test_nobody".into()),
     },
     Case {
         name: "store key on merchant API",
         status: 401,
         code: "unauthorized",
-        tweak: |r| r.key = Some("ck_local_lawson".into()),
+        tweak: |r| r.key = Some("ck_test_lawson".into()),
     },
     Case {
         name: "empty order id",

@@ -418,3 +418,84 @@ async fn a_stale_or_altered_sheet_barcode_is_refused() {
     assert_eq!(ok.status, 200, "{:?}", ok.body);
     assert_eq!(ok.body["total_amount"], 4321);
 }
+
+#[tokio::test]
+async fn keys_are_bound_to_their_environment_revoked_and_rotated() {
+    use smartpit_cli::onboard;
+    use smartpit_shared::db::keys::KeyOwner;
+    let s = stack();
+    let c = s.client();
+    let db = s.db();
+    let merchant = unique("keys");
+    let key = onboard::merchant_key(&db, &merchant, "鍵の店", false)
+        .await
+        .expect("onboard");
+    assert!(key.starts_with("sk_test_"), "{key}");
+    let ok = |key: String| {
+        let c = &c;
+        async move { c.send(c.get("/v1/invoices?limit=1", &key)).await.status }
+    };
+    assert_eq!(ok(key.clone()).await, 200);
+
+    // A live key, stored and valid there, is refused by a test stack before any lookup.
+    let live = format!("sk_live_{}", unique("x").replace('-', ""));
+    db.put_merchant(
+        &smartpit_shared::auth::Merchant {
+            id: merchant.clone(),
+            name: "鍵の店".into(),
+        },
+        &live,
+        chrono::Utc::now(),
+    )
+    .await
+    .expect("live key");
+    let wrong = c.send(c.get("/v1/invoices?limit=1", &live)).await;
+    assert_eq!((wrong.status, wrong.code()), (401, "unauthorized"));
+    assert!(wrong.body["detail"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("test keys"));
+
+    // Rotation: a new key at once; with no grace the old one stops.
+    let owner = KeyOwner::Merchant(merchant.clone());
+    let (second, ended) = onboard::rotate(&db, &owner, 3600).await.expect("rotate");
+    assert!(ended >= 1);
+    smartpit_shared::auth::forget_cached_keys();
+    assert_eq!(ok(second.clone()).await, 200);
+    assert_eq!(
+        ok(key.clone()).await,
+        200,
+        "the old key works during the grace period"
+    );
+    let (third, _) = onboard::rotate(&db, &owner, 0).await.expect("rotate");
+    smartpit_shared::auth::forget_cached_keys();
+    assert_eq!(ok(third.clone()).await, 200);
+    assert_eq!(ok(key.clone()).await, 401, "past its end");
+    assert_eq!(ok(second.clone()).await, 401);
+
+    // Listing shows prefixes and states, never a key; revoking by prefix stops the key.
+    let listed = db.list_keys(&owner).await.expect("list");
+    let prefix = smartpit_shared::db::keys::key_prefix(&third);
+    assert!(listed
+        .iter()
+        .any(|k| k.prefix == prefix && k.state(chrono::Utc::now()) == "active"));
+    assert!(listed.iter().all(|k| k.prefix.len() == 16));
+    assert_eq!(
+        db.revoke_key(&prefix, chrono::Utc::now())
+            .await
+            .expect("revoke"),
+        Some(owner.clone())
+    );
+    smartpit_shared::auth::forget_cached_keys();
+    assert_eq!(ok(third).await, 401);
+    let after = db.list_keys(&owner).await.expect("list");
+    assert!(after
+        .iter()
+        .any(|k| k.prefix == prefix && k.state(chrono::Utc::now()) == "revoked"));
+    assert_eq!(
+        db.revoke_key("sk_test_nothing1", chrono::Utc::now())
+            .await
+            .expect("revoke"),
+        None
+    );
+}

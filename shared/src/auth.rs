@@ -43,10 +43,33 @@ fn cache() -> &'static Mutex<KeyCache> {
     CACHE.get_or_init(|| Mutex::new(HashMap::new()))
 }
 
+/// Forgets every cached key (a warm function otherwise trusts a key it has seen for
+/// [`KEY_CACHE_SECONDS`]): for tests and tools that must see a revocation at once.
+pub fn forget_cached_keys() {
+    if let Ok(mut c) = cache().lock() {
+        c.clear();
+    }
+}
+
 async fn principal(db: &Db, req: &Request) -> Result<Principal, Problem> {
     let token = bearer_token(req).ok_or_else(Problem::unauthorized)?;
     if token.len() > 200 {
         return Err(Problem::unauthorized());
+    }
+    // A key of another environment is refused before any lookup: a test key never reaches
+    // live data, nor a live key test data.
+    let env = db.res.key_environment.as_str();
+    let of_env = ["sk", "ck"].iter().any(|kind| {
+        token
+            .strip_prefix(kind)
+            .and_then(|t| t.strip_prefix('_'))
+            .and_then(|t| t.strip_prefix(env))
+            .is_some_and(|t| t.starts_with('_'))
+    });
+    if env.is_empty() || !of_env {
+        return Err(Problem::unauthorized().detail(format!(
+            "This service takes {env} keys (sk_{env}_… for merchants, ck_{env}_… for store chains)."
+        )));
     }
     // Keyed by the key's hash, so the secret itself is never kept in memory longer than needed.
     let hash = sha256_hex(token);

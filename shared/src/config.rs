@@ -20,6 +20,9 @@ pub struct Resources {
     pub mail_from: String,
     /// Public base URL of the API, for sheet links in mail (`PUBLIC_BASE_URL`).
     pub public_base_url: String,
+    /// `test` or `live` (`KEY_ENVIRONMENT`): only keys of this environment (`sk_test_…`,
+    /// `ck_live_…`) are taken.
+    pub key_environment: String,
 }
 
 impl Resources {
@@ -32,6 +35,7 @@ impl Resources {
             sheets_bucket: var("SHEETS_BUCKET")?,
             mail_from: var("MAIL_FROM")?,
             public_base_url: var("PUBLIC_BASE_URL")?,
+            key_environment: var("KEY_ENVIRONMENT")?,
         })
     }
 }

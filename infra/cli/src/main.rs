@@ -126,6 +126,12 @@ enum Command {
         #[command(subcommand)]
         action: SettlementAction,
     },
+    /// API keys: list an owner's keys, revoke one by its prefix, rotate (a new key; the old
+    /// ones stop after a grace period).
+    Keys {
+        #[command(subcommand)]
+        action: KeysAction,
+    },
     /// Print a new API key for a store chain of the catalogue, once.
     ChainKey {
         /// A chain id of shared/src/store_chains.json (lawson, familymart, ...).
@@ -173,6 +179,53 @@ enum SettlementAction {
     },
 }
 
+#[derive(Subcommand)]
+enum KeysAction {
+    /// Every key of a merchant or a chain: prefix, state, creation.
+    List {
+        #[command(flatten)]
+        owner: KeyOwnerArgs,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Revoke the key shown with this prefix (`sk_test_ab12cd34`): it stops within a minute.
+    Revoke {
+        prefix: String,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Print a new key (once); the owner's other keys stop after the grace period.
+    Rotate {
+        #[command(flatten)]
+        owner: KeyOwnerArgs,
+        /// Hours the old keys keep working (0: they stop now).
+        #[arg(long, default_value_t = 24)]
+        grace_hours: i64,
+        #[command(flatten)]
+        target: Target,
+    },
+}
+
+#[derive(clap::Args)]
+struct KeyOwnerArgs {
+    /// A merchant's id.
+    #[arg(long, conflicts_with = "chain", required_unless_present = "chain")]
+    merchant: Option<String>,
+    /// A chain's id.
+    #[arg(long)]
+    chain: Option<String>,
+}
+
+impl KeyOwnerArgs {
+    fn owner(self) -> smartpit_shared::db::keys::KeyOwner {
+        use smartpit_shared::db::keys::KeyOwner;
+        match (self.merchant, self.chain) {
+            (Some(m), _) => KeyOwner::Merchant(m),
+            (None, c) => KeyOwner::Chain(c.unwrap_or_default()),
+        }
+    }
+}
+
 #[derive(clap::Args)]
 struct SettlementFile {
     /// The chain's id (lawson, familymart, ...).
@@ -210,6 +263,10 @@ struct Target {
     /// environment.
     #[arg(long, env = "MAIN_TABLE")]
     main_table: Option<String>,
+    /// The deployed stack's key environment (its KeyEnvironment parameter: test or live); the
+    /// local stack's is test.
+    #[arg(long, env = "KEY_ENVIRONMENT")]
+    key_environment: Option<String>,
 }
 
 impl Target {
@@ -220,6 +277,7 @@ impl Target {
                 let sdk = smartpit_shared::config::aws_from_env().await;
                 let res = smartpit_shared::config::Resources {
                     main_table,
+                    key_environment: self.key_environment.unwrap_or_default(),
                     ..Default::default()
                 };
                 Ok(smartpit_shared::Db::with_profile(
@@ -411,6 +469,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Settlement { action } => settlement(&repo, action).await,
+        Command::Keys { action } => keys(&repo, action).await,
         Command::MerchantFees {
             id,
             chain,
@@ -503,6 +562,53 @@ async fn run(cli: Cli) -> Result<(), String> {
                 out.display(),
                 bucket,
                 batch.s3_key
+            );
+            Ok(())
+        }
+    }
+}
+
+async fn keys(repo: &std::path::Path, action: KeysAction) -> Result<(), String> {
+    let now = chrono::Utc::now();
+    match action {
+        KeysAction::List { owner, target } => {
+            let db = target.db(repo).await?;
+            let keys = db
+                .list_keys(&owner.owner())
+                .await
+                .map_err(|p| p.to_string())?;
+            for k in &keys {
+                println!("{}", k.describe(now));
+            }
+            eprintln!("{} key(s)", keys.len());
+            Ok(())
+        }
+        KeysAction::Revoke { prefix, target } => {
+            let db = target.db(repo).await?;
+            match db
+                .revoke_key(&prefix, now)
+                .await
+                .map_err(|p| p.to_string())?
+            {
+                Some(owner) => {
+                    println!("revoked {prefix} ({owner:?}); it stops working within a minute");
+                    Ok(())
+                }
+                None => Err(format!(
+                    "no key has the prefix {prefix} (smartpit keys list shows them)"
+                )),
+            }
+        }
+        KeysAction::Rotate {
+            owner,
+            grace_hours,
+            target,
+        } => {
+            let db = target.db(repo).await?;
+            let (key, ended) = onboard::rotate(&db, &owner.owner(), grace_hours * 3600).await?;
+            println!("{key}");
+            eprintln!(
+                "new key above, shown once; {ended} older key(s) stop in {grace_hours} hour(s)"
             );
             Ok(())
         }

@@ -42,7 +42,7 @@ pub async fn merchant_key(db: &Db, id: &str, name: &str, add_key: bool) -> Resul
         (None, true) => return Err(format!("there is no merchant {id} to add a key to")),
         _ => {}
     }
-    let key = new_secret("sk_live");
+    let key = new_secret(&format!("sk_{}", environment(db)?));
     let merchant = Merchant {
         id: id.to_string(),
         name: name.to_string(),
@@ -51,6 +51,43 @@ pub async fn merchant_key(db: &Db, id: &str, name: &str, add_key: bool) -> Resul
         .await
         .map_err(|p| p.to_string())?;
     Ok(key)
+}
+
+/// `test` or `live`: the environment of the stack the key is for.
+pub fn environment(db: &Db) -> Result<&str, String> {
+    match db.res.key_environment.as_str() {
+        e @ ("test" | "live") => Ok(e),
+        other => Err(format!(
+            "say which key environment the stack takes (--key-environment test|live), not {other:?}"
+        )),
+    }
+}
+
+/// A new key for an existing merchant or chain; its other working keys stop after `grace`
+/// seconds (0: at once). Returns the key and how many old keys were given an end.
+pub async fn rotate(
+    db: &Db,
+    owner: &smartpit_shared::db::keys::KeyOwner,
+    grace_seconds: i64,
+) -> Result<(String, usize), String> {
+    use smartpit_shared::db::keys::KeyOwner;
+    let now = Utc::now();
+    let key = match owner {
+        KeyOwner::Merchant(id) => {
+            let m = db
+                .get_merchant(id)
+                .await
+                .map_err(|p| p.to_string())?
+                .ok_or_else(|| format!("there is no merchant {id}"))?;
+            merchant_key(db, id, &m.name, true).await?
+        }
+        KeyOwner::Chain(id) => chain_key(db, id).await?,
+    };
+    let ended = db
+        .expire_keys(owner, &key, now.timestamp() + grace_seconds.max(0))
+        .await
+        .map_err(|p| p.to_string())?;
+    Ok((key, ended))
 }
 
 /// Returns a new API key for a chain of the catalogue.
@@ -63,7 +100,7 @@ pub async fn chain_key(db: &Db, chain_id: &str) -> Result<String, String> {
             ids.join(", ")
         )
     })?;
-    let key = new_secret("ck_live");
+    let key = new_secret(&format!("ck_{}", environment(db)?));
     db.put_store_chain(chain, &key, Utc::now())
         .await
         .map_err(|p| p.to_string())?;

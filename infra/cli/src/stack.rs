@@ -101,6 +101,10 @@ impl Stack {
         if target == "PublicBaseUrl" {
             return Some(self.api_url.clone());
         }
+        // Every key of the local stack is a test key.
+        if target == "KeyEnvironment" {
+            return Some("test".into());
+        }
         if self.template.queues.iter().any(|q| q == target) {
             return Some(provision::queue_url(&self.endpoint, target));
         }
@@ -144,6 +148,7 @@ impl Stack {
             sheets_bucket: get("SHEETS_BUCKET")?,
             mail_from: get("MAIL_FROM")?,
             public_base_url: get("PUBLIC_BASE_URL")?,
+            key_environment: get("KEY_ENVIRONMENT")?,
         })
     }
 
@@ -446,7 +451,7 @@ impl Stack {
         }
         let mut store_chains = BTreeMap::new();
         for chain in smartpit_shared::store_chain::catalogue().map_err(|e| e.to_string())? {
-            let key = format!("ck_local_{}", chain.id.replace('-', "_"));
+            let key = format!("ck_test_{}", chain.id.replace('-', "_"));
             db.put_store_chain(&chain, &key, now)
                 .await
                 .map_err(|p| p.to_string())?;
@@ -469,8 +474,8 @@ impl Stack {
 }
 
 pub const DEMO_MERCHANTS: [(&str, &str, &str); 2] = [
-    ("demo-shop", "スマートピット商店", "sk_local_demo_shop"),
-    ("sample-books", "サンプル書店", "sk_local_sample_books"),
+    ("demo-shop", "スマートピット商店", "sk_test_demo_shop"),
+    ("sample-books", "サンプル書店", "sk_test_sample_books"),
 ];
 
 const DEMO_CARD_BODIES: [u64; 5] = [

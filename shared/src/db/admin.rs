@@ -32,7 +32,13 @@ impl Db {
         k.insert("merchant_id".into(), item::s(&merchant.id));
         k.insert("merchant_name".into(), item::s(&merchant.name));
         k.insert("created_at".into(), item::s(timestamp(now)));
-        self.put_all(vec![m, k]).await
+        let mut items = vec![m, k];
+        items.extend(self.key_records(
+            &super::keys::KeyOwner::Merchant(merchant.id.clone()),
+            api_key,
+            now,
+        ));
+        self.put_all(items).await
     }
 
     /// Stores a chain of the catalogue and registers one API key for it.
@@ -54,7 +60,13 @@ impl Db {
         k.insert("chain_name_ja".into(), item::s(&chain.name_ja));
         k.insert("channel".into(), item::s(chain.channel.as_str()));
         k.insert("created_at".into(), item::s(timestamp(now)));
-        self.put_all(vec![c, k]).await
+        let mut items = vec![c, k];
+        items.extend(self.key_records(
+            &super::keys::KeyOwner::Chain(chain.id.clone()),
+            api_key,
+            now,
+        ));
+        self.put_all(items).await
     }
 
     async fn put_all(&self, items: Vec<Item>) -> Result<(), Problem> {
@@ -82,7 +94,8 @@ impl Db {
         }))
     }
 
-    /// Who holds this API key. One read.
+    /// Who holds this API key, if it still works (not revoked, not past the end a rotation
+    /// set). One read.
     pub async fn principal_for_key(&self, api_key: &str) -> Result<Option<Principal>, Problem> {
         let out = self
             .client
@@ -94,6 +107,10 @@ impl Db {
         let Some(it) = out.item() else {
             return Ok(None);
         };
+        let ended = item::get_n(it, "key_expires_at").is_some_and(|e| e <= Utc::now().timestamp());
+        if it.contains_key("revoked_at") || ended {
+            return Ok(None);
+        }
         let principal = match get_s(it, "principal") {
             Some("merchant") => match (get_s(it, "merchant_id"), get_s(it, "merchant_name")) {
                 (Some(id), Some(name)) => Some(Principal::Merchant(Merchant {

@@ -14,6 +14,8 @@
 //!   day (the daily report); `MER#<merchant>` / `FEES`: the merchant's fee schedule.
 //! - `SLIP#<slip id>` / `#`: a kiosk slip (申込券); its bills carry `hold_slip`, `hold_chain`,
 //!   `hold_until` while it holds them.
+//! - `MER#<id>` or `CHAIN#<id>` / `KEY#<prefix>`, `KEYPREFIX#<prefix>` / `#`: an API key's records
+//!   (listing, revocation by the prefix an operator is shown).
 //! - `SETTLE#<chain>/<YYYYMMDD>` / `#`: the summary of a settlement file's reconciliation.
 //! - GSI `by_chain_day` (`chain_day` = `<chain>#<YYYY-MM-DD>`, sparse: payments only): what a
 //!   chain recorded on a JST day, for reconciliation.
@@ -29,6 +31,7 @@ mod changes;
 pub mod events;
 mod idempotency;
 mod invoices;
+pub mod keys;
 pub mod notices;
 mod numbers;
 mod outbox;
