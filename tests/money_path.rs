@@ -558,3 +558,25 @@ async fn a_lost_cards_bill_moves_to_the_new_card() {
         .await;
     assert_eq!(pay.status, 201, "{:?}", pay.body);
 }
+
+/// The operator's smoke command (`smartpit smoke`) passes against the local stack.
+#[tokio::test]
+async fn the_smoke_command_passes_against_the_local_stack() {
+    let s = stack();
+    let card = s.fresh_card().await.to_string();
+    let smoke = smartpit_cli::smoke::Smoke {
+        api_url: &s.api,
+        merchant_key: s.merchant_key(0),
+        chain_key: s.chain_key("lawson"),
+        card: &card,
+    };
+    let steps = smoke.run().await.expect("smoke test");
+    let names: Vec<&str> = steps.iter().map(|s| s.name).collect();
+    assert_eq!(
+        names,
+        ["register", "lookup", "pay", "read paid", "void", "cancel"]
+    );
+    // It leaves nothing payable behind.
+    let rows = s.number_partition(&card).await;
+    assert_eq!(get_s(&rows[0], "status"), Some("cancelled"));
+}

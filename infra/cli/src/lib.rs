@@ -9,6 +9,7 @@ pub mod provision;
 pub mod queues;
 pub mod redeliver;
 pub mod server;
+pub mod smoke;
 pub mod stack;
 pub mod streams;
 pub mod template;

@@ -132,6 +132,22 @@ enum Command {
         #[command(subcommand)]
         action: KeysAction,
     },
+    /// The money path once against any stack (register, lookup, pay, paid, void, cancel: a
+    /// one-yen bill that ends cancelled); exits non-zero at the first unexpected answer.
+    Smoke {
+        /// The API's base URL (the local stack's by default, from .local/stack.json).
+        #[arg(long)]
+        api_url: Option<String>,
+        /// A merchant key of that stack.
+        #[arg(long, env = "SMOKE_MERCHANT_KEY")]
+        merchant_key: Option<String>,
+        /// A kiosk chain's key of that stack.
+        #[arg(long, env = "SMOKE_CHAIN_KEY")]
+        chain_key: Option<String>,
+        /// An issued card number to bill.
+        #[arg(long)]
+        card: Option<String>,
+    },
     /// Print a new API key for a store chain of the catalogue, once.
     ChainKey {
         /// A chain id of shared/src/store_chains.json (lawson, familymart, ...).
@@ -470,6 +486,47 @@ async fn run(cli: Cli) -> Result<(), String> {
         }
         Command::Settlement { action } => settlement(&repo, action).await,
         Command::Keys { action } => keys(&repo, action).await,
+        Command::Smoke {
+            api_url,
+            merchant_key,
+            chain_key,
+            card,
+        } => {
+            // Anything not given comes from the running local stack.
+            let local = || -> Result<serde_json::Value, String> {
+                let path = repo.join(".local/stack.json");
+                let text = std::fs::read_to_string(&path).map_err(|e| {
+                    format!("{}: {e} (is `make dev` running? otherwise give --api-url, keys and --card)", path.display())
+                })?;
+                serde_json::from_str(&text).map_err(|e| e.to_string())
+            };
+            let pick = |given: Option<String>, pointer: &str| -> Result<String, String> {
+                match given {
+                    Some(v) => Ok(v),
+                    None => local()?
+                        .pointer(pointer)
+                        .and_then(|v| v.as_str())
+                        .map(str::to_string)
+                        .ok_or_else(|| format!("no {pointer} in .local/stack.json")),
+                }
+            };
+            let api_url = pick(api_url, "/api_url")?;
+            let merchant_key = pick(merchant_key, "/merchants/0/api_key")?;
+            let chain_key = pick(chain_key, "/store_chains/lawson")?;
+            let card = pick(card, "/cards/0")?;
+            let smoke = smartpit_cli::smoke::Smoke {
+                api_url: &api_url,
+                merchant_key: &merchant_key,
+                chain_key: &chain_key,
+                card: &card,
+            };
+            let steps = smoke.run().await?;
+            for s in &steps {
+                println!("{:<10} {} {:>5} ms", s.name, s.status, s.millis);
+            }
+            println!("smoke test passed against {api_url}");
+            Ok(())
+        }
         Command::MerchantFees {
             id,
             chain,
