@@ -150,7 +150,7 @@ async fn onboarded_merchants_and_chains_work_with_their_new_keys() {
         let r = c.send(c.get("/v1/invoices?limit=1", k)).await;
         assert_eq!(r.status, 200, "{:?}", r.body);
     }
-    assert!(key.starts_with("sk_live_"));
+    assert!(key.starts_with("sk_test_"));
     // Only the hash is stored: no item holds the key itself.
     let by_hash = format!("KEY#{}", smartpit_shared::ids::sha256_hex(&key));
     let stored = s.item(&by_hash, "#").await.expect("key item");

@@ -3,6 +3,7 @@
 pub mod buckets;
 pub mod cards;
 pub mod emulator;
+pub mod iam;
 pub mod mail;
 pub mod onboard;
 pub mod provision;

@@ -25,11 +25,17 @@ const GATEWAY_MAX_BODY: usize = 10 * 1024 * 1024;
 pub struct Router {
     template: Template,
     handlers: BTreeMap<String, Handler>,
+    guards: BTreeMap<String, smartpit_shared::calls::Guard>,
 }
 
 impl Router {
     pub fn new(template: Template, handlers: BTreeMap<String, Handler>) -> Self {
-        Router { template, handlers }
+        let guards = crate::iam::guards(&template);
+        Router {
+            template,
+            handlers,
+            guards,
+        }
     }
 
     async fn dispatch(&self, req: hyper::Request<Incoming>) -> hyper::Response<Full<Bytes>> {
@@ -78,7 +84,12 @@ impl Router {
             .with_path_parameters(path_params)
             .with_query_string_parameters(query);
         // Every AWS call the request made, in order, for the tests' round-trip counts.
-        let (resp, calls) = smartpit_shared::calls::counted(handler(request)).await;
+        // Checked against the function's role, as AWS would.
+        let served = smartpit_shared::calls::counted(handler(request));
+        let (resp, calls) = match self.guards.get(&route.function) {
+            Some(guard) => smartpit_shared::calls::guarded(guard.clone(), served).await,
+            None => served.await,
+        };
         let mut resp = to_hyper(resp);
         if let Ok(v) = hyper::header::HeaderValue::from_str(&calls.join(",")) {
             resp.headers_mut().insert("x-local-aws-calls", v);

@@ -265,8 +265,25 @@ impl Stack {
             .ok_or_else(|| format!("no bucket {logical} in the template"))
     }
 
-    /// The handler of a function fed events, built on `sdk`.
+    /// The handler of a function fed events, built on `sdk`, its calls checked against the
+    /// function's role as AWS would.
     pub fn event_handler(&self, function: &str, sdk: &SdkConfig) -> Result<EventHandler, String> {
+        let inner = self.unguarded_event_handler(function, sdk)?;
+        let Some(guard) = crate::iam::guards(&self.template).remove(function) else {
+            return Ok(inner);
+        };
+        Ok(Arc::new(move |ev| {
+            let inner = inner.clone();
+            let guard = guard.clone();
+            Box::pin(async move { smartpit_shared::calls::guarded(guard, inner(ev)).await })
+        }))
+    }
+
+    fn unguarded_event_handler(
+        &self,
+        function: &str,
+        sdk: &SdkConfig,
+    ) -> Result<EventHandler, String> {
         Ok(match function {
             "NotifyFunction" => {
                 let f = Arc::new(self.notifier(sdk)?);

@@ -35,6 +35,8 @@ pub struct Template {
     pub schedules: Vec<ScheduleSource>,
     /// `Type: S3` events: bucket logical id -> the function its created objects run.
     pub bucket_sources: BTreeMap<String, BucketSource>,
+    /// The whole document (the functions' policies are read from it: `crate::iam`).
+    pub raw: Value,
 }
 
 /// A `Type: S3` event (`s3:ObjectCreated:*`): objects created under `prefix` whose key ends
@@ -131,6 +133,7 @@ impl Template {
             queue_sources: BTreeMap::new(),
             schedules: Vec::new(),
             bucket_sources: BTreeMap::new(),
+            raw: doc.clone(),
         };
         if let Some(params) = get(&doc, "Parameters").and_then(Value::as_mapping) {
             for (name, p) in params {
