@@ -385,3 +385,76 @@ async fn a_batch_the_mapping_gives_up_is_reported_and_redelivered() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(s.mail_to(&email, 2, 0).await.len(), 1, "exactly one mail");
 }
+
+/// SES's event for a message, as its configuration set publishes it to SNS and SNS hands it to
+/// MailEventsFunction.
+fn ses_event(kind: &str, message_id: &str, invoice_id: &str, notice: &str, to: &str) -> Value {
+    let mut message = json!({
+        "eventType": kind,
+        "mail": {"messageId": message_id, "destination": [to],
+                 "tags": {"invoice_id": [invoice_id], "notice": [notice]}},
+    });
+    match kind {
+        "Bounce" => {
+            message["bounce"] = json!({"bounceType": "Permanent", "bounceSubType": "NoEmail",
+                "bouncedRecipients": [{"emailAddress": to,
+                    "diagnosticCode": "smtp; 550 5.1.1 user unknown"}]})
+        }
+        "SoftBounce" => {
+            message["eventType"] = json!("Bounce");
+            message["bounce"] = json!({"bounceType": "Transient", "bounceSubType": "MailboxFull",
+                "bouncedRecipients": [{"emailAddress": to}]})
+        }
+        _ => message["complaint"] = json!({"complainedRecipients": [{"emailAddress": to}]}),
+    }
+    json!({"Records": [{"EventSource": "aws:sns", "Sns": {"Type": "Notification",
+        "Message": message.to_string()}}]})
+}
+
+/// A mail SES accepted and the receiver then refused marks the notice `bounced`, a complaint
+/// `complained`; the merchant gets one notice.failed each, however often SNS delivers.
+#[tokio::test]
+async fn bounces_and_complaints_mark_the_notice_and_tell_the_merchant_once() {
+    let s = stack();
+    let pc = format!("{}@example.jp", unique("gone"));
+    let mobile = format!("{}@docomo.example.jp", unique("spam"));
+    let inv = register(s, json!({"email": pc, "mobile_email": mobile}), None).await;
+    let id = inv["id"].as_str().unwrap_or_default().to_string();
+    let sent = settled(s, &id, &["sheet_mail", "mobile_mail"], 20).await;
+    assert_eq!(notice(&sent, "sheet_mail")["status"], "sent", "{sent}");
+    let events = s
+        .stack
+        .event_handler("MailEventsFunction", &s.sdk())
+        .expect("function");
+    let soft = events(ses_event("SoftBounce", "m-soft", &id, "sheet_mail", &pc)).await;
+    assert_eq!(soft["recorded"], 0, "a soft bounce changes nothing: {soft}");
+    for _ in 0..2 {
+        events(ses_event("Bounce", "m-1", &id, "sheet_mail", &pc)).await;
+        events(ses_event("Complaint", "m-2", &id, "mobile_mail", &mobile)).await;
+    }
+    let now = invoice(s, &id).await;
+    let bounced = notice(&now, "sheet_mail");
+    assert_eq!(bounced["status"], "bounced", "{now}");
+    assert!(bounced["reason"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("550 5.1.1"));
+    assert_eq!(notice(&now, "mobile_mail")["status"], "complained");
+    assert_eq!(notice(&now, "sheet")["status"], "sent");
+    let c = s.client();
+    let listed = c
+        .send(c.get("/v1/events?type=notice.failed&limit=100", s.merchant_key(0)))
+        .await;
+    let mine: Vec<&str> = listed.body["events"]
+        .as_array()
+        .map(|l| {
+            l.iter()
+                .filter(|e| e["data"]["invoice"]["id"] == id.as_str())
+                .filter_map(|e| e["data"]["notice"]["status"].as_str())
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut mine = mine;
+    mine.sort_unstable();
+    assert_eq!(mine, ["bounced", "complained"]);
+}

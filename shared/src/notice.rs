@@ -48,6 +48,10 @@ pub enum NoticeStatus {
     Failed,
     /// Not sent because the bill was no longer payable (cancelled, expired or paid) by then.
     Skipped,
+    /// SES accepted it, then the receiving server refused it for good (a hard bounce).
+    Bounced,
+    /// The customer marked it as spam.
+    Complained,
 }
 
 impl NoticeStatus {
@@ -57,6 +61,8 @@ impl NoticeStatus {
             NoticeStatus::Sent => "sent",
             NoticeStatus::Failed => "failed",
             NoticeStatus::Skipped => "skipped",
+            NoticeStatus::Bounced => "bounced",
+            NoticeStatus::Complained => "complained",
         }
     }
 
@@ -66,6 +72,8 @@ impl NoticeStatus {
             NoticeStatus::Sent,
             NoticeStatus::Failed,
             NoticeStatus::Skipped,
+            NoticeStatus::Bounced,
+            NoticeStatus::Complained,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)

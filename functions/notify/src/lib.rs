@@ -18,6 +18,7 @@
 
 pub mod failure;
 pub mod mail;
+pub mod mail_events;
 
 use std::collections::BTreeMap;
 
@@ -38,6 +39,9 @@ use failure::Failure;
 pub struct Settings {
     /// The failure queue (`FAILURES_QUEUE_URL`): parked records go there.
     pub failures_queue_url: Option<String>,
+    /// The SES configuration set mail goes through (`MAIL_CONFIGURATION_SET`; empty: none):
+    /// its event destination reports bounces and complaints to `mail-events`.
+    pub configuration_set: Option<String>,
     /// Park after this many failed tries (`NOTIFY_PARK_AFTER_ATTEMPTS`)...
     pub park_after_attempts: i64,
     /// ...of which the first is at least this old (`NOTIFY_PARK_AFTER_SECONDS`), so a short
@@ -52,6 +56,10 @@ impl Settings {
             |k: &str, default: i64| vars.get(k).and_then(|v| v.parse().ok()).unwrap_or(default);
         Settings {
             failures_queue_url: vars.get("FAILURES_QUEUE_URL").cloned(),
+            configuration_set: vars
+                .get("MAIL_CONFIGURATION_SET")
+                .filter(|s| !s.is_empty())
+                .cloned(),
             park_after_attempts: num("NOTIFY_PARK_AFTER_ATTEMPTS", 8),
             park_after_seconds: num("NOTIFY_PARK_AFTER_SECONDS", 300),
         }
@@ -185,8 +193,12 @@ impl NotifyFunction {
             let outcome = match (step, to, compose) {
                 (Step::SheetStored, _, _) => self.store_sheet(&rec, &invoice, now).await,
                 (_, Some(to), Some(compose)) => {
-                    self.send(&compose(&to, &invoice, invoice.sheet_url.as_deref()))
-                        .await
+                    self.send(
+                        &compose(&to, &invoice, invoice.sheet_url.as_deref()),
+                        invoice.id.as_str(),
+                        step.notice(),
+                    )
+                    .await
                 }
                 _ => continue,
             };
@@ -309,7 +321,14 @@ impl NotifyFunction {
     /// Sends one mail; its SES message id on success. The message is built whole here (MIME,
     /// by the `mail-builder` crate: a text part, and an HTML part where there is one) and sent
     /// raw, so both parts reach SES exactly as written, and the local emulator keeps both.
-    async fn send(&self, m: &mail::Mail) -> Result<String, Failure> {
+    /// Sends one mail, tagged with its invoice and notice (SES's bounce and complaint events
+    /// carry the tags back: `mail_events`), through the configuration set when there is one.
+    async fn send(
+        &self,
+        m: &mail::Mail,
+        invoice_id: &str,
+        kind: smartpit_shared::notice::NoticeKind,
+    ) -> Result<String, Failure> {
         use aws_sdk_sesv2::primitives::Blob;
         use aws_sdk_sesv2::types::{Destination, EmailContent, RawMessage};
         let mut message = mail_builder::MessageBuilder::new()
@@ -333,6 +352,9 @@ impl NotifyFunction {
             .from_email_address(&self.db.res.mail_from)
             .destination(Destination::builder().to_addresses(&m.to).build())
             .content(EmailContent::builder().raw(raw).build())
+            .set_configuration_set_name(self.settings.configuration_set.clone())
+            .email_tags(tag("invoice_id", invoice_id)?)
+            .email_tags(tag("notice", kind.as_str())?)
             .send()
             .await;
         match res {
@@ -390,4 +412,12 @@ impl NotifyFunction {
             .await?;
         Ok(true)
     }
+}
+
+fn tag(name: &str, value: &str) -> Result<aws_sdk_sesv2::types::MessageTag, Failure> {
+    aws_sdk_sesv2::types::MessageTag::builder()
+        .name(name)
+        .value(value)
+        .build()
+        .map_err(|e| Failure::Permanent(format!("the mail could not be tagged: {e}")))
 }

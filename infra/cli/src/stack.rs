@@ -101,6 +101,10 @@ impl Stack {
         if target == "PublicBaseUrl" {
             return Some(self.api_url.clone());
         }
+        // The emulator's SES has no configuration sets: local mail goes without one.
+        if target == "MailConfigurationSet" {
+            return Some(String::new());
+        }
         // Every key of the local stack is a test key.
         if target == "KeyEnvironment" {
             return Some("test".into());
@@ -201,7 +205,8 @@ impl Stack {
                 "NotifyFunction"
                 | "WebhookDeliveryFunction"
                 | "ExpiryFunction"
-                | "SettlementFunction" => continue,
+                | "SettlementFunction"
+                | "MailEventsFunction" => continue,
                 other => {
                     return Err(format!(
                         "the template names {other}, which the local stack does not know"
@@ -300,6 +305,21 @@ impl Stack {
                 Arc::new(move |ev| {
                     let f = f.clone();
                     Box::pin(async move { f.handle(ev).await })
+                })
+            }
+            "MailEventsFunction" => {
+                let f = Arc::new(smartpit_notify::mail_events::MailEvents::new(
+                    sdk,
+                    self.resources_of("MailEventsFunction")?,
+                ));
+                Arc::new(move |ev| {
+                    let f = f.clone();
+                    Box::pin(async move {
+                        match f.handle(ev).await {
+                            Ok(v) => v,
+                            Err(e) => serde_json::json!({"errorMessage": e}),
+                        }
+                    })
                 })
             }
             "SettlementFunction" => {

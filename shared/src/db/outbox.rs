@@ -192,6 +192,47 @@ impl Db {
         }
     }
 
+    /// Records what SES reported after sending (a hard bounce, a complaint) on the invoice's
+    /// notice, with `notice.failed` for the merchant, once per SES message: `Ok(false)` when
+    /// this message's event was recorded before (SNS delivers at least once). One transaction.
+    pub async fn record_mail_event(
+        &self,
+        invoice: &crate::Invoice,
+        notice: &Notice,
+        message_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, Problem> {
+        let update = Update::builder()
+            .table_name(&self.res.main_table)
+            .set_key(Some(item::key(
+                number_pk(invoice.id.number()),
+                invoice_sk(&invoice.id),
+            )))
+            .update_expression("SET notices.#k = :n ADD mail_events :mid")
+            .condition_expression("attribute_exists(notices) AND NOT contains(mail_events, :one)")
+            .expression_attribute_names("#k", notice.kind.as_str())
+            .expression_attribute_values(":n", notice_attr(notice))
+            .expression_attribute_values(
+                ":mid",
+                aws_sdk_dynamodb::types::AttributeValue::Ss(vec![message_id.to_string()]),
+            )
+            .expression_attribute_values(":one", av_s(message_id))
+            .build()
+            .map_err(|e| Problem::internal(&e))?;
+        let res = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(update).build())
+            .transact_items(self.notice_failed_event(invoice, notice, now)?)
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(true),
+            Err(e) if cancellation_codes(&e).is_some() => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Counts one passing failure of a record. One update.
     pub async fn count_failure(
         &self,
