@@ -499,3 +499,119 @@ async fn keys_are_bound_to_their_environment_revoked_and_rotated() {
         None
     );
 }
+
+/// A chain key that guesses numbers is refused (429, every lookup, hits too) for the rest of
+/// the minute once its misses pass the limit (120 a minute, the template's MISSES_PER_MINUTE).
+#[tokio::test]
+async fn a_key_guessing_numbers_is_refused_for_the_minute() {
+    let s = stack();
+    let c = s.client();
+    // A bill the guesser would find.
+    let card = s.fresh_card().await.to_string();
+    let r = c
+        .register(
+            s.merchant_key(0),
+            &unique("idem"),
+            &json!({"merchant_order_id": unique("o"), "amount": 100, "due_date": due_in(2),
+                    "smartpit_number": card}),
+        )
+        .await;
+    assert_eq!(r.status, 201);
+    // Seconds left in this minute must allow 121 misses; otherwise start in the next one.
+    let secs = chrono::Utc::now().timestamp() % 60;
+    if secs > 40 {
+        tokio::time::sleep(std::time::Duration::from_secs((61 - secs) as u64)).await;
+    }
+    let key = s.chain_key("three-f");
+    let look = |barcode: String| {
+        let c = c.clone();
+        async move {
+            c.post_json(
+                "/store/v1/lookup",
+                key,
+                &json!({"store_code": "F-1", "barcode": barcode}),
+            )
+            .await
+        }
+    };
+    let mut refused = None;
+    for i in 0..130 {
+        let guess = smartpit_shared::SmartPitNumber::random(
+            smartpit_shared::NumberKind::Card,
+            &mut rand::rng(),
+        );
+        let r = look(guess.to_string()).await;
+        if r.status == 429 {
+            refused = Some((i, r));
+            break;
+        }
+        assert_eq!(r.code(), "billing_not_found");
+    }
+    let (i, r) = refused.expect("refused within 130 misses");
+    assert_eq!(i, 120, "the 121st miss is refused");
+    assert_eq!(r.code(), "too_many_failed_lookups");
+    let wait: i64 = r.headers["retry-after"]
+        .to_str()
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    assert!((1..=60).contains(&wait), "{wait}");
+    // A hit is refused too: a guesser learns nothing from which answers are not 429.
+    assert_eq!(look(card.clone()).await.status, 429);
+    // Other chains are not affected.
+    let other = c
+        .post_json(
+            "/store/v1/lookup",
+            s.chain_key("sunkus"),
+            &json!({"store_code": "S-1", "barcode": card}),
+        )
+        .await;
+    assert_eq!(other.status, 200);
+}
+
+/// A merchant probing numbers with registrations is refused the same way.
+#[tokio::test]
+async fn a_merchant_probing_numbers_is_refused_for_the_minute() {
+    let s = stack();
+    let c = s.client();
+    let key = smartpit_cli::onboard::merchant_key(&s.db(), &unique("probe"), "探り屋", false)
+        .await
+        .expect("merchant");
+    let secs = chrono::Utc::now().timestamp() % 60;
+    if secs > 40 {
+        tokio::time::sleep(std::time::Duration::from_secs((61 - secs) as u64)).await;
+    }
+    let mut refused_at = None;
+    for i in 0..130 {
+        let guess = smartpit_shared::SmartPitNumber::random(
+            smartpit_shared::NumberKind::Card,
+            &mut rand::rng(),
+        );
+        let r = c
+            .register(
+                &key,
+                &unique("idem"),
+                &json!({"merchant_order_id": unique("o"), "amount": 100,
+                        "due_date": due_in(2), "smartpit_number": guess.to_string()}),
+            )
+            .await;
+        if r.status == 429 {
+            assert_eq!(r.code(), "too_many_failed_lookups");
+            refused_at = Some(i);
+            break;
+        }
+        assert_eq!(r.code(), "number_not_found");
+    }
+    assert_eq!(refused_at, Some(120));
+    // Real registrations of the same merchant are refused for the minute too.
+    let card = s.fresh_card().await.to_string();
+    let r = c
+        .register(
+            &key,
+            &unique("idem"),
+            &json!({"merchant_order_id": unique("o"), "amount": 100, "due_date": due_in(2),
+                    "smartpit_number": card}),
+        )
+        .await;
+    assert_eq!(r.status, 429);
+}

@@ -7,6 +7,7 @@ pub mod clock;
 pub mod config;
 pub mod db;
 pub mod fees;
+pub mod guessing;
 pub mod http;
 pub mod ids;
 pub mod invoice;

@@ -25,12 +25,23 @@ use smartpit_shared::{Db, InvoiceStatus, Problem};
 
 pub struct InvoicesFunction {
     db: Db,
+    /// Registrations on unknown numbers a merchant may make in a minute (`MISSES_PER_MINUTE`).
+    miss_limit: i64,
 }
 
 impl InvoicesFunction {
     pub fn new(sdk: &aws_config::SdkConfig, res: Resources) -> Self {
         InvoicesFunction {
             db: Db::new(sdk, res),
+            miss_limit: smartpit_shared::guessing::DEFAULT_MISSES_PER_MINUTE,
+        }
+    }
+
+    /// With the environment's `MISSES_PER_MINUTE`.
+    pub fn with_miss_limit(self, limit: i64) -> Self {
+        InvoicesFunction {
+            miss_limit: limit,
+            ..self
         }
     }
 

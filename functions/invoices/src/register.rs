@@ -215,7 +215,17 @@ impl InvoicesFunction {
             Problem::new(StatusCode::UNPROCESSABLE_ENTITY, code, title.to_string())
                 .with("smartpit_number", number.to_string())
         };
+        let who = format!("merchant#{}", merchant.id);
+        if let Some(until) = smartpit_shared::guessing::refused_until(&who, now) {
+            return Err(guessing_refused(until, now));
+        }
         let Some(rec) = self.db.get_number(number).await? else {
+            // Probing numbers costs a merchant its registrations on unknown numbers for the
+            // minute once past the limit.
+            if self.db.count_miss(&who, now).await? > self.miss_limit {
+                let until = smartpit_shared::guessing::refuse(&who, now);
+                return Err(guessing_refused(until, now));
+            }
             return Err(unusable(
                 "number_not_found",
                 "No Smart Pit number like this has been issued",
@@ -256,6 +266,18 @@ fn queued_notices(new: &NewInvoice, sheet: bool, now: DateTime<Utc>) -> Vec<Noti
         out.push(Notice::queued(NoticeKind::MobileMail, Some(to), now));
     }
     out
+}
+
+fn guessing_refused(until: i64, now: DateTime<Utc>) -> Problem {
+    Problem::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "too_many_failed_lookups",
+        "Too many registrations on numbers that were never issued",
+    )
+    .detail(format!(
+        "Retry after {} s; check the numbers with the customers.",
+        (until - now.timestamp()).max(1)
+    ))
 }
 
 fn replayed(status: u16, body: String) -> Response<Body> {

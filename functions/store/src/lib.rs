@@ -14,6 +14,7 @@ use serde_json::{json, Map, Value};
 use smartpit_shared::auth::{self, ChainPrincipal};
 use smartpit_shared::config::Resources;
 use smartpit_shared::db::{PayOutcome, PaymentRequest, Slip, SlipOutcome, VoidOutcome};
+use smartpit_shared::guessing;
 use smartpit_shared::http::{self as web, is_reference, json_object, Fields};
 use smartpit_shared::invoice::jst_timestamp;
 use smartpit_shared::money::{yen_from_json, MAX_INVOICE_YEN};
@@ -26,6 +27,8 @@ pub const MAX_INVOICES_PER_PAYMENT: usize = 20;
 
 pub struct StoreFunction {
     db: Db,
+    /// Failed lookups a chain key may make in a minute (`MISSES_PER_MINUTE`).
+    miss_limit: i64,
 }
 
 fn bad(code: &'static str, title: &str) -> Problem {
@@ -36,6 +39,15 @@ impl StoreFunction {
     pub fn new(sdk: &aws_config::SdkConfig, res: Resources) -> Self {
         StoreFunction {
             db: Db::new(sdk, res),
+            miss_limit: guessing::DEFAULT_MISSES_PER_MINUTE,
+        }
+    }
+
+    /// With the environment's `MISSES_PER_MINUTE`.
+    pub fn with_miss_limit(self, limit: i64) -> Self {
+        StoreFunction {
+            miss_limit: limit,
+            ..self
         }
     }
 
@@ -81,6 +93,10 @@ impl StoreFunction {
 
     async fn lookup(&self, req: &Request, now: DateTime<Utc>) -> Result<Response<Body>, Problem> {
         let chain = auth::store_chain(&self.db, req).await?;
+        let who = format!("chain#{}", chain.id);
+        if let Some(until) = guessing::refused_until(&who, now) {
+            return Ok(guessing::too_many(until, now));
+        }
         let body = json_object(req)?;
         let mut f = Fields::default();
         f.only_known(&body, &["store_code", "smartpit_number", "barcode"]);
@@ -101,6 +117,11 @@ impl StoreFunction {
             check_not_stale(code, inv)?;
         }
         if invoices.is_empty() {
+            // A miss is counted (one write); past the limit this key is refused for the minute.
+            if self.db.count_miss(&who, now).await? > self.miss_limit {
+                let until = guessing::refuse(&who, now);
+                return Ok(guessing::too_many(until, now));
+            }
             return Err(Problem::new(
                 StatusCode::NOT_FOUND,
                 "billing_not_found",

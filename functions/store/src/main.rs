@@ -4,7 +4,10 @@ use smartpit_store::StoreFunction;
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     init_logging();
-    let function = StoreFunction::new(&aws_from_env().await, Resources::from_env()?);
+    let limit =
+        smartpit_shared::guessing::limit_from(std::env::var("MISSES_PER_MINUTE").ok().as_deref());
+    let function =
+        StoreFunction::new(&aws_from_env().await, Resources::from_env()?).with_miss_limit(limit);
     let function = &function;
     lambda_http::run(lambda_http::service_fn(move |req| async move {
         Ok::<_, std::convert::Infallible>(function.handle(req).await)

@@ -163,14 +163,20 @@ impl Stack {
             let res = self.resources_of(function)?;
             let handler: Handler = match function.as_str() {
                 "InvoicesFunction" => {
-                    let f = Arc::new(smartpit_invoices::InvoicesFunction::new(&self.sdk, res));
+                    let f = Arc::new(
+                        smartpit_invoices::InvoicesFunction::new(&self.sdk, res)
+                            .with_miss_limit(self.miss_limit(function)?),
+                    );
                     Arc::new(move |req| {
                         let f = f.clone();
                         Box::pin(async move { f.handle(req).await })
                     })
                 }
                 "StoreFunction" => {
-                    let f = Arc::new(smartpit_store::StoreFunction::new(&self.sdk, res));
+                    let f = Arc::new(
+                        smartpit_store::StoreFunction::new(&self.sdk, res)
+                            .with_miss_limit(self.miss_limit(function)?),
+                    );
                     Arc::new(move |req| {
                         let f = f.clone();
                         Box::pin(async move { f.handle(req).await })
@@ -250,6 +256,14 @@ impl Stack {
             sdk,
             self.resources_of("WebhookDeliveryFunction")?,
             self.webhook_settings("WebhookDeliveryFunction")?,
+        ))
+    }
+
+    /// A function's `MISSES_PER_MINUTE`, as the template sets it.
+    fn miss_limit(&self, function: &str) -> Result<i64, String> {
+        let env = self.env_of(function)?;
+        Ok(smartpit_shared::guessing::limit_from(
+            env.get("MISSES_PER_MINUTE").map(String::as_str),
         ))
     }
 

@@ -26,6 +26,7 @@
 
 pub mod item;
 
+mod abuse;
 mod admin;
 mod changes;
 pub mod events;

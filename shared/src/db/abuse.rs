@@ -1,0 +1,32 @@
+//! Number guessing: failed lookups (a store chain's) and failed registrations on unknown
+//! numbers (a merchant's) are counted per caller and minute, with one write made only when a
+//! lookup fails, so a normal lookup stays one round trip.
+
+use chrono::{DateTime, Utc};
+
+use super::item;
+use super::Db;
+use crate::problem::Problem;
+
+impl Db {
+    /// Counts one failed lookup of `who` (`chain#lawson`, `merchant#acme`) in the current
+    /// minute; returns the minute's count so far. One conditional-free update.
+    pub async fn count_miss(&self, who: &str, now: DateTime<Utc>) -> Result<i64, Problem> {
+        let minute = now.timestamp() / 60;
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.res.main_table)
+            .set_key(Some(item::key(format!("MISS#{who}"), minute.to_string())))
+            .update_expression("ADD n :one SET expires_at = if_not_exists(expires_at, :ttl)")
+            .expression_attribute_values(":one", item::n(1))
+            .expression_attribute_values(":ttl", item::n(minute * 60 + 3600))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::UpdatedNew)
+            .send()
+            .await?;
+        Ok(out
+            .attributes()
+            .and_then(|a| item::get_n(a, "n"))
+            .unwrap_or(1))
+    }
+}
