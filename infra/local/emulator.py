@@ -95,6 +95,7 @@ def cheap_transaction_backups() -> None:
         if table.stream_shard is not None:
             shard = copy.copy(table.stream_shard)
             shard.items = list(table.stream_shard.items)
+            shard.table = saved  # as moto's deep copy has it: the shard belongs to its table
             saved.stream_shard = shard
         return saved
 
