@@ -22,7 +22,7 @@ export AWS_SHARED_CREDENTIALS_FILE := /dev/null
 PYTHON ?= python3
 VENV := .venv
 
-.PHONY: help dev mail test lint venv tools bench bench-settlement validate deploy font-layer clean install
+.PHONY: help dev mail test lint venv tools bench bench-settlement validate deploy cfn-check font-layer clean install
 
 help:
 	@echo "make dev    run the whole service locally (emulator, tables, demo data, API on 127.0.0.1:3000)"
@@ -32,6 +32,7 @@ help:
 	@echo "make bench  sheet render time and size (criterion)"
 	@echo "make bench-settlement  reconcile a settlement file of LINES (10000) lines: time, calls per line"
 	@echo "make validate  sam validate --lint of infra/template.yaml"
+	@echo "make cfn-check the template expanded (samtranslator) and created on moto's CloudFormation"
 	@echo "make deploy ENV=staging|prod  sam build + sam deploy with samconfig.toml's [ENV], no prompts"
 	@echo "make install   put the smartpit operator command on the PATH (cargo install)"
 
@@ -81,6 +82,12 @@ deploy: .venv-deploy/.installed font-layer
 	  PATH="$(CURDIR)/.venv-deploy/bin:$$PATH" .venv-deploy/bin/sam build --config-env $(ENV)
 	@env $(foreach v,$(AWS_VARS) AWS_EC2_METADATA_DISABLED,-u $(v)) $(CALLER_AWS) SAM_CLI_TELEMETRY=0 \
 	  .venv-deploy/bin/sam deploy --config-env $(ENV)
+
+# The template, expanded by SAM's transform and created on moto's CloudFormation, offline.
+cfn-check: .venv-deploy/.installed venv
+	mkdir -p .build
+	AWS_DEFAULT_REGION=ap-northeast-1 .venv-deploy/bin/python infra/local/cfn_check.py expand > .build/cfn.json
+	$(VENV)/bin/python -W ignore infra/local/cfn_check.py create .build/cfn.json
 
 # `sam validate --lint` of the template, offline.
 validate: .venv-deploy/.installed
