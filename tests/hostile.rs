@@ -500,12 +500,48 @@ async fn keys_are_bound_to_their_environment_revoked_and_rotated() {
     );
 }
 
+/// A request as API Gateway hands it to a function (for functions built with test settings).
+fn lambda_request(path: &str, key: &str, body: &Value) -> lambda_http::Request {
+    http::Request::builder()
+        .method("POST")
+        .uri(path)
+        .header("authorization", format!("Bearer {key}"))
+        .header("content-type", "application/json")
+        .header("idempotency-key", unique("idem"))
+        .body(lambda_http::Body::from(body.to_string()))
+        .expect("request")
+}
+
+/// The limit these tests give the functions (the template's is sized for a whole chain).
+const TEST_MISS_LIMIT: i64 = 20;
+
+/// Waits for a minute with room for the limit's misses in it.
+async fn fresh_minute() {
+    let secs = chrono::Utc::now().timestamp() % 60;
+    if secs > 50 {
+        tokio::time::sleep(std::time::Duration::from_secs((61 - secs) as u64)).await;
+    }
+}
+
+fn status_code(resp: &lambda_http::Response<lambda_http::Body>) -> (u16, String) {
+    let v: Value = serde_json::from_slice(resp.body().as_ref()).unwrap_or(Value::Null);
+    (
+        resp.status().as_u16(),
+        v["code"].as_str().unwrap_or_default().to_string(),
+    )
+}
+
 /// A chain key that guesses numbers is refused (429, every lookup, hits too) for the rest of
-/// the minute once its misses pass the limit (120 a minute, the template's MISSES_PER_MINUTE).
+/// the minute once its misses pass the limit (`MISSES_PER_MINUTE`; 20 here).
 #[tokio::test]
 async fn a_key_guessing_numbers_is_refused_for_the_minute() {
     let s = stack();
     let c = s.client();
+    let store = smartpit_store::StoreFunction::new(
+        &s.sdk(),
+        s.stack.resources_of("StoreFunction").expect("resources"),
+    )
+    .with_miss_limit(TEST_MISS_LIMIT);
     // A bill the guesser would find.
     let card = s.fresh_card().await.to_string();
     let r = c
@@ -517,47 +553,45 @@ async fn a_key_guessing_numbers_is_refused_for_the_minute() {
         )
         .await;
     assert_eq!(r.status, 201);
-    // Seconds left in this minute must allow 121 misses; otherwise start in the next one.
-    let secs = chrono::Utc::now().timestamp() % 60;
-    if secs > 40 {
-        tokio::time::sleep(std::time::Duration::from_secs((61 - secs) as u64)).await;
-    }
+    fresh_minute().await;
     let key = s.chain_key("three-f");
     let look = |barcode: String| {
-        let c = c.clone();
-        async move {
-            c.post_json(
-                "/store/v1/lookup",
-                key,
-                &json!({"store_code": "F-1", "barcode": barcode}),
-            )
-            .await
-        }
+        let req = lambda_request(
+            "/store/v1/lookup",
+            key,
+            &json!({"store_code": "F-1", "barcode": barcode}),
+        );
+        store.handle(req)
     };
     let mut refused = None;
-    for i in 0..130 {
+    for i in 0..(TEST_MISS_LIMIT + 10) {
         let guess = smartpit_shared::SmartPitNumber::random(
             smartpit_shared::NumberKind::Card,
             &mut rand::rng(),
         );
-        let r = look(guess.to_string()).await;
-        if r.status == 429 {
-            refused = Some((i, r));
+        let resp = look(guess.to_string()).await;
+        let (status, code) = status_code(&resp);
+        if status == 429 {
+            refused = Some((i, code, resp));
             break;
         }
-        assert_eq!(r.code(), "billing_not_found");
+        assert_eq!(code, "billing_not_found");
     }
-    let (i, r) = refused.expect("refused within 130 misses");
-    assert_eq!(i, 120, "the 121st miss is refused");
-    assert_eq!(r.code(), "too_many_failed_lookups");
-    let wait: i64 = r.headers["retry-after"]
-        .to_str()
-        .ok()
+    let (i, code, resp) = refused.expect("refused past the limit");
+    assert_eq!(
+        i, TEST_MISS_LIMIT,
+        "the first miss past the limit is refused"
+    );
+    assert_eq!(code, "too_many_failed_lookups");
+    let wait: i64 = resp
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
     assert!((1..=60).contains(&wait), "{wait}");
     // A hit is refused too: a guesser learns nothing from which answers are not 429.
-    assert_eq!(look(card.clone()).await.status, 429);
+    assert_eq!(status_code(&look(card.clone()).await).0, 429);
     // Other chains are not affected.
     let other = c
         .post_json(
@@ -573,45 +607,40 @@ async fn a_key_guessing_numbers_is_refused_for_the_minute() {
 #[tokio::test]
 async fn a_merchant_probing_numbers_is_refused_for_the_minute() {
     let s = stack();
-    let c = s.client();
+    let invoices = smartpit_invoices::InvoicesFunction::new(
+        &s.sdk(),
+        s.stack.resources_of("InvoicesFunction").expect("resources"),
+    )
+    .with_miss_limit(TEST_MISS_LIMIT);
     let key = smartpit_cli::onboard::merchant_key(&s.db(), &unique("probe"), "探り屋", false)
         .await
         .expect("merchant");
-    let secs = chrono::Utc::now().timestamp() % 60;
-    if secs > 40 {
-        tokio::time::sleep(std::time::Duration::from_secs((61 - secs) as u64)).await;
-    }
+    fresh_minute().await;
+    let register = |number: String| {
+        let req = lambda_request(
+            "/v1/invoices",
+            &key,
+            &json!({"merchant_order_id": unique("o"), "amount": 100, "due_date": due_in(2),
+                    "smartpit_number": number}),
+        );
+        invoices.handle(req)
+    };
     let mut refused_at = None;
-    for i in 0..130 {
+    for i in 0..(TEST_MISS_LIMIT + 10) {
         let guess = smartpit_shared::SmartPitNumber::random(
             smartpit_shared::NumberKind::Card,
             &mut rand::rng(),
         );
-        let r = c
-            .register(
-                &key,
-                &unique("idem"),
-                &json!({"merchant_order_id": unique("o"), "amount": 100,
-                        "due_date": due_in(2), "smartpit_number": guess.to_string()}),
-            )
-            .await;
-        if r.status == 429 {
-            assert_eq!(r.code(), "too_many_failed_lookups");
+        let (status, code) = status_code(&register(guess.to_string()).await);
+        if status == 429 {
+            assert_eq!(code, "too_many_failed_lookups");
             refused_at = Some(i);
             break;
         }
-        assert_eq!(r.code(), "number_not_found");
+        assert_eq!(code, "number_not_found");
     }
-    assert_eq!(refused_at, Some(120));
+    assert_eq!(refused_at, Some(TEST_MISS_LIMIT));
     // Real registrations of the same merchant are refused for the minute too.
     let card = s.fresh_card().await.to_string();
-    let r = c
-        .register(
-            &key,
-            &unique("idem"),
-            &json!({"merchant_order_id": unique("o"), "amount": 100, "due_date": due_in(2),
-                    "smartpit_number": card}),
-        )
-        .await;
-    assert_eq!(r.status, 429);
+    assert_eq!(status_code(&register(card).await).0, 429);
 }
