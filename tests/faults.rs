@@ -117,6 +117,40 @@ async fn a_frozen_dependency_gets_503s_not_hangs_and_nothing_half_written() {
     let pay_body = json!({"store_code": "L-9", "store_transaction_id": txn,
                           "invoice_ids": [ids[2]], "amount": 1300});
 
+    // For the money-trail routes: a bill to print a slip for, one to change, one to move.
+    let slip_card = s.fresh_card().await.to_string();
+    let mut trail = Vec::new();
+    for number in [&slip_card, &card, &card] {
+        let r = c
+            .register(
+                key,
+                &unique("idem"),
+                &json!({"merchant_order_id": unique("o"), "amount": 700,
+                        "due_date": due_in(3), "smartpit_number": number}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{:?}", r.body);
+        trail.push(r.body["id"].as_str().unwrap_or_default().to_string());
+    }
+    let (slip_bill, patched, moving) = (trail[0].clone(), trail[1].clone(), trail[2].clone());
+    let (patch_key, move_key) = (unique("idem"), unique("idem"));
+    let move_card = s.fresh_card().await.to_string();
+    let patch = || {
+        c.http
+            .patch(format!("{}/v1/invoices/{patched}", c.api))
+            .bearer_auth(key)
+            .header("Idempotency-Key", &patch_key)
+            .json(&json!({"amount": 750}))
+    };
+    let move_req = || {
+        c.post(&format!("/v1/invoices/{moving}/move"), key)
+            .header("Idempotency-Key", &move_key)
+            .json(&json!({"smartpit_number": move_card}))
+    };
+    let slip_body = json!({"store_code": "L-9", "smartpit_number": slip_card,
+                           "invoice_ids": [slip_bill]});
+    let today = smartpit_shared::clock::jst_date(chrono::Utc::now());
+
     let frozen = Frozen::new(s);
     let requests: Vec<(&str, reqwest::RequestBuilder)> = vec![
         (
@@ -150,6 +184,13 @@ async fn a_frozen_dependency_gets_503s_not_hangs_and_nothing_half_written() {
         ("sheet link", c.get(&sheet_path, "")),
         ("webhook endpoint", c.get("/v1/webhook-endpoint", key)),
         ("events", c.get("/v1/events?limit=5", key)),
+        ("slip", c.post("/store/v1/slips", lawson).json(&slip_body)),
+        ("change", patch()),
+        ("move", move_req()),
+        (
+            "report",
+            c.get(&format!("/v1/reports/payments?date={today}"), key),
+        ),
     ];
     let answers = join_all(requests.into_iter().map(|(what, req)| {
         let c = c.clone();
@@ -209,7 +250,62 @@ async fn a_frozen_dependency_gets_503s_not_hangs_and_nothing_half_written() {
         "a void moves payment and invoice together"
     );
 
+    // The slip holds its bill exactly when its record exists; a change and a move are whole.
+    let slip_inv = s
+        .db()
+        .get_invoice(&slip_bill.parse_id())
+        .await
+        .expect("read");
+    let held_by = slip_inv
+        .as_ref()
+        .and_then(|i| i.hold.as_ref())
+        .map(|h| h.slip_id.clone());
+    match &held_by {
+        Some(slip) => assert!(s.item(&format!("SLIP#{slip}"), "#").await.is_some()),
+        None => assert!(slip_inv.is_some_and(|i| i.hold.is_none())),
+    }
+    let changed = s.db().get_invoice(&patched.parse_id()).await.expect("read");
+    let changed = changed.expect("invoice");
+    assert!(
+        (changed.version, changed.amount) == (1, 700)
+            || (changed.version, changed.amount) == (2, 750),
+        "a change is whole or absent"
+    );
+    let old = s
+        .db()
+        .get_invoice(&moving.parse_id())
+        .await
+        .expect("read")
+        .expect("invoice");
+    assert_eq!(
+        old.moved_to.is_some(),
+        !s.number_partition(&move_card).await.is_empty(),
+        "the old and the new bill of a move stand together"
+    );
+
     // Retries with the same keys complete every request, once.
+    let r = until_settled("change", || c.send(patch())).await;
+    assert_eq!(
+        (r.status, &r.body["version"]),
+        (200, &json!(2)),
+        "{:?}",
+        r.body
+    );
+    let r = until_settled("move", || c.send(move_req())).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    assert_eq!(s.number_partition(&move_card).await.len(), 1);
+    let r = until_settled("slip", || {
+        c.send(c.post("/store/v1/slips", lawson).json(&slip_body))
+    })
+    .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    if let Some(slip) = held_by {
+        assert_eq!(
+            r.body["id"],
+            slip.as_str(),
+            "a re-sent print answers with the same slip"
+        );
+    }
     let r = until_settled("register", || {
         c.send(
             c.post("/v1/invoices", key)
