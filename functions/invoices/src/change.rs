@@ -11,7 +11,7 @@ use smartpit_shared::auth::{self, Merchant};
 use smartpit_shared::clock::{
     deadline_epoch, jst_date, parse_due_date, MAX_DUE_DAYS_AFTER_REGISTRATION,
 };
-use smartpit_shared::db::{fingerprint, idempotency_key, Claim};
+use smartpit_shared::db::{fingerprint, idempotency_key, Claim, Lock};
 use smartpit_shared::http::{self as web, json_object, Fields};
 use smartpit_shared::money::{fee_from_json, yen_from_json, MAX_INVOICE_YEN};
 use smartpit_shared::notice::{Notice, NoticeKind};
@@ -145,6 +145,54 @@ impl InvoicesFunction {
         Ok((merchant, key, body, inv))
     }
 
+    /// Claims the key (`Err`: the stored answer of an earlier request under it) and checks the
+    /// bill may still change; a refusal releases the key.
+    async fn claim(
+        &self,
+        merchant: &Merchant,
+        key: &str,
+        fp: &str,
+        inv: &Invoice,
+        now: DateTime<Utc>,
+    ) -> Result<Result<Lock, Response<Body>>, Problem> {
+        let lock = match self
+            .db
+            .claim_idempotency_key(&merchant.id, key, fp, now)
+            .await?
+        {
+            Claim::Replay { status, body } => return Ok(Err(replayed(status, body))),
+            Claim::Proceed(lock) => lock,
+        };
+        if let Some(p) = not_changeable(inv, now) {
+            self.db.release_idempotency_key(&lock).await;
+            return Err(p);
+        }
+        Ok(Ok(lock))
+    }
+
+    /// After the transaction: nothing more when it applied; otherwise the key is released and
+    /// the answer says what the bill is now.
+    async fn conclude(
+        &self,
+        applied: Result<bool, Problem>,
+        lock: &Lock,
+        merchant: &Merchant,
+        id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), Problem> {
+        match applied {
+            Ok(true) => Ok(()),
+            Ok(false) => {
+                self.db.release_idempotency_key(lock).await;
+                Err(self.lost_race(merchant, id, now).await)
+            }
+            Err(p) => {
+                self.db.release_idempotency_key(lock).await;
+                Err(p)
+            }
+        }
+    }
+
     /// After a lost race: what the bill is now.
     async fn lost_race(&self, merchant: &Merchant, id: &str, now: DateTime<Utc>) -> Problem {
         match self.db.get_merchant_invoice(&merchant.id, id).await {
@@ -174,18 +222,10 @@ impl InvoicesFunction {
             &Value::Object(body.clone()),
         );
         let mut next = changes(&body, &inv, now)?;
-        let lock = match self
-            .db
-            .claim_idempotency_key(&merchant.id, &key, &fp, now)
-            .await?
-        {
-            Claim::Replay { status, body } => return Ok(replayed(status, body)),
-            Claim::Proceed(lock) => lock,
+        let lock = match self.claim(&merchant, &key, &fp, &inv, now).await? {
+            Ok(lock) => lock,
+            Err(replay) => return Ok(replay),
         };
-        if let Some(p) = not_changeable(&inv, now) {
-            self.db.release_idempotency_key(&lock).await;
-            return Err(p);
-        }
         // A sheet customer gets the new sheet (its barcode's reissue digit one higher) and mail.
         let token = inv
             .sheet_url
@@ -218,20 +258,9 @@ impl InvoicesFunction {
                 now,
             )
             .await;
-        match applied {
-            Ok(true) => {
-                tracing::info!(invoice_id = %inv.id, merchant_id = %merchant.id, version = next.version, "invoice changed");
-                Ok(web::raw_json(StatusCode::OK, response))
-            }
-            Ok(false) => {
-                self.db.release_idempotency_key(&lock).await;
-                Err(self.lost_race(&merchant, id, now).await)
-            }
-            Err(p) => {
-                self.db.release_idempotency_key(&lock).await;
-                Err(p)
-            }
-        }
+        self.conclude(applied, &lock, &merchant, id, now).await?;
+        tracing::info!(invoice_id = %inv.id, merchant_id = %merchant.id, version = next.version, "invoice changed");
+        Ok(web::raw_json(StatusCode::OK, response))
     }
 
     pub(crate) async fn move_to(
@@ -275,18 +304,10 @@ impl InvoicesFunction {
         // The new number must be a card (sheets serve only their own purchase), checked before
         // the key is claimed.
         self.check_number_usable(&merchant, number, now).await?;
-        let lock = match self
-            .db
-            .claim_idempotency_key(&merchant.id, &key, &fp, now)
-            .await?
-        {
-            Claim::Replay { status, body } => return Ok(replayed(status, body)),
-            Claim::Proceed(lock) => lock,
+        let lock = match self.claim(&merchant, &key, &fp, &inv, now).await? {
+            Ok(lock) => lock,
+            Err(replay) => return Ok(replay),
         };
-        if let Some(p) = not_changeable(&inv, now) {
-            self.db.release_idempotency_key(&lock).await;
-            return Err(p);
-        }
         let moved = Invoice {
             id: InvoiceId::new(number),
             created_at: now,
@@ -304,27 +325,16 @@ impl InvoicesFunction {
         let response = view.to_string();
         let event =
             json!({"invoice": view, "previous": terms(&inv), "moved_from": inv.id.as_str()});
-        match self
+        let applied = self
             .db
             .move_invoice(&inv, &moved, event, &lock, 201, &response, now)
-            .await
-        {
-            Ok(true) => {
-                tracing::info!(invoice_id = %inv.id, moved_to = %moved.id, merchant_id = %merchant.id, "invoice moved");
-                let mut resp = web::raw_json(StatusCode::CREATED, response);
-                if let Ok(v) = HeaderValue::from_str(&format!("/v1/invoices/{}", moved.id)) {
-                    resp.headers_mut().insert(http::header::LOCATION, v);
-                }
-                Ok(resp)
-            }
-            Ok(false) => {
-                self.db.release_idempotency_key(&lock).await;
-                Err(self.lost_race(&merchant, id, now).await)
-            }
-            Err(p) => {
-                self.db.release_idempotency_key(&lock).await;
-                Err(p)
-            }
+            .await;
+        self.conclude(applied, &lock, &merchant, id, now).await?;
+        tracing::info!(invoice_id = %inv.id, moved_to = %moved.id, merchant_id = %merchant.id, "invoice moved");
+        let mut resp = web::raw_json(StatusCode::CREATED, response);
+        if let Ok(v) = HeaderValue::from_str(&format!("/v1/invoices/{}", moved.id)) {
+            resp.headers_mut().insert(http::header::LOCATION, v);
         }
+        Ok(resp)
     }
 }

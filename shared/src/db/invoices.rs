@@ -398,35 +398,28 @@ impl Db {
         number: SmartPitNumber,
         now: DateTime<Utc>,
     ) -> Result<Vec<Invoice>, Problem> {
-        let mut found = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.res.main_table)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :inv)")
-                .filter_expression(
-                    "#status = :registered AND deadline >= :now \
+        let query = self
+            .client
+            .query()
+            .table_name(&self.res.main_table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :inv)")
+            .filter_expression(
+                "#status = :registered AND deadline >= :now \
                      AND (attribute_not_exists(hold_until) OR hold_until < :now)",
-                )
-                .expression_attribute_names("#status", "status")
-                .expression_attribute_values(":pk", av_s(&number_pk(number)))
-                .expression_attribute_values(":inv", av_s("INV#"))
-                .expression_attribute_values(":registered", av_s("registered"))
-                .expression_attribute_values(":now", item::n(now.timestamp()))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await?;
-            for it in out.items() {
-                found.push(Invoice::from_item(it).map_err(corrupt)?);
-            }
-            start = out.last_evaluated_key().cloned();
-            if start.is_none() {
-                break;
-            }
-        }
+            )
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":pk", av_s(&number_pk(number)))
+            .expression_attribute_values(":inv", av_s("INV#"))
+            .expression_attribute_values(":registered", av_s("registered"))
+            .expression_attribute_values(":now", item::n(now.timestamp()))
+            .consistent_read(true);
+        let mut found = self
+            .query_all(query)
+            .await?
+            .iter()
+            .map(Invoice::from_item)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(corrupt)?;
         found.sort_by(|a, b| {
             (a.due_date, a.created_at, a.id.as_str()).cmp(&(
                 b.due_date,

@@ -53,7 +53,17 @@ pub use sheets::SheetLink;
 pub use slips::{Slip, SlipOutcome, SLIP_HOLD_SECONDS};
 
 use aws_sdk_dynamodb::types::AttributeValue;
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::KeysAndAttributes;
 use aws_sdk_dynamodb::Client;
+
+use crate::invoice::{invoice_sk, number_pk};
+use crate::{Invoice, InvoiceId, Problem};
+use item::Item;
+
+/// Keys one `BatchGetItem` may carry.
+pub(crate) const MAX_BATCH_KEYS: usize = 100;
 
 use crate::config::Resources;
 
@@ -136,6 +146,78 @@ pub(crate) fn av_s(v: &str) -> AttributeValue {
 }
 
 impl Db {
+    /// Invoices by id, 100 a call (strongly consistent).
+    pub async fn get_invoices_by_id(
+        &self,
+        ids: &[InvoiceId],
+    ) -> Result<HashMap<String, Invoice>, Problem> {
+        let mut found = HashMap::with_capacity(ids.len());
+        for chunk in ids.chunks(MAX_BATCH_KEYS) {
+            let keys = chunk
+                .iter()
+                .map(|id| item::key(number_pk(id.number()), invoice_sk(id)))
+                .collect();
+            for it in self.batch_read(keys).await? {
+                let inv = Invoice::from_item(&it).map_err(|e| Problem::internal(&e))?;
+                found.insert(inv.id.as_str().to_string(), inv);
+            }
+        }
+        Ok(found)
+    }
+
+    /// One `BatchGetItem` of up to 100 keys of the main table, unprocessed keys retried.
+    pub(crate) async fn batch_read(&self, mut keys: Vec<Item>) -> Result<Vec<Item>, Problem> {
+        let mut out_items = Vec::with_capacity(keys.len());
+        for attempt in 0..6u32 {
+            if keys.is_empty() {
+                break;
+            }
+            if attempt > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(25 << attempt)).await;
+            }
+            let ka = KeysAndAttributes::builder()
+                .set_keys(Some(std::mem::take(&mut keys)))
+                .consistent_read(true)
+                .build()
+                .map_err(|e| Problem::internal(&e))?;
+            let out = self
+                .client
+                .batch_get_item()
+                .request_items(&self.res.main_table, ka)
+                .send()
+                .await?;
+            if let Some(items) = out.responses().and_then(|r| r.get(&self.res.main_table)) {
+                out_items.extend(items.iter().cloned());
+            }
+            keys = out
+                .unprocessed_keys()
+                .and_then(|u| u.get(&self.res.main_table))
+                .map(|k| k.keys().to_vec())
+                .unwrap_or_default();
+        }
+        if !keys.is_empty() {
+            return Err(Problem::unavailable(&"batch read left keys unprocessed"));
+        }
+        Ok(out_items)
+    }
+
+    /// Every item a query finds, page after page (one call per 1 MB page).
+    pub(crate) async fn query_all(
+        &self,
+        query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+    ) -> Result<Vec<Item>, Problem> {
+        let mut found = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let page = query.clone().set_exclusive_start_key(start).send().await?;
+            found.extend(page.items().iter().cloned());
+            start = page.last_evaluated_key().cloned();
+            if start.is_none() {
+                return Ok(found);
+            }
+        }
+    }
+
     /// One strongly consistent `GetItem`.
     pub(crate) async fn read(
         &self,

@@ -1,12 +1,10 @@
 //! Store payments: all listed invoices are paid in one transaction, or none; the payment's id
 //! follows from the store's transaction id, so a retried report finds the first result.
 
-use std::collections::HashMap;
-
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 
-use super::item::{self, Item};
+use super::item;
 use super::{av_s, cancellation_codes, put_new, Db};
 use crate::clock::jst_date;
 use crate::ids::InvoiceId;
@@ -119,52 +117,6 @@ impl Db {
             .map(|existing| self.replay(req, existing)))
     }
 
-    /// Strongly consistent reads of up to 100 invoices in one batch call.
-    pub(crate) async fn get_invoices(
-        &self,
-        ids: &[InvoiceId],
-    ) -> Result<HashMap<String, Invoice>, Problem> {
-        let mut keys: Vec<Item> = ids
-            .iter()
-            .map(|id| item::key(number_pk(id.number()), invoice_sk(id)))
-            .collect();
-        let mut found = HashMap::new();
-        for _ in 0..5 {
-            if keys.is_empty() {
-                break;
-            }
-            let ka = KeysAndAttributes::builder()
-                .set_keys(Some(std::mem::take(&mut keys)))
-                .consistent_read(true)
-                .build()
-                .map_err(|e| Problem::internal(&e))?;
-            let out = self
-                .client
-                .batch_get_item()
-                .request_items(&self.res.main_table, ka)
-                .send()
-                .await?;
-            for it in out
-                .responses()
-                .and_then(|r| r.get(&self.res.main_table))
-                .into_iter()
-                .flatten()
-            {
-                let inv = Invoice::from_item(it).map_err(|e| Problem::internal(&e))?;
-                found.insert(inv.id.as_str().to_string(), inv);
-            }
-            keys = out
-                .unprocessed_keys()
-                .and_then(|u| u.get(&self.res.main_table))
-                .map(|k| k.keys().to_vec())
-                .unwrap_or_default();
-        }
-        if !keys.is_empty() {
-            return Err(Problem::unavailable(&"batch read left keys unprocessed"));
-        }
-        Ok(found)
-    }
-
     /// Pays every invoice of the request at once, exactly once. Round trips: one read of the
     /// payment id, one batch read of the invoices, one transaction.
     pub async fn pay(
@@ -177,7 +129,7 @@ impl Db {
             if let Some(existing) = self.get_payment(&id).await? {
                 return Ok(self.replay(req, existing));
             }
-            let invoices = self.get_invoices(&req.invoice_ids).await?;
+            let invoices = self.get_invoices_by_id(&req.invoice_ids).await?;
             let mut lines = Vec::with_capacity(req.invoice_ids.len());
             for wanted in &req.invoice_ids {
                 let Some(inv) = invoices.get(wanted.as_str()) else {
@@ -396,7 +348,7 @@ impl Db {
             .map(|l| InvoiceId::parse(&l.invoice_id))
             .collect::<Option<_>>()
             .ok_or_else(|| Problem::internal(&item::Corrupt("invoice_ids")))?;
-        let current = self.get_invoices(&ids).await?;
+        let current = self.get_invoices_by_id(&ids).await?;
         let voided = Payment {
             status: PaymentStatus::Voided,
             voided_at: Some(now),

@@ -51,39 +51,29 @@ impl Db {
         merchant_id: &str,
         day: NaiveDate,
     ) -> Result<Vec<PaidLine>, Problem> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.res.main_table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", av_s(&paid_pk(merchant_id, day)))
+            .consistent_read(true);
         let mut out = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.res.main_table)
-                .key_condition_expression("pk = :pk")
-                .expression_attribute_values(":pk", av_s(&paid_pk(merchant_id, day)))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await?;
-            for it in page.items() {
-                let bad = |f: &'static str| Problem::internal(&item::Corrupt(f));
-                let text = |f: &'static str| get_s(it, f).map(str::to_string).ok_or_else(|| bad(f));
-                out.push(PaidLine {
-                    payment_id: text("payment_id")?,
-                    invoice_id: text("invoice_id")?,
-                    merchant_order_id: text("merchant_order_id")?,
-                    amount: get_n(it, "amount").ok_or_else(|| bad("amount"))?,
-                    customer_fee: get_n(it, "customer_fee").unwrap_or(0),
-                    chain_id: text("chain_id")?,
-                    store_code: text("store_code")?,
-                    paid_at: DateTime::parse_from_rfc3339(&text("paid_at")?)
-                        .map_err(|_| bad("paid_at"))?
-                        .with_timezone(&Utc),
-                });
-            }
-            start = page.last_evaluated_key().cloned();
-            if start.is_none() {
-                break;
-            }
+        for it in &self.query_all(query).await? {
+            let bad = |f: &'static str| Problem::internal(&item::Corrupt(f));
+            let text = |f: &'static str| get_s(it, f).map(str::to_string).ok_or_else(|| bad(f));
+            out.push(PaidLine {
+                payment_id: text("payment_id")?,
+                invoice_id: text("invoice_id")?,
+                merchant_order_id: text("merchant_order_id")?,
+                amount: get_n(it, "amount").ok_or_else(|| bad("amount"))?,
+                customer_fee: get_n(it, "customer_fee").unwrap_or(0),
+                chain_id: text("chain_id")?,
+                store_code: text("store_code")?,
+                paid_at: DateTime::parse_from_rfc3339(&text("paid_at")?)
+                    .map_err(|_| bad("paid_at"))?
+                    .with_timezone(&Utc),
+            });
         }
         Ok(out)
     }

@@ -9,12 +9,12 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::{KeysAndAttributes, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::json;
 
 use super::item::{self, get_s, Item};
-use super::{av_s, cancellation_codes, Db};
+use super::{av_s, cancellation_codes, Db, MAX_BATCH_KEYS};
 use crate::ids::InvoiceId;
 use crate::invoice::{
     invoice_sk, merchant_status_pk, number_pk, timestamp, Invoice, InvoiceStatus,
@@ -26,8 +26,6 @@ use crate::webhook::{Event, EventType};
 
 /// Items one transaction may carry.
 const MAX_TRANSACTION_ITEMS: usize = 100;
-/// Keys one `BatchGetItem` may carry.
-const MAX_BATCH_KEYS: usize = 100;
 
 /// What became of one payment the file confirmed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,88 +62,25 @@ impl Db {
         Ok(found)
     }
 
-    /// Invoices by id, 100 a call (strongly consistent).
-    pub async fn get_invoices_by_id(
-        &self,
-        ids: &[InvoiceId],
-    ) -> Result<HashMap<String, Invoice>, Problem> {
-        let mut found = HashMap::with_capacity(ids.len());
-        for chunk in ids.chunks(MAX_BATCH_KEYS) {
-            let keys = chunk
-                .iter()
-                .map(|id| item::key(number_pk(id.number()), invoice_sk(id)))
-                .collect();
-            for it in self.batch_read(keys).await? {
-                let inv = Invoice::from_item(&it).map_err(|e| Problem::internal(&e))?;
-                found.insert(inv.id.as_str().to_string(), inv);
-            }
-        }
-        Ok(found)
-    }
-
-    /// One `BatchGetItem` of up to 100 keys of the main table, unprocessed keys retried.
-    async fn batch_read(&self, mut keys: Vec<Item>) -> Result<Vec<Item>, Problem> {
-        let mut out_items = Vec::with_capacity(keys.len());
-        for attempt in 0..6u32 {
-            if keys.is_empty() {
-                break;
-            }
-            if attempt > 0 {
-                tokio::time::sleep(std::time::Duration::from_millis(25 << attempt)).await;
-            }
-            let ka = KeysAndAttributes::builder()
-                .set_keys(Some(std::mem::take(&mut keys)))
-                .consistent_read(true)
-                .build()
-                .map_err(|e| Problem::internal(&e))?;
-            let out = self
-                .client
-                .batch_get_item()
-                .request_items(&self.res.main_table, ka)
-                .send()
-                .await?;
-            if let Some(items) = out.responses().and_then(|r| r.get(&self.res.main_table)) {
-                out_items.extend(items.iter().cloned());
-            }
-            keys = out
-                .unprocessed_keys()
-                .and_then(|u| u.get(&self.res.main_table))
-                .map(|k| k.keys().to_vec())
-                .unwrap_or_default();
-        }
-        if !keys.is_empty() {
-            return Err(Problem::unavailable(&"batch read left keys unprocessed"));
-        }
-        Ok(out_items)
-    }
-
     /// Every payment a chain recorded on a JST day (the sparse `by_chain_day` index).
     pub async fn chain_day_payments(
         &self,
         chain_id: &str,
         day: NaiveDate,
     ) -> Result<Vec<Payment>, Problem> {
-        let mut found = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.res.main_table)
-                .index_name("by_chain_day")
-                .key_condition_expression("chain_day = :d")
-                .expression_attribute_values(":d", av_s(&chain_day(chain_id, day)))
-                .set_exclusive_start_key(start)
-                .send()
-                .await?;
-            for it in out.items() {
-                found.push(Payment::from_item(it)?);
-            }
-            start = out.last_evaluated_key().cloned();
-            if start.is_none() {
-                break;
-            }
-        }
+        let query = self
+            .client
+            .query()
+            .table_name(&self.res.main_table)
+            .index_name("by_chain_day")
+            .key_condition_expression("chain_day = :d")
+            .expression_attribute_values(":d", av_s(&chain_day(chain_id, day)));
+        let found = self
+            .query_all(query)
+            .await?
+            .iter()
+            .map(Payment::from_item)
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(found)
     }
 

@@ -73,7 +73,7 @@ impl Db {
         now: DateTime<Utc>,
     ) -> Result<SlipOutcome, Problem> {
         for _ in 0..ATTEMPTS {
-            let invoices = self.get_invoices(ids).await?;
+            let invoices = self.get_invoices_by_id(ids).await?;
             let mut amount = 0;
             let mut holds = Vec::new();
             for id in ids {
