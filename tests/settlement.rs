@@ -450,12 +450,12 @@ async fn the_daily_report_adds_up_to_the_invoices_with_fees_and_nets() {
         }
     };
     pay("lawson", vec![a.clone(), b.clone()], 3_100).await;
-    pay("ministop", vec![cc.clone()], 3_000).await;
-    let voided = pay("ministop", vec![d.clone()], 500).await;
+    pay("circle-k", vec![cc.clone()], 3_000).await;
+    let voided = pay("circle-k", vec![d.clone()], 500).await;
     let v = c
         .post_json(
             &format!("/store/v1/payments/{voided}/void"),
-            s.chain_key("ministop"),
+            s.chain_key("circle-k"),
             &json!({}),
         )
         .await;
@@ -463,7 +463,7 @@ async fn the_daily_report_adds_up_to_the_invoices_with_fees_and_nets() {
 
     // Expected sums from the invoices as the merchant reads them back.
     let mut expected = (0, 0, 0, 0); // amount, customer fee, merchant fee, net
-    for (id, chain) in [(&a, "lawson"), (&b, "lawson"), (&cc, "ministop")] {
+    for (id, chain) in [(&a, "lawson"), (&b, "lawson"), (&cc, "circle-k")] {
         let inv = invoice_of(&c, s, 1, id).await;
         let amount = inv["amount"].as_i64().unwrap_or(-1);
         let fee = inv["customer_fee"].as_i64().unwrap_or(-1);
@@ -566,4 +566,55 @@ async fn invoice_of(c: &Client, s: &TestStack, merchant: usize, id: &str) -> Val
         .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     r.body
+}
+
+/// One record out of line (a matching payment whose invoice is not paid by it) is reported on
+/// its line; it holds back no other line of the file.
+#[tokio::test]
+async fn one_bad_record_is_reported_and_the_rest_of_the_file_settles() {
+    let s = stack();
+    let c = s.client();
+    let chain = "three-f";
+    let good = paid(&c, s, chain, &[1_000]).await;
+    let bad = paid(&c, s, chain, &[2_000]).await;
+    // Corrupt the second payment's invoice behind the service's back.
+    let id = smartpit_shared::InvoiceId::parse(&bad.invoices[0]).expect("id");
+    s.ddb()
+        .update_item()
+        .table_name(s.main_table())
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("NUM#{}", id.number())),
+        )
+        .key(
+            "sk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("INV#{id}")),
+        )
+        .update_expression("SET #s = :c")
+        .expression_attribute_names("#s", "status")
+        .expression_attribute_values(
+            ":c",
+            aws_sdk_dynamodb::types::AttributeValue::S("cancelled".into()),
+        )
+        .send()
+        .await
+        .expect("corrupt");
+    let file = today_file(chain);
+    deliver(
+        s,
+        &file,
+        &file_of(&[line(&bad.txn, bad.amount), line(&good.txn, good.amount)]),
+    )
+    .await;
+    let sum = summary_after(s, &file, "").await;
+    assert_eq!(sum["status"], "reconciled", "{sum}");
+    assert_eq!(sum["settled_now"], 1, "{sum}");
+    assert_eq!(sum["mismatches"]["not_settleable"], 1, "{sum}");
+    let rows = report(s, &file).await;
+    assert_eq!(
+        (rows[0][0].as_str(), rows[0][1].as_str()),
+        ("2", "not_settleable")
+    );
+    assert_eq!(invoice(&c, s, &good.invoices[0]).await["status"], "settled");
+    assert_eq!(settled_events(&c, s, &bad.invoices).await, [0]);
 }

@@ -99,10 +99,13 @@ pub enum MismatchKind {
     VoidedInFile,
     /// A payment recorded on the file's day that the file does not list.
     MissingFromFile,
+    /// The payment matches, but one of its invoices is not paid by it (a record out of line
+    /// with the data model): not settled, for an operator to look at.
+    NotSettleable,
 }
 
 impl MismatchKind {
-    pub const ALL: [MismatchKind; 7] = [
+    pub const ALL: [MismatchKind; 8] = [
         MismatchKind::Unparseable,
         MismatchKind::DuplicateLine,
         MismatchKind::NotRecorded,
@@ -110,6 +113,7 @@ impl MismatchKind {
         MismatchKind::StoreDiffers,
         MismatchKind::VoidedInFile,
         MismatchKind::MissingFromFile,
+        MismatchKind::NotSettleable,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -121,6 +125,7 @@ impl MismatchKind {
             MismatchKind::StoreDiffers => "store_differs",
             MismatchKind::VoidedInFile => "voided_in_file",
             MismatchKind::MissingFromFile => "missing_from_file",
+            MismatchKind::NotSettleable => "not_settleable",
         }
     }
 }

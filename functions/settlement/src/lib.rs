@@ -299,6 +299,16 @@ impl SettlementFunction {
                     out.matched(p.amount);
                     out.already_settled += 1;
                 }
+                Some(SettleResult::InvoiceNotPaid(invoice)) => out.mismatches.push(Mismatch {
+                    kind: MismatchKind::NotSettleable,
+                    line: Some(line.line),
+                    store_transaction_id: line.store_transaction_id.clone(),
+                    store_code: line.store_code.clone(),
+                    file_amount: Some(line.amount),
+                    recorded_amount: Some(p.amount),
+                    payment_id: Some(p.id.clone()),
+                    detail: format!("invoice {invoice} is not paid by this payment; not settled"),
+                }),
                 Some(SettleResult::Voided) | None => out.mismatches.push(Mismatch {
                     kind: MismatchKind::VoidedInFile,
                     line: Some(line.line),

@@ -36,6 +36,8 @@ pub enum SettleResult {
     AlreadySettled(Option<String>),
     /// Voided since it was read: not settled.
     Voided,
+    /// An invoice of the payment is not paid by it: not settled (the rest of the file is).
+    InvoiceNotPaid(String),
 }
 
 fn payment_key(id: &str) -> Item {
@@ -188,6 +190,19 @@ impl Db {
                     Some((PaymentStatus::Voided, _)) => Ok(SettleResult::Voided),
                     _ => Err(Problem::internal(&"payment changed while settling")),
                 };
+            }
+            if let Some(i) = codes
+                .iter()
+                .skip(1)
+                .position(|c| c == "ConditionalCheckFailed")
+            {
+                // Items are the payment, then per invoice its update and its event.
+                let invoice = payment
+                    .lines
+                    .get(i / 2)
+                    .map(|l| l.invoice_id.clone())
+                    .unwrap_or_default();
+                return Ok(SettleResult::InvoiceNotPaid(invoice));
             }
             // A concurrent write (the same file delivered twice at once): try again.
             tokio::time::sleep(std::time::Duration::from_millis(20 << attempt)).await;
