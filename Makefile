@@ -22,13 +22,14 @@ export AWS_SHARED_CREDENTIALS_FILE := /dev/null
 PYTHON ?= python3
 VENV := .venv
 
-.PHONY: help dev mail test lint venv tools bench bench-settlement validate deploy cfn-check font-layer clean install
+.PHONY: help dev mail test contract lint venv contract-venv tools bench bench-settlement validate deploy cfn-check font-layer clean install
 
 help:
 	@echo "make dev    run the whole service locally (emulator, tables, demo data, API on 127.0.0.1:3000)"
 	@echo "make test   run every test (each test binary starts its own emulator)"
 	@echo "make mail   print the mail the running local stack has sent"
 	@echo "make lint   rustfmt and clippy, as CI runs them"
+	@echo "make contract  schemathesis from infra/openapi.yaml against the running local stack (make dev)"
 	@echo "make bench  sheet render time and size (criterion)"
 	@echo "make bench-settlement  reconcile a settlement file of LINES (10000) lines: time, calls per line"
 	@echo "make validate  sam validate --lint of infra/template.yaml"
@@ -43,6 +44,15 @@ $(VENV)/.installed: infra/local/requirements.txt
 	@test -x $(VENV)/bin/python && $(VENV)/bin/python -c 'import moto' && touch $@
 
 venv: $(VENV)/.installed
+
+# schemathesis (pinned), in a venv of its own: tests/contract.rs and `make contract` run it.
+.venv-contract/.installed: infra/local/requirements-contract.txt
+	@echo "installing schemathesis (pinned in infra/local/requirements-contract.txt) into .venv-contract"
+	$(PYTHON) -m venv .venv-contract
+	.venv-contract/bin/pip install --progress-bar off --disable-pip-version-check -r infra/local/requirements-contract.txt | grep -E '^Successfully' || true
+	@test -x .venv-contract/bin/st && touch $@
+
+contract-venv: .venv-contract/.installed
 
 tools:
 	bash infra/local/install-tools.sh
@@ -59,8 +69,17 @@ install:
 mail:
 	cargo run --quiet -p smartpit-cli --bin smartpit -- mail
 
-test: venv tools
+test: venv contract-venv tools
 	cargo test --workspace --no-fail-fast
+
+# The contract's property-based run against the stack `make dev` started (.local/stack.json).
+contract: contract-venv
+	@test -f .local/stack.json || { echo "no local stack: run make dev first"; exit 2; }
+	SMARTPIT_MERCHANT_KEY=$$($(PYTHON) -c 'import json;print(json.load(open(".local/stack.json"))["merchants"][0]["api_key"])') \
+	SMARTPIT_CHAIN_KEY=$$($(PYTHON) -c 'import json;print(json.load(open(".local/stack.json"))["store_chains"]["lawson"])') \
+	.venv-contract/bin/st --config-file infra/local/schemathesis.toml run infra/openapi.yaml \
+	  --url $$($(PYTHON) -c 'import json;print(json.load(open(".local/stack.json"))["api_url"])') \
+	  --max-redirects 0 --checks all --exclude-checks positive_data_acceptance,use_after_free,ensure_resource_availability
 
 lint:
 	cargo fmt --all --check

@@ -143,7 +143,8 @@ async fn a_payment_replay_returns_the_first_result() {
     assert_eq!(lawson.status, 409);
     assert_eq!(lawson.code(), "invoice_not_payable");
     assert_eq!(lawson.body["invoice_id"], inv["id"]);
-    assert_eq!(lawson.body["status"], "paid");
+    assert_eq!(lawson.body["invoice_status"], "paid");
+    assert_eq!(lawson.body["status"], 409);
 }
 
 #[tokio::test]
@@ -216,7 +217,7 @@ async fn all_or_nothing_and_the_amount_must_match() {
         .await;
     assert_eq!(both.status, 409);
     assert_eq!(both.body["invoice_id"], b["id"]);
-    assert_eq!(both.body["status"], "cancelled");
+    assert_eq!(both.body["invoice_status"], "cancelled");
     let stored = s.number_partition(&number).await;
     let status_of = |id: &Value| {
         stored

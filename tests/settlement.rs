@@ -91,7 +91,8 @@ async fn deliver(s: &TestStack, file: &FileKey, body: &str) {
 /// Waits for a summary processed after `after` (the run of the latest delivery).
 async fn summary_after(s: &TestStack, file: &FileKey, runs_before: &str) -> Value {
     let db = s.db();
-    for _ in 0..100 {
+    // Generous: on a loaded 2-core machine the emulator's transactions slow down a lot.
+    for _ in 0..300 {
         if let Ok(Some(v)) = db.get_settlement_summary(file).await {
             if v["processed_at"].as_str() != Some(runs_before) {
                 return v;
@@ -99,7 +100,7 @@ async fn summary_after(s: &TestStack, file: &FileKey, runs_before: &str) -> Valu
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    panic!("{} was not reconciled within 20 s", file.key());
+    panic!("{} was not reconciled within 60 s", file.key());
 }
 
 async fn report(s: &TestStack, file: &FileKey) -> Vec<Vec<String>> {

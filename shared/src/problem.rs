@@ -153,15 +153,17 @@ impl Problem {
 
     pub fn body(&self) -> Value {
         let mut body = Map::new();
+        // Extras first: RFC 9457's members always win (an extra named `status` once replaced
+        // the HTTP status with an invoice's).
+        for (k, v) in &self.extra {
+            body.insert(k.clone(), v.clone());
+        }
         body.insert("type".into(), Value::String(problem_type(self.code)));
         body.insert("title".into(), Value::String(self.title.clone()));
         body.insert("status".into(), Value::from(self.status.as_u16()));
         body.insert("code".into(), Value::String(self.code.to_string()));
         if let Some(d) = &self.detail {
             body.insert("detail".into(), Value::String(d.clone()));
-        }
-        for (k, v) in &self.extra {
-            body.insert(k.clone(), v.clone());
         }
         Value::Object(body)
     }

@@ -43,7 +43,7 @@ fn not_changeable(inv: &Invoice, now: DateTime<Utc>) -> Option<Problem> {
         )
         .detail(format!("The invoice is {}.", status.as_str()))
         .with("invoice_id", inv.id.as_str())
-        .with("status", status.as_str())
+        .with("invoice_status", status.as_str())
     })
 }
 

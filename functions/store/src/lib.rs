@@ -179,7 +179,7 @@ impl StoreFunction {
                 status.as_str()
             ))
             .with("invoice_id", invoice_id)
-            .with("status", status.as_str())),
+            .with("invoice_status", status.as_str())),
             PayOutcome::Voided(p) => Err(Problem::new(
                 StatusCode::CONFLICT,
                 "payment_voided",
@@ -292,7 +292,7 @@ impl StoreFunction {
                 "An invoice can no longer be paid",
             )
             .with("invoice_id", invoice_id)
-            .with("status", status.as_str())),
+            .with("invoice_status", status.as_str())),
             SlipOutcome::Held { invoice_id, until } => Err(Problem::new(
                 StatusCode::CONFLICT,
                 "invoice_held",

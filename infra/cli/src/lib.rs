@@ -2,6 +2,7 @@
 
 pub mod buckets;
 pub mod cards;
+pub mod contract;
 pub mod emulator;
 pub mod iam;
 pub mod mail;

@@ -26,15 +26,23 @@ pub struct Router {
     template: Template,
     handlers: BTreeMap<String, Handler>,
     guards: BTreeMap<String, smartpit_shared::calls::Guard>,
+    contract: crate::contract::Contract,
 }
 
 impl Router {
     pub fn new(template: Template, handlers: BTreeMap<String, Handler>) -> Self {
         let guards = crate::iam::guards(&template);
+        // Built into the binary and tested, so it always loads; an empty document would refuse
+        // every answer, which no test would miss.
+        let contract = crate::contract::Contract::load().unwrap_or_else(|e| {
+            tracing::error!(error = %e, "infra/openapi.yaml does not load");
+            crate::contract::Contract::empty()
+        });
         Router {
             template,
             handlers,
             guards,
+            contract,
         }
     }
 
@@ -56,8 +64,13 @@ impl Router {
         let path = parts.uri.path().to_string();
         let (route, params) = match self.template.match_route(parts.method.as_str(), &path) {
             RouteMatch::Found(r, p) => (r, p),
-            RouteMatch::WrongMethod => {
-                return to_hyper(Problem::method_not_allowed().into_response())
+            RouteMatch::WrongMethod(allowed) => {
+                // RFC 9110: a 405 lists the methods the route takes.
+                let mut resp = to_hyper(Problem::method_not_allowed().into_response());
+                if let Ok(v) = hyper::header::HeaderValue::from_str(&allowed.join(", ")) {
+                    resp.headers_mut().insert(hyper::header::ALLOW, v);
+                }
+                return resp;
             }
             RouteMatch::NotFound => return to_hyper(Problem::route_not_found().into_response()),
         };
@@ -91,6 +104,32 @@ impl Router {
             None => served.await,
         };
         let mut resp = to_hyper(resp);
+        let body = resp.body().clone().into_inner().unwrap_or_default();
+        if let Err(e) = self.contract.check(
+            route.method.as_str(),
+            &route.path,
+            &crate::contract::Answer {
+                status: resp.status().as_u16(),
+                content_type: resp
+                    .headers()
+                    .get(http::header::CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok()),
+                headers: resp.headers(),
+                body: &body,
+            },
+        ) {
+            // A function answered outside infra/openapi.yaml: a bug, loud in every test.
+            tracing::error!(route = %route.path, method = %route.method, violation = %e, "answer outside the contract");
+            resp = to_hyper(
+                Problem::new(
+                    http::StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal_error",
+                    "Internal error",
+                )
+                .detail(format!("The answer is outside infra/openapi.yaml: {e}"))
+                .into_response(),
+            );
+        }
         if let Ok(v) = hyper::header::HeaderValue::from_str(&calls.join(",")) {
             resp.headers_mut().insert("x-local-aws-calls", v);
         }

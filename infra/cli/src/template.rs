@@ -267,17 +267,19 @@ impl Template {
 
     /// The route a request is for, with its path parameters.
     pub fn match_route(&self, method: &str, path: &str) -> RouteMatch<'_> {
-        let mut path_matched = false;
+        let mut allowed = Vec::new();
         for r in &self.routes {
             if let Some(params) = match_path(&r.path, path) {
                 if r.method == method {
                     return RouteMatch::Found(r, params);
                 }
-                path_matched = true;
+                allowed.push(r.method.clone());
             }
         }
-        if path_matched {
-            RouteMatch::WrongMethod
+        if !allowed.is_empty() {
+            allowed.sort();
+            allowed.dedup();
+            RouteMatch::WrongMethod(allowed)
         } else {
             RouteMatch::NotFound
         }
@@ -286,7 +288,8 @@ impl Template {
 
 pub enum RouteMatch<'a> {
     Found(&'a Route, BTreeMap<String, String>),
-    WrongMethod,
+    /// The path exists with these methods (for `Allow`).
+    WrongMethod(Vec<String>),
     NotFound,
 }
 
@@ -381,7 +384,7 @@ mod tests {
         }
         assert!(matches!(
             t.match_route("DELETE", "/v1/invoices"),
-            RouteMatch::WrongMethod
+            RouteMatch::WrongMethod(m) if m == ["GET", "POST"]
         ));
         assert!(matches!(
             t.match_route("GET", "/nope"),

@@ -234,7 +234,7 @@ impl Db {
             )
             .detail(format!("The invoice is {}.", s.as_str()))
             .with("invoice_id", inv.id.as_str())
-            .with("status", s.as_str())
+            .with("invoice_status", s.as_str())
         };
         match current.status_at(now) {
             InvoiceStatus::Registered => {}
