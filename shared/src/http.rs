@@ -207,6 +207,38 @@ pub fn raw_json(status: StatusCode, mut text: String) -> Response<Body> {
     resp
 }
 
+/// Serves one request on Lambda and logs one line for it: the route key (never the path, which
+/// may hold a sheet link's token), the status and the handler's time. It runs inside the
+/// runtime's invocation span, so the JSON line carries Lambda's `requestId`.
+pub async fn served<F, Fut>(req: Request, handle: F) -> Response<Body>
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: std::future::Future<Output = Response<Body>>,
+{
+    let route = route_key(&req);
+    let start = std::time::Instant::now();
+    let resp = handle(req).await;
+    tracing::info!(
+        route = %route,
+        status = resp.status().as_u16(),
+        duration_ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX),
+        "request served"
+    );
+    resp
+}
+
+/// API Gateway's route key (`GET /v1/invoices/{id}`), or the method alone.
+fn route_key(req: &Request) -> String {
+    use lambda_http::request::RequestContext;
+    match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(c)) => c
+            .route_key
+            .clone()
+            .unwrap_or_else(|| req.method().to_string()),
+        _ => req.method().to_string(),
+    }
+}
+
 /// Turns a handler's outcome into the response Lambda returns.
 pub fn respond(outcome: Result<Response<Body>, Problem>) -> Response<Body> {
     outcome.unwrap_or_else(Problem::into_response)

@@ -7,7 +7,9 @@ async fn main() -> Result<(), lambda_http::Error> {
     let function = NumbersFunction::new(&aws_from_env().await, Resources::from_env()?);
     let function = &function;
     lambda_http::run(lambda_http::service_fn(move |req| async move {
-        Ok::<_, std::convert::Infallible>(function.handle(req).await)
+        Ok::<_, std::convert::Infallible>(
+            smartpit_shared::http::served(req, |r| function.handle(r)).await,
+        )
     }))
     .await
 }

@@ -10,7 +10,9 @@ async fn main() -> Result<(), lambda_http::Error> {
         StoreFunction::new(&aws_from_env().await, Resources::from_env()?).with_miss_limit(limit);
     let function = &function;
     lambda_http::run(lambda_http::service_fn(move |req| async move {
-        Ok::<_, std::convert::Infallible>(function.handle(req).await)
+        Ok::<_, std::convert::Infallible>(
+            smartpit_shared::http::served(req, |r| function.handle(r)).await,
+        )
     }))
     .await
 }
