@@ -22,7 +22,7 @@ export AWS_SHARED_CREDENTIALS_FILE := /dev/null
 PYTHON ?= python3
 VENV := .venv
 
-.PHONY: help dev mail test contract lint venv contract-venv tools bench bench-settlement validate deploy cfn-check font-layer clean install
+.PHONY: help dev mail test contract lint venv contract-venv tools bench bench-settlement bench-cards validate deploy cfn-check font-layer clean install
 
 help:
 	@echo "make dev    run the whole service locally (emulator, tables, demo data, API on 127.0.0.1:3000)"
@@ -32,6 +32,7 @@ help:
 	@echo "make contract  schemathesis from infra/openapi.yaml against the running local stack (make dev)"
 	@echo "make bench  sheet render time and size (criterion)"
 	@echo "make bench-settlement  reconcile a settlement file of LINES (10000) lines: time, calls per line"
+	@echo "make bench-cards  COUNT (10000) card numbers as issue-cards writes them vs a bare PutItem loop"
 	@echo "make validate  sam validate --lint of infra/template.yaml"
 	@echo "make cfn-check the template expanded (samtranslator) and created on moto's CloudFormation"
 	@echo "make deploy ENV=staging|prod  sam build + sam deploy with samconfig.toml's [ENV], no prompts"
@@ -119,6 +120,10 @@ bench:
 LINES ?= 10000
 bench-settlement: venv
 	cargo run --release -p smartpit-cli --bin settlement_bench -- --lines $(LINES)
+
+COUNT ?= 10000
+bench-cards: venv
+	cargo run --release -p smartpit-cli --bin cards_bench -- --count $(COUNT)
 
 # The font layer the NotifyFunction mounts at /opt/fonts (sam build packages it).
 font-layer: tools

@@ -275,3 +275,68 @@ async fn a_merchant_bills_its_joint_card_by_its_own_customer_ref_and_only_its_ow
     assert_eq!(look.status, 200);
     assert_eq!(look.body["invoices"].as_array().map(Vec::len), Some(2));
 }
+
+/// A hundred numbers go in one transaction, each only if free: a group holding a number that
+/// exists writes nothing and names it; the batch draws it again and completes, with every
+/// number stored once and about one call per hundred numbers.
+#[tokio::test]
+async fn card_groups_write_all_or_nothing_and_redraw_a_taken_number() {
+    use smartpit_shared::db::{GroupOutcome, NumberRecord};
+    let s = stack();
+    let db = s.db();
+    let now = chrono::Utc::now();
+    let taken = s.fresh_card().await;
+    let mut rng = rand::rng();
+    let mut group: Vec<NumberRecord> = (0..100)
+        .map(|_| {
+            NumberRecord::new(
+                SmartPitNumber::random(smartpit_shared::NumberKind::Card, &mut rng),
+                smartpit_shared::NumberKind::Card,
+                now,
+            )
+        })
+        .collect();
+    group[37] = NumberRecord::new(taken, smartpit_shared::NumberKind::Card, now);
+    let outcome = db.insert_numbers(&group).await.expect("transaction");
+    assert_eq!(outcome, GroupOutcome::Taken(vec![37]));
+    for (i, r) in group.iter().enumerate() {
+        let stored = db.get_number(r.number).await.expect("read");
+        assert_eq!(stored.is_some(), i == 37, "position {i}: all or nothing");
+    }
+    group[37] = NumberRecord::new(
+        SmartPitNumber::random(smartpit_shared::NumberKind::Card, &mut rng),
+        smartpit_shared::NumberKind::Card,
+        now,
+    );
+    assert_eq!(
+        db.insert_numbers(&group).await.expect("again"),
+        GroupOutcome::Stored
+    );
+    assert!(db
+        .get_number(group[99].number)
+        .await
+        .expect("read")
+        .is_some());
+
+    // A batch of 250: three transactions, 250 distinct stored numbers.
+    let template = smartpit_shared::issuance::Template {
+        kind: smartpit_shared::NumberKind::Card,
+        merchant_id: None,
+        expires_at: None,
+    };
+    let (issued, calls) = smartpit_shared::calls::counted(
+        smartpit_shared::issuance::issue_grouped(&db, &template, 250, now, |_| {}),
+    )
+    .await;
+    let issued = issued.expect("batch");
+    let distinct: std::collections::BTreeSet<_> = issued.iter().map(|r| r.number).collect();
+    assert_eq!(distinct.len(), 250);
+    assert_eq!(calls.len(), 3, "{calls:?}");
+    assert!(
+        calls.iter().all(|c| c.ends_with("TransactWriteItems")),
+        "{calls:?}"
+    );
+    for r in issued.iter().step_by(50) {
+        assert!(db.get_number(r.number).await.expect("read").is_some());
+    }
+}

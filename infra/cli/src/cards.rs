@@ -1,5 +1,5 @@
 //! The operator's batch of generic card numbers for the card printer: numbers drawn at random
-//! and stored with conditional writes, then one CSV written locally and to S3.
+//! and stored a hundred to a conditional transaction, then one CSV written locally and to S3.
 
 use std::io::Write;
 use std::path::Path;
@@ -9,7 +9,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use smartpit_shared::db::NumberRecord;
 use smartpit_shared::ids::{base32, random_bytes};
 use smartpit_shared::invoice::timestamp;
-use smartpit_shared::issuance::{issue_many, Template};
+use smartpit_shared::issuance::{issue_grouped, Template};
 use smartpit_shared::{Db, NumberKind};
 
 pub struct Batch {
@@ -72,7 +72,7 @@ pub async fn issue_cards(
         merchant_id: None,
         expires_at: None,
     };
-    let numbers = issue_many(db, &template, vec![None; count], now, || bar.inc(1))
+    let numbers = issue_grouped(db, &template, count, now, |n| bar.inc(n as u64))
         .await
         .map_err(|p| p.to_string())?;
     bar.finish();

@@ -45,7 +45,7 @@ mod slips;
 pub use crate::payment::{Payment, PaymentRequest, PaymentStatus};
 pub use idempotency::{fingerprint, idempotency_key, Claim, Lock, LEASE_SECONDS};
 pub use invoices::{InvoicePage, RegisterOutcome};
-pub use numbers::NumberRecord;
+pub use numbers::{GroupOutcome, NumberRecord};
 pub use outbox::{step_of, Failures, OutboxRecord, Step};
 pub use payments::{PayOutcome, VoidOutcome};
 pub use settlements::SettleResult;

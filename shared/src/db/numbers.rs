@@ -143,6 +143,47 @@ impl Db {
         applied(res)
     }
 
+    /// Stores up to 100 freshly drawn numbers in one transaction, each only if it is free: all
+    /// or none. `Taken` names the positions whose number exists already (nothing was written:
+    /// draw those again and resend the group). The request token is derived from the group's
+    /// numbers, so the SDK's retry of a transaction that did commit succeeds again instead of
+    /// finding its own numbers taken. One round trip.
+    pub async fn insert_numbers(&self, recs: &[NumberRecord]) -> Result<GroupOutcome, Problem> {
+        let items = recs
+            .iter()
+            .map(|r| self.number_put(r))
+            .collect::<Result<Vec<_>, _>>()?;
+        let numbers: Vec<String> = recs.iter().map(|r| r.number.to_string()).collect();
+        let token = crate::ids::sha256_hex(&numbers.join(","));
+        let res = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .client_request_token(&token[..36])
+            .send()
+            .await;
+        let err = match res {
+            Ok(_) => return Ok(GroupOutcome::Stored),
+            Err(e) => e,
+        };
+        match super::cancellation_codes(&err) {
+            Some(codes) if codes.iter().any(|c| c == "ConditionalCheckFailed") => {
+                Ok(GroupOutcome::Taken(
+                    codes
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, c)| *c == "ConditionalCheckFailed")
+                        .map(|(i, _)| i)
+                        .collect(),
+                ))
+            }
+            Some(codes) if codes.iter().any(|c| c == "TransactionConflict") => {
+                Ok(GroupOutcome::Conflict)
+            }
+            _ => Err(err.into()),
+        }
+    }
+
     /// The transaction item that issues a number only if it is free.
     pub fn number_put(
         &self,
@@ -157,4 +198,14 @@ impl Db {
         let found = self.read(&self.res.numbers_table, key).await?;
         Ok(found.as_ref().and_then(NumberRecord::from_item))
     }
+}
+
+/// What became of a group of numbers sent in one transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GroupOutcome {
+    Stored,
+    /// These positions hold numbers that exist already; nothing was written.
+    Taken(Vec<usize>),
+    /// Another transaction was writing one of the items: nothing was written, send it again.
+    Conflict,
 }
