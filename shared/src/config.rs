@@ -55,11 +55,39 @@ pub async fn aws_from_env() -> SdkConfig {
 pub fn init_logging() {
     let _ = tracing_subscriber::fmt()
         .json()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
+        .with_max_level(log_level(
+            std::env::var("AWS_LAMBDA_LOG_LEVEL")
+                .or_else(|_| std::env::var("RUST_LOG"))
+                .ok()
+                .as_deref(),
+        ))
         .with_target(false)
         .without_time()
         .try_init();
+}
+
+/// The level to log at: Lambda's log level setting (`AWS_LAMBDA_LOG_LEVEL`) or `RUST_LOG`, a
+/// bare level (`debug`, `WARN`…); `info` otherwise. A level, not a filter expression: a filter
+/// would link a regex engine into every function for a setting nobody needs per module.
+pub fn log_level(setting: Option<&str>) -> tracing::Level {
+    match setting.map(|s| s.trim().to_ascii_lowercase()).as_deref() {
+        Some("trace") => tracing::Level::TRACE,
+        Some("debug") => tracing::Level::DEBUG,
+        Some("warn") => tracing::Level::WARN,
+        Some("error" | "fatal") => tracing::Level::ERROR,
+        _ => tracing::Level::INFO,
+    }
+}
+
+#[cfg(test)]
+mod log_level_tests {
+    #[test]
+    fn a_bare_level_or_info() {
+        use super::log_level;
+        assert_eq!(log_level(Some("DEBUG")), tracing::Level::DEBUG);
+        assert_eq!(log_level(Some("warn")), tracing::Level::WARN);
+        assert_eq!(log_level(Some("FATAL")), tracing::Level::ERROR);
+        assert_eq!(log_level(Some("smartpit=debug")), tracing::Level::INFO);
+        assert_eq!(log_level(None), tracing::Level::INFO);
+    }
 }
