@@ -44,10 +44,53 @@ pub fn var(name: &str) -> Result<String, String> {
     std::env::var(name).map_err(|_| format!("environment variable {name} is not set"))
 }
 
-/// The AWS configuration of the environment: region, credentials and, locally,
-/// `AWS_ENDPOINT_URL` pointing at the emulator.
+/// The roots AWS endpoints chain to (see the file's header).
+pub const AWS_ROOTS_PEM: &str = include_str!("aws-roots.pem");
+
+/// A new HTTPS client for the SDK: rustls on ring, trusting the AWS roots only (or the
+/// system's store with `SMARTPIT_TLS_ROOTS=system`). A new one per call: a connection pool
+/// belongs to the runtime that opened its connections.
+pub fn http_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode, TlsContext, TrustStore};
+    let system = std::env::var("SMARTPIT_TLS_ROOTS").is_ok_and(|v| v == "system");
+    let store = match system {
+        true => TrustStore::default(),
+        false => TrustStore::empty()
+            .with_native_roots(false)
+            .with_pem_certificate(AWS_ROOTS_PEM.as_bytes()),
+    };
+    let builder = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring));
+    match TlsContext::builder().with_trust_store(store).build() {
+        Ok(ctx) => builder.tls_context(ctx).build_https(),
+        // Only a malformed built-in file gets here, and a test reads it.
+        Err(e) => {
+            tracing::error!(error = %e, "TLS context; using the system's roots");
+            builder.build_https()
+        }
+    }
+}
+
+/// The AWS configuration of a function: the region and credentials Lambda puts in the
+/// environment and, locally, `AWS_ENDPOINT_URL` pointing at the emulator. Only what a
+/// function needs (no profile files, SSO, STS or instance metadata): less to link and to start.
 pub async fn aws_from_env() -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest()).load().await
+    use aws_config::environment::credentials::EnvironmentVariableCredentialsProvider;
+    let region = std::env::var("AWS_REGION")
+        .or_else(|_| std::env::var("AWS_DEFAULT_REGION"))
+        .ok()
+        .map(aws_config::Region::new);
+    let mut config = SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(region)
+        .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
+            EnvironmentVariableCredentialsProvider::new(),
+        ))
+        .http_client(http_client());
+    if let Ok(url) = std::env::var("AWS_ENDPOINT_URL") {
+        config = config.endpoint_url(url);
+    }
+    config.build()
 }
 
 /// JSON logs without ANSI colours, as CloudWatch wants them. Never log request bodies: they
@@ -76,6 +119,21 @@ pub fn log_level(setting: Option<&str>) -> tracing::Level {
         Some("warn") => tracing::Level::WARN,
         Some("error" | "fatal") => tracing::Level::ERROR,
         _ => tracing::Level::INFO,
+    }
+}
+
+#[cfg(test)]
+mod tls_tests {
+    #[test]
+    fn the_aws_roots_are_five_certificates() {
+        use rustls_pki_types::pem::PemObject;
+        let certs: Vec<_> =
+            rustls_pki_types::CertificateDer::pem_slice_iter(super::AWS_ROOTS_PEM.as_bytes())
+                .collect::<Result<_, _>>()
+                .expect("PEM");
+        assert_eq!(certs.len(), 5);
+        // Building the client parses the store; a bad file would fall back loudly.
+        let _ = super::http_client();
     }
 }
 

@@ -43,6 +43,7 @@ pub fn local_sdk_config(endpoint: &str) -> SdkConfig {
         .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
             creds,
         ))
+        .http_client(smartpit_shared::config::http_client())
         .build()
 }
 
