@@ -22,7 +22,7 @@ export AWS_SHARED_CREDENTIALS_FILE := /dev/null
 PYTHON ?= python3
 VENV := .venv
 
-.PHONY: help dev mail test contract lint venv contract-venv tools bench bench-settlement bench-cards validate deploy cfn-check font-layer clean install
+.PHONY: help dev mail test contract lint venv contract-venv tools bench bench-settlement bench-cards bench-startup sizes validate deploy cfn-check font-layer clean install
 
 help:
 	@echo "make dev    run the whole service locally (emulator, tables, demo data, API on 127.0.0.1:3000)"
@@ -33,6 +33,8 @@ help:
 	@echo "make bench  sheet render time and size (criterion)"
 	@echo "make bench-settlement  reconcile a settlement file of LINES (10000) lines: time, calls per line"
 	@echo "make bench-cards  COUNT (10000) card numbers as issue-cards writes them vs a bare PutItem loop"
+	@echo "make sizes   every function binary built as sam build does, stripped and zipped, against its budget"
+	@echo "make bench-startup  start-up of every function vs a hello-world lambda_runtime binary (median of 20)"
 	@echo "make validate  sam validate --lint of infra/template.yaml"
 	@echo "make cfn-check the template expanded (samtranslator) and created on moto's CloudFormation"
 	@echo "make deploy ENV=staging|prod  sam build + sam deploy with samconfig.toml's [ENV], no prompts"
@@ -120,6 +122,14 @@ bench:
 LINES ?= 10000
 bench-settlement: venv
 	cargo run --release -p smartpit-cli --bin settlement_bench -- --lines $(LINES)
+
+# Release builds of every function binary, one at a time as `sam build` does; fails over budget.
+sizes:
+	bash infra/local/sizes.sh
+
+bench-startup: sizes
+	cargo build --quiet --release --bin hello-lambda
+	cargo run --quiet --release -p smartpit-cli --bin startup_bench -- --runs 20
 
 COUNT ?= 10000
 bench-cards: venv
