@@ -6,13 +6,15 @@
 # this machine's; Lambda runs aarch64-unknown-linux-gnu).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+# Dummy credentials: nothing here talks to AWS, and nothing may.
+export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_EC2_METADATA_DISABLED=true
 BIN_BUDGET=$((8 * 1024 * 1024))
 ZIP_BUDGET=$((3 * 1024 * 1024))
 target_args=()
-dir=target/release
+dir="${CARGO_TARGET_DIR:-target}/release"
 if [ -n "${SIZES_TARGET:-}" ]; then
   target_args=(--target "$SIZES_TARGET")
-  dir="target/$SIZES_TARGET/release"
+  dir="${CARGO_TARGET_DIR:-target}/$SIZES_TARGET/release"
 fi
 bins=$(grep -E '^\s+Binary:' infra/template.yaml | awk '{print $2}' | sort -u)
 work=$(mktemp -d)

@@ -26,6 +26,9 @@ struct Args {
     /// Where the release binaries are.
     #[arg(long, default_value = "target/release")]
     dir: PathBuf,
+    /// Only these binaries (comma-separated; hello-lambda is always measured).
+    #[arg(long, value_delimiter = ',')]
+    bins: Vec<String>,
 }
 
 /// What the Runtime API hands out next, and whom it tells.
@@ -142,6 +145,12 @@ async fn main() -> Result<(), String> {
         ("settlement", empty.clone()),
         ("webhooks", empty.clone()),
     ];
+    let subjects: Vec<(&str, Value)> = subjects
+        .into_iter()
+        .filter(|(b, _)| {
+            *b == "hello-lambda" || args.bins.is_empty() || args.bins.iter().any(|x| x == b)
+        })
+        .collect();
     for (bin, _) in &subjects {
         if !args.dir.join(bin).exists() {
             return Err(format!(
