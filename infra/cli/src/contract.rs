@@ -124,7 +124,7 @@ impl Contract {
         let errors: Vec<String> = validator
             .iter_errors(&body)
             .take(5)
-            .map(|e| format!("{} at {}", e, e.instance_path()))
+            .map(described)
             .collect();
         match errors.is_empty() {
             true => Ok(()),
@@ -187,6 +187,23 @@ impl Contract {
             out.insert(status, codes);
         }
         out
+    }
+}
+
+/// What failed where, without the offending value: the text is logged and answered, and a
+/// value may be a customer's mail address. Member names are the schema's, so `required` and
+/// `additionalProperties` keep the validator's words (they name members, not values).
+fn described(e: jsonschema::ValidationError<'_>) -> String {
+    let keyword = e.kind().keyword().to_string();
+    match keyword.as_str() {
+        "required" | "additionalProperties" | "unevaluatedProperties" => {
+            format!("{e} at {}", e.instance_path())
+        }
+        _ => format!(
+            "{keyword} fails at {} (schema {})",
+            e.instance_path(),
+            e.schema_path()
+        ),
     }
 }
 
@@ -396,6 +413,21 @@ mod tests {
                 &answer(200, "application/json", &h, inv.to_string().as_bytes())
             )
             .is_err());
+        // A wrong value is named by where it is, never by what it is (mail addresses).
+        let card = json!({"smartpit_number": "hanako@example.jp", "display": "x",
+                          "kind": "joint_card", "customer_ref": 42, "batch_id": null,
+                          "created_at": null});
+        let got = c.check(
+            "GET",
+            "/v1/joint-cards/{number}",
+            &answer(200, "application/json", &h, card.to_string().as_bytes()),
+        );
+        assert!(
+            got.as_ref()
+                .is_err_and(|e| e.contains("/smartpit_number") && e.contains("/customer_ref")),
+            "{got:?}"
+        );
+        assert!(got.is_err_and(|e| !e.contains("hanako") && !e.contains("42")));
         // A redirect without its Location.
         assert!(c
             .check("GET", "/s/{token}", &answer(302, "", &h, b""))

@@ -47,6 +47,20 @@ pub fn local_sdk_config(endpoint: &str) -> SdkConfig {
         .build()
 }
 
+/// A bench's own stack: warnings on stderr, an emulator on a free port with the template's
+/// tables and buckets (no demo data, no API). The emulator lives as long as the returned guard.
+pub async fn bench_stack() -> Result<(crate::emulator::Emulator, Stack), String> {
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(tracing_subscriber::EnvFilter::new("warn"))
+        .try_init();
+    let repo = repo_root()?;
+    let emu = crate::emulator::start(&repo, 0, None).await?;
+    let stack = Stack::new(&repo, &emu.endpoint, "http://127.0.0.1:3000")?;
+    stack.provision().await?;
+    Ok((emu, stack))
+}
+
 pub fn s3_client(sdk: &SdkConfig) -> aws_sdk_s3::Client {
     let conf = aws_sdk_s3::config::Builder::from(sdk)
         .force_path_style(true)

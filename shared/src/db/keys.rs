@@ -4,7 +4,7 @@
 //! The key itself is stored only as its hash (`KEY#<sha256>`), which says whether it still
 //! works (`revoked_at`, `expires_at`).
 
-use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 
 use super::admin::key_pk;
@@ -155,24 +155,14 @@ impl Db {
         ) else {
             return Err(Problem::internal(&item::Corrupt("api_key_prefix")));
         };
-        let ts = timestamp(now);
-        let mut items = Vec::new();
-        for key in [item::key(hash_pk, "#"), record_key(&owner, prefix)] {
-            let update = Update::builder()
-                .table_name(&self.res.main_table)
-                .set_key(Some(key))
-                .update_expression("SET revoked_at = if_not_exists(revoked_at, :ts)")
-                .condition_expression("attribute_exists(pk)")
-                .expression_attribute_values(":ts", av_s(&ts))
-                .build()
-                .map_err(|e| Problem::internal(&e))?;
-            items.push(TransactWriteItem::builder().update(update).build());
-        }
-        self.client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await?;
+        self.update_key_items(
+            hash_pk,
+            &owner,
+            prefix,
+            "SET revoked_at = if_not_exists(revoked_at, :v)",
+            av_s(&timestamp(now)),
+        )
+        .await?;
         Ok(Some(owner))
     }
 
@@ -201,25 +191,46 @@ impl Db {
             let Some(hash_pk) = get_s(&found, "key_hash_pk") else {
                 continue;
             };
-            let mut items = Vec::new();
-            for key in [item::key(hash_pk, "#"), record_key(owner, &k.prefix)] {
-                let update = Update::builder()
-                    .table_name(&self.res.main_table)
-                    .set_key(Some(key))
-                    .update_expression("SET key_expires_at = :e")
-                    .condition_expression("attribute_exists(pk)")
-                    .expression_attribute_values(":e", item::n(until))
-                    .build()
-                    .map_err(|e| Problem::internal(&e))?;
-                items.push(TransactWriteItem::builder().update(update).build());
-            }
-            self.client
-                .transact_write_items()
-                .set_transact_items(Some(items))
-                .send()
-                .await?;
+            self.update_key_items(
+                hash_pk,
+                owner,
+                &k.prefix,
+                "SET key_expires_at = :v",
+                item::n(until),
+            )
+            .await?;
             n += 1;
         }
         Ok(n)
+    }
+
+    /// One change to both items of a key (the one auth reads by hash and the owner's listing
+    /// record), in one transaction, each only if it exists. `:v` is `value`.
+    async fn update_key_items(
+        &self,
+        hash_pk: &str,
+        owner: &KeyOwner,
+        prefix: &str,
+        expression: &str,
+        value: AttributeValue,
+    ) -> Result<(), Problem> {
+        let mut items = Vec::new();
+        for key in [item::key(hash_pk, "#"), record_key(owner, prefix)] {
+            let update = Update::builder()
+                .table_name(&self.res.main_table)
+                .set_key(Some(key))
+                .update_expression(expression)
+                .condition_expression("attribute_exists(pk)")
+                .expression_attribute_values(":v", value.clone())
+                .build()
+                .map_err(|e| Problem::internal(&e))?;
+            items.push(TransactWriteItem::builder().update(update).build());
+        }
+        self.client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await?;
+        Ok(())
     }
 }

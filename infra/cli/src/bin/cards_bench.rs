@@ -10,7 +10,7 @@ use std::time::Instant;
 use chrono::Utc;
 use clap::Parser;
 use futures::stream::{self, StreamExt, TryStreamExt};
-use smartpit_cli::stack::{repo_root, Stack};
+use smartpit_cli::stack::bench_stack;
 use smartpit_shared::db::NumberRecord;
 use smartpit_shared::issuance::{issue_grouped, Template, CONCURRENCY};
 use smartpit_shared::{NumberKind, SmartPitNumber};
@@ -25,14 +25,7 @@ struct Args {
 #[tokio::main]
 async fn main() -> Result<(), String> {
     let args = Args::parse();
-    let _ = tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(tracing_subscriber::EnvFilter::new("warn"))
-        .try_init();
-    let repo = repo_root()?;
-    let emu = smartpit_cli::emulator::start(&repo, 0, None).await?;
-    let stack = Stack::new(&repo, &emu.endpoint, "http://127.0.0.1:3000")?;
-    stack.provision().await?;
+    let (_emu, stack) = bench_stack().await?;
     let db = stack.db()?;
     let now = Utc::now();
     let template = Template {

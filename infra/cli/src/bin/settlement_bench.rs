@@ -9,7 +9,7 @@ use std::time::Instant;
 use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
 use chrono::Utc;
 use clap::Parser;
-use smartpit_cli::stack::{repo_root, s3_client, Stack};
+use smartpit_cli::stack::{bench_stack, s3_client};
 use smartpit_shared::db::item::s;
 use smartpit_shared::db::{Payment, PaymentRequest};
 use smartpit_shared::invoice::{Customer, Invoice, InvoiceStatus};
@@ -31,14 +31,7 @@ const PLANTED: usize = 10;
 #[tokio::main]
 async fn main() -> Result<(), String> {
     let args = Args::parse();
-    let _ = tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(tracing_subscriber::EnvFilter::new("warn"))
-        .try_init();
-    let repo = repo_root()?;
-    let emu = smartpit_cli::emulator::start(&repo, 0, None).await?;
-    let stack = Stack::new(&repo, &emu.endpoint, "http://127.0.0.1:3000")?;
-    stack.provision().await?;
+    let (_emu, stack) = bench_stack().await?;
     let db = stack.db()?;
     let now = Utc::now();
     let mut rng = rand::rng();
