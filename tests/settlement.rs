@@ -619,3 +619,79 @@ async fn one_bad_record_is_reported_and_the_rest_of_the_file_settles() {
     assert_eq!(invoice(&c, s, &good.invoices[0]).await["status"], "settled");
     assert_eq!(settled_events(&c, s, &bad.invoices).await, [0]);
 }
+
+/// The local stack runs a bucket's S3 event for every put, as S3 does: the same bytes put
+/// twice within one second are two events (a listing of the bucket, which has modification
+/// times to the second, saw one, and a chain's re-sent file went unreconciled), and objects
+/// outside the event's prefix and suffix are none. The watcher here is the local stack's own,
+/// fed to a handler that records what it is given.
+#[tokio::test]
+async fn every_put_of_a_file_is_an_event_the_same_bytes_within_a_second_included() {
+    use smartpit_cli::template::BucketSource;
+    use std::sync::{Arc, Mutex};
+    let s = stack();
+    let bucket = unique("watched").to_lowercase().replace('_', "-");
+    s3(s)
+        .create_bucket()
+        .bucket(&bucket)
+        .create_bucket_configuration(
+            aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::ApNortheast1)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("bucket");
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let record = seen.clone();
+    let handler: smartpit_cli::stack::EventHandler = Arc::new(move |event: Value| {
+        let record = record.clone();
+        Box::pin(async move {
+            for r in event["Records"].as_array().into_iter().flatten() {
+                let key = r["s3"]["object"]["key"].as_str().unwrap_or_default();
+                record.lock().expect("lock").push(key.to_string());
+            }
+            json!({})
+        })
+    });
+    let source = BucketSource {
+        function: "Recorder".into(),
+        prefix: "settlements/".into(),
+        suffix: ".csv".into(),
+    };
+    let sqs = aws_sdk_sqs::Client::new(&s.sdk());
+    let queue = smartpit_cli::buckets::connect(&s3(s), &sqs, &bucket, &source)
+        .await
+        .expect("notifications");
+    tokio::spawn(smartpit_cli::buckets::feed(sqs, queue, source, handler));
+    let put = |key: &'static str| {
+        s3(s)
+            .put_object()
+            .bucket(&bucket)
+            .key(key)
+            .body(b"same bytes".to_vec().into())
+            .send()
+    };
+    put("settlements/seven/20261128.csv").await.expect("put");
+    put("settlements/seven/20261128.csv")
+        .await
+        .expect("put again");
+    put("settlements/seven/20261128.report.txt")
+        .await
+        .expect("put");
+    put("elsewhere/20261128.csv").await.expect("put");
+    for _ in 0..100 {
+        if seen.lock().expect("lock").len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        *seen.lock().expect("lock"),
+        [
+            "settlements/seven/20261128.csv",
+            "settlements/seven/20261128.csv"
+        ]
+    );
+}

@@ -122,11 +122,28 @@ def cheap_transaction_backups() -> None:
             return getattr(copy, name)
 
     def transact_write_items(self, transact_items):
-        models.copy = Backups(transact_items)
+        backups = Backups(transact_items)
+        models.copy = backups
         try:
             return original(self, transact_items)
+        except Exception:
+            drop_phantom_records(self, backups)
+            raise
         finally:
             models.copy = copy
+
+    def drop_phantom_records(backend, backups):
+        """moto applies a transaction's writes one by one, each adding its stream record to the
+        live table's shard, and on failure swaps the backup table in. The abandoned shard keeps
+        the records of writes that never happened, and a stream iterator taken before the
+        transaction still reads it: a reader saw a record DynamoDB never emits, and its
+        sequence number, reused by the next real write, made the reader skip that one. Here
+        the abandoned shard is cut back to what the backup holds."""
+        for live, saved in backups.copies.values():
+            if not isinstance(live, Table) or backend.tables.get(live.name) is not saved:
+                continue  # not rolled back
+            if live.stream_shard is not None and saved.stream_shard is not None:
+                del live.stream_shard.items[len(saved.stream_shard.items) :]
 
     models.DynamoDBBackend.transact_write_items = transact_write_items
 

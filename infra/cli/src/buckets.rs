@@ -1,84 +1,191 @@
-//! Runs a bucket's `Type: S3` event locally: the emulator does not invoke functions, so the
-//! bucket is listed under the event's prefix every half second and each object created or
-//! replaced since (a new ETag or modification time) is handed to the function in the S3 event shape, as Lambda's
-//! asynchronous invocation would (every put is an event, the same bytes put again too). A failing invocation is tried again (three times in all,
-//! as Lambda does with `MaximumRetryAttempts: 2`), then logged and left to an operator
-//! (`smartpit settlement run`).
+//! Runs a bucket's `Type: S3` event locally. The emulator does not invoke functions, but it
+//! does send S3's own event notifications to a queue: each watched bucket notifies a local
+//! queue of every object created under the event's prefix and suffix (one message per put, the
+//! same bytes put again included, exactly the records S3 hands Lambda), and each message is
+//! handed to the function on its own task, as Lambda's asynchronous invocations run side by
+//! side: a slow or failing file holds back no other. A failing invocation is tried again (three
+//! times in all, as Lambda does with `MaximumRetryAttempts: 2`), then logged and left to an
+//! operator (`smartpit settlement run`).
+//!
+//! (Listing the bucket instead cannot see every put: S3 listings give modification times to
+//! the second, so the same file put twice within a second looked like one put.)
 
-use std::collections::HashMap;
 use std::time::Duration;
 
-use serde_json::json;
+use aws_sdk_s3::types::{
+    Event, FilterRule, FilterRuleName, NotificationConfiguration, NotificationConfigurationFilter,
+    QueueConfiguration, S3KeyFilter,
+};
+use aws_sdk_sqs::types::MessageSystemAttributeName;
+use serde_json::Value;
 
 use crate::stack::EventHandler;
 use crate::template::BucketSource;
 
 const TRIES: u32 = 3;
 
-/// Watches `bucket` for ever.
-pub async fn watch(s3: aws_sdk_s3::Client, bucket: String, source: BucketSource, f: EventHandler) {
-    let mut seen: HashMap<String, String> = HashMap::new();
-    let mut failures: HashMap<(String, String), u32> = HashMap::new();
-    loop {
-        let mut token = None;
-        let mut created = Vec::new();
-        loop {
-            let listed = s3
-                .list_objects_v2()
-                .bucket(&bucket)
-                .prefix(&source.prefix)
-                .set_continuation_token(token.take())
-                .send()
-                .await;
-            let Ok(out) = listed else { break };
-            for obj in out.contents() {
-                let (Some(key), Some(etag)) = (obj.key(), obj.e_tag()) else {
-                    continue;
-                };
-                // Each put is an event, the same content put again included.
-                let stamp = obj
-                    .last_modified()
-                    .map(|t| t.to_string())
-                    .unwrap_or_default();
-                let version = format!("{etag}@{stamp}");
-                if key.ends_with(&source.suffix)
-                    && seen.get(key).map(String::as_str) != Some(version.as_str())
-                {
-                    created.push((
-                        key.to_string(),
-                        etag.to_string(),
-                        version,
-                        obj.size().unwrap_or(0),
-                    ));
-                }
-            }
-            token = out.next_continuation_token().map(str::to_string);
-            if token.is_none() {
-                break;
-            }
+/// How long a received event stays invisible while its invocation runs (more than any
+/// function's timeout in the template, so a slow run is not started twice).
+const IN_FLIGHT_SECONDS: i32 = 900;
+
+/// Connects `bucket`'s notifications to a queue of its own, then feeds the queue to `f` for
+/// ever.
+pub async fn watch(
+    s3: aws_sdk_s3::Client,
+    sqs: aws_sdk_sqs::Client,
+    bucket: String,
+    source: BucketSource,
+    f: EventHandler,
+) {
+    match connect(&s3, &sqs, &bucket, &source).await {
+        Ok(url) => feed(sqs, url, source, f).await,
+        Err(e) => {
+            tracing::error!(function = %source.function, bucket = %bucket, error = %e, "bucket events not connected");
         }
-        for (key, etag, version, size) in created {
-            let event = json!({"Records": [{
-                "eventVersion": "2.1",
-                "eventSource": "aws:s3",
-                "awsRegion": crate::stack::LOCAL_REGION,
-                "eventName": "ObjectCreated:Put",
-                "s3": {
-                    "bucket": {"name": bucket, "arn": format!("arn:aws:s3:::{bucket}")},
-                    "object": {"key": key, "size": size, "eTag": etag.trim_matches('"')},
-                },
-            }]});
-            let reply = f(event).await;
-            let tries = failures.entry((key.clone(), version.clone())).or_default();
-            if reply.get("errorMessage").is_some() {
-                *tries += 1;
-                tracing::warn!(function = %source.function, key = %key, attempt = *tries, reply = %reply, "bucket event failed");
-                if *tries < TRIES {
-                    continue;
-                }
-            }
-            seen.insert(key, version);
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
     }
+}
+
+/// Hands each event on the bucket's queue (`connect`) to `f`, for ever.
+pub async fn feed(sqs: aws_sdk_sqs::Client, url: String, source: BucketSource, f: EventHandler) {
+    loop {
+        let got = sqs
+            .receive_message()
+            .queue_url(&url)
+            .max_number_of_messages(10)
+            .visibility_timeout(IN_FLIGHT_SECONDS)
+            .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
+            .wait_time_seconds(0)
+            .send()
+            .await;
+        let messages = match got {
+            Ok(out) => out.messages().to_vec(),
+            Err(e) => {
+                tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(&e), "receive failed");
+                Vec::new()
+            }
+        };
+        if messages.is_empty() {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        }
+        for m in messages {
+            let (f, sqs, url, function) =
+                (f.clone(), sqs.clone(), url.clone(), source.function.clone());
+            tokio::spawn(async move {
+                let Some(handle) = m.receipt_handle().map(str::to_string) else {
+                    return;
+                };
+                let mut event: Value =
+                    serde_json::from_str(m.body().unwrap_or_default()).unwrap_or(Value::Null);
+                as_s3_encodes(&mut event);
+                // S3 sends a test event when notifications are configured: nothing to run.
+                let done = if event["Records"].is_array() {
+                    let reply = f(event).await;
+                    let tries: u32 = m
+                        .attributes()
+                        .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
+                        .and_then(|n| n.parse().ok())
+                        .unwrap_or(1);
+                    match reply.get("errorMessage") {
+                        None => true,
+                        Some(_) => {
+                            tracing::warn!(function = %function, attempt = tries, reply = %reply, "bucket event failed");
+                            tries >= TRIES
+                        }
+                    }
+                } else {
+                    true
+                };
+                let sent = if done {
+                    sqs.delete_message()
+                        .queue_url(&url)
+                        .receipt_handle(&handle)
+                        .send()
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| aws_sdk_sqs::error::DisplayErrorContext(e).to_string())
+                } else {
+                    // Back in a second for the next try.
+                    sqs.change_message_visibility()
+                        .queue_url(&url)
+                        .receipt_handle(&handle)
+                        .visibility_timeout(1)
+                        .send()
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| aws_sdk_sqs::error::DisplayErrorContext(e).to_string())
+                };
+                if let Err(e) = sent {
+                    tracing::warn!(error = %e, "bucket event queue unreachable");
+                }
+            });
+        }
+    }
+}
+
+/// The emulator URL-encodes an event's object key with Python's `quote_plus`, which also
+/// encodes `/`; S3 leaves `/` as it is (`settlements/ministop/20261128.csv`), and the
+/// functions read keys as S3 sends them.
+fn as_s3_encodes(event: &mut Value) {
+    for record in event["Records"].as_array_mut().into_iter().flatten() {
+        let key = &mut record["s3"]["object"]["key"];
+        if let Some(k) = key.as_str() {
+            *key = Value::from(k.replace("%2F", "/"));
+        }
+    }
+}
+
+/// The bucket's notification configuration, sending created objects under the source's
+/// prefix and suffix to a queue made for it; returns the queue's URL.
+pub async fn connect(
+    s3: &aws_sdk_s3::Client,
+    sqs: &aws_sdk_sqs::Client,
+    bucket: &str,
+    source: &BucketSource,
+) -> Result<String, String> {
+    let name: String = format!("{bucket}-events").chars().take(80).collect();
+    let url = sqs
+        .create_queue()
+        .queue_name(&name)
+        .send()
+        .await
+        .map_err(|e| aws_sdk_sqs::error::DisplayErrorContext(e).to_string())?
+        .queue_url()
+        .ok_or("the emulator gave no queue URL")?
+        .to_string();
+    let arn = format!(
+        "arn:aws:sqs:{}:{}:{name}",
+        crate::stack::LOCAL_REGION,
+        crate::provision::LOCAL_ACCOUNT
+    );
+    let rule =
+        |kind: FilterRuleName, value: &str| FilterRule::builder().name(kind).value(value).build();
+    let mut key = S3KeyFilter::builder();
+    if !source.prefix.is_empty() {
+        key = key.filter_rules(rule(FilterRuleName::Prefix, &source.prefix));
+    }
+    if !source.suffix.is_empty() {
+        key = key.filter_rules(rule(FilterRuleName::Suffix, &source.suffix));
+    }
+    let queue = QueueConfiguration::builder()
+        .queue_arn(arn)
+        .events(Event::from("s3:ObjectCreated:*"))
+        .filter(
+            NotificationConfigurationFilter::builder()
+                .key(key.build())
+                .build(),
+        )
+        .build()
+        .map_err(|e| e.to_string())?;
+    s3.put_bucket_notification_configuration()
+        .bucket(bucket)
+        .notification_configuration(
+            NotificationConfiguration::builder()
+                .queue_configurations(queue)
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| aws_sdk_s3::error::DisplayErrorContext(e).to_string())?;
+    Ok(url)
 }

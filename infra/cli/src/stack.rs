@@ -413,6 +413,7 @@ impl Stack {
             let f = self.event_handler(&source.function, &self.sdk)?;
             tokio::spawn(crate::buckets::watch(
                 s3_client(&self.sdk),
+                aws_sdk_sqs::Client::new(&self.sdk),
                 self.bucket(bucket)?,
                 source.clone(),
                 f,
