@@ -22,7 +22,7 @@ export AWS_SHARED_CREDENTIALS_FILE := /dev/null
 PYTHON ?= python3
 VENV := .venv
 
-.PHONY: help dev mail test contract lint venv contract-venv tools bench bench-settlement bench-cards bench-startup sizes validate deploy cfn-check font-layer clean install
+.PHONY: help dev mail test contract lint venv contract-venv tools bench bench-settlement bench-cards bench-startup sizes screenshots validate deploy cfn-check font-layer clean install
 
 help:
 	@echo "make dev    run the whole service locally (emulator, tables, demo data, API on 127.0.0.1:3000)"
@@ -35,6 +35,7 @@ help:
 	@echo "make bench-cards  COUNT (10000) card numbers as issue-cards writes them vs a bare PutItem loop"
 	@echo "make sizes   every function binary built as sam build does, stripped and zipped, against its budget"
 	@echo "make bench-startup  start-up of every function vs a hello-world lambda_runtime binary (median of 20)"
+	@echo "make screenshots  the customer's pages in headless Chromium, into docs/screenshots"
 	@echo "make validate  sam validate --lint of infra/template.yaml"
 	@echo "make cfn-check the template expanded (samtranslator) and created on moto's CloudFormation"
 	@echo "make deploy ENV=staging|prod  sam build + sam deploy with samconfig.toml's [ENV], no prompts"
@@ -74,6 +75,10 @@ mail:
 
 test: venv contract-venv tools
 	cargo test --workspace --no-fail-fast
+
+# The browser tests, keeping their screenshots for the docs and the README.
+screenshots: venv tools
+	SMARTPIT_SCREENSHOTS=$(CURDIR)/docs/screenshots cargo test -p smartpit-tests --test customer_web
 
 # The contract's property-based run against the stack `make dev` started (.local/stack.json).
 contract: contract-venv

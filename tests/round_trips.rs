@@ -124,7 +124,7 @@ async fn each_route_makes_the_documented_calls() {
                     .redirect(reqwest::redirect::Policy::none())
                     .build()
                     .expect("client")
-                    .get(format!("{}{path}", s.api)),
+                    .get(format!("{}{path}/sheet.pdf", s.api)),
             )
             .await;
         if r.status == 302 || std::time::Instant::now() > deadline {
@@ -138,6 +138,9 @@ async fn each_route_makes_the_documented_calls() {
         ddb(&["GetItem", "GetItem"]),
         "link, invoice; presigning is local"
     );
+    let page = c.send(c.http.get(format!("{}{path}", s.api))).await;
+    assert_eq!(page.status, 200);
+    assert_eq!(calls(&page), ddb(&["GetItem", "GetItem"]), "link, invoice");
 
     // Merchant events.
     let events = c.send(c.get("/v1/events?limit=5", key)).await;

@@ -20,7 +20,23 @@ fn no_redirects() -> reqwest::Client {
 /// Opens a sheet link as a browser would: the 302, then the presigned URL it names.
 async fn follow_sheet_link(link: &str) -> (String, Vec<u8>) {
     let client = no_redirects();
-    let redirect = client.get(link).send().await.expect("link");
+    // The link is the payment page; its download button leads to the PDF.
+    let page = client.get(link).send().await.expect("link");
+    assert_eq!(page.status().as_u16(), 200);
+    let html = page.text().await.unwrap_or_default();
+    let href = html
+        .split("href=\"")
+        .skip(1)
+        .filter_map(|h| h.split('"').next())
+        .find(|h| h.ends_with("/sheet.pdf"))
+        .unwrap_or_else(|| panic!("no download button: {html}"))
+        .to_string();
+    let origin = &link[..link.find("/s/").unwrap_or(0)];
+    let redirect = client
+        .get(format!("{origin}{href}"))
+        .send()
+        .await
+        .expect("sheet.pdf");
     assert_eq!(redirect.status().as_u16(), 302);
     let location = redirect
         .headers()
@@ -252,7 +268,15 @@ async fn sheet_links_refuse_expired_and_unknown_tokens() {
         .expect("get");
     assert_eq!(gone.status().as_u16(), 410);
     let page = gone.text().await.unwrap_or_default();
-    assert!(page.contains("期限") && page.contains("expired"), "{page}");
+    assert!(page.contains("期限を過ぎ"), "{page}");
+    let english = client
+        .get(format!("{}/s/{token}?lang=en", s.api))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(english.status().as_u16(), 410);
+    let page = english.text().await.unwrap_or_default();
+    assert!(page.contains("expired"), "{page}");
     let unknown = client
         .get(format!("{}/s/{}", s.api, new_secret("sht")))
         .send()
@@ -366,6 +390,12 @@ async fn a_cancelled_bills_sheet_link_is_gone() {
         .await
         .unwrap_or_default()
         .contains("取り消されました"));
+    let pdf = no_redirects()
+        .get(format!("{link}/sheet.pdf"))
+        .send()
+        .await
+        .expect("sheet.pdf");
+    assert_eq!(pdf.status().as_u16(), 410, "no PDF of a cancelled bill");
 }
 
 /// Lambda's own event shape (from a fixture), delivered again after the stream already did:

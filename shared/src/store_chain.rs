@@ -47,9 +47,54 @@ pub fn catalogue() -> Result<Vec<StoreChain>, serde_json::Error> {
     serde_json::from_str(CATALOGUE_JSON)
 }
 
+/// Step-by-step instructions per chain for the payment page, bilingual, versioned data
+/// (`how_to_pay.json`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct HowToPay {
+    pub version: String,
+    pub chains: std::collections::BTreeMap<String, Steps>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Steps {
+    pub ja: Vec<String>,
+    pub en: Vec<String>,
+}
+
+pub const HOW_TO_PAY_JSON: &str = include_str!("how_to_pay.json");
+
+pub fn how_to_pay() -> Result<HowToPay, serde_json::Error> {
+    serde_json::from_str(HOW_TO_PAY_JSON)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_chain_has_its_steps_in_both_languages_and_no_other_chain_does() {
+        let how = how_to_pay().unwrap();
+        assert!(chrono::NaiveDate::parse_from_str(&how.version, "%Y-%m-%d").is_ok());
+        let chains: Vec<String> = catalogue().unwrap().into_iter().map(|c| c.id).collect();
+        let mut listed: Vec<String> = how.chains.keys().cloned().collect();
+        let mut expected = chains.clone();
+        listed.sort();
+        expected.sort();
+        assert_eq!(listed, expected);
+        for (id, steps) in &how.chains {
+            assert!(!steps.ja.is_empty(), "{id}");
+            assert_eq!(
+                steps.ja.len(),
+                steps.en.len(),
+                "{id}: one English step per Japanese"
+            );
+            assert!(steps
+                .ja
+                .iter()
+                .chain(&steps.en)
+                .all(|s| !s.trim().is_empty()));
+        }
+    }
 
     #[test]
     fn catalogue_has_the_six_seed_chains() {

@@ -34,9 +34,14 @@ pub fn barcodes(pdf: &[u8]) -> Vec<String> {
         .expect("pdftoppm")
         .success();
     assert!(ok);
+    scan_png(&dir.join("page.png"))
+}
+
+/// The Code 128 symbols zbar finds in a picture.
+pub fn scan_png(png: &std::path::Path) -> Vec<String> {
     let out = Command::new("zbarimg")
         .args(["--quiet", "--raw", "-Sdisable", "-Scode128.enable"])
-        .arg(dir.join("page.png"))
+        .arg(png)
         .output()
         .expect("zbarimg (make tools)");
     String::from_utf8_lossy(&out.stdout)

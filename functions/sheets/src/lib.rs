@@ -1,7 +1,9 @@
-//! `GET /s/{token}`: the long-lived link in a customer's mail. While the sheet is valid it
-//! answers 302 to a presigned S3 URL that lives 5 minutes (a presigned URL signed with a
-//! Lambda role's temporary credentials dies with them, so the lasting link must be ours); after
-//! expiry or cancellation 410; unknown 404. Validity is checked here, never left to S3.
+//! The customer's web. `GET /s/{token}`, the long-lived link in a customer's mail, is the
+//! payment page: the bill, its number and register barcode, how to pay at each chain (page.rs);
+//! after expiry, cancellation or a move 410, unknown 404, paid a banner with the date.
+//! `GET /s/{token}/sheet.pdf` answers 302 to a presigned S3 URL of the PDF that lives 5 minutes
+//! (a presigned URL signed with a Lambda role's temporary credentials dies with them, so the
+//! lasting link must be ours). Validity is checked here, never left to S3.
 
 use std::time::Duration;
 
@@ -10,8 +12,13 @@ use chrono::Utc;
 use http::{HeaderValue, StatusCode};
 use lambda_http::{Body, Request, Response};
 use smartpit_shared::config::Resources;
+use smartpit_shared::db::SheetLink;
 use smartpit_shared::http::{self as web};
-use smartpit_shared::{Db, InvoiceId, InvoiceStatus, Problem};
+use smartpit_shared::sheet::payment_code::{company_code, PaymentCode};
+use smartpit_shared::{Db, Invoice, InvoiceId, InvoiceStatus, Problem};
+
+pub mod page;
+use page::{Bill, Lang, State};
 
 /// The HTTP contract (OpenAPI 3.1), served at `/openapi.yaml`.
 pub const OPENAPI_YAML: &str = include_str!("../../../infra/openapi.yaml");
@@ -102,60 +109,112 @@ impl SheetsFunction {
         if let Some(code) = web::path_param(&req, "code") {
             return problem_page(&code);
         }
-        match self.link(&req).await {
+        let answer = match req.uri().path().ends_with("/sheet.pdf") {
+            true => self.sheet_pdf(&req).await,
+            false => self.payment_page(&req).await,
+        };
+        match answer {
             Ok(resp) => resp,
             Err(p) => p.into_response(),
         }
     }
 
-    async fn link(&self, req: &Request) -> Result<Response<Body>, Problem> {
-        let token = web::path_param(req, "token").unwrap_or_default();
+    /// What a link leads to (one read of the link, one of its invoice).
+    async fn look_up(&self, token: &str) -> Result<Found, Problem> {
         let valid_form = token.len() <= 64 && token.starts_with("sht_");
         let link = match valid_form {
-            true => self.db.get_sheet_link(&token).await?,
+            true => self.db.get_sheet_link(token).await?,
             false => None,
         };
         let Some(link) = link else {
-            return Ok(page(
-                StatusCode::NOT_FOUND,
-                "このリンクのシートは見つかりません。メールのURLをご確認ください。",
-                "No sheet is found for this link. Please check the URL in your mail.",
-            ));
+            return Ok(Found::Closed(State::Unknown));
         };
-        if Utc::now().timestamp() > link.expires_at {
-            return Ok(page(
-                StatusCode::GONE,
-                "このシートはお支払期限を過ぎたため、ご利用いただけません。ご請求元へお問い合わせください。",
-                "This sheet has expired: its payment deadline has passed. Please contact the merchant.",
-            ));
+        let now = Utc::now();
+        // Past the deadline the bill can no longer be paid, whatever else holds.
+        if now.timestamp() > link.expires_at {
+            return Ok(Found::Closed(State::Expired));
         }
-        // A cancelled bill's sheet must not send the customer to a store for nothing.
         let invoice = match InvoiceId::parse(&link.invoice_id) {
             Some(id) => self.db.get_invoice(&id).await?,
             None => None,
         };
-        if invoice
-            .as_ref()
-            .is_some_and(|i| i.stored_status == InvoiceStatus::Moved)
-        {
-            return Ok(page(
-                StatusCode::GONE,
-                "このご請求は別の番号に移されました。ご請求元からのご案内をご確認ください。",
-                "This bill was moved to another number. Please see the merchant's message.",
-            ));
-        }
-        if invoice.is_some_and(|i| i.stored_status == InvoiceStatus::Cancelled) {
-            return Ok(page(
-                StatusCode::GONE,
-                "このご請求は取り消されました。ご請求元へお問い合わせください。",
-                "This bill was cancelled by the merchant. Please contact the merchant.",
-            ));
-        }
+        let Some(invoice) = invoice else {
+            return Ok(Found::Closed(State::Unknown));
+        };
+        Ok(match invoice.status_at(now) {
+            InvoiceStatus::Moved => Found::Closed(State::Moved),
+            InvoiceStatus::Cancelled => Found::Closed(State::Cancelled),
+            InvoiceStatus::Expired => Found::Closed(State::Expired),
+            InvoiceStatus::Paid | InvoiceStatus::Settled => Found::Paid(Box::new(invoice)),
+            InvoiceStatus::Registered => Found::Payable(link, Box::new(invoice)),
+        })
+    }
+
+    /// `GET /s/{token}`: the payment page (or the page of its state).
+    async fn payment_page(&self, req: &Request) -> Result<Response<Body>, Problem> {
+        let token = web::path_param(req, "token").unwrap_or_default();
+        let lang = Lang::of(req);
+        let path = format!("/s/{token}");
+        let found = self.look_up(&token).await?;
+        let state = match &found {
+            Found::Closed(state) => page::render(lang, state, Some(&path)),
+            Found::Paid(inv) => page::render(
+                lang,
+                &State::Paid {
+                    merchant_name: &inv.merchant_name,
+                    total: inv.total(),
+                    paid_on: page::paid_on(inv.paid_at.unwrap_or(inv.updated_at)),
+                },
+                Some(&path),
+            ),
+            Found::Payable(_, inv) => page::render(
+                lang,
+                &State::Payable(Bill {
+                    token: &token,
+                    merchant_name: &inv.merchant_name,
+                    merchant_order_id: &inv.merchant_order_id,
+                    description: inv.description.as_deref(),
+                    amount: inv.amount,
+                    customer_fee: inv.customer_fee,
+                    due_date: inv.due_date,
+                    number: inv.number(),
+                    payment_code: payment_code(inv),
+                }),
+                Some(&path),
+            ),
+        };
+        let status = match &found {
+            Found::Closed(state) => state.status(),
+            Found::Paid(_) | Found::Payable(..) => StatusCode::OK,
+        };
+        Ok(page::respond(status, state))
+    }
+
+    /// `GET /s/{token}/sheet.pdf`: while the bill can be paid, a redirect to a presigned URL of
+    /// the PDF that lives 5 minutes; else the page of its state (a paid bill's sheet is of no
+    /// use at a store any more: 410).
+    async fn sheet_pdf(&self, req: &Request) -> Result<Response<Body>, Problem> {
+        let token = web::path_param(req, "token").unwrap_or_default();
+        let lang = Lang::of(req);
+        let link = match self.look_up(&token).await? {
+            Found::Payable(link, _) => link,
+            Found::Paid(_) => {
+                return Ok(page::respond(
+                    StatusCode::GONE,
+                    page::render(lang, &State::AlreadyPaid, None),
+                ))
+            }
+            Found::Closed(state) => {
+                return Ok(page::respond(
+                    state.status(),
+                    page::render(lang, &state, None),
+                ))
+            }
+        };
         if !link.stored {
-            let mut resp = page(
+            let mut resp = page::respond(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "シートを準備しています。しばらくしてから再度お開きください。",
-                "The sheet is being prepared. Please try again in a moment.",
+                page::render(lang, &State::Preparing, None),
             );
             resp.headers_mut()
                 .insert(http::header::RETRY_AFTER, HeaderValue::from_static("5"));
@@ -178,8 +237,26 @@ impl SheetsFunction {
         resp.headers_mut().insert(http::header::LOCATION, location);
         resp.headers_mut().insert(
             http::header::CACHE_CONTROL,
-            HeaderValue::from_static("no-store"),
+            HeaderValue::from_static("private, no-store"),
+        );
+        resp.headers_mut().insert(
+            http::header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
         );
         Ok(resp)
     }
+}
+
+/// What a sheet link leads to.
+enum Found {
+    Payable(SheetLink, Box<Invoice>),
+    Paid(Box<Invoice>),
+    Closed(State<'static>),
+}
+
+/// The bill's register code, as its sheet prints it.
+fn payment_code(inv: &Invoice) -> String {
+    PaymentCode::new(&company_code(), inv.number(), inv.due_date, inv.total())
+        .reissued(inv.reissue())
+        .digits()
 }

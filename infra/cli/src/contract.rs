@@ -430,7 +430,7 @@ mod tests {
         assert!(got.is_err_and(|e| !e.contains("hanako") && !e.contains("42")));
         // A redirect without its Location.
         assert!(c
-            .check("GET", "/s/{token}", &answer(302, "", &h, b""))
+            .check("GET", "/s/{token}/sheet.pdf", &answer(302, "", &h, b""))
             .is_err_and(|e| e.contains("Location")));
     }
 }

@@ -1,6 +1,8 @@
 //! The Smart Pit sheet (スマートピットシート): a PDF for one purchase with the number, the bill
 //! and the register barcode, kept in a private bucket behind a link of ours.
 
+#[cfg(feature = "barcode")]
+pub mod barcode;
 pub mod payment_code;
 #[cfg(feature = "sheet")]
 pub mod pdf;

@@ -8,6 +8,7 @@ use printpdf::{
     PdfSaveOptions, Point, Pt, Rect, Rgb, TextItem, WindingOrder,
 };
 
+use super::barcode::barcode_modules;
 use super::SheetContent;
 use crate::clock::japanese_date;
 use crate::money::format_yen;
@@ -33,13 +34,6 @@ pub fn font() -> Result<&'static ParsedFont, String> {
     })
     .as_ref()
     .map_err(Clone::clone)
-}
-
-/// The modules of the GS1-128 symbol: start C, FNC1, the 44 digits as 22 pairs, check, stop.
-pub fn barcode_modules(digits: &str) -> Result<Vec<u8>, String> {
-    let code = barcoders::sym::code128::Code128::new(format!("\u{0106}\u{0179}{digits}"))
-        .map_err(|e| format!("barcode: {e:?}"))?;
-    Ok(code.encode())
 }
 
 struct Page {
