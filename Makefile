@@ -22,7 +22,7 @@ export AWS_SHARED_CREDENTIALS_FILE := /dev/null
 PYTHON ?= python3
 VENV := .venv
 
-.PHONY: help dev mail test contract lint venv contract-venv tools bench bench-settlement bench-cards bench-startup sizes screenshots validate deploy cfn-check font-layer clean install
+.PHONY: help dev mail test contract lint venv contract-venv tools browser-deps bench bench-settlement bench-cards bench-startup sizes screenshots validate deploy cfn-check font-layer clean install
 
 help:
 	@echo "make dev    run the whole service locally (emulator, tables, demo data, API on 127.0.0.1:3000)"
@@ -61,6 +61,13 @@ contract-venv: .venv-contract/.installed
 tools:
 	bash infra/local/install-tools.sh
 
+# playwright-core (pinned in tests/browser/package-lock.json), which drives Debian's Chromium
+# in the browser tests; no browser download.
+browser-deps: tests/browser/node_modules/.installed
+tests/browser/node_modules/.installed: tests/browser/package-lock.json
+	cd tests/browser && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
 dev: venv tools
 	@echo "building the local stack (a first build takes about 3 minutes)"
 	cargo run -p smartpit-cli --bin smartpit -- dev
@@ -73,11 +80,11 @@ install:
 mail:
 	cargo run --quiet -p smartpit-cli --bin smartpit -- mail
 
-test: venv contract-venv tools
+test: venv contract-venv tools browser-deps
 	cargo test --workspace --no-fail-fast
 
 # The browser tests, keeping their screenshots for the docs and the README.
-screenshots: venv tools
+screenshots: venv tools browser-deps
 	SMARTPIT_SCREENSHOTS=$(CURDIR)/docs/screenshots cargo test -p smartpit-tests --test customer_web
 
 # The contract's property-based run against the stack `make dev` started (.local/stack.json).

@@ -7,7 +7,7 @@ use serde_json::json;
 use smartpit_shared::db::item;
 use smartpit_shared::sheet::payment_code::{company_code, PaymentCode};
 use smartpit_shared::{Invoice, InvoiceId};
-use smartpit_tests::browser::{self, keep};
+use smartpit_tests::browser::{self, keep, keep_file};
 use smartpit_tests::pdf::{barcodes, pdf_text, scan_png};
 use smartpit_tests::{due_in, stack, unique, TestStack};
 
@@ -131,6 +131,18 @@ async fn the_payment_page_shows_the_bill_on_a_phone_in_both_languages_and_prints
         .await
         .unwrap_or_default()
         .contains("lang=\"en\""));
+
+    // Driven by playwright: no console message or page error (a CSP refusal would be one).
+    let seen = browser::drive(&json!([{"goto": link}, {"goto": en_url}])).await;
+    assert_eq!(
+        seen.iter().map(|s| s.status).collect::<Vec<_>>(),
+        [Some(200), Some(200)]
+    );
+    assert!(
+        seen.iter().all(|s| s.messages.is_empty()),
+        "{:?}",
+        seen[1].messages
+    );
 
     // Printed: one A4 page, the bill's text, and the barcode read off the paper.
     let (pdf, run) = browser::print(&link).await;
@@ -296,4 +308,135 @@ async fn the_page_sends_its_security_headers() {
             "{csp}"
         );
     }
+}
+
+/// FAQ Q03/Q07 in a browser: the page, the button, a number shown as a card whose barcode a
+/// scanner reads; the number stored as a web sheet valid for 60 days; any merchant bills it
+/// until it expires; one address gets a 429 page past its numbers a minute.
+#[tokio::test]
+async fn a_free_number_from_the_web_site_is_billed_by_any_merchant_until_it_expires() {
+    let s = stack();
+    let dir = std::env::temp_dir().join(unique("getnumber"));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let card_png = dir.join("card.png");
+    let seen = browser::drive(&json!([
+        {"viewport": [390, 900, 3]},
+        {"goto": format!("{}/get-number", s.api)},
+        {"click": "button[type=submit]"},
+        {"screenshot": card_png.display().to_string()},
+    ]))
+    .await;
+    let (form, card) = (&seen[1], &seen[2]);
+    assert_eq!(form.status, Some(200));
+    assert!(form.html.contains("番号を発行する"), "{}", form.html);
+    assert_eq!(card.status, Some(201), "{}", card.html);
+    assert!(card.url.ends_with("/get-number"));
+    assert!(
+        seen.iter().all(|s| s.messages.is_empty()),
+        "no console message, no CSP refusal: {:?}",
+        seen.last().map(|s| &s.messages)
+    );
+    let scanned = smartpit_tests::pdf::scan(&card_png, "ean13");
+    assert_eq!(scanned.len(), 1, "one EAN-13 symbol on the card");
+    let number = smartpit_shared::SmartPitNumber::parse(&scanned[0]).expect("a Smart Pit number");
+    assert!(card.html.contains(&number.grouped()), "{}", card.html);
+    let today = smartpit_shared::clock::jst_date(Utc::now());
+    let until = today + chrono::Days::new(59);
+    assert!(card.html.contains(&format!(
+        "{} 23:59まで",
+        smartpit_shared::clock::japanese_date(until)
+    )));
+    if std::env::var("SMARTPIT_SCREENSHOTS").is_ok() {
+        let seen = browser::drive(&json!([
+            {"viewport": [390, 1100, 2]},
+            {"goto": format!("{}/get-number", s.api)},
+            {"screenshot": dir.join("form.png").display().to_string()},
+        ]))
+        .await;
+        assert_eq!(seen[1].status, Some(200));
+        keep_file(&dir.join("form.png"), "get-number.png");
+        keep_file(&card_png, "get-number-card.png");
+    }
+
+    // Stored as a web sheet: no merchant, valid through the 60th day.
+    let rec = s
+        .db()
+        .get_number(number)
+        .await
+        .expect("read")
+        .expect("issued");
+    assert_eq!(rec.kind, smartpit_shared::NumberKind::Sheet);
+    assert_eq!(rec.merchant_id, None);
+    assert_eq!(
+        rec.expires_at,
+        Some(smartpit_shared::clock::deadline_epoch(until))
+    );
+
+    // Any merchant bills it.
+    let c = s.client();
+    for merchant in [0, 1] {
+        let r = c
+            .register(
+                s.merchant_key(merchant),
+                &unique("idem"),
+                &json!({"merchant_order_id": unique("o"), "amount": 500, "due_date": due_in(3),
+                        "smartpit_number": number.to_string()}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "merchant {merchant}: {:?}", r.body);
+    }
+    // Until it expires.
+    s.ddb()
+        .update_item()
+        .table_name(s.db().res.numbers_table.clone())
+        .key("number", item::s(number.to_string()))
+        .update_expression("SET expires_at = :t")
+        .expression_attribute_values(":t", item::n(Utc::now().timestamp() - 1))
+        .send()
+        .await
+        .expect("expire the number");
+    let late = c
+        .register(
+            s.merchant_key(0),
+            &unique("idem"),
+            &json!({"merchant_order_id": unique("o"), "amount": 500, "due_date": due_in(3),
+                    "smartpit_number": number.to_string()}),
+        )
+        .await;
+    assert_eq!(
+        (late.status, late.code()),
+        (422, "number_expired"),
+        "{:?}",
+        late.body
+    );
+
+    // One address takes at most WebNumbersPerMinute (3) a minute: within eight tries (a minute
+    // may turn over once) the page says to wait.
+    let http = reqwest::Client::new();
+    let mut refused = None;
+    for _ in 0..8 {
+        let r = http
+            .post(format!("{}/get-number?lang=en", s.api))
+            .send()
+            .await
+            .expect("post");
+        if r.status().as_u16() == 429 {
+            refused = Some(r);
+            break;
+        }
+        assert_eq!(r.status().as_u16(), 201);
+    }
+    let refused = refused.expect("a 429 within eight numbers");
+    let wait: u64 = refused
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .expect("Retry-After");
+    assert!((1..=60).contains(&wait));
+    assert!(refused
+        .text()
+        .await
+        .unwrap_or_default()
+        .contains("Please wait a moment"));
 }

@@ -141,6 +141,13 @@ async fn each_route_makes_the_documented_calls() {
     let page = c.send(c.http.get(format!("{}{path}", s.api))).await;
     assert_eq!(page.status, 200);
     assert_eq!(calls(&page), ddb(&["GetItem", "GetItem"]), "link, invoice");
+    let number = c.send(c.http.post(format!("{}/get-number", s.api))).await;
+    assert_eq!(number.status, 201);
+    assert_eq!(
+        calls(&number),
+        ddb(&["UpdateItem", "PutItem"]),
+        "the address's count, the number"
+    );
 
     // Merchant events.
     let events = c.send(c.get("/v1/events?limit=5", key)).await;

@@ -239,6 +239,15 @@ fn route_key(req: &Request) -> String {
     }
 }
 
+/// The client's address as API Gateway saw the connection (never a header the client wrote).
+pub fn source_ip(req: &Request) -> Option<String> {
+    use lambda_http::request::RequestContext;
+    match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(c)) => c.http.source_ip.clone(),
+        _ => None,
+    }
+}
+
 /// Turns a handler's outcome into the response Lambda returns.
 pub fn respond(outcome: Result<Response<Body>, Problem>) -> Response<Body> {
     outcome.unwrap_or_else(Problem::into_response)

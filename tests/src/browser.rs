@@ -1,5 +1,6 @@
 //! Headless Chromium (Debian's `chromium`, installed by `make tools`), driven from the command
-//! line: a screenshot at a given window size, the DOM after load, or the page printed to PDF.
+//! line (a screenshot at a given window size, the DOM after load, the page printed to PDF) or,
+//! for clicks and forms, by playwright-core (`tests/browser/drive.mjs`, `make browser-deps`).
 //! Each run has a fresh profile, no network beyond loopback, and a time limit.
 
 use std::path::{Path, PathBuf};
@@ -107,4 +108,40 @@ pub async fn keep(url: &str, name: &str) {
     let (png, _) = screenshot(url, 390, 1100, 2).await;
     let _ = std::fs::create_dir_all(&dir);
     std::fs::copy(&png, Path::new(&dir).join(name)).expect("keep the screenshot");
+}
+
+/// With `SMARTPIT_SCREENSHOTS` set, keeps a picture the test took.
+pub fn keep_file(png: &Path, name: &str) {
+    if let Ok(dir) = std::env::var("SMARTPIT_SCREENSHOTS") {
+        let _ = std::fs::create_dir_all(&dir);
+        std::fs::copy(png, Path::new(&dir).join(name)).expect("keep the screenshot");
+    }
+}
+
+/// What the browser saw after one step of `drive`.
+#[derive(Debug, serde::Deserialize)]
+pub struct Seen {
+    pub url: String,
+    /// The status of the last navigation.
+    pub status: Option<u16>,
+    pub html: String,
+    /// Console messages and page errors so far (a Content-Security-Policy refusal shows here).
+    pub messages: Vec<String>,
+}
+
+/// Runs `steps` (see tests/browser/drive.mjs) in one browser; what each step saw.
+pub async fn drive(steps: &serde_json::Value) -> Vec<Seen> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("browser/drive.mjs");
+    let mut cmd = Command::new("node");
+    cmd.arg(&script).arg(steps.to_string()).kill_on_drop(true);
+    let out = tokio::time::timeout(Duration::from_secs(120), cmd.output())
+        .await
+        .expect("the browser finished within 120 s")
+        .expect("node (make browser-deps)");
+    assert!(
+        out.status.success(),
+        "the browser driver failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("the driver's report")
 }

@@ -39,8 +39,14 @@ pub fn barcodes(pdf: &[u8]) -> Vec<String> {
 
 /// The Code 128 symbols zbar finds in a picture.
 pub fn scan_png(png: &std::path::Path) -> Vec<String> {
+    scan(png, "code128")
+}
+
+/// The symbols of one symbology (`code128`, `ean13`) zbar finds in a picture.
+pub fn scan(png: &std::path::Path, symbology: &str) -> Vec<String> {
     let out = Command::new("zbarimg")
-        .args(["--quiet", "--raw", "-Sdisable", "-Scode128.enable"])
+        .args(["--quiet", "--raw", "-Sdisable"])
+        .arg(format!("-S{symbology}.enable"))
         .arg(png)
         .output()
         .expect("zbarimg (make tools)");

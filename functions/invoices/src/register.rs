@@ -203,8 +203,9 @@ impl InvoicesFunction {
             })
     }
 
-    /// The number must have been issued, as a card or joint card: any merchant may bill a card
-    /// (a joint card is a Smart Pit card too: usable at every merchant, by its number).
+    /// The number must have been issued, as a card, joint card or web sheet: any merchant may
+    /// bill a card (a joint card is a Smart Pit card too: usable at every merchant, by its
+    /// number) and a web sheet until it expires.
     pub(crate) async fn check_number_usable(
         &self,
         merchant: &Merchant,
@@ -232,7 +233,18 @@ impl InvoicesFunction {
             )
             .detail("Check the number with the customer."));
         };
-        // A sheet belongs to the one purchase it was issued for; the next purchase gets its own.
+        // A sheet from the web site (no merchant) is the customer's own, like a card, until
+        // it expires (FAQ Q07): any merchant may bill it.
+        if rec.kind == NumberKind::Sheet && rec.merchant_id.is_none() {
+            if rec.expires_at.is_some_and(|e| now.timestamp() > e) {
+                return Err(unusable("number_expired", "This sheet number has expired").detail(
+                    "A number from the web site is valid for 60 days: the customer can get a new one there.",
+                ));
+            }
+            return Ok(());
+        }
+        // A sheet a merchant's registration issued belongs to the one purchase it was issued
+        // for; the next purchase gets its own.
         if rec.kind == NumberKind::Sheet {
             let mut p = unusable(
                 "number_not_usable",

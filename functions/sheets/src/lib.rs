@@ -18,6 +18,7 @@ use smartpit_shared::sheet::payment_code::{company_code, PaymentCode};
 use smartpit_shared::{Db, Invoice, InvoiceId, InvoiceStatus, Problem};
 
 pub mod page;
+pub mod web_number;
 use page::{Bill, Lang, State};
 
 /// The HTTP contract (OpenAPI 3.1), served at `/openapi.yaml`.
@@ -29,6 +30,8 @@ pub const PRESIGNED_SECONDS: u64 = 300;
 pub struct SheetsFunction {
     db: Db,
     s3: aws_sdk_s3::Client,
+    /// Numbers one client address may take from the web site in a minute.
+    web_numbers_per_minute: i64,
 }
 
 fn page(status: StatusCode, ja: &str, en: &str) -> Response<Body> {
@@ -94,7 +97,14 @@ impl SheetsFunction {
         SheetsFunction {
             db: Db::new(sdk, res),
             s3: aws_sdk_s3::Client::from_conf(s3_conf),
+            web_numbers_per_minute: web_number::DEFAULT_PER_MINUTE,
         }
+    }
+
+    /// With the environment's `WEB_NUMBERS_PER_MINUTE`.
+    pub fn with_web_number_limit(mut self, var: Option<&str>) -> Self {
+        self.web_numbers_per_minute = web_number::limit_from(var);
+        self
     }
 
     pub async fn handle(&self, req: Request) -> Response<Body> {
@@ -108,6 +118,15 @@ impl SheetsFunction {
         }
         if let Some(code) = web::path_param(&req, "code") {
             return problem_page(&code);
+        }
+        if req.uri().path() == "/get-number" {
+            return match *req.method() {
+                http::Method::POST => web::respond(
+                    web_number::issue(&self.db, self.web_numbers_per_minute, &req, Utc::now())
+                        .await,
+                ),
+                _ => web_number::form(Lang::of(&req)),
+            };
         }
         let answer = match req.uri().path().ends_with("/sheet.pdf") {
             true => self.sheet_pdf(&req).await,

@@ -68,7 +68,7 @@ impl Lang {
         }
     }
 
-    fn pick<'a>(self, ja: &'a str, en: &'a str) -> &'a str {
+    pub fn pick<'a>(self, ja: &'a str, en: &'a str) -> &'a str {
         match self {
             Lang::Ja => ja,
             Lang::En => en,
@@ -121,7 +121,7 @@ impl State<'_> {
     }
 }
 
-fn english_date(d: NaiveDate) -> String {
+pub fn english_date(d: NaiveDate) -> String {
     const MONTHS: [&str; 12] = [
         "January",
         "February",
@@ -152,7 +152,7 @@ fn yen(amount: i64) -> String {
 }
 
 /// The page frame: language switch, title, the stylesheet, the body.
-fn frame(lang: Lang, title: &str, switch_to: Option<&str>, body: Markup) -> String {
+pub fn frame(lang: Lang, title: &str, switch_to: Option<&str>, body: Markup) -> String {
     let other = match lang {
         Lang::Ja => ("en", "English"),
         Lang::En => ("ja", "日本語"),
@@ -165,6 +165,8 @@ fn frame(lang: Lang, title: &str, switch_to: Option<&str>, body: Markup) -> Stri
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 meta name="referrer" content="no-referrer";
                 meta name="robots" content="noindex";
+                // No favicon request (the API has no such route).
+                link rel="icon" href="data:,";
                 title { (title) }
                 style { (PreEscaped(CSS)) }
             }

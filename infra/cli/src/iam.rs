@@ -85,6 +85,8 @@ pub const NEEDS: &[&str] = &[
     "WebhookDeliveryFunction UpdateItem EventsTable",
     "WebhookDeliveryFunction Query EventsTable/by_due",
     "SheetsFunction GetItem MainTable",
+    "SheetsFunction UpdateItem MainTable",
+    "SheetsFunction PutItem NumbersTable",
 ];
 
 /// One call's needs: the action, the local table name, the index.

@@ -46,7 +46,11 @@ impl Router {
         }
     }
 
-    async fn dispatch(&self, req: hyper::Request<Incoming>) -> hyper::Response<Full<Bytes>> {
+    async fn dispatch(
+        &self,
+        req: hyper::Request<Incoming>,
+        peer: std::net::SocketAddr,
+    ) -> hyper::Response<Full<Bytes>> {
         let (parts, body) = req.into_parts();
         let bytes = match Limited::new(body, GATEWAY_MAX_BODY).collect().await {
             Ok(b) => b.to_bytes(),
@@ -93,9 +97,14 @@ impl Router {
             }
         };
         let path_params: HashMap<String, String> = params.into_iter().collect();
+        let context = request_context(&route.method, &route.path, &path, peer);
         let request = lambda_http::Request::from_parts(parts, body)
             .with_path_parameters(path_params)
             .with_query_string_parameters(query);
+        let request = match context {
+            Some(c) => request.with_request_context(c),
+            None => request,
+        };
         // Every AWS call the request made, in order, for the tests' round-trip counts.
         // Checked against the function's role, as AWS would.
         let served = smartpit_shared::calls::counted(handler(request));
@@ -137,6 +146,29 @@ impl Router {
     }
 }
 
+/// The HTTP API's request context, as API Gateway fills it: the route key, and the client's
+/// address (the connection's peer; API Gateway takes it from the TCP connection too, never
+/// from a header the client could write).
+fn request_context(
+    method: &str,
+    route: &str,
+    path: &str,
+    peer: std::net::SocketAddr,
+) -> Option<lambda_http::request::RequestContext> {
+    let context = serde_json::json!({
+        "routeKey": format!("{method} {route}"),
+        "accountId": crate::provision::LOCAL_ACCOUNT,
+        "stage": "$default",
+        "requestId": smartpit_shared::ids::base32(&smartpit_shared::ids::random_bytes::<10>()),
+        "timeEpoch": chrono::Utc::now().timestamp_millis(),
+        "http": {"method": method, "path": path, "protocol": "HTTP/1.1",
+                 "sourceIp": peer.ip().to_string()},
+    });
+    serde_json::from_value(context)
+        .ok()
+        .map(lambda_http::request::RequestContext::ApiGatewayV2)
+}
+
 fn to_hyper(resp: lambda_http::Response<Body>) -> hyper::Response<Full<Bytes>> {
     let (parts, body) = resp.into_parts();
     let bytes = match body {
@@ -151,14 +183,14 @@ fn to_hyper(resp: lambda_http::Response<Body>) -> hyper::Response<Full<Bytes>> {
 /// Accepts connections until the task is dropped.
 pub async fn serve(listener: TcpListener, router: Arc<Router>) {
     loop {
-        let Ok((stream, _)) = listener.accept().await else {
+        let Ok((stream, peer)) = listener.accept().await else {
             continue;
         };
         let router = router.clone();
         tokio::spawn(async move {
             let service = service_fn(move |req| {
                 let router = router.clone();
-                async move { Ok::<_, Infallible>(router.dispatch(req).await) }
+                async move { Ok::<_, Infallible>(router.dispatch(req, peer).await) }
             });
             let _ = http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)

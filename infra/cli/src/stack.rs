@@ -205,7 +205,12 @@ impl Stack {
                     })
                 }
                 "SheetsFunction" => {
-                    let f = Arc::new(smartpit_sheets::SheetsFunction::new(&self.sdk, res));
+                    let limit = self.env_of("SheetsFunction")?;
+                    let f = Arc::new(
+                        smartpit_sheets::SheetsFunction::new(&self.sdk, res).with_web_number_limit(
+                            limit.get("WEB_NUMBERS_PER_MINUTE").map(String::as_str),
+                        ),
+                    );
                     Arc::new(move |req| {
                         let f = f.clone();
                         Box::pin(async move { f.handle(req).await })

@@ -12,12 +12,31 @@ impl Db {
     /// Counts one failed lookup of `who` (`chain#lawson`, `merchant#acme`) in the current
     /// minute; returns the minute's count so far. One conditional-free update.
     pub async fn count_miss(&self, who: &str, now: DateTime<Utc>) -> Result<i64, Problem> {
+        self.count_in_minute("MISS", who, now).await
+    }
+
+    /// Counts one number issued from the web site to a client address in the current minute;
+    /// returns the minute's count so far. One conditional-free update.
+    pub async fn count_web_number(
+        &self,
+        address: &str,
+        now: DateTime<Utc>,
+    ) -> Result<i64, Problem> {
+        self.count_in_minute("WEBNUM", address, now).await
+    }
+
+    async fn count_in_minute(
+        &self,
+        what: &str,
+        who: &str,
+        now: DateTime<Utc>,
+    ) -> Result<i64, Problem> {
         let minute = now.timestamp() / 60;
         let out = self
             .client
             .update_item()
             .table_name(&self.res.main_table)
-            .set_key(Some(item::key(format!("MISS#{who}"), minute.to_string())))
+            .set_key(Some(item::key(format!("{what}#{who}"), minute.to_string())))
             .update_expression("ADD n :one SET expires_at = if_not_exists(expires_at, :ttl)")
             .expression_attribute_values(":one", item::n(1))
             .expression_attribute_values(":ttl", item::n(minute * 60 + 3600))

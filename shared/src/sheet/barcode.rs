@@ -1,8 +1,9 @@
-//! The register barcode of a bill: the GS1-128 symbol of its 44-digit payment code, as bars.
-//! The sheet draws them in its PDF and the payment page as SVG, from the same modules.
+//! Barcodes as bars: the register barcode of a bill (the GS1-128 symbol of its 44-digit
+//! payment code), which the sheet draws in its PDF and the payment page as SVG from the same
+//! modules; and a number's EAN-13 symbol, as the cards carry it.
 
-/// Modules of quiet zone each side of the symbol.
-pub const QUIET_MODULES: usize = 10;
+/// Modules of quiet zone each side of a symbol (GS1-128 needs 10, EAN-13 11 on its left).
+pub const QUIET_MODULES: usize = 11;
 
 /// The modules of the GS1-128 symbol: start C, FNC1, the 44 digits as 22 pairs, check, stop.
 pub fn barcode_modules(digits: &str) -> Result<Vec<u8>, String> {
@@ -11,10 +12,20 @@ pub fn barcode_modules(digits: &str) -> Result<Vec<u8>, String> {
     Ok(code.encode())
 }
 
-/// The symbol as an SVG element, one path of bars, quiet zones included: `height` modules
-/// tall, scaled by the page (`width: 100%`). `label` is its accessible name.
+/// The EAN-13 symbol of a 13-digit number (its last digit is the GS1 check digit).
+pub fn ean13_modules(number: &str) -> Result<Vec<u8>, String> {
+    let code = barcoders::sym::ean13::EAN13::new(number).map_err(|e| format!("barcode: {e:?}"))?;
+    Ok(code.encode())
+}
+
+/// The GS1-128 symbol of a payment code as SVG (see `bars_svg`).
 pub fn barcode_svg(digits: &str, height: usize, label: &str) -> Result<String, String> {
-    let modules = barcode_modules(digits)?;
+    Ok(bars_svg(&barcode_modules(digits)?, height, label))
+}
+
+/// Modules as an SVG element, one path of bars, quiet zones included: `height` modules tall,
+/// scaled by the page (`width: 100%`). `label` is its accessible name.
+pub fn bars_svg(modules: &[u8], height: usize, label: &str) -> String {
     let width = modules.len() + 2 * QUIET_MODULES;
     let mut path = String::new();
     let mut x = 0;
@@ -38,12 +49,12 @@ pub fn barcode_svg(digits: &str, height: usize, label: &str) -> Result<String, S
         .chars()
         .filter(|c| c.is_ascii_alphanumeric() || *c == ' ')
         .collect();
-    Ok(format!(
+    format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {width} {height}\" \
          preserveAspectRatio=\"none\" shape-rendering=\"crispEdges\" role=\"img\" \
          aria-label=\"{label}\"><rect width=\"{width}\" height=\"{height}\" fill=\"#fff\"/>\
          <path fill=\"#000\" d=\"{path}\"/></svg>"
-    ))
+    )
 }
 
 #[cfg(test)]
@@ -88,6 +99,14 @@ mod tests {
             &modules[..]
         );
         assert!(dark[..QUIET_MODULES].iter().all(|m| *m == 0));
-        assert!(svg.contains(&format!("viewBox=\"0 0 {} 60\"", modules.len() + 20)));
+        assert!(svg.contains(&format!(
+            "viewBox=\"0 0 {} 60\"",
+            modules.len() + 2 * QUIET_MODULES
+        )));
+        assert!(ean13_modules("4901234567894").is_ok_and(|m| m.len() == 95));
+        assert!(
+            ean13_modules("4901234567890").is_err(),
+            "a wrong check digit"
+        );
     }
 }

@@ -1,0 +1,72 @@
+// Drives Debian's Chromium through a list of steps for the browser tests and prints what each
+// step saw as one JSON line. Usage: node drive.mjs '<steps as JSON>'
+// Steps: {"goto": url}, {"click": selector} (waits for the navigation it starts),
+// {"fill": [selector, value]}, {"upload": [selector, path]}, {"select": [selector, value]},
+// {"screenshot": path}, {"pdf": path}, {"viewport": [width, height, scale]}.
+// After every step: the page's URL, the status of the last navigation, its HTML and any
+// console message or page error (a Content-Security-Policy refusal shows there).
+import { chromium } from "playwright-core";
+
+const steps = JSON.parse(process.argv[2] ?? "[]");
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+  args: [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+  ],
+});
+const out = [];
+try {
+  let context = await browser.newContext({ locale: "ja-JP" });
+  let page = await context.newPage();
+  const messages = [];
+  const watch = (p) => {
+    p.on("console", (m) => messages.push(`${m.type()}: ${m.text()}`));
+    p.on("pageerror", (e) => messages.push(`pageerror: ${e.message}`));
+  };
+  watch(page);
+  let status = null;
+  for (const step of steps) {
+    if (step.viewport) {
+      const [width, height, scale] = step.viewport;
+      await context.close();
+      context = await browser.newContext({
+        locale: "ja-JP",
+        viewport: { width, height },
+        deviceScaleFactor: scale ?? 1,
+      });
+      page = await context.newPage();
+      watch(page);
+    } else if (step.goto) {
+      const r = await page.goto(step.goto, { timeout: 30000 });
+      status = r ? r.status() : null;
+    } else if (step.click) {
+      const [r] = await Promise.all([
+        page.waitForNavigation({ timeout: 30000 }).catch(() => null),
+        page.click(step.click, { timeout: 30000 }),
+      ]);
+      if (r) status = r.status();
+    } else if (step.fill) {
+      await page.fill(step.fill[0], step.fill[1], { timeout: 30000 });
+    } else if (step.upload) {
+      await page.setInputFiles(step.upload[0], step.upload[1], { timeout: 30000 });
+    } else if (step.select) {
+      await page.selectOption(step.select[0], step.select[1], { timeout: 30000 });
+    } else if (step.screenshot) {
+      await page.screenshot({ path: step.screenshot, fullPage: true });
+    } else if (step.pdf) {
+      await page.emulateMedia({ media: "print" });
+      await page.pdf({ path: step.pdf, preferCSSPageSize: true, printBackground: true });
+      await page.emulateMedia({ media: "screen" });
+    }
+    out.push({ step, url: page.url(), status, html: await page.content(), messages: [...messages] });
+  }
+} finally {
+  await browser.close();
+}
+console.log(JSON.stringify(out));
