@@ -144,7 +144,18 @@ impl StoreFunction {
     async fn pay(&self, req: &Request, now: DateTime<Utc>) -> Result<Response<Body>, Problem> {
         let chain = auth::store_chain(&self.db, req).await?;
         let body = json_object(req)?;
-        let request = payment_request(&chain, &body)?;
+        self.pay_as(&chain, &body, now).await
+    }
+
+    /// A payment report as `chain` sends it (`POST /store/v1/payments` once its key is known):
+    /// also the sandbox's way to pay, so a test payment takes exactly the store's path.
+    pub async fn pay_as(
+        &self,
+        chain: &ChainPrincipal,
+        body: &Map<String, Value>,
+        now: DateTime<Utc>,
+    ) -> Result<Response<Body>, Problem> {
+        let request = payment_request(chain, body)?;
         let outcome = self.db.pay(&request, now).await?;
         match outcome {
             PayOutcome::Paid(p) => {
@@ -310,7 +321,18 @@ impl StoreFunction {
         now: DateTime<Utc>,
     ) -> Result<Response<Body>, Problem> {
         let chain = auth::store_chain(&self.db, req).await?;
-        match self.db.void_payment(&chain.id, id, now).await? {
+        self.void_as(&chain.id, id, now).await
+    }
+
+    /// A void as `chain_id` sends it (`POST /store/v1/payments/{id}/void` once its key is
+    /// known): also the sandbox's.
+    pub async fn void_as(
+        &self,
+        chain_id: &str,
+        id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Response<Body>, Problem> {
+        match self.db.void_payment(chain_id, id, now).await? {
             VoidOutcome::Voided(p) => {
                 tracing::info!(payment_id = %p.id, chain = %p.chain_id, "payment voided");
                 Ok(web::json(StatusCode::OK, &p.view()))

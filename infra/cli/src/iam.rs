@@ -84,6 +84,14 @@ pub const NEEDS: &[&str] = &[
     "WebhookDeliveryFunction GetItem EventsTable",
     "WebhookDeliveryFunction UpdateItem EventsTable",
     "WebhookDeliveryFunction Query EventsTable/by_due",
+    // Sandbox helpers (test stacks): the store's payment and void, the sweep's expiry, the
+    // settlement's settle, on the merchant's own invoice.
+    "SandboxFunction GetItem MainTable",
+    "SandboxFunction PutItem MainTable",
+    "SandboxFunction UpdateItem MainTable",
+    "SandboxFunction Query MainTable",
+    "SandboxFunction BatchGetItem MainTable",
+    "SandboxFunction PutItem EventsTable",
     "SheetsFunction GetItem MainTable",
     "SheetsFunction UpdateItem MainTable",
     "SheetsFunction PutItem NumbersTable",

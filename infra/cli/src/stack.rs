@@ -204,6 +204,13 @@ impl Stack {
                         Box::pin(async move { f.handle(req).await })
                     })
                 }
+                "SandboxFunction" => {
+                    let f = Arc::new(smartpit_sandbox::SandboxFunction::new(&self.sdk, res));
+                    Arc::new(move |req| {
+                        let f = f.clone();
+                        Box::pin(async move { f.handle(req).await })
+                    })
+                }
                 "SheetsFunction" => {
                     let limit = self.env_of("SheetsFunction")?;
                     let f = Arc::new(

@@ -340,7 +340,10 @@ impl Db {
         Ok(expired)
     }
 
-    async fn expire_one(&self, id: &InvoiceId, now: DateTime<Utc>) -> Result<bool, Problem> {
+    /// Expires one invoice if it is due at `now` and no slip holds it, with its
+    /// `invoice.expired` event: what the sweep does for each due invoice (and the sandbox's
+    /// expire helper, at a moment past the deadline). `Ok(false)`: not expired now.
+    pub async fn expire_one(&self, id: &InvoiceId, now: DateTime<Utc>) -> Result<bool, Problem> {
         let Some(inv) = self.get_invoice(id).await? else {
             return Ok(false);
         };

@@ -1,0 +1,223 @@
+//! Test helpers for a merchant's developer, on a test stack only (`KeyEnvironment: test`; the
+//! template creates this function nowhere else, and it refuses to run on a live one): make an
+//! invoice paid, voided, expired or settled on cue, each through the code the real event runs.
+//!
+//! - `POST /v1/test/invoices/{id}/pay` `{"store_chain"?, "store_code"?}`: the store's own
+//!   payment report (`StoreFunction::pay_as`) as that chain (default `lawson`, store
+//!   `TEST-0001`), with a fresh store transaction id: 201 and the payment, as a chain gets it.
+//! - `POST /v1/test/invoices/{id}/void`: the chain's void of the payment that paid it.
+//! - `POST /v1/test/invoices/{id}/expire`: what the expiry sweep does to it, at the first
+//!   second past its deadline.
+//! - `POST /v1/test/invoices/{id}/settle`: what a settlement file confirming its payment does
+//!   (`settle_payments`, the file named `<chain>/<today>`).
+//!
+//! Each emits the events the real path emits (paid, voided, expired, settled), so webhooks fire
+//! as they will in production. Only the invoice's own merchant may touch it (404 otherwise).
+
+use chrono::{DateTime, Utc};
+use http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use serde_json::{json, Map, Value};
+use smartpit_shared::auth::{self, ChainPrincipal, Merchant};
+use smartpit_shared::config::Resources;
+use smartpit_shared::db::SettleResult;
+use smartpit_shared::http::{self as web, json_object, Fields};
+use smartpit_shared::settlement::FileKey;
+use smartpit_shared::store_chain::catalogue;
+use smartpit_shared::{Db, Invoice, InvoiceId, InvoiceStatus, Problem};
+use smartpit_store::StoreFunction;
+
+/// The chain and store a test payment is made at unless the request names them.
+pub const DEFAULT_CHAIN: &str = "lawson";
+pub const DEFAULT_STORE: &str = "TEST-0001";
+
+pub struct SandboxFunction {
+    db: Db,
+    store: StoreFunction,
+    test_stack: bool,
+}
+
+impl SandboxFunction {
+    pub fn new(sdk: &aws_config::SdkConfig, res: Resources) -> Self {
+        let test_stack = res.key_environment == "test";
+        SandboxFunction {
+            db: Db::new(sdk, res.clone()),
+            store: StoreFunction::new(sdk, res),
+            test_stack,
+        }
+    }
+
+    pub async fn handle(&self, req: Request) -> Response<Body> {
+        web::respond(self.route(req, Utc::now()).await)
+    }
+
+    async fn route(&self, req: Request, now: DateTime<Utc>) -> Result<Response<Body>, Problem> {
+        if !self.test_stack {
+            return Err(Problem::route_not_found());
+        }
+        let (method, segments) = web::route(&req);
+        let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
+        let ["v1", "test", "invoices", id, action] = segments.as_slice() else {
+            return Err(Problem::route_not_found());
+        };
+        if method != http::Method::POST {
+            return Err(Problem::method_not_allowed());
+        }
+        let merchant = auth::merchant(&self.db, &req).await?;
+        let invoice = self.own_invoice(&merchant, id).await?;
+        match *action {
+            "pay" => self.pay(&req, &invoice, now).await,
+            "void" => self.void(&invoice, now).await,
+            "expire" => self.expire(&invoice).await,
+            "settle" => self.settle(&invoice, now).await,
+            _ => Err(Problem::route_not_found()),
+        }
+    }
+
+    /// The merchant's own invoice; another merchant's is as unknown as a missing one.
+    async fn own_invoice(&self, merchant: &Merchant, id: &str) -> Result<Invoice, Problem> {
+        let not_found = || Problem::not_found("invoice_not_found", "Invoice");
+        let id = InvoiceId::parse(id).ok_or_else(not_found)?;
+        match self.db.get_invoice(&id).await? {
+            Some(inv) if inv.merchant_id == merchant.id => Ok(inv),
+            _ => Err(not_found()),
+        }
+    }
+
+    async fn pay(
+        &self,
+        req: &Request,
+        inv: &Invoice,
+        now: DateTime<Utc>,
+    ) -> Result<Response<Body>, Problem> {
+        let body = match req.body() {
+            Body::Empty => Map::new(),
+            Body::Text(t) if t.trim().is_empty() => Map::new(),
+            _ => json_object(req)?,
+        };
+        let mut f = Fields::default();
+        f.only_known(&body, &["store_chain", "store_code"]);
+        let chain_id = match body.get("store_chain") {
+            None => DEFAULT_CHAIN.to_string(),
+            Some(Value::String(c)) => c.clone(),
+            Some(_) => {
+                f.push("store_chain", "invalid_store_chain", "must be a chain id");
+                String::new()
+            }
+        };
+        f.finish()?;
+        let chain = chain_of(&chain_id)?;
+        let store_code = body
+            .get("store_code")
+            .cloned()
+            .unwrap_or_else(|| json!(DEFAULT_STORE));
+        let txn = format!(
+            "test-{}",
+            smartpit_shared::ids::base32(&smartpit_shared::ids::random_bytes::<8>())
+        );
+        let report: Map<String, Value> = json!({
+            "store_code": store_code,
+            "store_transaction_id": txn,
+            "invoice_ids": [inv.id.as_str()],
+            "amount": inv.total(),
+        })
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+        self.store.pay_as(&chain, &report, now).await
+    }
+
+    async fn void(&self, inv: &Invoice, now: DateTime<Utc>) -> Result<Response<Body>, Problem> {
+        let (Some(payment), Some(chain)) = (&inv.payment_id, &inv.store_chain) else {
+            return Err(not_paid(inv, now));
+        };
+        self.store.void_as(chain, payment, now).await
+    }
+
+    async fn expire(&self, inv: &Invoice) -> Result<Response<Body>, Problem> {
+        // The first second past the deadline, as the sweep would see it.
+        let past = DateTime::from_timestamp(inv.deadline + 1, 0).unwrap_or_else(Utc::now);
+        if !self.db.expire_one(&inv.id, past).await? {
+            let now = Utc::now();
+            return Err(Problem::new(
+                StatusCode::CONFLICT,
+                "invoice_not_expirable",
+                "Only a registered invoice that no slip holds can expire",
+            )
+            .with("invoice_id", inv.id.as_str())
+            .with("invoice_status", inv.status_at(now).as_str()));
+        }
+        self.answer(&inv.id, Utc::now()).await
+    }
+
+    async fn settle(&self, inv: &Invoice, now: DateTime<Utc>) -> Result<Response<Body>, Problem> {
+        let Some(payment_id) = &inv.payment_id else {
+            return Err(not_paid(inv, now));
+        };
+        let Some(payment) = self.db.get_payment(payment_id).await? else {
+            return Err(not_paid(inv, now));
+        };
+        let ids: Vec<InvoiceId> = payment
+            .lines
+            .iter()
+            .filter_map(|l| InvoiceId::parse(&l.invoice_id))
+            .collect();
+        let invoices = self.db.get_invoices_by_id(&ids).await?;
+        let file = FileKey {
+            chain_id: payment.chain_id.clone(),
+            date: smartpit_shared::clock::jst_date(now),
+        };
+        let results = self
+            .db
+            .settle_payments(&file, std::slice::from_ref(&payment), &invoices, now)
+            .await?;
+        match results.get(&payment.id) {
+            Some(SettleResult::Settled | SettleResult::AlreadySettled(_)) => {
+                self.answer(&inv.id, now).await
+            }
+            _ => Err(not_paid(inv, now)),
+        }
+    }
+
+    /// The invoice as the merchant reads it now.
+    async fn answer(&self, id: &InvoiceId, now: DateTime<Utc>) -> Result<Response<Body>, Problem> {
+        let inv = self
+            .db
+            .get_invoice(id)
+            .await?
+            .ok_or_else(|| Problem::not_found("invoice_not_found", "Invoice"))?;
+        Ok(web::json(StatusCode::OK, &inv.merchant_view(now)))
+    }
+}
+
+fn not_paid(inv: &Invoice, now: DateTime<Utc>) -> Problem {
+    let status = inv.status_at(now);
+    let title = match status {
+        InvoiceStatus::Settled => "The invoice's payment is settled",
+        _ => "The invoice has no payment to act on",
+    };
+    Problem::new(StatusCode::CONFLICT, "invoice_not_paid", title.to_string())
+        .with("invoice_id", inv.id.as_str())
+        .with("invoice_status", status.as_str())
+}
+
+/// A chain of the catalogue, as its key would say.
+fn chain_of(id: &str) -> Result<ChainPrincipal, Problem> {
+    let chains = catalogue().map_err(|e| Problem::internal(&e))?;
+    chains
+        .into_iter()
+        .find(|c| c.id == id)
+        .map(|c| ChainPrincipal {
+            id: c.id,
+            name_ja: c.name_ja,
+            channel: c.channel,
+        })
+        .ok_or_else(|| {
+            Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "unknown_store_chain",
+                "No such store chain",
+            )
+            .with("store_chain", id.to_string())
+        })
+}

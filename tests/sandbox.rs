@@ -1,0 +1,191 @@
+//! The sandbox's test helpers (a test stack, test keys): an invoice paid, voided, expired and
+//! settled on cue, each read back as the merchant sees it (status, events) and as a chain does
+//! (a paid bill is no longer offered at the kiosk).
+
+use serde_json::{json, Value};
+use smartpit_tests::{due_in, stack, unique, Client, Reply, TestStack};
+
+async fn bill(c: &Client, s: &TestStack, merchant: usize, amount: i64) -> (String, String) {
+    let number = s.fresh_card().await.to_string();
+    let r = c
+        .register(
+            s.merchant_key(merchant),
+            &unique("idem"),
+            &json!({"merchant_order_id": unique("sb"), "amount": amount, "due_date": due_in(4),
+                    "smartpit_number": number}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    (
+        r.body["id"].as_str().unwrap_or_default().to_string(),
+        number,
+    )
+}
+
+async fn helper(
+    c: &Client,
+    s: &TestStack,
+    merchant: usize,
+    id: &str,
+    action: &str,
+    body: Option<Value>,
+) -> Reply {
+    let req = c.post(
+        &format!("/v1/test/invoices/{id}/{action}"),
+        s.merchant_key(merchant),
+    );
+    let req = match body {
+        Some(b) => req.json(&b),
+        None => req,
+    };
+    c.send(req).await
+}
+
+async fn status(c: &Client, s: &TestStack, id: &str) -> String {
+    let r = c
+        .send(c.get(&format!("/v1/invoices/{id}"), s.merchant_key(0)))
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    r.body["status"].as_str().unwrap_or_default().to_string()
+}
+
+/// The merchant's event types for one invoice, oldest first (the listing is newest first).
+async fn events(c: &Client, s: &TestStack, id: &str) -> Vec<String> {
+    let r = c
+        .send(c.get("/v1/events?limit=100", s.merchant_key(0)))
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let mut types: Vec<String> = r.body["events"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["data"]["invoice"]["id"] == id)
+        .map(|e| e["type"].as_str().unwrap_or_default().to_string())
+        .collect();
+    types.reverse();
+    types
+}
+
+#[tokio::test]
+async fn a_developer_pays_voids_pays_again_and_settles_on_cue() {
+    let s = stack();
+    let c = s.client();
+    let (id, number) = bill(&c, s, 0, 2_400).await;
+
+    let paid = helper(&c, s, 0, &id, "pay", None).await;
+    assert_eq!(paid.status, 201, "{:?}", paid.body);
+    assert_eq!(paid.body["amount"], 2_400);
+    assert_eq!(paid.body["store_chain"], "lawson");
+    assert_eq!(status(&c, s, &id).await, "paid");
+    // A chain sees it as a chain's payment would leave it: nothing to pay on the card.
+    let look = c
+        .post_json(
+            "/store/v1/lookup",
+            s.chain_key("lawson"),
+            &json!({"store_code": "L-1", "smartpit_number": number}),
+        )
+        .await;
+    assert_eq!((look.status, look.code()), (404, "billing_not_found"));
+
+    let voided = helper(&c, s, 0, &id, "void", None).await;
+    assert_eq!(voided.status, 200, "{:?}", voided.body);
+    assert_eq!(voided.body["status"], "voided");
+    assert_eq!(status(&c, s, &id).await, "registered");
+
+    let again = helper(
+        &c,
+        s,
+        0,
+        &id,
+        "pay",
+        Some(json!({"store_chain": "three-f", "store_code": "TF-7"})),
+    )
+    .await;
+    assert_eq!(again.status, 201, "{:?}", again.body);
+    assert_eq!(again.body["store_chain"], "three-f");
+    assert_ne!(again.body["id"], paid.body["id"]);
+
+    let settled = helper(&c, s, 0, &id, "settle", None).await;
+    assert_eq!(settled.status, 200, "{:?}", settled.body);
+    assert_eq!(settled.body["status"], "settled");
+    assert!(settled.body["settled_at"].is_string());
+    // Settled: a void is refused as a chain's would be.
+    let late = helper(&c, s, 0, &id, "void", None).await;
+    assert_eq!(
+        (late.status, late.code()),
+        (409, "payment_settled"),
+        "{:?}",
+        late.body
+    );
+
+    assert_eq!(
+        events(&c, s, &id).await,
+        [
+            "invoice.paid",
+            "invoice.payment_voided",
+            "invoice.paid",
+            "invoice.settled"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_developer_expires_a_bill_and_the_helpers_refuse_what_cannot_be() {
+    let s = stack();
+    let c = s.client();
+    let (id, _) = bill(&c, s, 0, 800).await;
+    let unpaid_void = helper(&c, s, 0, &id, "void", None).await;
+    assert_eq!(
+        (unpaid_void.status, unpaid_void.code()),
+        (409, "invoice_not_paid")
+    );
+    let unpaid_settle = helper(&c, s, 0, &id, "settle", None).await;
+    assert_eq!(
+        (unpaid_settle.status, unpaid_settle.code()),
+        (409, "invoice_not_paid")
+    );
+
+    let expired = helper(&c, s, 0, &id, "expire", None).await;
+    assert_eq!(expired.status, 200, "{:?}", expired.body);
+    assert_eq!(expired.body["status"], "expired");
+    assert_eq!(events(&c, s, &id).await, ["invoice.expired"]);
+    let twice = helper(&c, s, 0, &id, "expire", None).await;
+    assert_eq!((twice.status, twice.code()), (409, "invoice_not_expirable"));
+    let pay = helper(&c, s, 0, &id, "pay", None).await;
+    assert_eq!((pay.status, pay.code()), (409, "invoice_not_payable"));
+
+    // Another merchant's bill is as unknown as a missing one, for every helper.
+    let (theirs, _) = bill(&c, s, 1, 500).await;
+    for action in ["pay", "void", "expire", "settle"] {
+        let r = helper(&c, s, 0, &theirs, action, None).await;
+        assert_eq!((r.status, r.code()), (404, "invoice_not_found"), "{action}");
+    }
+    assert_eq!(status_of(&c, s, 1, &theirs).await, "registered");
+
+    // Odd input: a chain that does not exist, a chain that is not a string, an unknown field.
+    let (fresh, _) = bill(&c, s, 0, 300).await;
+    for (body, want) in [
+        (
+            json!({"store_chain": "seven"}),
+            (422, "unknown_store_chain"),
+        ),
+        (json!({"store_chain": 7}), (400, "invalid_store_chain")),
+        (json!({"store_chian": "lawson"}), (400, "unknown_field")),
+        (json!({"store_code": ""}), (400, "invalid_store_code")),
+    ] {
+        let r = helper(&c, s, 0, &fresh, "pay", Some(body.clone())).await;
+        assert_eq!((r.status, r.code()), want, "{body}: {:?}", r.body);
+    }
+    assert_eq!(
+        status(&c, s, &fresh).await,
+        "registered",
+        "nothing was paid"
+    );
+}
+
+async fn status_of(c: &Client, s: &TestStack, merchant: usize, id: &str) -> String {
+    let r = c
+        .send(c.get(&format!("/v1/invoices/{id}"), s.merchant_key(merchant)))
+        .await;
+    r.body["status"].as_str().unwrap_or_default().to_string()
+}
