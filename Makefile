@@ -85,7 +85,7 @@ test: venv contract-venv tools browser-deps
 
 # The browser tests, keeping their screenshots for the docs and the README.
 screenshots: venv tools browser-deps
-	SMARTPIT_SCREENSHOTS=$(CURDIR)/docs/screenshots cargo test -p smartpit-tests --test customer_web
+	SMARTPIT_SCREENSHOTS=$(CURDIR)/docs/screenshots cargo test -p smartpit-tests --test customer_web --test sandbox
 
 # The contract's property-based run against the stack `make dev` started (.local/stack.json).
 contract: contract-venv

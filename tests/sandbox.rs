@@ -189,3 +189,138 @@ async fn status_of(c: &Client, s: &TestStack, merchant: usize, id: &str) -> Stri
         .await;
     r.body["status"].as_str().unwrap_or_default().to_string()
 }
+
+/// The store simulator in a browser: a kiosk chain's key and a typed number, the bill listed,
+/// paid, then voided; a register chain's key and a sheet's 44-digit code, paid; a typed number
+/// at a register chain refused as the store API refuses it. The merchant's invoice is read
+/// back after each step.
+#[tokio::test]
+async fn the_store_simulator_pays_and_voids_through_the_store_api() {
+    use smartpit_shared::sheet::payment_code::{company_code, PaymentCode};
+    let s = stack();
+    let c = s.client();
+    let page = format!("{}/sandbox/store", s.api);
+
+    // A kiosk chain: type the number, pay the bill, void the payment.
+    let (id, number) = bill(&c, s, 0, 1_700).await;
+    let row = format!("tr[data-invoice=\"{id}\"] button");
+    let seen = smartpit_tests::browser::drive(&json!([
+        {"goto": page},
+        {"fill": ["#key", s.chain_key("lawson")]},
+        {"fill": ["#number", number]},
+        {"click": "#lookup"},
+        {"click": row},
+        {"click": "#void"},
+    ]))
+    .await;
+    assert_eq!(seen[0].status, Some(200));
+    assert!(
+        seen[3].html.contains(&id),
+        "the bill is listed: {}",
+        seen[3].html
+    );
+    assert!(seen[3].html.contains("¥1,700"));
+    assert!(seen[4].html.contains("Paid"), "{}", seen[4].html);
+    assert!(seen[5].html.contains("Voided"), "{}", seen[5].html);
+    assert!(
+        seen.iter().all(|s| s.messages.is_empty()),
+        "{:?}",
+        seen[5].messages
+    );
+    let r = c
+        .send(c.get(&format!("/v1/invoices/{id}"), s.merchant_key(0)))
+        .await;
+    assert_eq!(r.body["status"], "registered", "voided: payable again");
+    let history: Vec<(&str, &str)> = r.body["payments"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|p| {
+            (
+                p["status"].as_str().unwrap_or_default(),
+                p["store_chain"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(history, [("voided", "lawson")], "{:?}", r.body);
+
+    // A register chain: paste the sheet's code.
+    let r = c
+        .register(
+            s.merchant_key(0),
+            &unique("idem"),
+            &json!({"merchant_order_id": unique("sb"), "amount": 900, "due_date": due_in(6),
+                    "customer": {"email": format!("{}@example.jp", unique("sim"))}}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let sheet_id = r.body["id"].as_str().unwrap_or_default().to_string();
+    let inv = s
+        .db()
+        .get_invoice(&smartpit_shared::InvoiceId::parse(&sheet_id).expect("id"))
+        .await
+        .expect("read")
+        .expect("invoice");
+    let code = PaymentCode::new(&company_code(), inv.number(), inv.due_date, inv.total())
+        .reissued(inv.reissue())
+        .digits();
+    let seen = smartpit_tests::browser::drive(&json!([
+        {"goto": page},
+        {"fill": ["#key", s.chain_key("three-f")]},
+        {"fill": ["#barcode", code]},
+        {"click": "#lookup"},
+        {"click": format!("tr[data-invoice=\"{sheet_id}\"] button")},
+        {"goto": page},
+        {"fill": ["#key", s.chain_key("three-f")]},
+        {"fill": ["#barcode", code]},
+        {"click": "#lookup"},
+    ]))
+    .await;
+    assert!(seen[4].html.contains("Paid"), "{}", seen[4].html);
+    assert_eq!(status(&c, s, &sheet_id).await, "paid");
+    assert!(
+        seen[8].html.contains("billing_not_found"),
+        "a paid bill is not offered again: {}",
+        seen[8].html
+    );
+
+    // A typed number at a register chain: the store API's own refusal, shown.
+    let seen = smartpit_tests::browser::drive(&json!([
+        {"goto": page},
+        {"fill": ["#key", s.chain_key("three-f")]},
+        {"fill": ["#number", inv.number().to_string()]},
+        {"click": "#lookup"},
+    ]))
+    .await;
+    assert!(
+        seen[3].html.contains("channel_not_supported"),
+        "{}",
+        seen[3].html
+    );
+    // A merchant key is not a chain key.
+    let seen = smartpit_tests::browser::drive(&json!([
+        {"goto": page},
+        {"fill": ["#key", s.merchant_key(0)]},
+        {"fill": ["#number", inv.number().to_string()]},
+        {"click": "#lookup"},
+    ]))
+    .await;
+    assert!(seen[3].html.contains("unauthorized"), "{}", seen[3].html);
+    if std::env::var("SMARTPIT_SCREENSHOTS").is_ok() {
+        let (id, number) = bill(&c, s, 0, 2_300).await;
+        let _ = id;
+        let dir = std::env::temp_dir().join(unique("sim"));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let png = dir.join("sim.png");
+        smartpit_tests::browser::drive(&json!([
+            {"viewport": [390, 1100, 2]},
+            {"goto": page},
+            {"fill": ["#key", s.chain_key("lawson")]},
+            {"fill": ["#number", number]},
+            {"click": "#lookup"},
+            {"screenshot": png.display().to_string()},
+        ]))
+        .await;
+        smartpit_tests::browser::keep_file(&png, "store-simulator.png");
+    }
+}

@@ -11,6 +11,8 @@
 //! - `POST /v1/test/invoices/{id}/settle`: what a settlement file confirming its payment does
 //!   (`settle_payments`, the file named `<chain>/<today>`).
 //!
+//! - `GET /sandbox/store`: a store simulator page over the public store API (simulator.rs).
+//!
 //! Each emits the events the real path emits (paid, voided, expired, settled), so webhooks fire
 //! as they will in production. Only the invoice's own merchant may touch it (404 otherwise).
 
@@ -26,6 +28,8 @@ use smartpit_shared::settlement::FileKey;
 use smartpit_shared::store_chain::catalogue;
 use smartpit_shared::{Db, Invoice, InvoiceId, InvoiceStatus, Problem};
 use smartpit_store::StoreFunction;
+
+pub mod simulator;
 
 /// The chain and store a test payment is made at unless the request names them.
 pub const DEFAULT_CHAIN: &str = "lawson";
@@ -57,6 +61,9 @@ impl SandboxFunction {
         }
         let (method, segments) = web::route(&req);
         let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
+        if segments.as_slice() == ["sandbox", "store"] {
+            return Ok(simulator::handle(&self.store, &req).await);
+        }
         let ["v1", "test", "invoices", id, action] = segments.as_slice() else {
             return Err(Problem::route_not_found());
         };
