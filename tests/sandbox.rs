@@ -284,6 +284,52 @@ async fn the_store_simulator_pays_and_voids_through_the_store_api() {
         seen[8].html
     );
 
+    // A register chain: upload the sheet PDF the customer printed (its code is read off it).
+    let email = format!("{}@example.jp", unique("upload"));
+    let r = c
+        .register(
+            s.merchant_key(0),
+            &unique("idem"),
+            &json!({"merchant_order_id": unique("sb"), "amount": 4_321, "due_date": due_in(6),
+                    "customer": {"email": email}}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let uploaded_id = r.body["id"].as_str().unwrap_or_default().to_string();
+    let link = r.body["sheet_url"].as_str().unwrap_or_default().to_string();
+    assert_eq!(
+        s.mail_to(&email, 1, 60).await.len(),
+        1,
+        "the sheet was made"
+    );
+    let pdf = reqwest::get(format!("{link}/sheet.pdf"))
+        .await
+        .expect("sheet")
+        .bytes()
+        .await
+        .expect("bytes");
+    assert!(pdf.starts_with(b"%PDF"));
+    let dir = std::env::temp_dir().join(unique("upload"));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let (sheet, junk) = (dir.join("sheet.pdf"), dir.join("photo.pdf"));
+    std::fs::write(&sheet, &pdf).expect("write");
+    std::fs::write(&junk, b"%PDF-1.4 not really").expect("write");
+    let seen = smartpit_tests::browser::drive(&json!([
+        {"goto": page},
+        {"fill": ["#key", s.chain_key("sunkus")]},
+        {"upload": ["#sheet", junk.display().to_string()]},
+        {"click": "#lookup"},
+        {"fill": ["#key", s.chain_key("sunkus")]},
+        {"upload": ["#sheet", sheet.display().to_string()]},
+        {"click": "#lookup"},
+        {"click": format!("tr[data-invoice=\"{uploaded_id}\"] button")},
+    ]))
+    .await;
+    assert!(seen[3].html.contains("invalid_barcode"), "{}", seen[3].html);
+    assert!(seen[6].html.contains("¥4,321"), "{}", seen[6].html);
+    assert!(seen[7].html.contains("Paid"), "{}", seen[7].html);
+    assert_eq!(status(&c, s, &uploaded_id).await, "paid");
+
     // A typed number at a register chain: the store API's own refusal, shown.
     let seen = smartpit_tests::browser::drive(&json!([
         {"goto": page},

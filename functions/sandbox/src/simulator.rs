@@ -1,6 +1,7 @@
 //! `GET|POST /sandbox/store`: a store simulator for test stacks. The developer pastes a test
-//! chain key (`ck_test_…`, which says the chain), then types a number as at a kiosk or pastes a
-//! sheet's 44-digit code as at a register, sees the bills, pays them and voids the payment.
+//! chain key (`ck_test_…`, which says the chain), then types a number as at a kiosk, or pastes a
+//! sheet's 44-digit code or uploads the sheet PDF (its printed code is read) as at a register,
+//! sees the bills, pays them and voids the payment.
 //! Every step is a request to the public store API, built as a chain's (its key in
 //! `Authorization`, a JSON body) and answered by the store function's own handler, so the
 //! simulator exercises exactly what a chain does; the page shows the answer. No script: each
@@ -27,7 +28,55 @@ struct Form {
     payment_id: String,
 }
 
-fn parse_form(body: &[u8]) -> Form {
+/// The 44-digit payment code a sheet PDF prints under its bars (two lines of 22 digits), read
+/// from the PDF's text as a scanner reads the bars: what a register would scan. Decompression is
+/// bounded (a hostile upload is a test user too).
+pub fn code_in_sheet(pdf: &[u8]) -> Option<String> {
+    let doc = lopdf::Document::load_mem(pdf).ok()?;
+    let text = doc.extract_text_with_limit(&[1], 4 << 20).ok()?;
+    let lines: Vec<&str> = text.lines().map(str::trim).collect();
+    lines.windows(2).find_map(|w| {
+        let digits = |l: &str| l.len() == 22 && l.bytes().all(|b| b.is_ascii_digit());
+        (digits(w[0]) && digits(w[1])).then(|| format!("{}{}", w[0], w[1]))
+    })
+}
+
+/// A multipart form (the sheet upload): its fields, and the code read from the `sheet` file.
+async fn parse_multipart(body: Vec<u8>, boundary: String) -> Result<Form, String> {
+    let stream =
+        futures::stream::once(async move { Ok::<_, std::io::Error>(bytes::Bytes::from(body)) });
+    let mut multipart = multer::Multipart::with_constraints(
+        stream,
+        boundary,
+        multer::Constraints::new().size_limit(multer::SizeLimit::new().whole_stream(4 << 20)),
+    );
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    let mut code = None;
+    while let Some(field) = multipart.next_field().await.map_err(|e| e.to_string())? {
+        let name = field.name().unwrap_or_default().to_string();
+        let data = field.bytes().await.map_err(|e| e.to_string())?;
+        if name == "sheet" {
+            if !data.is_empty() {
+                // An upload that is not a sheet gives a code no chain takes.
+                code = Some(code_in_sheet(&data).unwrap_or_else(|| "not-a-sheet".into()));
+            }
+        } else {
+            pairs.push((name, String::from_utf8_lossy(&data).into_owned()));
+        }
+    }
+    let encoded: String = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(&pairs)
+        .finish();
+    let mut form = parse_form(encoded.as_bytes())?;
+    if let Some(code) = code {
+        form.barcode = code;
+    }
+    Ok(form)
+}
+
+/// The form's fields; a field the simulator does not know is refused (a browser sends only
+/// these), as a body that is not a form is.
+fn parse_form(body: &[u8]) -> Result<Form, String> {
     let mut f = Form::default();
     for (k, v) in url::form_urlencoded::parse(body) {
         let v = v.trim().to_string();
@@ -40,13 +89,18 @@ fn parse_form(body: &[u8]) -> Form {
             "invoice_ids" => f.invoice_ids = v.split(',').map(str::to_string).collect(),
             "amount" => f.amount = v,
             "payment_id" => f.payment_id = v,
-            _ => {}
+            other => {
+                return Err(format!(
+                    "unknown field {:?}",
+                    other.chars().take(40).collect::<String>()
+                ))
+            }
         }
     }
     if f.store_code.is_empty() {
         f.store_code = "SIM-0001".into();
     }
-    f
+    Ok(f)
 }
 
 /// A request to the store API, as a chain's POS sends it.
@@ -93,7 +147,7 @@ fn hidden(f: &Form) -> Markup {
 /// The first form: the key, the store, and a number or a code.
 fn start(f: &Form) -> Markup {
     html! {
-        form method="post" action="/sandbox/store" {
+        form method="post" action="/sandbox/store" enctype="multipart/form-data" {
             p {
                 label for="key" { "テスト用チェーンキー / Test chain key (ck_test_…)" } br;
                 input #key type="password" name="key" value=(f.key) autocomplete="off" required;
@@ -109,6 +163,10 @@ fn start(f: &Form) -> Markup {
             p {
                 label for="barcode" { "レジで読み取るコード (44桁) / Code scanned at a register" } br;
                 input #barcode type="text" name="barcode" inputmode="numeric" value=(f.barcode);
+            }
+            p {
+                label for="sheet" { "またはシートのPDF / or the sheet's PDF" } br;
+                input #sheet type="file" name="sheet" accept="application/pdf";
             }
             input type="hidden" name="action" value="lookup";
             button #lookup type="submit" { "請求を照会 / Look up" }
@@ -188,9 +246,28 @@ fn payment(f: &Form, body: &Value, voided: bool) -> Markup {
 
 /// `GET /sandbox/store` and each step's `POST`.
 pub async fn handle(store: &StoreFunction, req: &Request) -> Response<Body> {
-    let form = match req.method() {
-        &http::Method::POST => parse_form(req.body().as_ref()),
+    let boundary = smartpit_shared::http::header(req, "content-type")
+        .and_then(|ct| multer::parse_boundary(ct).ok());
+    let form = match (req.method(), boundary) {
+        (&http::Method::POST, Some(b)) => parse_multipart(req.body().as_ref().to_vec(), b).await,
+        (&http::Method::POST, None) => parse_form(req.body().as_ref()),
         _ => parse_form(b""),
+    };
+    let form = match form {
+        Ok(f) => f,
+        Err(why) => {
+            let body = html! {
+                section class="banner expired" role="status" {
+                    h1 { "フォームを読めません / The form could not be read" }
+                    p { (why) }
+                }
+                (start(&Form { store_code: "SIM-0001".into(), ..Form::default() }))
+            };
+            return page::respond(
+                StatusCode::BAD_REQUEST,
+                page::frame(Lang::Ja, "Store simulator", None, body),
+            );
+        }
     };
     let outcome = match form.action.as_str() {
         "lookup" => {
