@@ -787,6 +787,7 @@ fn print_welcome(f: &StackFile<'_>) {
          \n  Repository:    {repo}\n  API:           {api}\n  AWS endpoint:  {aws} (moto)\n  Details:       .local/stack.json (emulator log: .local/emulator.log)\n\
          \n  Merchant key:  {merchant}\n  Lawson key:    {lawson}\n  Demo card:     {card}\n\
          \nTry:\n  curl -s {api}/v1/invoices -H 'Authorization: Bearer {merchant}'\n\
+         \nIn a browser:\n  {api}/get-number       a free number (FAQ Q03)\n  {api}/sandbox/store    the store simulator (paste the Lawson key)\n  {api}/s/<token>        a sheet link from a mail (make mail)\n\
          \nSent mail:     make mail   (or {aws}/moto-api/data.json)\n\nCtrl-C stops the API and the emulator.",
         api = f.api_url,
         repo = f.repository,
