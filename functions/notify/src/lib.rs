@@ -21,6 +21,7 @@ pub mod mail;
 pub mod mail_events;
 
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
@@ -70,11 +71,14 @@ impl Settings {
     }
 }
 
+/// The clients of S3, SES and SQS are built when a record first needs them (start-up builds
+/// only DynamoDB's): issue 12's start-up target.
 pub struct NotifyFunction {
     db: Db,
-    s3: aws_sdk_s3::Client,
-    ses: aws_sdk_sesv2::Client,
-    sqs: aws_sdk_sqs::Client,
+    sdk: aws_config::SdkConfig,
+    s3: OnceLock<aws_sdk_s3::Client>,
+    ses: OnceLock<aws_sdk_sesv2::Client>,
+    sqs: OnceLock<aws_sdk_sqs::Client>,
     settings: Settings,
 }
 
@@ -83,28 +87,50 @@ type Compose = fn(&str, &Invoice, Option<&str>) -> mail::Mail;
 
 impl NotifyFunction {
     pub fn new(sdk: &aws_config::SdkConfig, res: Resources, settings: Settings) -> Self {
-        let s3_conf = aws_sdk_s3::config::Builder::from(sdk)
-            .force_path_style(true)
-            .timeout_config(SHEET_UPLOAD.timeouts())
-            .retry_config(SHEET_UPLOAD.retries())
-            .interceptor(smartpit_shared::calls::CountCalls)
-            .build();
-        let ses_conf = aws_sdk_sesv2::config::Builder::from(sdk)
-            .timeout_config(MAIL_SEND.timeouts())
-            .retry_config(MAIL_SEND.retries())
-            .interceptor(smartpit_shared::calls::CountCalls)
-            .build();
-        let sqs_conf = aws_sdk_sqs::config::Builder::from(sdk)
-            .timeout_config(QUEUE_SEND.timeouts())
-            .retry_config(QUEUE_SEND.retries())
-            .build();
         NotifyFunction {
             db: Db::with_profile(sdk, res, BACKGROUND_DYNAMODB),
-            s3: aws_sdk_s3::Client::from_conf(s3_conf),
-            ses: aws_sdk_sesv2::Client::from_conf(ses_conf),
-            sqs: aws_sdk_sqs::Client::from_conf(sqs_conf),
+            sdk: sdk.clone(),
+            s3: OnceLock::new(),
+            ses: OnceLock::new(),
+            sqs: OnceLock::new(),
             settings,
         }
+    }
+
+    /// The S3 client, built on first use (a batch without a sheet never builds it).
+    fn s3(&self) -> &aws_sdk_s3::Client {
+        self.s3.get_or_init(|| {
+            let conf = aws_sdk_s3::config::Builder::from(&self.sdk)
+                .force_path_style(true)
+                .timeout_config(SHEET_UPLOAD.timeouts())
+                .retry_config(SHEET_UPLOAD.retries())
+                .interceptor(smartpit_shared::calls::CountCalls)
+                .build();
+            aws_sdk_s3::Client::from_conf(conf)
+        })
+    }
+
+    /// The SES client, built on first use.
+    fn ses(&self) -> &aws_sdk_sesv2::Client {
+        self.ses.get_or_init(|| {
+            let conf = aws_sdk_sesv2::config::Builder::from(&self.sdk)
+                .timeout_config(MAIL_SEND.timeouts())
+                .retry_config(MAIL_SEND.retries())
+                .interceptor(smartpit_shared::calls::CountCalls)
+                .build();
+            aws_sdk_sesv2::Client::from_conf(conf)
+        })
+    }
+
+    /// The SQS client (the failure queue), built on first use.
+    fn sqs(&self) -> &aws_sdk_sqs::Client {
+        self.sqs.get_or_init(|| {
+            let conf = aws_sdk_sqs::config::Builder::from(&self.sdk)
+                .timeout_config(QUEUE_SEND.timeouts())
+                .retry_config(QUEUE_SEND.retries())
+                .build();
+            aws_sdk_sqs::Client::from_conf(conf)
+        })
     }
 
     /// A DynamoDB stream event in; `{"batchItemFailures": [...]}` out. Records after the first
@@ -302,7 +328,7 @@ impl NotifyFunction {
         let bytes = pdf::render(&content)
             .map_err(|e| Failure::Permanent(format!("the sheet could not be rendered: {e}")))?;
         let put = self
-            .s3
+            .s3()
             .put_object()
             .bucket(&self.db.res.sheets_bucket)
             .key(&link.s3_key)
@@ -347,7 +373,7 @@ impl NotifyFunction {
             .build()
             .map_err(|e| Failure::Permanent(format!("the mail could not be built: {e}")))?;
         let res = self
-            .ses
+            .ses()
             .send_email()
             .from_email_address(&self.db.res.mail_from)
             .destination(Destination::builder().to_addresses(&m.to).build())
@@ -398,7 +424,7 @@ impl NotifyFunction {
             "reason": reason,
             "parked_at": smartpit_shared::invoice::timestamp(now),
         });
-        self.sqs
+        self.sqs()
             .send_message()
             .queue_url(queue)
             .message_body(message.to_string())
