@@ -149,3 +149,42 @@ mod log_level_tests {
         assert_eq!(log_level(None), tracing::Level::INFO);
     }
 }
+
+/// A client built on first use: start-up builds only what every invocation needs (issue 12),
+/// and a route or record that never calls S3, SES or SQS never builds their clients.
+pub struct OnFirstUse<C> {
+    cell: std::sync::OnceLock<C>,
+    make: Box<dyn Fn() -> C + Send + Sync>,
+}
+
+impl<C> OnFirstUse<C> {
+    pub fn new(make: impl Fn() -> C + Send + Sync + 'static) -> Self {
+        OnFirstUse {
+            cell: std::sync::OnceLock::new(),
+            make: Box::new(make),
+        }
+    }
+
+    /// The client, built by the first caller.
+    pub fn get(&self) -> &C {
+        self.cell.get_or_init(|| (self.make)())
+    }
+}
+
+#[cfg(test)]
+mod on_first_use {
+    use super::OnFirstUse;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    #[test]
+    fn builds_once_and_only_when_asked() {
+        let built = Arc::new(AtomicUsize::new(0));
+        let counter = built.clone();
+        let lazy = OnFirstUse::new(move || counter.fetch_add(1, Ordering::SeqCst) + 41);
+        assert_eq!(built.load(Ordering::SeqCst), 0);
+        assert_eq!(*lazy.get(), 41);
+        assert_eq!(*lazy.get(), 41);
+        assert_eq!(built.load(Ordering::SeqCst), 1);
+    }
+}

@@ -21,11 +21,10 @@ pub mod mail;
 pub mod mail_events;
 
 use std::collections::BTreeMap;
-use std::sync::OnceLock;
 
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
-use smartpit_shared::config::Resources;
+use smartpit_shared::config::{OnFirstUse, Resources};
 use smartpit_shared::db::{OutboxRecord, Step};
 use smartpit_shared::notice::{NoticeKind, NoticeStatus};
 use smartpit_shared::sheet::payment_code::{company_code, PaymentCode};
@@ -75,10 +74,9 @@ impl Settings {
 /// only DynamoDB's): issue 12's start-up target.
 pub struct NotifyFunction {
     db: Db,
-    sdk: aws_config::SdkConfig,
-    s3: OnceLock<aws_sdk_s3::Client>,
-    ses: OnceLock<aws_sdk_sesv2::Client>,
-    sqs: OnceLock<aws_sdk_sqs::Client>,
+    s3: OnFirstUse<aws_sdk_s3::Client>,
+    ses: OnFirstUse<aws_sdk_sesv2::Client>,
+    sqs: OnFirstUse<aws_sdk_sqs::Client>,
     settings: Settings,
 }
 
@@ -87,50 +85,35 @@ type Compose = fn(&str, &Invoice, Option<&str>) -> mail::Mail;
 
 impl NotifyFunction {
     pub fn new(sdk: &aws_config::SdkConfig, res: Resources, settings: Settings) -> Self {
+        let (for_s3, for_ses, for_sqs) = (sdk.clone(), sdk.clone(), sdk.clone());
         NotifyFunction {
             db: Db::with_profile(sdk, res, BACKGROUND_DYNAMODB),
-            sdk: sdk.clone(),
-            s3: OnceLock::new(),
-            ses: OnceLock::new(),
-            sqs: OnceLock::new(),
+            s3: OnFirstUse::new(move || {
+                let conf = aws_sdk_s3::config::Builder::from(&for_s3)
+                    .force_path_style(true)
+                    .timeout_config(SHEET_UPLOAD.timeouts())
+                    .retry_config(SHEET_UPLOAD.retries())
+                    .interceptor(smartpit_shared::calls::CountCalls)
+                    .build();
+                aws_sdk_s3::Client::from_conf(conf)
+            }),
+            ses: OnFirstUse::new(move || {
+                let conf = aws_sdk_sesv2::config::Builder::from(&for_ses)
+                    .timeout_config(MAIL_SEND.timeouts())
+                    .retry_config(MAIL_SEND.retries())
+                    .interceptor(smartpit_shared::calls::CountCalls)
+                    .build();
+                aws_sdk_sesv2::Client::from_conf(conf)
+            }),
+            sqs: OnFirstUse::new(move || {
+                let conf = aws_sdk_sqs::config::Builder::from(&for_sqs)
+                    .timeout_config(QUEUE_SEND.timeouts())
+                    .retry_config(QUEUE_SEND.retries())
+                    .build();
+                aws_sdk_sqs::Client::from_conf(conf)
+            }),
             settings,
         }
-    }
-
-    /// The S3 client, built on first use (a batch without a sheet never builds it).
-    fn s3(&self) -> &aws_sdk_s3::Client {
-        self.s3.get_or_init(|| {
-            let conf = aws_sdk_s3::config::Builder::from(&self.sdk)
-                .force_path_style(true)
-                .timeout_config(SHEET_UPLOAD.timeouts())
-                .retry_config(SHEET_UPLOAD.retries())
-                .interceptor(smartpit_shared::calls::CountCalls)
-                .build();
-            aws_sdk_s3::Client::from_conf(conf)
-        })
-    }
-
-    /// The SES client, built on first use.
-    fn ses(&self) -> &aws_sdk_sesv2::Client {
-        self.ses.get_or_init(|| {
-            let conf = aws_sdk_sesv2::config::Builder::from(&self.sdk)
-                .timeout_config(MAIL_SEND.timeouts())
-                .retry_config(MAIL_SEND.retries())
-                .interceptor(smartpit_shared::calls::CountCalls)
-                .build();
-            aws_sdk_sesv2::Client::from_conf(conf)
-        })
-    }
-
-    /// The SQS client (the failure queue), built on first use.
-    fn sqs(&self) -> &aws_sdk_sqs::Client {
-        self.sqs.get_or_init(|| {
-            let conf = aws_sdk_sqs::config::Builder::from(&self.sdk)
-                .timeout_config(QUEUE_SEND.timeouts())
-                .retry_config(QUEUE_SEND.retries())
-                .build();
-            aws_sdk_sqs::Client::from_conf(conf)
-        })
     }
 
     /// A DynamoDB stream event in; `{"batchItemFailures": [...]}` out. Records after the first
@@ -328,7 +311,8 @@ impl NotifyFunction {
         let bytes = pdf::render(&content)
             .map_err(|e| Failure::Permanent(format!("the sheet could not be rendered: {e}")))?;
         let put = self
-            .s3()
+            .s3
+            .get()
             .put_object()
             .bucket(&self.db.res.sheets_bucket)
             .key(&link.s3_key)
@@ -373,7 +357,8 @@ impl NotifyFunction {
             .build()
             .map_err(|e| Failure::Permanent(format!("the mail could not be built: {e}")))?;
         let res = self
-            .ses()
+            .ses
+            .get()
             .send_email()
             .from_email_address(&self.db.res.mail_from)
             .destination(Destination::builder().to_addresses(&m.to).build())
@@ -424,7 +409,8 @@ impl NotifyFunction {
             "reason": reason,
             "parked_at": smartpit_shared::invoice::timestamp(now),
         });
-        self.sqs()
+        self.sqs
+            .get()
             .send_message()
             .queue_url(queue)
             .message_body(message.to_string())

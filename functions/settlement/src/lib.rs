@@ -17,7 +17,7 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
-use smartpit_shared::config::Resources;
+use smartpit_shared::config::{OnFirstUse, Resources};
 use smartpit_shared::db::{Payment, PaymentStatus, SettleResult};
 use smartpit_shared::ids::payment_id;
 use smartpit_shared::invoice::jst_timestamp;
@@ -32,7 +32,7 @@ pub const MAX_FILE_BYTES: i64 = 32 * 1024 * 1024;
 
 pub struct SettlementFunction {
     db: Db,
-    s3: aws_sdk_s3::Client,
+    s3: OnFirstUse<aws_sdk_s3::Client>,
 }
 
 /// Why a file could not be reconciled now (the event is retried).
@@ -65,15 +65,18 @@ impl SettlementFunction {
         res: Resources,
         dynamodb: smartpit_shared::timeouts::CallProfile,
     ) -> Self {
-        let s3_conf = aws_sdk_s3::config::Builder::from(sdk)
-            .force_path_style(true)
-            .timeout_config(SETTLEMENT_FILE.timeouts())
-            .retry_config(SETTLEMENT_FILE.retries())
-            .interceptor(smartpit_shared::calls::CountCalls)
-            .build();
+        let for_s3 = sdk.clone();
         SettlementFunction {
             db: Db::with_profile(sdk, res, dynamodb),
-            s3: aws_sdk_s3::Client::from_conf(s3_conf),
+            s3: OnFirstUse::new(move || {
+                let conf = aws_sdk_s3::config::Builder::from(&for_s3)
+                    .force_path_style(true)
+                    .timeout_config(SETTLEMENT_FILE.timeouts())
+                    .retry_config(SETTLEMENT_FILE.retries())
+                    .interceptor(smartpit_shared::calls::CountCalls)
+                    .build();
+                aws_sdk_s3::Client::from_conf(conf)
+            }),
         }
     }
 
@@ -152,6 +155,7 @@ impl SettlementFunction {
     async fn read_file(&self, bucket: &str, file: &FileKey) -> Result<(Vec<u8>, String), Failed> {
         let obj = self
             .s3
+            .get()
             .get_object()
             .bucket(bucket)
             .key(file.key())
@@ -187,6 +191,7 @@ impl SettlementFunction {
     ) -> Result<(), Failed> {
         let body = report_csv(mismatches).map_err(Failed)?;
         self.s3
+            .get()
             .put_object()
             .bucket(bucket)
             .key(file.report_key())

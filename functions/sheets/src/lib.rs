@@ -11,7 +11,7 @@ use aws_sdk_s3::presigning::PresigningConfig;
 use chrono::Utc;
 use http::{HeaderValue, StatusCode};
 use lambda_http::{Body, Request, Response};
-use smartpit_shared::config::Resources;
+use smartpit_shared::config::{OnFirstUse, Resources};
 use smartpit_shared::db::SheetLink;
 use smartpit_shared::http::{self as web};
 use smartpit_shared::sheet::payment_code::{company_code, PaymentCode};
@@ -29,7 +29,7 @@ pub const PRESIGNED_SECONDS: u64 = 300;
 
 pub struct SheetsFunction {
     db: Db,
-    s3: aws_sdk_s3::Client,
+    s3: OnFirstUse<aws_sdk_s3::Client>,
     /// Numbers one client address may take from the web site in a minute.
     web_numbers_per_minute: i64,
 }
@@ -91,12 +91,16 @@ fn problem_page(code: &str) -> Response<Body> {
 
 impl SheetsFunction {
     pub fn new(sdk: &aws_config::SdkConfig, res: Resources) -> Self {
-        let s3_conf = aws_sdk_s3::config::Builder::from(sdk)
-            .force_path_style(true)
-            .build();
+        let for_s3 = sdk.clone();
         SheetsFunction {
             db: Db::new(sdk, res),
-            s3: aws_sdk_s3::Client::from_conf(s3_conf),
+            // Only the PDF route presigns: the pages never build it.
+            s3: OnFirstUse::new(move || {
+                let conf = aws_sdk_s3::config::Builder::from(&for_s3)
+                    .force_path_style(true)
+                    .build();
+                aws_sdk_s3::Client::from_conf(conf)
+            }),
             web_numbers_per_minute: web_number::DEFAULT_PER_MINUTE,
         }
     }
@@ -243,6 +247,7 @@ impl SheetsFunction {
             .map_err(|e| Problem::internal(&e))?;
         let presigned = self
             .s3
+            .get()
             .get_object()
             .bucket(&self.db.res.sheets_bucket)
             .key(&link.s3_key)

@@ -4,9 +4,8 @@ use chrono::{DateTime, Utc};
 use http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde_json::{json, Map, Value};
-use smartpit_shared::config::Resources;
+use smartpit_shared::config::{OnFirstUse, Resources};
 use smartpit_shared::http::{self as web, json_object, Fields};
-use smartpit_shared::timeouts::QUEUE_SEND;
 use smartpit_shared::webhook::{
     new_secret, Endpoint, Event, EventStatus, EventType, Secret, ROTATION_OVERLAP_SECONDS,
 };
@@ -16,7 +15,7 @@ use crate::Settings;
 
 pub struct WebhookApi {
     db: Db,
-    sqs: aws_sdk_sqs::Client,
+    sqs: OnFirstUse<aws_sdk_sqs::Client>,
     settings: Settings,
 }
 
@@ -27,14 +26,10 @@ fn endpoint_not_found() -> Problem {
 
 impl WebhookApi {
     pub fn new(sdk: &aws_config::SdkConfig, res: Resources, settings: Settings) -> Self {
-        let sqs = aws_sdk_sqs::config::Builder::from(sdk)
-            .timeout_config(QUEUE_SEND.timeouts())
-            .retry_config(QUEUE_SEND.retries())
-            .interceptor(smartpit_shared::calls::CountCalls)
-            .build();
+        let sqs = crate::queue_client(sdk);
         WebhookApi {
             db: Db::new(sdk, res),
-            sqs: aws_sdk_sqs::Client::from_conf(sqs),
+            sqs,
             settings,
         }
     }
@@ -241,7 +236,7 @@ impl WebhookApi {
         let e = self.own_event(req, id).await?;
         self.db.make_due(&e, now).await?;
         crate::enqueue(
-            &self.sqs,
+            self.sqs.get(),
             &self.settings.queue_url,
             &[(e.merchant_id.clone(), e.id.clone())],
         )

@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use futures::future::join_all;
 use serde_json::{json, Value};
-use smartpit_shared::config::Resources;
-use smartpit_shared::timeouts::{BACKGROUND_DYNAMODB, QUEUE_SEND};
+use smartpit_shared::config::{OnFirstUse, Resources};
+use smartpit_shared::timeouts::BACKGROUND_DYNAMODB;
 use smartpit_shared::webhook::{
     signature, Attempt, Event, EventStatus, ATTEMPT_TIMEOUT_SECONDS, KEPT_RESPONSE_BYTES,
 };
@@ -28,19 +28,16 @@ const SWEEP_LIMIT: i32 = 100;
 
 pub struct WebhookDelivery {
     db: Db,
-    sqs: aws_sdk_sqs::Client,
+    sqs: OnFirstUse<aws_sdk_sqs::Client>,
     settings: Settings,
 }
 
 impl WebhookDelivery {
     pub fn new(sdk: &aws_config::SdkConfig, res: Resources, settings: Settings) -> Self {
-        let sqs = aws_sdk_sqs::config::Builder::from(sdk)
-            .timeout_config(QUEUE_SEND.timeouts())
-            .retry_config(QUEUE_SEND.retries())
-            .build();
+        let sqs = crate::queue_client(sdk);
         WebhookDelivery {
             db: Db::with_profile(sdk, res, BACKGROUND_DYNAMODB),
-            sqs: aws_sdk_sqs::Client::from_conf(sqs),
+            sqs,
             settings,
         }
     }
@@ -83,7 +80,7 @@ impl WebhookDelivery {
                 keys.push((m.to_string(), id.to_string()));
             }
         }
-        match crate::enqueue(&self.sqs, &self.settings.queue_url, &keys).await {
+        match crate::enqueue(self.sqs.get(), &self.settings.queue_url, &keys).await {
             Ok(()) => json!({"batchItemFailures": []}),
             Err(e) => {
                 tracing::warn!(error = %e, "could not queue new events");
@@ -251,7 +248,7 @@ impl WebhookDelivery {
                 taken.push((m, id));
             }
         }
-        if let Err(e) = crate::enqueue(&self.sqs, &self.settings.queue_url, &taken).await {
+        if let Err(e) = crate::enqueue(self.sqs.get(), &self.settings.queue_url, &taken).await {
             // Their next attempt was moved a minute on: the next sweep takes them again.
             tracing::warn!(error = %e, "sweep could not queue due events");
             return 0;

@@ -140,6 +140,10 @@ async fn main() -> Result<(), String> {
             "sheets",
             http_event("GET /problems/{code}", "/problems/invalid_amount"),
         ),
+        (
+            "sandbox",
+            http_event("GET /sandbox/store", "/sandbox/store"),
+        ),
         ("notify", empty.clone()),
         ("mail-events", empty.clone()),
         ("settlement", empty.clone()),
