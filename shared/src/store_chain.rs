@@ -48,7 +48,8 @@ pub fn catalogue() -> Result<Vec<StoreChain>, serde_json::Error> {
 }
 
 /// Step-by-step instructions per chain for the payment page, bilingual, versioned data
-/// (`how_to_pay.json`).
+/// (`how_to_pay.json`): change its `version` when the steps change; every chain of
+/// `store_chains.json` must be there in both languages, one English step per Japanese (tested).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct HowToPay {
     pub version: String,

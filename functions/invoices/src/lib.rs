@@ -58,6 +58,10 @@ impl InvoicesFunction {
         let (method, segments) = web::route(&req);
         let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
         match segments.as_slice() {
+            ["openapi.yaml"] => match method {
+                Method::GET => Ok(contract()),
+                _ => Err(Problem::method_not_allowed()),
+            },
             ["v1", "invoices"] => match method {
                 Method::POST => self.register(&req, now).await,
                 Method::GET => self.list(&req, now).await,
@@ -136,4 +140,16 @@ impl InvoicesFunction {
         tracing::info!(invoice_id = %invoice.id, merchant_id = %merchant.id, "invoice cancelled");
         Ok(web::json(StatusCode::OK, &invoice.merchant_view(now)))
     }
+}
+
+/// The HTTP contract (OpenAPI 3.1), served at `/openapi.yaml` without a key.
+pub const OPENAPI_YAML: &str = include_str!("../../../infra/openapi.yaml");
+
+fn contract() -> Response<Body> {
+    let mut resp = Response::new(Body::Text(OPENAPI_YAML.to_string()));
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/yaml"),
+    );
+    resp
 }

@@ -21,9 +21,6 @@ pub mod page;
 pub mod web_number;
 use page::{Bill, Lang, State};
 
-/// The HTTP contract (OpenAPI 3.1), served at `/openapi.yaml`.
-pub const OPENAPI_YAML: &str = include_str!("../../../infra/openapi.yaml");
-
 /// Lifetime of the presigned URL a link redirects to.
 pub const PRESIGNED_SECONDS: u64 = 300;
 
@@ -112,14 +109,6 @@ impl SheetsFunction {
     }
 
     pub async fn handle(&self, req: Request) -> Response<Body> {
-        if req.uri().path() == "/openapi.yaml" {
-            let mut resp = Response::new(Body::Text(OPENAPI_YAML.to_string()));
-            resp.headers_mut().insert(
-                http::header::CONTENT_TYPE,
-                HeaderValue::from_static("application/yaml"),
-            );
-            return resp;
-        }
         if let Some(code) = web::path_param(&req, "code") {
             return problem_page(&code);
         }

@@ -3,14 +3,10 @@
 //! small stylesheet, inline and allowed by its hash in the Content-Security-Policy; the pages
 //! work on a phone and print on one A4 page.
 
-use std::sync::LazyLock;
-
-use base64::Engine;
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use http::{HeaderValue, StatusCode};
 use lambda_http::{Body, Request, Response};
 use maud::{html, Markup, PreEscaped, DOCTYPE};
-use sha2::{Digest, Sha256};
 use smartpit_shared::clock::japanese_date;
 use smartpit_shared::money::format_yen;
 use smartpit_shared::store_chain::{catalogue, how_to_pay, Channel};
@@ -19,20 +15,14 @@ use smartpit_shared::SmartPitNumber;
 /// The pages' whole stylesheet.
 pub const CSS: &str = include_str!("page.css");
 
-static STYLE_HASH: LazyLock<String> = LazyLock::new(|| {
-    let digest = Sha256::digest(CSS.as_bytes());
-    format!(
-        "'sha256-{}'",
-        base64::engine::general_purpose::STANDARD.encode(digest)
-    )
-});
+/// The stylesheet's SHA-256, base64 (build.rs).
+const STYLE_SHA256: &str = env!("PAGE_CSS_SHA256");
 
 /// No script, no frame, nothing from elsewhere: the stylesheet by its hash, forms only to us.
 pub fn content_security_policy() -> String {
     format!(
-        "default-src 'none'; style-src {}; img-src 'self' data:; form-action 'self'; \
-         base-uri 'none'; frame-ancestors 'none'",
-        *STYLE_HASH
+        "default-src 'none'; style-src 'sha256-{STYLE_SHA256}'; img-src 'self' data:; \
+         form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
     )
 }
 
@@ -436,6 +426,14 @@ mod tests {
         assert!(page.contains("2026年12月10日 23:59まで"));
         assert!(page.contains("¥1,300"));
         assert!(page.contains("4901 2345 67894"));
+    }
+
+    #[test]
+    fn the_policy_names_the_stylesheet_by_its_hash() {
+        use base64::Engine;
+        use sha2::{Digest, Sha256};
+        let hash = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(CSS));
+        assert!(content_security_policy().contains(&format!("'sha256-{hash}'")));
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use serde_json::{json, Map, Value};
 
 /// The document, as served at `/openapi.yaml`.
-pub const OPENAPI_YAML: &str = smartpit_sheets::OPENAPI_YAML;
+pub const OPENAPI_YAML: &str = smartpit_invoices::OPENAPI_YAML;
 
 pub struct Contract {
     doc: Value,
