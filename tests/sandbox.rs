@@ -149,6 +149,29 @@ async fn a_developer_expires_a_bill_and_the_helpers_refuse_what_cannot_be() {
     assert_eq!(expired.status, 200, "{:?}", expired.body);
     assert_eq!(expired.body["status"], "expired");
     assert_eq!(events(&c, s, &id).await, ["invoice.expired"]);
+    // Judged past the deadline, stamped now: an event dated at the deadline would sort, and
+    // come due for its webhook, days ahead.
+    let listed = c
+        .send(c.get(
+            "/v1/events?type=invoice.expired&limit=100",
+            s.merchant_key(0),
+        ))
+        .await;
+    let event = listed.body["events"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|e| e["data"]["invoice"]["id"] == id.as_str())
+        .cloned()
+        .unwrap_or_default();
+    let stamped =
+        chrono::DateTime::parse_from_rfc3339(event["created_at"].as_str().unwrap_or_default())
+            .expect("created_at");
+    let late = (stamped.with_timezone(&chrono::Utc) - chrono::Utc::now()).num_seconds();
+    assert!(
+        late < 60,
+        "the expired event is dated {late} s ahead: {event}"
+    );
     let twice = helper(&c, s, 0, &id, "expire", None).await;
     assert_eq!((twice.status, twice.code()), (409, "invoice_not_expirable"));
     let pay = helper(&c, s, 0, &id, "pay", None).await;

@@ -6,8 +6,8 @@
 //!   payment report (`StoreFunction::pay_as`) as that chain (default `lawson`, store
 //!   `TEST-0001`), with a fresh store transaction id: 201 and the payment, as a chain gets it.
 //! - `POST /v1/test/invoices/{id}/void`: the chain's void of the payment that paid it.
-//! - `POST /v1/test/invoices/{id}/expire`: what the expiry sweep does to it, at the first
-//!   second past its deadline.
+//! - `POST /v1/test/invoices/{id}/expire`: what the expiry sweep does to it, its deadline
+//!   judged at the first second past it (the change and its event stamped now).
 //! - `POST /v1/test/invoices/{id}/settle`: what a settlement file confirming its payment does
 //!   (`settle_payments`, the file named `<chain>/<today>`).
 //!
@@ -142,10 +142,10 @@ impl SandboxFunction {
     }
 
     async fn expire(&self, inv: &Invoice) -> Result<Response<Body>, Problem> {
-        // The first second past the deadline, as the sweep would see it.
-        let past = DateTime::from_timestamp(inv.deadline + 1, 0).unwrap_or_else(Utc::now);
-        if !self.db.expire_one(&inv.id, past).await? {
-            let now = Utc::now();
+        // Judged at the first second past the deadline, as the sweep would then; stamped now.
+        let now = Utc::now();
+        let past = DateTime::from_timestamp(inv.deadline + 1, 0).unwrap_or(now);
+        if !self.db.expire_as_of(&inv.id, past, now).await? {
             return Err(Problem::new(
                 StatusCode::CONFLICT,
                 "invoice_not_expirable",
@@ -154,7 +154,7 @@ impl SandboxFunction {
             .with("invoice_id", inv.id.as_str())
             .with("invoice_status", inv.status_at(now).as_str()));
         }
-        self.answer(&inv.id, Utc::now()).await
+        self.answer(&inv.id, now).await
     }
 
     async fn settle(&self, inv: &Invoice, now: DateTime<Utc>) -> Result<Response<Body>, Problem> {

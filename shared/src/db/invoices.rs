@@ -341,14 +341,26 @@ impl Db {
     }
 
     /// Expires one invoice if it is due at `now` and no slip holds it, with its
-    /// `invoice.expired` event: what the sweep does for each due invoice (and the sandbox's
-    /// expire helper, at a moment past the deadline). `Ok(false)`: not expired now.
+    /// `invoice.expired` event: what the sweep does for each due invoice. `Ok(false)`: not
+    /// expired now.
     pub async fn expire_one(&self, id: &InvoiceId, now: DateTime<Utc>) -> Result<bool, Problem> {
+        self.expire_as_of(id, now, now).await
+    }
+
+    /// As `expire_one`, with the deadline judged at `judged_at` (the sandbox's expire helper
+    /// passes the first second past it) while the change, its event and the slip check keep
+    /// the real `now`: an event stamped at the deadline would sort and come due weeks ahead.
+    pub async fn expire_as_of(
+        &self,
+        id: &InvoiceId,
+        judged_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, Problem> {
         let Some(inv) = self.get_invoice(id).await? else {
             return Ok(false);
         };
         if inv.stored_status != InvoiceStatus::Registered
-            || inv.deadline >= now.timestamp()
+            || inv.deadline >= judged_at.timestamp()
             || inv.held_at(now).is_some()
         {
             // Not due, or a slip printed before the deadline still holds it: a later sweep
@@ -367,7 +379,7 @@ impl Db {
                 "SET #status = :expired, updated_at = :ts, gsi2pk = :gsi2pk REMOVE open_shard",
             )
             .condition_expression(
-                "#status = :registered AND deadline < :now \
+                "#status = :registered AND deadline < :judged \
                  AND (attribute_not_exists(hold_until) OR hold_until < :now)",
             )
             .expression_attribute_names("#status", "status")
@@ -375,6 +387,7 @@ impl Db {
             .expression_attribute_values(":registered", av_s("registered"))
             .expression_attribute_values(":ts", av_s(&timestamp(now)))
             .expression_attribute_values(":now", item::n(now.timestamp()))
+            .expression_attribute_values(":judged", item::n(judged_at.timestamp()))
             .expression_attribute_values(
                 ":gsi2pk",
                 av_s(&merchant_status_pk(
