@@ -264,6 +264,24 @@ async fn each_state_of_a_bill_has_its_banner_and_shows_no_more_than_it_should() 
             );
             assert!(!dom.contains("sheet.pdf"), "{kind}: no download");
         }
+        if kind == "paid" {
+            // Its deadline passing later does not turn a paid bill's page into "expired".
+            let token = link.rsplit('/').next().unwrap_or_default();
+            s.ddb()
+                .update_item()
+                .table_name(s.main_table())
+                .key("pk", item::s(format!("SHEET#{token}")))
+                .key("sk", item::s("#"))
+                .update_expression("SET link_expires_at = :t")
+                .expression_attribute_values(":t", item::n(Utc::now().timestamp() - 1))
+                .send()
+                .await
+                .expect("expire the link");
+            let later = reqwest::get(link).await.expect("page");
+            assert_eq!(later.status().as_u16(), 200);
+            let text = later.text().await.unwrap_or_default();
+            assert!(text.contains("お支払い済みです"), "{text}");
+        }
         let pdf = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()

@@ -142,22 +142,24 @@ impl SheetsFunction {
             return Ok(Found::Closed(State::Unknown));
         };
         let now = Utc::now();
-        // Past the deadline the bill can no longer be paid, whatever else holds.
-        if now.timestamp() > link.expires_at {
-            return Ok(Found::Closed(State::Expired));
-        }
+        // Past the deadline nothing can be paid; a bill paid in time still says it was paid.
+        let past_deadline = now.timestamp() > link.expires_at;
         let invoice = match InvoiceId::parse(&link.invoice_id) {
             Some(id) => self.db.get_invoice(&id).await?,
             None => None,
         };
         let Some(invoice) = invoice else {
-            return Ok(Found::Closed(State::Unknown));
+            return Ok(Found::Closed(match past_deadline {
+                true => State::Expired,
+                false => State::Unknown,
+            }));
         };
         Ok(match invoice.status_at(now) {
             InvoiceStatus::Moved => Found::Closed(State::Moved),
             InvoiceStatus::Cancelled => Found::Closed(State::Cancelled),
             InvoiceStatus::Expired => Found::Closed(State::Expired),
             InvoiceStatus::Paid | InvoiceStatus::Settled => Found::Paid(Box::new(invoice)),
+            InvoiceStatus::Registered if past_deadline => Found::Closed(State::Expired),
             InvoiceStatus::Registered => Found::Payable(link, Box::new(invoice)),
         })
     }
