@@ -10,8 +10,6 @@
 //! (Listing the bucket instead cannot see every put: S3 listings give modification times to
 //! the second, so the same file put twice within a second looked like one put.)
 
-use std::time::Duration;
-
 use aws_sdk_s3::types::{
     Event, FilterRule, FilterRuleName, NotificationConfiguration, NotificationConfigurationFilter,
     QueueConfiguration, S3KeyFilter,
@@ -48,24 +46,8 @@ pub async fn watch(
 /// Hands each event on the bucket's queue (`connect`) to `f`, for ever.
 pub async fn feed(sqs: aws_sdk_sqs::Client, url: String, source: BucketSource, f: EventHandler) {
     loop {
-        let got = sqs
-            .receive_message()
-            .queue_url(&url)
-            .max_number_of_messages(10)
-            .visibility_timeout(IN_FLIGHT_SECONDS)
-            .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
-            .wait_time_seconds(0)
-            .send()
-            .await;
-        let messages = match got {
-            Ok(out) => out.messages().to_vec(),
-            Err(e) => {
-                tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(&e), "receive failed");
-                Vec::new()
-            }
-        };
+        let messages = crate::queues::receive(&sqs, &url, 10, IN_FLIGHT_SECONDS).await;
         if messages.is_empty() {
-            tokio::time::sleep(Duration::from_millis(100)).await;
             continue;
         }
         for m in messages {

@@ -9,6 +9,39 @@ use serde_json::{json, Value};
 
 use crate::stack::EventHandler;
 
+/// Up to `max` messages (with their receive counts), hidden for `visible_after` seconds; after
+/// an empty or failed receive it waits 100 ms (the emulator serialises requests, so a long
+/// poll would hold every other call).
+pub(crate) async fn receive(
+    sqs: &aws_sdk_sqs::Client,
+    url: &str,
+    max: usize,
+    visible_after: i32,
+) -> Vec<aws_sdk_sqs::types::Message> {
+    let got = sqs
+        .receive_message()
+        .queue_url(url)
+        .max_number_of_messages(i32::try_from(max).unwrap_or(10))
+        .visibility_timeout(visible_after)
+        .message_system_attribute_names(
+            aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount,
+        )
+        .wait_time_seconds(0)
+        .send()
+        .await;
+    let messages = match got {
+        Ok(out) => out.messages().to_vec(),
+        Err(e) => {
+            tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(&e), "receive failed");
+            Vec::new()
+        }
+    };
+    if messages.is_empty() {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    messages
+}
+
 /// Polls `url` for ever.
 pub async fn poll(sqs: aws_sdk_sqs::Client, url: String, batch: usize, function: EventHandler) {
     let arn = format!(
@@ -18,23 +51,8 @@ pub async fn poll(sqs: aws_sdk_sqs::Client, url: String, batch: usize, function:
         url.rsplit('/').next().unwrap_or_default()
     );
     loop {
-        let got = sqs
-            .receive_message()
-            .queue_url(&url)
-            .max_number_of_messages(i32::try_from(batch).unwrap_or(10))
-            .visibility_timeout(60)
-            .wait_time_seconds(0)
-            .send()
-            .await;
-        let messages = match got {
-            Ok(out) => out.messages().to_vec(),
-            Err(e) => {
-                tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(&e), "receive failed");
-                Vec::new()
-            }
-        };
+        let messages = receive(&sqs, &url, batch, 60).await;
         if messages.is_empty() {
-            tokio::time::sleep(Duration::from_millis(100)).await;
             continue;
         }
         let records: Vec<Value> = messages
