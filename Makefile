@@ -22,7 +22,7 @@ export AWS_SHARED_CREDENTIALS_FILE := /dev/null
 PYTHON ?= python3
 VENV := .venv
 
-.PHONY: help dev mail test contract lint venv contract-venv tools browser-deps bench bench-settlement bench-cards bench-startup sizes screenshots validate deploy cfn-check font-layer clean install
+.PHONY: help dev mail test contract lint venv contract-venv tools browser-deps bench bench-sheets bench-settlement bench-cards bench-startup sizes screenshots validate deploy cfn-check font-layer clean install
 
 help:
 	@echo "make dev    run the whole service locally (emulator, tables, demo data, API on 127.0.0.1:3000)"
@@ -114,6 +114,7 @@ deploy: .venv-deploy/.installed font-layer
 	.venv-deploy/bin/pip install --quiet --disable-pip-version-check cargo-lambda
 	@env $(foreach v,$(AWS_VARS) AWS_EC2_METADATA_DISABLED,-u $(v)) $(CALLER_AWS) SAM_CLI_TELEMETRY=0 \
 	  PATH="$(CURDIR)/.venv-deploy/bin:$$PATH" .venv-deploy/bin/sam build --config-env $(ENV)
+	bash infra/local/sizes.sh --built .aws-sam/build
 	@env $(foreach v,$(AWS_VARS) AWS_EC2_METADATA_DISABLED,-u $(v)) $(CALLER_AWS) SAM_CLI_TELEMETRY=0 \
 	  .venv-deploy/bin/sam deploy --config-env $(ENV)
 
@@ -129,6 +130,11 @@ validate: .venv-deploy/.installed
 
 bench:
 	cargo bench -p smartpit-shared --features sheet --bench sheet_render
+
+# 1,000 sheets a round against reportlab (in the venv) drawing the same layouts, in one run.
+ROUNDS ?= 5
+bench-sheets: venv tools
+	cargo bench -p smartpit-shared --features sheet --bench sheet_batch -- --python $(CURDIR)/$(VENV)/bin/python --rounds $(ROUNDS)
 
 # Reconciles a settlement file of LINES lines against its own emulator: time and calls per line.
 LINES ?= 10000
@@ -152,7 +158,7 @@ bench-cards: venv
 # The font layer the NotifyFunction mounts at /opt/fonts (sam build packages it).
 font-layer: tools
 	mkdir -p .build/font-layer/fonts
-	cp /usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf .build/font-layer/fonts/
+	cp /usr/share/fonts/truetype/vlgothic/VL-Gothic-Regular.ttf .build/font-layer/fonts/
 
 clean:
 	rm -rf target $(VENV) .local

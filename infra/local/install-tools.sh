@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Installs the system packages the sheets and their tests need, if missing:
-# the IPAexGothic font (embedded as a subset in every sheet), pdftotext/pdftoppm (poppler-utils)
+# the VL Gothic font (embedded as a subset in every sheet), pdftotext/pdftoppm (poppler-utils)
 # and zbarimg (zbar-tools), which read back what a sheet shows; Chromium, which renders the
 # customer's pages in the browser tests (screenshots, DOM, A4 print).
 set -euo pipefail
 need=()
-[ -f /usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf ] || need+=(fonts-ipaexfont-gothic)
+[ -f /usr/share/fonts/truetype/vlgothic/VL-Gothic-Regular.ttf ] || need+=(fonts-vlgothic)
 command -v pdftotext >/dev/null && command -v pdftoppm >/dev/null || need+=(poppler-utils)
 command -v zbarimg >/dev/null || need+=(zbar-tools)
 command -v chromium >/dev/null || need+=(chromium)

@@ -37,6 +37,41 @@ pub fn barcodes(pdf: &[u8]) -> Vec<String> {
     scan_png(&dir.join("page.png"))
 }
 
+/// The fonts a PDF uses as pdffonts lists them: (name, type, embedded, subset, has ToUnicode).
+pub fn pdf_fonts(pdf: &[u8]) -> Vec<(String, String, bool, bool, bool)> {
+    let dir = std::env::temp_dir().join(unique("fonts"));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let path = dir.join("sheet.pdf");
+    std::fs::write(&path, pdf).expect("write");
+    let out = Command::new("pdffonts")
+        .arg(&path)
+        .output()
+        .expect("pdffonts (make tools)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // name, type (two or three words), encoding, emb, sub, uni, object, generation.
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .skip(2)
+        .filter_map(|line| {
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            let n = cols.len();
+            (n >= 8).then(|| {
+                (
+                    cols[0].to_string(),
+                    cols[1..n - 6].join(" "),
+                    cols[n - 5] == "yes",
+                    cols[n - 4] == "yes",
+                    cols[n - 3] == "yes",
+                )
+            })
+        })
+        .collect()
+}
+
 /// The Code 128 symbols zbar finds in a picture.
 pub fn scan_png(png: &std::path::Path) -> Vec<String> {
     scan(png, "code128")

@@ -320,3 +320,32 @@ pub async fn handle(store: &StoreFunction, req: &Request) -> Response<Body> {
         page::frame(Lang::Ja, "Store simulator", None, body),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::code_in_sheet;
+    use smartpit_shared::sheet::payment_code::PaymentCode;
+    use smartpit_shared::sheet::{pdf, SheetContent};
+    use smartpit_shared::SmartPitNumber;
+
+    #[test]
+    fn the_code_is_read_from_a_rendered_sheet() {
+        let number = SmartPitNumber::from_body(221_234_567_890);
+        let due = chrono::NaiveDate::from_ymd_opt(2026, 12, 10).unwrap_or_default();
+        let code = PaymentCode::new("912345", number, due, 4_321);
+        let sheet = SheetContent {
+            number,
+            // Merchant text beyond the shared glyphs: the sheet has two fonts.
+            merchant_name: "髙橋﨑商会".into(),
+            amount: 4_321,
+            customer_fee: 0,
+            due_date: due,
+            merchant_order_id: "A-1".into(),
+            description: Some("鬱蒼".into()),
+            payment_code: code.clone(),
+        };
+        let bytes = pdf::render(&sheet).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(code_in_sheet(&bytes), Some(code.digits()));
+        assert_eq!(code_in_sheet(b"%PDF-1.7 not really"), None);
+    }
+}

@@ -273,7 +273,7 @@ fn env(runtime_api: &str, bin: &str) -> Vec<(String, String)> {
         ("WEBHOOK_QUEUE_URL", "http://127.0.0.1:9/queue"),
         (
             "FONT_PATH",
-            "/usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf",
+            "/usr/share/fonts/truetype/vlgothic/VL-Gothic-Regular.ttf",
         ),
     ]
     .into_iter()
