@@ -15,3 +15,60 @@ pub mod smoke;
 pub mod stack;
 pub mod streams;
 pub mod template;
+
+/// `make deploy` measures what `sam build` built before deploying it (issue 12's budgets).
+#[cfg(test)]
+mod size_gate {
+    use std::process::Command;
+
+    fn gate(dir: &std::path::Path, zip_budget: u64) -> (i32, String) {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../local/sizes.sh");
+        let out = Command::new("bash")
+            .arg(script)
+            .arg("--built")
+            .arg(dir)
+            .env("SIZES_ZIP_BUDGET", zip_budget.to_string())
+            .output()
+            .unwrap_or_else(|e| panic!("bash: {e}"));
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    }
+
+    #[test]
+    fn a_function_over_its_budget_stops_the_deploy() {
+        let dir = std::env::temp_dir().join(format!("size-gate-{}", std::process::id()));
+        for (name, bytes) in [("StoreFunction", vec![0u8; 100_000])] {
+            std::fs::create_dir_all(dir.join(name)).unwrap_or_default();
+            std::fs::write(dir.join(name).join("bootstrap"), bytes).unwrap_or_default();
+        }
+        // Incompressible bytes: their zip is as large as they are.
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let noise: Vec<u8> = (0..60_000)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x >> 32) as u8
+            })
+            .collect();
+        std::fs::create_dir_all(dir.join("NotifyFunction")).unwrap_or_default();
+        std::fs::write(dir.join("NotifyFunction/bootstrap"), noise).unwrap_or_default();
+
+        let (code, table) = gate(&dir, 200_000);
+        assert_eq!(code, 0, "{table}");
+        assert!(table.contains("`StoreFunction`") && !table.contains("over budget"));
+        let (code, table) = gate(&dir, 10_000);
+        assert_eq!(code, 1, "{table}");
+        let over: Vec<&str> = table
+            .lines()
+            .filter(|l| l.contains("over budget"))
+            .collect();
+        assert_eq!(over.len(), 1, "{table}");
+        assert!(over[0].contains("`NotifyFunction`"));
+        let (code, _) = gate(&dir.join("nothing-here"), 10_000);
+        assert_eq!(code, 2, "no build output is an error, not a pass");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
