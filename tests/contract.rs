@@ -39,7 +39,11 @@ async fn schemathesis_finds_no_server_error_and_nothing_outside_the_document() {
         .arg(repo.join("infra/local/schemathesis.toml"))
         .arg("run")
         .arg(repo.join("infra/openapi.yaml"))
-        .args(["--url", &s.api, "--seed", &seed, "--workers", "2"])
+        // One worker: CPython 3.11 keeps the `ast` module's recursion depth in one process-wide
+        // counter, and hypothesis parses lambdas' source (ast) on each worker thread; two at once
+        // crashed a CI run with "AST constructor recursion depth mismatch" (python/cpython#106905
+        // territory), a Runtime Error of the tool, not a finding.
+        .args(["--url", &s.api, "--seed", &seed, "--workers", "1"])
         .args(["--max-redirects", "0", "--request-timeout", "10"])
         .args(["--checks", "all"])
         .args([
