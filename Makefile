@@ -31,6 +31,7 @@ help:
 	@echo "make lint   rustfmt and clippy, as CI runs them"
 	@echo "make contract  schemathesis from infra/openapi.yaml against the running local stack (make dev)"
 	@echo "make bench  sheet render time and size (criterion)"
+	@echo "make bench-sheets  1,000 sheets a round against reportlab drawing the same layouts (ROUNDS=5)"
 	@echo "make bench-settlement  reconcile a settlement file of LINES (10000) lines: time, calls per line"
 	@echo "make bench-cards  COUNT (10000) card numbers as issue-cards writes them vs a bare PutItem loop"
 	@echo "make sizes   every function binary built as sam build does, stripped and zipped, against its budget"
