@@ -38,6 +38,21 @@ async fn sheet_bill(s: &TestStack, amount: i64, fee: i64) -> (String, Invoice) {
     (link, inv)
 }
 
+/// Moves a sheet link's expiry into the past, as time would.
+async fn expire_link(s: &TestStack, link: &str) {
+    let token = link.rsplit('/').next().unwrap_or_default();
+    s.ddb()
+        .update_item()
+        .table_name(s.main_table())
+        .key("pk", item::s(format!("SHEET#{token}")))
+        .key("sk", item::s("#"))
+        .update_expression("SET link_expires_at = :t")
+        .expression_attribute_values(":t", item::n(Utc::now().timestamp() - 1))
+        .send()
+        .await
+        .expect("expire the link");
+}
+
 fn code_of(inv: &Invoice) -> String {
     PaymentCode::new(&company_code(), inv.number(), inv.due_date, inv.total())
         .reissued(inv.reissue())
@@ -197,17 +212,7 @@ async fn each_state_of_a_bill_has_its_banner_and_shows_no_more_than_it_should() 
 
     // Past its deadline (the link's expiry moved into the past, as time would).
     let (expired_link, expired) = sheet_bill(s, 700, 0).await;
-    let token = expired_link.rsplit('/').next().unwrap_or_default();
-    s.ddb()
-        .update_item()
-        .table_name(s.main_table())
-        .key("pk", item::s(format!("SHEET#{token}")))
-        .key("sk", item::s("#"))
-        .update_expression("SET link_expires_at = :t")
-        .expression_attribute_values(":t", item::n(Utc::now().timestamp() - 1))
-        .send()
-        .await
-        .expect("expire the link");
+    expire_link(s, &expired_link).await;
 
     let unknown_link = format!("{}/s/{}", s.api, smartpit_shared::ids::new_secret("sht"));
     let today = smartpit_shared::clock::japanese_date(smartpit_shared::clock::jst_date(Utc::now()));
@@ -266,17 +271,7 @@ async fn each_state_of_a_bill_has_its_banner_and_shows_no_more_than_it_should() 
         }
         if kind == "paid" {
             // Its deadline passing later does not turn a paid bill's page into "expired".
-            let token = link.rsplit('/').next().unwrap_or_default();
-            s.ddb()
-                .update_item()
-                .table_name(s.main_table())
-                .key("pk", item::s(format!("SHEET#{token}")))
-                .key("sk", item::s("#"))
-                .update_expression("SET link_expires_at = :t")
-                .expression_attribute_values(":t", item::n(Utc::now().timestamp() - 1))
-                .send()
-                .await
-                .expect("expire the link");
+            expire_link(s, link).await;
             let later = reqwest::get(link).await.expect("page");
             assert_eq!(later.status().as_u16(), 200);
             let text = later.text().await.unwrap_or_default();

@@ -231,7 +231,65 @@ fn subset_tag(mut h: u64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::subset_tag;
+    use super::*;
+
+    /// The sheet font as `make tools` installs it (the tests that render sheets need it too).
+    fn font() -> SheetFont {
+        SheetFont::load(DEFAULT_FONT_PATH).unwrap_or_else(|e| panic!("{e} (make tools)"))
+    }
+
+    #[test]
+    fn an_embedded_program_is_a_font_with_only_the_tables_a_pdf_reads() {
+        let f = font();
+        let mut remapper = GlyphRemapper::new();
+        for c in "スマートピット¥1,234".chars() {
+            remapper.remap(f.glyph(c));
+        }
+        let program = subsetter::subset(f.data, 0, &remapper).unwrap_or_else(|e| panic!("{e}"));
+        let kept = pdf_tables(&program).unwrap_or_else(|e| panic!("{e}"));
+        let face = Face::parse(&kept, 0).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(face.number_of_glyphs(), remapper.num_gids());
+        // Each glyph keeps its outline and advance (glyph 1 is the first character's).
+        let first = f.face.glyph_index('ス').unwrap_or_else(|| panic!("ス"));
+        assert_eq!(
+            face.glyph_hor_advance(GlyphId(1)),
+            f.face.glyph_hor_advance(first)
+        );
+        assert!(face.glyph_bounding_box(GlyphId(1)).is_some());
+        let raw = ttf_parser::RawFace::parse(&kept, 0).unwrap_or_else(|e| panic!("{e}"));
+        let tags: Vec<[u8; 4]> = raw
+            .table_records
+            .into_iter()
+            .map(|r| r.tag.to_bytes())
+            .collect();
+        assert!(!tags.contains(b"name") && !tags.contains(b"post") && !tags.contains(b"cmap"));
+        assert!(tags.contains(b"glyf") && tags.contains(b"loca") && tags.contains(b"head"));
+        assert_eq!(kept.len() % 4, 0);
+    }
+
+    #[test]
+    fn widths_are_a_default_and_ranges_of_the_others() {
+        let f = font();
+        let s = f
+            .subset(&['A', 'あ', 'B', 'い', 'う', '1'], 6)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let (default, ranges) = s.width_ranges();
+        assert_eq!(default, 1000.0, "most glyphs are full-width");
+        // Half-width glyphs got consecutive CIDs, so they are one range.
+        assert_eq!(
+            ranges.len(),
+            2,
+            "{ranges:?}: .notdef, then the half-width run"
+        );
+        let (first, last, w) = ranges[1];
+        assert_eq!((last - first + 1, w), (3, 500.0));
+        for c in ['A', 'B', '1'] {
+            let cid = s.cid(c).unwrap_or_default();
+            assert!((first..=last).contains(&cid), "{c}");
+        }
+        assert_eq!(f.shown('🍰'), MISSING);
+        assert_eq!(f.shown('髙'), '髙');
+    }
 
     #[test]
     fn a_subset_tag_is_six_capitals() {
