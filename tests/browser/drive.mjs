@@ -8,17 +8,13 @@
 import { chromium } from "playwright-core";
 
 const steps = JSON.parse(process.argv[2] ?? "[]");
+if (!process.env.CHROMIUM_FLAGS) {
+  throw new Error("CHROMIUM_FLAGS is unset: run through tests/src/browser.rs (drive)");
+}
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-  args: [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-  ],
+  // The flags are tests/src/browser.rs's CHROMIUM_FLAGS, one list for both drivers.
+  args: JSON.parse(process.env.CHROMIUM_FLAGS),
 });
 const out = [];
 try {

@@ -23,29 +23,36 @@ fn scratch() -> PathBuf {
     dir
 }
 
+/// What every Chromium of the tests runs with, here and in drive.mjs (handed over in
+/// `CHROMIUM_FLAGS`): no sandbox (root), no GPU, and nothing that reaches out to Google's
+/// hosts, which this machine's closed network refuses.
+pub const CHROMIUM_FLAGS: &[&str] = &[
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+];
+
 async fn chromium(args: &[String], url: &str) -> Run {
     let profile = scratch();
     let mut cmd = Command::new("chromium");
-    cmd.args([
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--hide-scrollbars",
-        "--enable-logging=stderr",
-        "--v=0",
-        // A browser in Japan: the pages' language comes from Accept-Language unless `?lang=`.
-        "--lang=ja-JP",
-        "--accept-lang=ja-JP,ja",
-    ])
-    .arg(format!("--user-data-dir={}", profile.display()))
-    .args(args)
-    .arg(url)
-    .kill_on_drop(true);
+    cmd.arg("--headless")
+        .args(CHROMIUM_FLAGS)
+        .args([
+            "--hide-scrollbars",
+            "--enable-logging=stderr",
+            "--v=0",
+            // A browser in Japan: the pages' language comes from Accept-Language unless `?lang=`.
+            "--lang=ja-JP",
+            "--accept-lang=ja-JP,ja",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(args)
+        .arg(url)
+        .kill_on_drop(true);
     let out = tokio::time::timeout(Duration::from_secs(90), cmd.output())
         .await
         .expect("chromium answered within 90 s")
@@ -133,7 +140,13 @@ pub struct Seen {
 pub async fn drive(steps: &serde_json::Value) -> Vec<Seen> {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("browser/drive.mjs");
     let mut cmd = Command::new("node");
-    cmd.arg(&script).arg(steps.to_string()).kill_on_drop(true);
+    cmd.arg(&script)
+        .arg(steps.to_string())
+        .env(
+            "CHROMIUM_FLAGS",
+            serde_json::json!(CHROMIUM_FLAGS).to_string(),
+        )
+        .kill_on_drop(true);
     let out = tokio::time::timeout(Duration::from_secs(120), cmd.output())
         .await
         .expect("the browser finished within 120 s")
