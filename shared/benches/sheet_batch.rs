@@ -12,8 +12,9 @@ use std::process::Command;
 use std::time::Instant;
 
 use chrono::NaiveDate;
+use smartpit_shared::pdf::font;
 use smartpit_shared::sheet::payment_code::PaymentCode;
-use smartpit_shared::sheet::{font, layout, pdf, SheetContent};
+use smartpit_shared::sheet::{layout, pdf, SheetContent};
 use smartpit_shared::SmartPitNumber;
 
 const MERCHANTS: [&str; 8] = [
@@ -157,7 +158,7 @@ fn main() {
     let out = arg(&args, "--out").map(PathBuf::from);
 
     let contents = sheets(n.max(2));
-    let layouts: Vec<layout::Layout> = contents
+    let layouts: Vec<layout::Page> = contents
         .iter()
         .map(|c| layout::layout(c).unwrap_or_else(|e| panic!("layout: {e}")))
         .collect();

@@ -17,6 +17,8 @@ pub mod money;
 pub mod notice;
 pub mod number;
 pub mod payment;
+#[cfg(feature = "pdf")]
+pub mod pdf;
 pub mod problem;
 pub mod report;
 pub mod settlement;

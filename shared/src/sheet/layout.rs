@@ -1,17 +1,14 @@
-//! What a sheet shows and where: text lines, grey boxes and the register barcode's bars, on an
-//! A4 page in millimetres from its lower left corner. `pdf` writes it; the sheet benchmark hands
-//! the same layout to its reportlab peer, so both draw exactly the same page.
-
-use serde::Serialize;
+//! What a sheet shows and where, on an A4 page in millimetres from its lower left corner:
+//! `crate::pdf` writes it; the sheet benchmark hands the same page to its reportlab peer, so
+//! both draw exactly the same sheet.
 
 use super::barcode::barcode_modules;
 use super::SheetContent;
 use crate::clock::japanese_date;
 use crate::money::format_yen;
+pub use crate::pdf::{Mark, Page, PAGE_HEIGHT_MM, PAGE_WIDTH_MM};
 use crate::store_chain::{catalogue, Channel};
 
-pub const PAGE_WIDTH_MM: f32 = 210.0;
-pub const PAGE_HEIGHT_MM: f32 = 297.0;
 /// Width of one barcode module: 288 modules plus quiet zones fit in 60 mm.
 pub const MODULE_MM: f32 = 0.19;
 pub const BAR_HEIGHT_MM: f32 = 12.0;
@@ -26,70 +23,11 @@ pub const RIGHT_MM: f32 = 190.0;
 pub const LOWEST_TEXT_MM: f32 = 80.0;
 const MM_PER_PT: f32 = 25.4 / 72.0;
 
-/// One thing drawn on the page.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Mark {
-    /// A line of text, its baseline starting at (x, y); `size` in points.
-    Text {
-        x: f32,
-        y: f32,
-        size: f32,
-        text: String,
-    },
-    /// A filled rectangle in a grey level (0 black, 1 white).
-    Box {
-        x: f32,
-        y: f32,
-        w: f32,
-        h: f32,
-        grey: f32,
-    },
-    /// Black bars, lower left corner at (x, y): each (start, width) in modules.
-    Bars {
-        x: f32,
-        y: f32,
-        module: f32,
-        height: f32,
-        bars: Vec<(u16, u16)>,
-    },
-}
-
-/// The page, in drawing order.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Layout {
-    pub title: &'static str,
-    pub marks: Vec<Mark>,
-}
-
-impl Layout {
-    fn text(&mut self, x: f32, y: f32, size: f32, text: &str) {
-        self.marks.push(Mark::Text {
-            x,
-            y,
-            size,
-            // Control characters have no place on paper and could upset a viewer.
-            text: text.chars().filter(|c| !c.is_control()).collect(),
-        });
-    }
-
-    /// Every character the page shows.
-    pub fn chars(&self) -> impl Iterator<Item = char> + '_ {
-        self.marks.iter().flat_map(|m| match m {
-            Mark::Text { text, .. } => text.chars(),
-            _ => "".chars(),
-        })
-    }
-}
-
 pub const TITLE: &str = "スマートピットシート";
 
 /// Lays out one sheet.
-pub fn layout(sheet: &SheetContent) -> Result<Layout, String> {
-    let mut p = Layout {
-        title: TITLE,
-        marks: Vec::with_capacity(40),
-    };
+pub fn layout(sheet: &SheetContent) -> Result<Page, String> {
+    let mut p = Page::new(TITLE);
     let left = 20.0;
     p.text(left, 272.0, 24.0, TITLE);
     p.text(left, 265.0, 9.0, "Smart Pit Sheet / コンビニ支払い用シート");

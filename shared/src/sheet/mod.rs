@@ -4,8 +4,6 @@
 #[cfg(feature = "barcode")]
 pub mod barcode;
 #[cfg(feature = "sheet")]
-pub mod font;
-#[cfg(feature = "sheet")]
 pub mod layout;
 pub mod payment_code;
 #[cfg(feature = "sheet")]
