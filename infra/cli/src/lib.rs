@@ -21,13 +21,14 @@ pub mod template;
 mod size_gate {
     use std::process::Command;
 
-    fn gate(dir: &std::path::Path, zip_budget: u64) -> (i32, String) {
+    fn gate(dir: &std::path::Path, zip_budget: u64, notify_zip_budget: u64) -> (i32, String) {
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../local/sizes.sh");
         let out = Command::new("bash")
             .arg(script)
             .arg("--built")
             .arg(dir)
             .env("SIZES_ZIP_BUDGET", zip_budget.to_string())
+            .env("SIZES_NOTIFY_ZIP_BUDGET", notify_zip_budget.to_string())
             .output()
             .unwrap_or_else(|e| panic!("bash: {e}"));
         (
@@ -55,10 +56,25 @@ mod size_gate {
         std::fs::create_dir_all(dir.join("NotifyFunction")).unwrap_or_default();
         std::fs::write(dir.join("NotifyFunction/bootstrap"), noise).unwrap_or_default();
 
-        let (code, table) = gate(&dir, 200_000);
+        let (code, table) = gate(&dir, 200_000, 200_000);
         assert_eq!(code, 0, "{table}");
         assert!(table.contains("`StoreFunction`") && !table.contains("over budget"));
-        let (code, table) = gate(&dir, 10_000);
+        // The notifier has a budget of its own (printpdf's fixed weight), no other function.
+        let (code, table) = gate(&dir, 10_000, 100_000);
+        assert_eq!(code, 0, "{table}");
+        std::fs::create_dir_all(dir.join("SheetsFunction")).unwrap_or_default();
+        std::fs::copy(
+            dir.join("NotifyFunction/bootstrap"),
+            dir.join("SheetsFunction/bootstrap"),
+        )
+        .unwrap_or_default();
+        let (code, table) = gate(&dir, 10_000, 100_000);
+        assert_eq!(code, 1, "{table}");
+        assert!(table
+            .lines()
+            .any(|l| l.contains("`SheetsFunction`") && l.contains("over")));
+        let _ = std::fs::remove_dir_all(dir.join("SheetsFunction"));
+        let (code, table) = gate(&dir, 10_000, 10_000);
         assert_eq!(code, 1, "{table}");
         let over: Vec<&str> = table
             .lines()
@@ -66,7 +82,7 @@ mod size_gate {
             .collect();
         assert_eq!(over.len(), 1, "{table}");
         assert!(over[0].contains("`NotifyFunction`"));
-        let (code, _) = gate(&dir.join("nothing-here"), 10_000);
+        let (code, _) = gate(&dir.join("nothing-here"), 10_000, 10_000);
         assert_eq!(code, 2, "no build output is an error, not a pass");
         let _ = std::fs::remove_dir_all(&dir);
     }
