@@ -52,6 +52,15 @@ const CASES: &[Case] = &[
         tweak: |r| r.body["amount"] = json!(300001),
     },
     Case {
+        name: "amount and customer fee over 300000",
+        status: 400,
+        code: "invalid_amount",
+        tweak: |r| {
+            r.body["amount"] = json!(299_500);
+            r.body["customer_fee"] = json!(1_000);
+        },
+    },
+    Case {
         name: "amount as string",
         status: 400,
         code: "invalid_amount",

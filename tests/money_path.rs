@@ -581,3 +581,45 @@ async fn the_smoke_command_passes_against_the_local_stack() {
     let rows = s.number_partition(&card).await;
     assert_eq!(get_s(&rows[0], "status"), Some("cancelled"));
 }
+
+/// A Japanese form (or a kiosk's soft keyboard) sends a number in full-width digits, grouped
+/// with a full-width dash: it is the same number at registration and at the store.
+#[tokio::test]
+async fn a_number_typed_in_full_width_is_the_same_number() {
+    let s = stack();
+    let c = s.client();
+    let number = s.fresh_card().await.to_string();
+    let wide: String = number
+        .chars()
+        .enumerate()
+        .flat_map(|(i, d)| {
+            let w = char::from_u32(u32::from(d) - u32::from('0') + 0xFF10).unwrap_or(d);
+            let dash = (i == 4 || i == 8).then_some('－');
+            dash.into_iter().chain(std::iter::once(w))
+        })
+        .collect();
+    assert_eq!(wide.chars().count(), 15, "{wide}");
+    let inv = register(&c, s, 0, &wide, 2_400, 3).await;
+    assert_eq!(
+        inv["smartpit_number"], number,
+        "stored and answered in ASCII"
+    );
+    let look = c
+        .post_json(
+            "/store/v1/lookup",
+            s.chain_key("lawson"),
+            &json!({"store_code": "L0001", "smartpit_number": wide}),
+        )
+        .await;
+    assert_eq!(look.status, 200, "{:?}", look.body);
+    assert_eq!(look.body["invoices"][0]["id"], inv["id"]);
+    // Read back from DynamoDB: the invoice sits in the number's own partition.
+    let sort_keys: Vec<String> = s
+        .number_partition(&number)
+        .await
+        .iter()
+        .filter_map(|it| get_s(it, "sk").map(str::to_string))
+        .collect();
+    let want = format!("INV#{}", inv["id"].as_str().unwrap_or_default());
+    assert!(sort_keys.contains(&want), "{sort_keys:?}");
+}

@@ -794,6 +794,29 @@ async fn a_changed_sheet_bill_is_reissued_and_its_old_barcode_refused() {
     assert_eq!(other.status, 422, "{:?}", other.body);
     let nothing = patch(json!({}), unique("idem")).await;
     assert_eq!((nothing.status, nothing.code()), (400, "nothing_to_change"));
+    // A change whose total (amount and customer fee) would pass ¥300,000 changes nothing.
+    let over = patch(
+        json!({"amount": 299_500, "customer_fee": 1_000}),
+        unique("idem"),
+    )
+    .await;
+    assert_eq!(
+        (over.status, over.code()),
+        (400, "invalid_amount"),
+        "{:?}",
+        over.body
+    );
+    let read = c
+        .send(c.get(&format!("/v1/invoices/{id}"), s.merchant_key(0)))
+        .await;
+    assert_eq!(
+        (
+            &read.body["amount"],
+            &read.body["customer_fee"],
+            &read.body["version"]
+        ),
+        (&json!(4_500), &json!(0), &json!(2))
+    );
 
     // A new mail and a reissued sheet: new amount, reissue digit 1.
     let mails = s.mail_to(&email, 2, 20).await;

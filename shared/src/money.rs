@@ -41,6 +41,18 @@ pub fn fee_from_json(v: &Value) -> Result<i64, String> {
     }
 }
 
+/// What the store collects for a bill (its amount and the customer fee) may not pass
+/// [`MAX_INVOICE_YEN`]: the limit is on the cash taken, not on the merchant's part of it.
+pub fn check_total(amount: i64, customer_fee: i64) -> Result<i64, String> {
+    let total = amount.saturating_add(customer_fee);
+    if total > MAX_INVOICE_YEN {
+        return Err(format!(
+            "with the customer fee the store would collect {total}: a bill may collect at most {MAX_INVOICE_YEN}"
+        ));
+    }
+    Ok(total)
+}
+
 /// `¥12,345`.
 pub fn format_yen(yen: i64) -> String {
     let digits = yen.unsigned_abs().to_string();
@@ -58,6 +70,15 @@ pub fn format_yen(yen: i64) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn the_limit_is_on_what_the_store_collects() {
+        assert_eq!(check_total(299_000, 1_000), Ok(300_000));
+        assert_eq!(check_total(300_000, 0), Ok(300_000));
+        assert!(check_total(300_000, 1_000).is_err());
+        assert!(check_total(299_001, 1_000).is_err());
+        assert!(check_total(i64::MAX, 1).is_err());
+    }
 
     #[test]
     fn yen_accepts_only_whole_positive_numbers_in_range() {

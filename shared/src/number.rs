@@ -105,12 +105,29 @@ pub fn ascii_digits(s: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
+/// A number as a Japanese form or IME types it, in ASCII: full-width digits (`２０１０`), the
+/// full-width space and the dashes an IME puts between groups (`－`, `ー`, `‐`, `−`) become
+/// their ASCII forms. Anything else is left for `parse` to refuse.
+fn fold_width(input: &str) -> std::borrow::Cow<'_, str> {
+    let folded = |c: char| match c {
+        '０'..='９' => char::from_u32(u32::from(c) - 0xFF10 + u32::from('0')),
+        '\u{3000}' => Some(' '),
+        '－' | 'ー' | '‐' | '‑' | '‒' | '–' | '−' => Some('-'),
+        _ => None,
+    };
+    if input.chars().any(|c| folded(c).is_some()) {
+        input.chars().map(|c| folded(c).unwrap_or(c)).collect()
+    } else {
+        input.into()
+    }
+}
+
 impl SmartPitNumber {
     /// Parses exactly 13 digits. One space or hyphen between the printed groups (4-4-5, as on
     /// a card or sheet: `2010 0000 00014`) is accepted and ignored; a separator anywhere
-    /// else is refused.
+    /// else is refused. Full-width digits, spaces and dashes count as their ASCII forms.
     pub fn parse(input: &str) -> Result<Self, NumberError> {
-        let compact = ungroup(input)?;
+        let compact = ungroup(&fold_width(input))?;
         let digits = ascii_digits(&compact).ok_or(NumberError::NonDigit)?;
         if digits.len() != NUMBER_LEN {
             return Err(NumberError::WrongLength(compact.chars().count()));
@@ -210,7 +227,16 @@ mod tests {
         );
         assert_eq!(
             SmartPitNumber::parse("４９０１２３４５６７８９４"),
+            SmartPitNumber::parse("4901234567894"),
+            "full-width digits, as a Japanese form sends them"
+        );
+        assert_eq!(
+            SmartPitNumber::parse("４９０１２３４５６７８９ａ"),
             Err(NumberError::NonDigit)
+        );
+        assert_eq!(
+            SmartPitNumber::parse("４９０１２３４５６７８９5"),
+            Err(NumberError::BadCheckDigit)
         );
         assert_eq!(SmartPitNumber::parse(""), Err(NumberError::WrongLength(0)));
     }
@@ -220,7 +246,16 @@ mod tests {
         let n = SmartPitNumber::parse("2010000000014").unwrap();
         assert_eq!(SmartPitNumber::parse("2010 0000 00014"), Ok(n));
         assert_eq!(SmartPitNumber::parse("2010-0000-00014"), Ok(n));
+        for typed in [
+            "２０１０－００００－０００１４",
+            "２０１０ー００００ー０００１４",
+            "２０１０\u{3000}００００\u{3000}０００１４",
+            "2010−0000−00014",
+        ] {
+            assert_eq!(SmartPitNumber::parse(typed), Ok(n), "{typed:?}");
+        }
         for bad in [
+            "２０１０－００００\u{3000}０００１４",
             "2-0-1-0-0-0-0-0-0-0-0-1-4",
             "--2010000000014--",
             " 2010000000014",

@@ -13,7 +13,7 @@ use smartpit_shared::clock::{
 };
 use smartpit_shared::db::{fingerprint, idempotency_key, Claim, Lock};
 use smartpit_shared::http::{self as web, json_object, Fields};
-use smartpit_shared::money::{fee_from_json, yen_from_json, MAX_INVOICE_YEN};
+use smartpit_shared::money::{check_total, fee_from_json, yen_from_json, MAX_INVOICE_YEN};
 use smartpit_shared::notice::{Notice, NoticeKind};
 use smartpit_shared::{Invoice, InvoiceId, InvoiceStatus, Problem, SmartPitNumber};
 
@@ -73,6 +73,11 @@ fn changes(
         match fee_from_json(v) {
             Ok(a) => next.customer_fee = a,
             Err(m) => f.push("customer_fee", "invalid_customer_fee", m),
+        }
+    }
+    if body.contains_key("amount") || body.contains_key("customer_fee") {
+        if let Err(m) = check_total(next.amount, next.customer_fee) {
+            f.push("amount", "invalid_amount", m);
         }
     }
     match body.get("due_date") {

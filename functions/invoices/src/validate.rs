@@ -6,7 +6,7 @@ use smartpit_shared::clock::parse_due_date;
 use smartpit_shared::http::{is_reference, Fields};
 use smartpit_shared::invoice::Customer;
 use smartpit_shared::mail_address;
-use smartpit_shared::money::{fee_from_json, yen_from_json, MAX_INVOICE_YEN};
+use smartpit_shared::money::{check_total, fee_from_json, yen_from_json, MAX_INVOICE_YEN};
 use smartpit_shared::number::{NumberError, SmartPitNumber};
 use smartpit_shared::Problem;
 
@@ -113,6 +113,9 @@ pub fn new_invoice(body: &Map<String, Value>, now: DateTime<Utc>) -> Result<NewI
             0
         }),
     };
+    if let Some(Err(m)) = amount.map(|a| check_total(a, customer_fee)) {
+        f.push("amount", "invalid_amount", m);
+    }
     let due_date = match body.get("due_date") {
         Some(Value::String(s)) => match parse_due_date(s, now) {
             Ok(d) => Some(d),
@@ -238,6 +241,13 @@ mod tests {
         assert_eq!(code(with("surprise", json!(1))), "unknown_field");
         assert_eq!(code(with("customer_fee", json!(0))), "ok");
         assert_eq!(code(with("customer_fee", json!(1000))), "ok");
+        // The store collects amount and fee together: at most ¥300,000 in all.
+        let mut top = good.clone();
+        top["amount"] = json!(299_000);
+        top["customer_fee"] = json!(1_000);
+        assert_eq!(code(top.clone()), "ok");
+        top["amount"] = json!(299_001);
+        assert_eq!(code(top), "invalid_amount");
         for bad in [json!(1001), json!(-1), json!(1.5), json!("110")] {
             assert_eq!(code(with("customer_fee", bad)), "invalid_customer_fee");
         }

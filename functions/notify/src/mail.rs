@@ -79,7 +79,7 @@ pub fn sheet_notice(to: &str, inv: &Invoice, link: Option<&str>) -> Mail {
     let kiosk = chains(Channel::Kiosk);
     let register = chains(Channel::Register);
     let link_line = link.map_or(String::new(), |l| {
-        format!("■スマートピットシート(PDF)\n{l}\n印刷して{register}のレジでご提示ください。\n\n")
+        format!("■お支払いページ(ご請求内容・バーコード・シートの印刷)\n{l}\nシートを印刷して{register}のレジでご提示ください。\n\n")
     });
     let text = format!(
         "{merchant}でのお買い物の代金お支払い用に、スマートピットセンターからお知らせします。\n\n\
@@ -91,7 +91,7 @@ pub fn sheet_notice(to: &str, inv: &Invoice, link: Option<&str>) -> Mail {
     );
     let link_html = link.map_or(String::new(), |l| {
         let l = escape_html(l);
-        format!("<p><a href=\"{l}\">スマートピットシート(PDF)を開く</a><br>印刷して{register}のレジでご提示ください。</p>")
+        format!("<p><a href=\"{l}\">お支払いページを開く</a>(ご請求内容・バーコード・シートの印刷)<br>シートを印刷して{register}のレジでご提示ください。</p>")
     });
     let html = format!(
         "<!doctype html><html lang=\"ja\"><meta charset=\"utf-8\"><body>\
@@ -184,6 +184,17 @@ mod tests {
         for part in [&sheet.text, sheet.html.as_ref().unwrap(), &mobile.text] {
             assert!(part.contains(CASH_ONLY), "{part}");
             assert!(part.contains(ASK_THE_MERCHANT), "{part}");
+        }
+    }
+
+    #[test]
+    fn the_link_is_called_the_payment_page_it_is() {
+        // The link opens the payment page (the bill, the barcode, the sheet to print), not a PDF.
+        let inv = invoice();
+        let sheet = sheet_notice("a@example.jp", &inv, Some("https://x/s/t"));
+        for part in [&sheet.text, sheet.html.as_ref().unwrap()] {
+            assert!(part.contains("お支払いページ"), "{part}");
+            assert!(!part.contains("PDF"), "{part}");
         }
     }
 
