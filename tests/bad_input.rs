@@ -61,6 +61,18 @@ const CASES: &[Case] = &[
         },
     },
     Case {
+        name: "store description of 21 characters",
+        status: 400,
+        code: "invalid_store_description",
+        tweak: |r| r.body["store_description"] = json!("あ".repeat(21)),
+    },
+    Case {
+        name: "store description with a bidi override",
+        status: 400,
+        code: "invalid_store_description",
+        tweak: |r| r.body["store_description"] = json!("ノート\u{202E}3冊"),
+    },
+    Case {
         name: "amount as string",
         status: 400,
         code: "invalid_amount",

@@ -623,3 +623,72 @@ async fn a_number_typed_in_full_width_is_the_same_number() {
     let want = format!("INV#{}", inv["id"].as_str().unwrap_or_default());
     assert!(sort_keys.contains(&want), "{sort_keys:?}");
 }
+
+/// What the customer buys (`store_description`, at most 20 characters) is shown at the kiosk
+/// beside the merchant's name; the merchant may change or clear it.
+#[tokio::test]
+async fn the_store_shows_what_the_customer_buys() {
+    let s = stack();
+    let c = s.client();
+    let number = s.fresh_card().await.to_string();
+    let what = "年間購読料 2027年（12冊）";
+    assert_eq!(what.chars().count(), 16);
+    let r = c
+        .register(
+            s.merchant_key(0),
+            &unique("idem"),
+            &json!({"merchant_order_id": unique("order"), "amount": 6_000,
+                    "due_date": due_in(5), "smartpit_number": number,
+                    "store_description": what}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    assert_eq!(r.body["store_description"], what);
+    let id = id_of(&r.body);
+    let stored = s
+        .item(&format!("NUM#{number}"), &format!("INV#{id}"))
+        .await
+        .expect("invoice item");
+    assert_eq!(get_s(&stored, "store_description"), Some(what));
+
+    let lookup = || async {
+        let body = json!({"store_code": "L0001", "smartpit_number": number});
+        c.post_json("/store/v1/lookup", s.chain_key("lawson"), &body)
+            .await
+    };
+    let look = lookup().await;
+    assert_eq!(look.status, 200, "{:?}", look.body);
+    let shown = &look.body["invoices"][0];
+    assert_eq!(
+        (&shown["merchant_name"], &shown["store_description"]),
+        (&json!("スマートピット商店"), &json!(what))
+    );
+
+    // Changed, then cleared, by PATCH; the kiosk shows each.
+    let patch = |body: Value| {
+        c.send(
+            c.http
+                .patch(format!("{}/v1/invoices/{id}", c.api))
+                .bearer_auth(s.merchant_key(0))
+                .header("Idempotency-Key", unique("idem"))
+                .json(&body),
+        )
+    };
+    let changed = patch(json!({"store_description": "ノート 3冊"})).await;
+    assert_eq!(changed.status, 200, "{:?}", changed.body);
+    assert_eq!(
+        lookup().await.body["invoices"][0]["store_description"],
+        "ノート 3冊"
+    );
+    let too_long = patch(json!({"store_description": "x".repeat(21)})).await;
+    assert_eq!(
+        (too_long.status, too_long.code()),
+        (400, "invalid_store_description")
+    );
+    let cleared = patch(json!({"store_description": null})).await;
+    assert_eq!(cleared.status, 200, "{:?}", cleared.body);
+    assert_eq!(
+        lookup().await.body["invoices"][0]["store_description"],
+        Value::Null
+    );
+}

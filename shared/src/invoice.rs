@@ -69,6 +69,9 @@ pub struct Invoice {
     /// 23:59:59 JST of the due date, Unix seconds.
     pub deadline: i64,
     pub description: Option<String>,
+    /// What the customer buys, as the kiosk's screen and the store's receipt show it beside
+    /// the merchant's name (at most 20 characters, their width).
+    pub store_description: Option<String>,
     /// As stored; see [`Invoice::status_at`] for what it is now.
     pub stored_status: InvoiceStatus,
     pub customer: Customer,
@@ -198,6 +201,9 @@ pub fn merchant_pk(merchant_id: &str) -> String {
 /// Shards of the `by_open_deadline` index (registered invoices by deadline).
 pub const OPEN_SHARDS: u8 = 8;
 
+/// The most characters a bill's `store_description` may have: a kiosk's line and a receipt's.
+pub const STORE_DESCRIPTION_CHARS: usize = 20;
+
 /// The `by_open_deadline` shard of a registered invoice (`open#0` .. `open#7`).
 pub fn open_shard(id: &InvoiceId) -> String {
     let digest = crate::ids::sha256_hex(id.as_str());
@@ -285,6 +291,9 @@ impl Invoice {
         if let Some(d) = &self.description {
             it.insert("description".into(), item::s(d));
         }
+        if let Some(d) = &self.store_description {
+            it.insert("store_description".into(), item::s(d));
+        }
         if let Some(e) = &self.customer.email {
             it.insert("customer_email".into(), item::s(e));
         }
@@ -319,6 +328,7 @@ impl Invoice {
             due_date,
             deadline: req_n(it, "deadline")?,
             description: get_s(it, "description").map(str::to_string),
+            store_description: get_s(it, "store_description").map(str::to_string),
             stored_status: InvoiceStatus::parse(&req_s(it, "status")?).ok_or(Corrupt("status"))?,
             customer: Customer {
                 email: get_s(it, "customer_email").map(str::to_string),
@@ -372,6 +382,7 @@ impl Invoice {
             "deadline": jst_timestamp(DateTime::from_timestamp(self.deadline, 0).unwrap_or_default()),
             "merchant_order_id": self.merchant_order_id,
             "description": self.description,
+            "store_description": self.store_description,
             "customer": {
                 "email": self.customer.email,
                 "mobile_email": self.customer.mobile_email,
@@ -400,6 +411,7 @@ impl Invoice {
         json!({
             "id": self.id.as_str(),
             "merchant_name": self.merchant_name,
+            "store_description": self.store_description,
             "amount": self.amount,
             "customer_fee": self.customer_fee,
             "total": self.total(),

@@ -1,4 +1,5 @@
-//! `PATCH /v1/invoices/{id}` (new terms: `amount`, `due_date`, `description`, `customer_fee`)
+//! `PATCH /v1/invoices/{id}` (new terms: `amount`, `due_date`, `description`,
+//! `store_description`, `customer_fee`)
 //! and `POST /v1/invoices/{id}/move` (`smartpit_number`: a lost card's bill goes to the new
 //! card), both under an `Idempotency-Key`, both emitting `invoice.updated`. A bill can change
 //! while it is registered, before its deadline and not held by a kiosk slip.
@@ -54,12 +55,21 @@ fn changes(
     now: DateTime<Utc>,
 ) -> Result<Invoice, Problem> {
     let mut f = Fields::default();
-    f.only_known(body, &["amount", "due_date", "description", "customer_fee"]);
+    f.only_known(
+        body,
+        &[
+            "amount",
+            "due_date",
+            "description",
+            "store_description",
+            "customer_fee",
+        ],
+    );
     if body.is_empty() {
         f.push(
             "amount",
             "nothing_to_change",
-            "give at least one of amount, due_date, description, customer_fee",
+            "give at least one of amount, due_date, description, store_description, customer_fee",
         );
     }
     let mut next = inv.clone();
@@ -107,6 +117,15 @@ fn changes(
     if body.contains_key("description") {
         next.description = f.text(body, "description", "invalid_description", 200, false);
     }
+    if body.contains_key("store_description") {
+        next.store_description = f.text(
+            body,
+            "store_description",
+            "invalid_store_description",
+            smartpit_shared::invoice::STORE_DESCRIPTION_CHARS,
+            false,
+        );
+    }
     f.finish()?;
     next.version = inv.version + 1;
     next.updated_at = now;
@@ -128,6 +147,7 @@ fn terms(inv: &Invoice) -> Value {
         "customer_fee": inv.customer_fee,
         "due_date": inv.due_date.to_string(),
         "description": inv.description,
+        "store_description": inv.store_description,
         "version": inv.version,
     })
 }

@@ -159,6 +159,7 @@ impl InvoicesFunction {
             due_date: new.due_date,
             deadline,
             description: new.description.clone(),
+            store_description: new.store_description.clone(),
             stored_status: InvoiceStatus::Registered,
             customer: new.customer.clone(),
             created_at: now,

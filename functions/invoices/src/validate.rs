@@ -4,7 +4,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::{Map, Value};
 use smartpit_shared::clock::parse_due_date;
 use smartpit_shared::http::{is_reference, Fields};
-use smartpit_shared::invoice::Customer;
+use smartpit_shared::invoice::{Customer, STORE_DESCRIPTION_CHARS};
 use smartpit_shared::mail_address;
 use smartpit_shared::money::{check_total, fee_from_json, yen_from_json, MAX_INVOICE_YEN};
 use smartpit_shared::number::{NumberError, SmartPitNumber};
@@ -16,6 +16,7 @@ pub struct NewInvoice {
     pub customer_fee: i64,
     pub due_date: NaiveDate,
     pub description: Option<String>,
+    pub store_description: Option<String>,
     pub number: Option<SmartPitNumber>,
     /// The merchant's own reference of a joint card it issued, instead of the number.
     pub customer_ref: Option<String>,
@@ -28,6 +29,7 @@ const FIELDS: &[&str] = &[
     "customer_fee",
     "due_date",
     "description",
+    "store_description",
     "smartpit_number",
     "customer_ref",
     "customer",
@@ -138,6 +140,13 @@ pub fn new_invoice(body: &Map<String, Value>, now: DateTime<Utc>) -> Result<NewI
         }
     };
     let description = f.text(body, "description", "invalid_description", 200, false);
+    let store_description = f.text(
+        body,
+        "store_description",
+        "invalid_store_description",
+        STORE_DESCRIPTION_CHARS,
+        false,
+    );
     let number = match body.get("smartpit_number") {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) => match SmartPitNumber::parse(s) {
@@ -180,6 +189,7 @@ pub fn new_invoice(body: &Map<String, Value>, now: DateTime<Utc>) -> Result<NewI
             customer_fee,
             due_date,
             description,
+            store_description,
             number,
             customer_ref,
             customer,

@@ -155,6 +155,7 @@ mod tests {
             due_date: Utc::now().date_naive(),
             deadline: 0,
             description: None,
+            store_description: None,
             stored_status: InvoiceStatus::Registered,
             customer: Customer::default(),
             created_at: Utc::now(),

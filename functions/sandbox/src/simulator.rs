@@ -197,7 +197,12 @@ fn bills(f: &Form, body: &Value) -> Markup {
             tbody {
                 @for inv in &list {
                     tr data-invoice=(inv["id"].as_str().unwrap_or_default()) {
-                        td { (inv["merchant_name"].as_str().unwrap_or_default()) }
+                        td {
+                            (inv["merchant_name"].as_str().unwrap_or_default())
+                            @if let Some(d) = inv["store_description"].as_str() {
+                                br; small { (d) }
+                            }
+                        }
                         td { (yen(&inv["total"])) }
                         td { (inv["due_date"].as_str().unwrap_or_default()) }
                         td {

@@ -74,13 +74,24 @@ impl Db {
             set.push("description = :desc");
             values.insert(":desc".into(), item::s(d));
         }
+        if let Some(d) = &changed.store_description {
+            set.push("store_description = :store_desc");
+            values.insert(":store_desc".into(), item::s(d));
+        }
         if sheet_token.is_some() {
             set.push("notices = :notices");
             values.insert(":notices".into(), notices_attr(&changed.notices));
         }
         let mut expr = format!("SET {}", set.join(", "));
-        if changed.description.is_none() {
-            expr.push_str(" REMOVE description");
+        let removed: Vec<&str> = [
+            ("description", changed.description.is_none()),
+            ("store_description", changed.store_description.is_none()),
+        ]
+        .into_iter()
+        .filter_map(|(name, gone)| gone.then_some(name))
+        .collect();
+        if !removed.is_empty() {
+            expr.push_str(&format!(" REMOVE {}", removed.join(", ")));
         }
         let update = changeable(
             Update::builder()

@@ -70,6 +70,7 @@ async fn main() -> Result<(), String> {
             due_date: smartpit_shared::clock::jst_date(now),
             deadline: now.timestamp() + 86_400,
             description: None,
+            store_description: None,
             stored_status: InvoiceStatus::Paid,
             customer: Customer::default(),
             created_at: now,
