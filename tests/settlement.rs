@@ -386,11 +386,14 @@ async fn a_file_that_is_not_one_is_refused_whole_and_reported() {
             .await;
     assert_eq!(refused.expect("reported")["status"], "refused");
     assert_eq!(calls, ["S3:GetObject", "S3:PutObject", "DynamoDB:PutItem"]);
-    let out = settlement
-        .handle(json!({"Records": [{"s3": {"bucket": {"name": "x"},
-                "object": {"key": file.report_key()}}}]}))
-        .await
-        .expect("skipped");
+    // In the shape S3 sends (AWS's sample event, with this bucket and key).
+    let mut event: Value = serde_json::from_str(include_str!(
+        "../functions/settlement/fixtures/aws-s3-event.json"
+    ))
+    .expect("fixture");
+    event["Records"][0]["s3"]["bucket"]["name"] = json!(bucket);
+    event["Records"][0]["s3"]["object"]["key"] = json!(file.report_key());
+    let out = settlement.handle(event).await.expect("skipped");
     assert_eq!(out["files"], json!([]));
 }
 

@@ -19,9 +19,12 @@
 pub mod failure;
 pub mod mail;
 pub mod mail_events;
+pub mod stream;
 
 use std::collections::BTreeMap;
 
+use aws_lambda_events::event::dynamodb::Event as StreamEvent;
+use aws_lambda_events::event::streams::DynamoDbEventResponse;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 use smartpit_shared::config::{OnFirstUse, Resources};
@@ -116,45 +119,55 @@ impl NotifyFunction {
         }
     }
 
-    /// A DynamoDB stream event in; `{"batchItemFailures": [...]}` out. Records after the first
-    /// failure are reported too, so they are retried in order.
+    /// A DynamoDB stream event in (as JSON: the local stack and the tests), `{"batchItemFailures":
+    /// [...]}` out; read through the event's own type, as on Lambda (`main.rs`).
     pub async fn handle(&self, event: Value) -> Value {
         self.handle_at(event, Utc::now).await
     }
 
     /// As `handle`, with the clock given (tests move it instead of sleeping).
     pub async fn handle_at(&self, event: Value, clock: impl Fn() -> DateTime<Utc>) -> Value {
+        let answer = match stream::parse(event) {
+            Ok(event) => self.handle_stream(&event, clock).await,
+            Err((why, answer)) => {
+                tracing::error!(error = %why, "not a DynamoDB stream event; the batch is retried");
+                answer
+            }
+        };
+        serde_json::to_value(answer).unwrap_or_else(|_| json!({"batchItemFailures": []}))
+    }
+
+    /// A stream batch: each new outbox record delivered in order. Records after the first
+    /// failure are reported too, so they are retried in order.
+    pub async fn handle_stream(
+        &self,
+        event: &StreamEvent,
+        clock: impl Fn() -> DateTime<Utc>,
+    ) -> DynamoDbEventResponse {
         let mut failures = Vec::new();
-        let records = event["Records"].as_array().cloned().unwrap_or_default();
-        for record in &records {
-            let seq = record["dynamodb"]["SequenceNumber"]
-                .as_str()
-                .unwrap_or_default();
+        for record in &event.records {
             if !failures.is_empty() {
-                failures.push(json!({"itemIdentifier": seq}));
+                failures.push(stream::failed(record));
                 continue;
             }
-            if record["eventName"] != "INSERT" {
-                continue;
-            }
-            let Some(id) = record["dynamodb"]["Keys"]["id"]["S"].as_str() else {
+            let Some(id) = stream::new_outbox_id(record) else {
                 continue;
             };
-            let failed = match self.deliver(id, clock()).await {
+            let failed = match self.deliver(&id, clock()).await {
                 Ok(()) => continue,
                 Err(reason) => reason,
             };
             tracing::warn!(outbox_id = %id, reason = %failed, "delivery failed");
-            match self.count_or_park(id, &failed, clock()).await {
+            match self.count_or_park(&id, &failed, clock()).await {
                 Ok(true) => tracing::error!(outbox_id = %id, "delivery parked for an operator"),
-                Ok(false) => failures.push(json!({"itemIdentifier": seq})),
+                Ok(false) => failures.push(stream::failed(record)),
                 Err(p) => {
                     tracing::warn!(outbox_id = %id, problem = %p, "could not count or park a failure");
-                    failures.push(json!({"itemIdentifier": seq}));
+                    failures.push(stream::failed(record));
                 }
             }
         }
-        json!({"batchItemFailures": failures})
+        stream::answer(failures)
     }
 
     /// Everything one outbox record asks for, skipping the steps that have an outcome.

@@ -15,6 +15,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use aws_lambda_events::event::s3::S3Event;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 use smartpit_shared::config::{OnFirstUse, Resources};
@@ -26,6 +27,24 @@ use smartpit_shared::settlement::{
 };
 use smartpit_shared::timeouts::{BACKGROUND_DYNAMODB, SETTLEMENT_FILE};
 use smartpit_shared::{Db, InvoiceId, Problem};
+
+/// The (bucket, key) of every object an S3 notification names. S3 sends keys URL-encoded
+/// (`+` for a space, `%xx` for other bytes): decoded here, as the objects are named.
+pub fn objects(event: &S3Event) -> Vec<(String, String)> {
+    event
+        .records
+        .iter()
+        .filter_map(|r| {
+            let bucket = r.s3.bucket.name.clone()?;
+            let key = r.s3.object.key.as_deref()?.replace('+', " ");
+            let key = percent_encoding::percent_decode_str(&key)
+                .decode_utf8()
+                .ok()?
+                .into_owned();
+            Some((bucket, key))
+        })
+        .collect()
+}
 
 /// The largest settlement file taken (200,000 lines are about 14 MB).
 pub const MAX_FILE_BYTES: i64 = 32 * 1024 * 1024;
@@ -87,14 +106,20 @@ impl SettlementFunction {
     /// function's environment would make the template's bucket and function depend on each
     /// other).
     pub async fn handle(&self, event: Value) -> Result<Value, Failed> {
+        let event: S3Event = serde_json::from_value(event)
+            .map_err(|e| Failed(format!("not an S3 event notification: {e}")))?;
+        self.handle_event(&event).await
+    }
+
+    /// The files an S3 notification announces (read through its own type, as on Lambda),
+    /// each reconciled; objects that are not settlement files are passed by.
+    pub async fn handle_event(&self, event: &S3Event) -> Result<Value, Failed> {
         let mut out = Vec::new();
-        for record in event["Records"].as_array().into_iter().flatten() {
-            let bucket = record["s3"]["bucket"]["name"].as_str().unwrap_or_default();
-            let key = record["s3"]["object"]["key"].as_str().unwrap_or_default();
-            let Some(file) = FileKey::parse(key) else {
+        for (bucket, key) in objects(event) {
+            let Some(file) = FileKey::parse(&key) else {
                 continue;
             };
-            out.push(self.reconcile(bucket, &file, Utc::now()).await?);
+            out.push(self.reconcile(&bucket, &file, Utc::now()).await?);
         }
         Ok(json!({ "files": out }))
     }
@@ -363,5 +388,51 @@ impl Outcome {
             "mismatches": count_by_kind(&self.mismatches),
             "mismatch_total": self.mismatches.len(),
         })
+    }
+}
+
+#[cfg(test)]
+mod event_tests {
+    use super::*;
+
+    fn sample() -> Value {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/aws-s3-event.json");
+        let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn aws_sample_event_parses_and_its_key_is_decoded() {
+        let event: S3Event = serde_json::from_value(sample()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            objects(&event),
+            [("sourcebucket".to_string(), "Happy Face.jpg".to_string())]
+        );
+        assert!(
+            FileKey::parse("Happy Face.jpg").is_none(),
+            "not a settlement file"
+        );
+    }
+
+    #[test]
+    fn a_settlement_file_key_is_read_as_s3_encodes_it() {
+        let mut v = sample();
+        v["Records"][0]["s3"]["object"]["key"] = json!("settlements/ministop/20261128.csv");
+        let event: S3Event = serde_json::from_value(v.clone()).unwrap_or_else(|e| panic!("{e}"));
+        let (bucket, key) = objects(&event).pop().unwrap_or_default();
+        assert_eq!(bucket, "sourcebucket");
+        assert!(FileKey::parse(&key).is_some(), "{key}");
+        // Encoded as S3 would have it (`+` a space, `%2B` a plus): decoded, never read as sent.
+        v["Records"][0]["s3"]["object"]["key"] = json!("reports/a+b%2Bc%E6%97%A5.csv");
+        let event: S3Event = serde_json::from_value(v).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(objects(&event)[0].1, "reports/a b+c日.csv");
+    }
+
+    #[test]
+    fn a_partial_record_is_not_an_s3_event() {
+        // What the tests once handed over: a bucket and a key, none of what S3 always sends.
+        let partial =
+            json!({"Records": [{"s3": {"bucket": {"name": "x"}, "object": {"key": "k"}}}]});
+        assert!(serde_json::from_value::<S3Event>(partial).is_err());
     }
 }

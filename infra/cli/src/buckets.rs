@@ -59,7 +59,7 @@ pub async fn feed(sqs: aws_sdk_sqs::Client, url: String, source: BucketSource, f
                 };
                 let mut event: Value =
                     serde_json::from_str(m.body().unwrap_or_default()).unwrap_or(Value::Null);
-                as_s3_encodes(&mut event);
+                as_s3_sends(&mut event);
                 // S3 sends a test event when notifications are configured: nothing to run.
                 let done = if event["Records"].is_array() {
                     let reply = f(event).await;
@@ -105,15 +105,42 @@ pub async fn feed(sqs: aws_sdk_sqs::Client, url: String, source: BucketSource, f
     }
 }
 
-/// The emulator URL-encodes an event's object key with Python's `quote_plus`, which also
-/// encodes `/`; S3 leaves `/` as it is (`settlements/ministop/20261128.csv`), and the
-/// functions read keys as S3 sends them.
-fn as_s3_encodes(event: &mut Value) {
+/// The emulator's S3 notification made the one S3 sends (the notification content structure
+/// in S3's documentation, which `aws_lambda_events`' `S3Event` reads):
+/// - it URL-encodes the object key with Python's `quote_plus`, which also encodes `/`; S3
+///   leaves `/` as it is (`settlements/ministop/20261128.csv`);
+/// - its `eventTime` has no zone (`2026-11-28T09:00:00.123456`); S3's is UTC with a `Z`;
+/// - it leaves out `userIdentity`, `requestParameters` and `responseElements`, which S3 always
+///   sends (`aws_lambda_events` requires the first two).
+fn as_s3_sends(event: &mut Value) {
     for record in event["Records"].as_array_mut().into_iter().flatten() {
         let key = &mut record["s3"]["object"]["key"];
         if let Some(k) = key.as_str() {
             *key = Value::from(k.replace("%2F", "/"));
         }
+        let time = &mut record["eventTime"];
+        if let Some(t) = time.as_str() {
+            if chrono::DateTime::parse_from_rfc3339(t).is_err() {
+                if let Ok(naive) = chrono::NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S%.f")
+                {
+                    *time = Value::from(
+                        naive
+                            .and_utc()
+                            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                    );
+                }
+            }
+        }
+        let Some(r) = record.as_object_mut() else {
+            continue;
+        };
+        r.entry("userIdentity")
+            .or_insert_with(|| serde_json::json!({"principalId": "AWS:LOCAL"}));
+        r.entry("requestParameters")
+            .or_insert_with(|| serde_json::json!({"sourceIPAddress": "127.0.0.1"}));
+        r.entry("responseElements").or_insert_with(
+            || serde_json::json!({"x-amz-request-id": "LOCAL", "x-amz-id-2": "LOCAL"}),
+        );
     }
 }
 
@@ -170,4 +197,34 @@ pub async fn connect(
         .await
         .map_err(|e| aws_sdk_s3::error::DisplayErrorContext(e).to_string())?;
     Ok(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_emulators_notification_becomes_the_one_s3_sends() {
+        // What moto 5.2.1 sends for a put (its `_get_s3_event`).
+        let mut event = serde_json::json!({"Records": [{
+            "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "ap-northeast-1",
+            "eventTime": "2026-11-28T09:00:00.123456", "eventName": "ObjectCreated:Put",
+            "s3": {"s3SchemaVersion": "1.0", "configurationId": "settlements",
+                   "bucket": {"name": "b", "arn": "arn:aws:s3:::b"},
+                   "object": {"key": "settlements%2Fministop%2F20261128.csv", "size": 10,
+                              "eTag": "e"}}}]});
+        assert!(
+            serde_json::from_value::<aws_lambda_events::event::s3::S3Event>(event.clone()).is_err(),
+            "as the emulator sends it, AWS's type refuses it"
+        );
+        as_s3_sends(&mut event);
+        let parsed: aws_lambda_events::event::s3::S3Event =
+            serde_json::from_value(event).unwrap_or_else(|e| panic!("{e}"));
+        let r = &parsed.records[0];
+        assert_eq!(
+            r.s3.object.key.as_deref(),
+            Some("settlements/ministop/20261128.csv")
+        );
+        assert_eq!(r.event_time.to_rfc3339(), "2026-11-28T09:00:00.123+00:00");
+    }
 }

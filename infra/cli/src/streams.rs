@@ -38,9 +38,13 @@ pub fn event_record(r: &Record, arn: &str) -> Value {
         "awsRegion": crate::stack::LOCAL_REGION,
         "eventSourceARN": arn,
         "dynamodb": {
+            "ApproximateCreationDateTime": d
+                .and_then(|d| d.approximate_creation_date_time())
+                .map(|t| t.secs()),
             "Keys": d.and_then(|d| d.keys()).map(image),
             "NewImage": d.and_then(|d| d.new_image()).map(image),
             "SequenceNumber": d.and_then(|d| d.sequence_number()),
+            "SizeBytes": d.and_then(|d| d.size_bytes()),
             "StreamViewType": d.and_then(|d| d.stream_view_type()).map(|v| v.as_str().to_string()),
         }
     })
