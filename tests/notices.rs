@@ -407,8 +407,13 @@ fn ses_event(kind: &str, message_id: &str, invoice_id: &str, notice: &str, to: &
         }
         _ => message["complaint"] = json!({"complainedRecipients": [{"emailAddress": to}]}),
     }
-    json!({"Records": [{"EventSource": "aws:sns", "Sns": {"Type": "Notification",
-        "Message": message.to_string()}}]})
+    // In the envelope SNS hands Lambda (AWS's sample notification), carrying SES's event.
+    let mut event: Value = serde_json::from_str(include_str!(
+        "../functions/notify/fixtures/aws-sns-event.json"
+    ))
+    .expect("fixture");
+    event["Records"][0]["Sns"]["Message"] = json!(message.to_string());
+    event
 }
 
 /// A mail SES accepted and the receiver then refused marks the notice `bounced`, a complaint

@@ -1,3 +1,4 @@
+use aws_lambda_events::event::sns::SnsEvent;
 use smartpit_notify::mail_events::MailEvents;
 use smartpit_shared::config::{aws_from_env, init_logging, Resources};
 
@@ -7,8 +8,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let function = MailEvents::new(&aws_from_env().await, Resources::from_env()?);
     let function = &function;
     lambda_runtime::run(lambda_runtime::service_fn(
-        move |event: lambda_runtime::LambdaEvent<serde_json::Value>| async move {
-            function.handle(event.payload).await
+        move |event: lambda_runtime::LambdaEvent<SnsEvent>| async move {
+            function
+                .handle_event(&event.payload, chrono::Utc::now())
+                .await
         },
     ))
     .await

@@ -5,6 +5,7 @@
 //! address on the account's suppression list (SES does that itself), so it is not mailed again.
 //! Soft bounces (mailbox full, greylisting) are SES's to retry and change nothing here.
 
+use aws_lambda_events::event::sns::SnsEvent;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 use smartpit_shared::config::Resources;
@@ -91,10 +92,21 @@ impl MailEvents {
     }
 
     pub async fn handle_at(&self, event: Value, now: DateTime<Utc>) -> Result<Value, String> {
+        let event: SnsEvent =
+            serde_json::from_value(event).map_err(|e| format!("not an SNS event: {e}"))?;
+        self.handle_event(&event, now).await
+    }
+
+    /// SNS's delivery of SES's events (read through its own type, as on Lambda): each
+    /// bounce or complaint recorded on its notice once.
+    pub async fn handle_event(
+        &self,
+        event: &SnsEvent,
+        now: DateTime<Utc>,
+    ) -> Result<Value, String> {
         let mut recorded = 0;
-        for record in event["Records"].as_array().into_iter().flatten() {
-            let text = record["Sns"]["Message"].as_str().unwrap_or_default();
-            let Ok(message) = serde_json::from_str::<Value>(text) else {
+        for record in &event.records {
+            let Ok(message) = serde_json::from_str::<Value>(&record.sns.message) else {
                 tracing::warn!("an SNS message that is not JSON; ignored");
                 continue;
             };
@@ -123,5 +135,37 @@ impl MailEvents {
             }
         }
         Ok(json!({ "recorded": recorded }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Value {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/aws-sns-event.json");
+        let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn snss_envelope_parses_and_carries_ses_event_as_its_message() {
+        let plain: SnsEvent = serde_json::from_value(sample()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(plain.records[0].sns.message, "Hello\r\nworld!");
+        let mut v = sample();
+        let ses = json!({"eventType": "Bounce",
+            "mail": {"messageId": "m-1", "tags": {"invoice_id": ["inv_x"], "notice": ["sheet_mail"]}},
+            "bounce": {"bounceType": "Permanent", "bouncedRecipients": [{"emailAddress": "a@b.jp"}]}});
+        v["Records"][0]["Sns"]["Message"] = json!(ses.to_string());
+        let event: SnsEvent = serde_json::from_value(v).unwrap_or_else(|e| panic!("{e}"));
+        let message: Value =
+            serde_json::from_str(&event.records[0].sns.message).unwrap_or_default();
+        let r = report(&message).unwrap_or_else(|| panic!("a bounce is a report"));
+        assert_eq!(r.message_id, "m-1");
+        assert_eq!(r.invoice_id.as_deref(), Some("inv_x"));
+        // What a test once handed over (no MessageId, Timestamp, TopicArn...) is not SNS's.
+        let partial = json!({"Records": [{"EventSource": "aws:sns",
+            "Sns": {"Type": "Notification", "Message": "{}"}}]});
+        assert!(serde_json::from_value::<SnsEvent>(partial).is_err());
     }
 }
