@@ -11,8 +11,12 @@
 
 use std::time::{Duration, Instant};
 
+use aws_lambda_events::event::dynamodb::EventRecord as StreamRecord;
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use chrono::{DateTime, Utc};
 use futures::future::join_all;
+use serde::Deserialize;
 use serde_json::{json, Value};
 use smartpit_shared::config::{OnFirstUse, Resources};
 use smartpit_shared::timeouts::BACKGROUND_DYNAMODB;
@@ -22,6 +26,37 @@ use smartpit_shared::webhook::{
 use smartpit_shared::Db;
 
 use crate::Settings;
+
+/// What the function is invoked with, as AWS sends it: the schedule's EventBridge event, the
+/// events table's stream batch, or the delivery queue's messages (tried in that order: the
+/// first two have fields the others lack; a queue batch must say it comes from SQS).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum DeliveryEvent {
+    Schedule(EventBridgeEvent),
+    Stream(aws_lambda_events::event::dynamodb::Event),
+    Queue(#[serde(deserialize_with = "from_sqs")] SqsEvent),
+}
+
+fn from_sqs<'de, D: serde::Deserializer<'de>>(d: D) -> Result<SqsEvent, D::Error> {
+    let event = SqsEvent::deserialize(d)?;
+    if event.records.is_empty()
+        || event
+            .records
+            .iter()
+            .any(|r| r.event_source.as_deref() != Some("aws:sqs"))
+    {
+        return Err(serde::de::Error::custom("not an SQS batch"));
+    }
+    Ok(event)
+}
+
+/// An event to deliver: the events table's key, and the delivery queue's message body.
+#[derive(Deserialize)]
+struct QueuedEvent {
+    merchant_id: String,
+    id: String,
+}
 
 /// Events one sweep takes at most.
 const SWEEP_LIMIT: i32 = 100;
@@ -42,51 +77,57 @@ impl WebhookDelivery {
         }
     }
 
-    /// Any of the three event shapes in; for the stream and the queue
-    /// `{"batchItemFailures": [...]}` out.
+    /// Any of the three event shapes in (as JSON: the local stack and the tests); for the
+    /// stream and the queue `{"batchItemFailures": [...]}` out.
     pub async fn handle(&self, event: Value) -> Value {
         self.handle_at(event, Utc::now).await
     }
 
     /// As `handle`, with the clock given (tests move it instead of sleeping).
     pub async fn handle_at(&self, event: Value, clock: impl Fn() -> DateTime<Utc>) -> Value {
-        let records = event["Records"].as_array().cloned().unwrap_or_default();
-        let source = records
-            .first()
-            .and_then(|r| r["eventSource"].as_str().or(r["EventSource"].as_str()))
-            .unwrap_or_default()
-            .to_string();
-        match source.as_str() {
-            "aws:dynamodb" => self.queue_new(&records).await,
-            "aws:sqs" => self.deliver_batch(&records, &clock).await,
-            _ if event["source"] == "aws.events" || event["detail-type"] == "Scheduled Event" => {
+        match serde_json::from_value::<DeliveryEvent>(event) {
+            Ok(event) => self.handle_event(&event, clock).await,
+            Err(e) => {
+                // Lambda would not have invoked the function with it (`main.rs` parses the same
+                // type): nothing to retry.
+                tracing::error!(error = %e, "not a stream, queue or schedule event; ignored");
+                json!({"batchItemFailures": []})
+            }
+        }
+    }
+
+    /// One of the three sources' events, read through its own type, as on Lambda.
+    pub async fn handle_event(
+        &self,
+        event: &DeliveryEvent,
+        clock: impl Fn() -> DateTime<Utc>,
+    ) -> Value {
+        match event {
+            DeliveryEvent::Schedule(_) => {
                 let taken = self.sweep(clock()).await;
                 json!({"queued": taken})
             }
-            _ => json!({"batchItemFailures": []}),
+            DeliveryEvent::Stream(stream) => self.queue_new(&stream.records).await,
+            DeliveryEvent::Queue(queue) => self.deliver_batch(&queue.records, &clock).await,
         }
     }
 
     /// New events from the stream onto the queue; on a queue failure the records from the
     /// first one not queued are reported, to be retried.
-    async fn queue_new(&self, records: &[Value]) -> Value {
-        let mut keys = Vec::new();
-        for r in records {
-            if r["eventName"] != "INSERT" {
-                continue;
-            }
-            let k = &r["dynamodb"]["Keys"];
-            if let (Some(m), Some(id)) = (k["merchant_id"]["S"].as_str(), k["id"]["S"].as_str()) {
-                keys.push((m.to_string(), id.to_string()));
-            }
-        }
+    async fn queue_new(&self, records: &[StreamRecord]) -> Value {
+        let keys: Vec<(String, String)> = records
+            .iter()
+            .filter(|r| r.event_name == "INSERT")
+            .filter_map(|r| serde_dynamo::from_item::<_, QueuedEvent>(r.change.keys.clone()).ok())
+            .map(|k| (k.merchant_id, k.id))
+            .collect();
         match crate::enqueue(self.sqs.get(), &self.settings.queue_url, &keys).await {
             Ok(()) => json!({"batchItemFailures": []}),
             Err(e) => {
                 tracing::warn!(error = %e, "could not queue new events");
                 let failures: Vec<Value> = records
                     .iter()
-                    .filter_map(|r| r["dynamodb"]["SequenceNumber"].as_str())
+                    .filter_map(|r| r.change.sequence_number.as_deref())
                     .map(|s| json!({"itemIdentifier": s}))
                     .collect();
                 json!({"batchItemFailures": failures})
@@ -95,14 +136,20 @@ impl WebhookDelivery {
     }
 
     /// Each message of the batch delivered concurrently.
-    async fn deliver_batch(&self, records: &[Value], clock: &impl Fn() -> DateTime<Utc>) -> Value {
+    async fn deliver_batch(
+        &self,
+        records: &[SqsMessage],
+        clock: &impl Fn() -> DateTime<Utc>,
+    ) -> Value {
         let outcomes = join_all(records.iter().map(|r| async move {
-            let id = r["messageId"].as_str().unwrap_or_default().to_string();
-            let body: Value =
-                serde_json::from_str(r["body"].as_str().unwrap_or("")).unwrap_or_default();
-            match (body["merchant_id"].as_str(), body["id"].as_str()) {
-                (Some(m), Some(e)) => (id, self.deliver(m, e, clock()).await),
-                _ => (id, Ok(())), // not ours: dropped
+            let id = r.message_id.clone().unwrap_or_default();
+            let queued = r
+                .body
+                .as_deref()
+                .and_then(|b| serde_json::from_str::<QueuedEvent>(b).ok());
+            match queued {
+                Some(q) => (id, self.deliver(&q.merchant_id, &q.id, clock()).await),
+                None => (id, Ok(())), // not ours: dropped
             }
         }))
         .await;
@@ -267,5 +314,61 @@ fn without_url(e: &reqwest::Error) -> String {
         format!("connection failed ({text})")
     } else {
         text
+    }
+}
+
+#[cfg(test)]
+mod event_tests {
+    use super::*;
+
+    fn fixture(name: &str) -> Value {
+        let path = format!("{}/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"))
+    }
+
+    fn kind(v: Value) -> &'static str {
+        match serde_json::from_value::<DeliveryEvent>(v) {
+            Ok(DeliveryEvent::Schedule(_)) => "schedule",
+            Ok(DeliveryEvent::Stream(_)) => "stream",
+            Ok(DeliveryEvent::Queue(_)) => "queue",
+            Err(_) => "none",
+        }
+    }
+
+    #[test]
+    fn each_of_awss_sample_events_is_read_as_its_source() {
+        assert_eq!(kind(fixture("aws-eventbridge-schedule.json")), "schedule");
+        assert_eq!(kind(fixture("aws-dynamodb-event.json")), "stream");
+        assert_eq!(kind(fixture("aws-sqs-event.json")), "queue");
+        // Neither AWS's nor ours: refused, never read as an empty queue batch.
+        assert_eq!(kind(json!({})), "none");
+        // An empty batch (Lambda sends none) reads as an empty stream batch: nothing to do.
+        assert_eq!(kind(json!({"Records": []})), "stream");
+        assert_eq!(kind(json!({"Records": [{"body": "x"}]})), "none");
+    }
+
+    #[test]
+    fn our_queue_message_and_stream_keys_name_the_event() {
+        let mut sqs = fixture("aws-sqs-event.json");
+        sqs["Records"][0]["body"] = json!(r#"{"merchant_id":"demo-shop","id":"evt_1"}"#);
+        let Ok(DeliveryEvent::Queue(q)) = serde_json::from_value::<DeliveryEvent>(sqs) else {
+            panic!("a queue batch");
+        };
+        let body = q.records[0].body.as_deref().unwrap_or_default();
+        let queued: QueuedEvent = serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            (queued.merchant_id.as_str(), queued.id.as_str()),
+            ("demo-shop", "evt_1")
+        );
+        let mut stream = fixture("aws-dynamodb-event.json");
+        stream["Records"][0]["dynamodb"]["Keys"] =
+            json!({"merchant_id": {"S": "demo-shop"}, "id": {"S": "evt_2"}});
+        let Ok(DeliveryEvent::Stream(st)) = serde_json::from_value::<DeliveryEvent>(stream) else {
+            panic!("a stream batch");
+        };
+        let key: QueuedEvent = serde_dynamo::from_item(st.records[0].change.keys.clone())
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(key.id, "evt_2");
     }
 }

@@ -433,15 +433,16 @@ impl Stack {
         }
         for schedule in &self.template.schedules {
             let f = self.event_handler(&schedule.function, &self.sdk)?;
+            let schedule_rule = format!(
+                "arn:aws:events:{LOCAL_REGION}:{}:rule/{}-schedule",
+                crate::provision::LOCAL_ACCOUNT,
+                schedule.function
+            );
             let every = std::time::Duration::from_secs(schedule.every_seconds);
             tokio::spawn(async move {
                 loop {
                     tokio::time::sleep(every).await;
-                    f(
-                        serde_json::json!({"source": "aws.events", "detail-type": "Scheduled Event",
-                                          "time": smartpit_shared::invoice::timestamp(Utc::now())}),
-                    )
-                    .await;
+                    f(scheduled_event(&schedule_rule)).await;
                 }
             });
         }
@@ -589,4 +590,20 @@ pub struct StackFile<'a> {
     pub merchants: &'a [SeededMerchant],
     pub store_chains: &'a BTreeMap<String, String>,
     pub cards: &'a [String],
+}
+
+/// EventBridge's scheduled event as Lambda receives it (every field AWS sends: `detail` is an
+/// empty object, `resources` the rule).
+pub fn scheduled_event(rule_arn: &str) -> serde_json::Value {
+    serde_json::json!({
+        "version": "0",
+        "id": smartpit_shared::ids::base32(&smartpit_shared::ids::random_bytes::<10>()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": crate::provision::LOCAL_ACCOUNT,
+        "time": Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        "region": LOCAL_REGION,
+        "resources": [rule_arn],
+        "detail": {},
+    })
 }

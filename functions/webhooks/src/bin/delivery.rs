@@ -1,5 +1,5 @@
 use smartpit_shared::config::{aws_from_env, init_logging, Resources};
-use smartpit_webhooks::delivery::WebhookDelivery;
+use smartpit_webhooks::delivery::{DeliveryEvent, WebhookDelivery};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
@@ -11,8 +11,12 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     );
     let function = &function;
     lambda_runtime::run(lambda_runtime::service_fn(
-        move |event: lambda_runtime::LambdaEvent<serde_json::Value>| async move {
-            Ok::<_, std::convert::Infallible>(function.handle(event.payload).await)
+        move |event: lambda_runtime::LambdaEvent<DeliveryEvent>| async move {
+            Ok::<_, std::convert::Infallible>(
+                function
+                    .handle_event(&event.payload, chrono::Utc::now)
+                    .await,
+            )
         },
     ))
     .await
