@@ -891,3 +891,115 @@ async fn a_sheet_bill_moved_to_a_card_closes_its_sheet_link() {
     let answer = no_redirects().get(&link).send().await.expect("link");
     assert_eq!(answer.status().as_u16(), 410);
 }
+
+/// A customer lost the sheet mail: the merchant sends it again (under an Idempotency-Key, a
+/// retry sends nothing more); the same mail arrives, to the same addresses; the sixth re-send of
+/// a day is 429 with Retry-After. A card bill without a mobile address has nothing to re-send.
+#[tokio::test]
+async fn the_merchant_resends_the_sheet_mail_at_most_five_times_a_day() {
+    let s = stack();
+    let c = s.client();
+    let email = format!("{}@example.jp", unique("resend"));
+    let mobile = format!("{}@docomo.example.jp", unique("resend"));
+    let inv = register_without_number(s, &email, Some(&mobile), 3_300, "消しゴム").await;
+    let id = inv["id"].as_str().unwrap_or_default().to_string();
+    let first = s.mail_to(&email, 1, 20).await;
+    assert_eq!(first.len(), 1);
+    assert_eq!(s.mail_to(&mobile, 1, 20).await.len(), 1);
+    let resend = |key: String| {
+        c.send(
+            c.http
+                .post(format!("{}/v1/invoices/{id}/resend", c.api))
+                .bearer_auth(s.merchant_key(0))
+                .header("Idempotency-Key", key),
+        )
+    };
+    let key = unique("idem");
+    let r = resend(key.clone()).await;
+    assert_eq!(r.status, 202, "{:?}", r.body);
+    let again = resend(key).await;
+    assert_eq!(again.status, 202, "{:?}", again.body);
+    assert_eq!(again.headers["idempotent-replayed"], "true");
+    let both = s.mail_to(&email, 2, 20).await;
+    assert_eq!(both.len(), 2, "one more mail, not two");
+    assert_eq!(s.mail_to(&mobile, 2, 20).await.len(), 2);
+    // The same mail again: subject and body as the first.
+    assert_eq!(both[0]["subject"], both[1]["subject"]);
+    assert_eq!(both[0]["body"], both[1]["body"]);
+    // Four more the same day, then 429 until the next JST day.
+    for _ in 0..4 {
+        let r = resend(unique("idem")).await;
+        assert_eq!(r.status, 202, "{:?}", r.body);
+    }
+    let over = resend(unique("idem")).await;
+    assert_eq!(
+        (over.status, over.code()),
+        (429, "resend_limit"),
+        "{:?}",
+        over.body
+    );
+    let wait: i64 = over.headers["retry-after"]
+        .to_str()
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_default();
+    assert!((1..=86_400).contains(&wait), "{wait}");
+    assert_eq!(
+        s.mail_to(&email, 6, 30).await.len(),
+        6,
+        "the first and five re-sends"
+    );
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    assert_eq!(
+        s.mail_to(&email, 7, 0).await.len(),
+        6,
+        "nothing after the limit"
+    );
+    // The notices read sent again; the count is kept on the bill's day.
+    let read = c
+        .send(c.get(&format!("/v1/invoices/{id}"), s.merchant_key(0)))
+        .await;
+    let notices = read.body["notices"].as_array().cloned().unwrap_or_default();
+    assert!(notices
+        .iter()
+        .any(|n| n["kind"] == "sheet_mail" && (n["status"] == "sent" || n["status"] == "queued")));
+    let day = chrono::Utc::now()
+        .with_timezone(&chrono::FixedOffset::east_opt(9 * 3600).expect("JST"))
+        .date_naive();
+    let count = s
+        .item(&format!("RESEND#{id}"), &format!("DAY#{day}"))
+        .await
+        .expect("the day's count");
+    assert_eq!(smartpit_shared::db::item::get_n(&count, "sends"), Some(5));
+
+    // Another merchant's bill is not found; a card bill with only a PC address has no mail.
+    let other = c
+        .send(
+            c.http
+                .post(format!("{}/v1/invoices/{id}/resend", c.api))
+                .bearer_auth(s.merchant_key(1))
+                .header("Idempotency-Key", unique("idem")),
+        )
+        .await;
+    assert_eq!((other.status, other.code()), (404, "invoice_not_found"));
+    let number = s.fresh_card().await.to_string();
+    let card = c
+        .register(
+            s.merchant_key(0),
+            &unique("idem"),
+            &json!({"merchant_order_id": unique("order"), "amount": 500, "due_date": due_in(3),
+                    "smartpit_number": number, "customer": {"email": email}}),
+        )
+        .await;
+    assert_eq!(card.status, 201, "{:?}", card.body);
+    let card_id = card.body["id"].as_str().unwrap_or_default();
+    let nothing = c
+        .send(
+            c.http
+                .post(format!("{}/v1/invoices/{card_id}/resend", c.api))
+                .bearer_auth(s.merchant_key(0))
+                .header("Idempotency-Key", unique("idem")),
+        )
+        .await;
+    assert_eq!((nothing.status, nothing.code()), (409, "nothing_to_resend"));
+}

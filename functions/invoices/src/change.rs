@@ -172,7 +172,7 @@ impl InvoicesFunction {
 
     /// Claims the key (`Err`: the stored answer of an earlier request under it) and checks the
     /// bill may still change; a refusal releases the key.
-    async fn claim(
+    pub(crate) async fn claim(
         &self,
         merchant: &Merchant,
         key: &str,
@@ -197,7 +197,7 @@ impl InvoicesFunction {
 
     /// After the transaction: nothing more when it applied; otherwise the key is released and
     /// the answer says what the bill is now.
-    async fn conclude(
+    pub(crate) async fn conclude(
         &self,
         applied: Result<bool, Problem>,
         lock: &Lock,

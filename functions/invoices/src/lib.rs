@@ -5,6 +5,7 @@
 //! - `GET /v1/invoices?status=&limit=&cursor=`
 //! - `GET /v1/invoices/{id}`
 //! - `POST /v1/invoices/{id}/cancel`
+//! - `POST /v1/invoices/{id}/resend` (Idempotency-Key required)
 //! - `PATCH /v1/invoices/{id}`, `POST /v1/invoices/{id}/move` (Idempotency-Key required)
 //! - `GET /v1/reports/payments?date=YYYY-MM-DD` (CSV, or JSON with `Accept: application/json`)
 
@@ -12,6 +13,7 @@ mod change;
 pub mod expiry;
 mod register;
 mod reports;
+mod resend;
 mod validate;
 
 use chrono::{DateTime, Utc};
@@ -78,6 +80,10 @@ impl InvoicesFunction {
             },
             ["v1", "invoices", id, "cancel"] => match method {
                 Method::POST => self.cancel(&req, id, now).await,
+                _ => Err(Problem::method_not_allowed()),
+            },
+            ["v1", "invoices", id, "resend"] => match method {
+                Method::POST => self.resend(&req, id, now).await,
                 _ => Err(Problem::method_not_allowed()),
             },
             ["v1", "reports", "payments"] => match method {

@@ -25,7 +25,7 @@ const CHANGEABLE: &str = "merchant_id = :m AND #status = :registered AND deadlin
      AND (attribute_not_exists(hold_until) OR hold_until < :now) \
      AND (attribute_not_exists(version) OR version = :v)";
 
-fn changeable(
+pub(super) fn changeable(
     b: aws_sdk_dynamodb::types::builders::UpdateBuilder,
     current: &Invoice,
     now: DateTime<Utc>,
@@ -201,7 +201,10 @@ impl Db {
     }
 
     /// `Ok(false)` when a condition failed (nothing was written).
-    async fn applied_transaction(&self, items: Vec<TransactWriteItem>) -> Result<bool, Problem> {
+    pub(super) async fn applied_transaction(
+        &self,
+        items: Vec<TransactWriteItem>,
+    ) -> Result<bool, Problem> {
         match self
             .client
             .transact_write_items()

@@ -114,6 +114,33 @@ impl Db {
         )
     }
 
+    /// The transaction item that sends a bill's registration mails again: the sheet is already
+    /// stored (its step recorded as done), so only the mails go. One record per re-send
+    /// (`n`, the day's count: `invoice_resent#<id>#<JST day>#<n>`).
+    pub fn outbox_put_resend(
+        &self,
+        invoice_id: &str,
+        day: &str,
+        n: i64,
+        sheet_token: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<TransactWriteItem, Problem> {
+        let mut it = self.outbox_item(
+            "invoice_resent",
+            &format!("invoice_resent#{invoice_id}#{day}#{n}"),
+            invoice_id,
+            sheet_token,
+            now,
+        );
+        if sheet_token.is_some() {
+            it.insert(
+                Step::SheetStored.attribute().into(),
+                item::s(format!("already stored; resent {}", timestamp(now))),
+            );
+        }
+        put_new(&self.res.outbox_table, it, "id")
+    }
+
     fn outbox_record(
         &self,
         kind: &str,
@@ -122,6 +149,18 @@ impl Db {
         sheet_token: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<TransactWriteItem, Problem> {
+        let it = self.outbox_item(kind, id, invoice_id, sheet_token, now);
+        put_new(&self.res.outbox_table, it, "id")
+    }
+
+    fn outbox_item(
+        &self,
+        kind: &str,
+        id: &str,
+        invoice_id: &str,
+        sheet_token: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Item {
         let mut it = Item::new();
         it.insert("id".into(), item::s(id));
         it.insert("kind".into(), item::s(kind));
@@ -134,7 +173,7 @@ impl Db {
         if let Some(t) = sheet_token {
             it.insert("sheet_token".into(), item::s(t));
         }
-        put_new(&self.res.outbox_table, it, "id")
+        it
     }
 
     /// One consistent read.
