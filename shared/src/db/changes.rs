@@ -13,9 +13,7 @@ use super::idempotency::Lock;
 use super::item;
 use super::notices::notices_attr;
 use super::{av_s, cancellation_codes, put_new, Db};
-use crate::invoice::{
-    invoice_sk, merchant_pk, merchant_status_pk, number_pk, timestamp, Invoice, InvoiceStatus,
-};
+use crate::invoice::{merchant_pk, merchant_status_pk, timestamp, Invoice, InvoiceStatus};
 use crate::problem::Problem;
 use crate::webhook::{Event, EventType};
 
@@ -94,13 +92,7 @@ impl Db {
             expr.push_str(&format!(" REMOVE {}", removed.join(", ")));
         }
         let update = changeable(
-            Update::builder()
-                .table_name(&self.res.main_table)
-                .set_key(Some(item::key(
-                    number_pk(current.number()),
-                    invoice_sk(&current.id),
-                )))
-                .update_expression(expr),
+            self.invoice_update(&current.id).update_expression(expr),
             current,
             now,
         );
@@ -147,16 +139,10 @@ impl Db {
         now: DateTime<Utc>,
     ) -> Result<bool, Problem> {
         let old = changeable(
-            Update::builder()
-                .table_name(&self.res.main_table)
-                .set_key(Some(item::key(
-                    number_pk(current.number()),
-                    invoice_sk(&current.id),
-                )))
-                .update_expression(
-                    "SET #status = :moved, moved_to = :to, updated_at = :ts, gsi2pk = :gsi2pk \
+            self.invoice_update(&current.id).update_expression(
+                "SET #status = :moved, moved_to = :to, updated_at = :ts, gsi2pk = :gsi2pk \
                      REMOVE open_shard",
-                ),
+            ),
             current,
             now,
         )

@@ -250,12 +250,8 @@ impl Db {
             updated_at: now,
             ..current.clone()
         };
-        let update = Update::builder()
-            .table_name(&self.res.main_table)
-            .set_key(Some(item::key(
-                number_pk(current.id.number()),
-                invoice_sk(&current.id),
-            )))
+        let update = self
+            .invoice_update(&current.id)
             .update_expression(
                 "SET #status = :cancelled, cancelled_at = :now_ts, updated_at = :now_ts, gsi2pk = :gsi2pk \
                  REMOVE open_shard",

@@ -220,6 +220,16 @@ impl Db {
         }
     }
 
+    /// An update of the invoice `id` (its item in the main table, under its number).
+    pub(crate) fn invoice_update(
+        &self,
+        id: &InvoiceId,
+    ) -> aws_sdk_dynamodb::types::builders::UpdateBuilder {
+        aws_sdk_dynamodb::types::Update::builder()
+            .table_name(&self.res.main_table)
+            .set_key(Some(item::key(number_pk(id.number()), invoice_sk(id))))
+    }
+
     /// One strongly consistent `GetItem`.
     pub(crate) async fn read(
         &self,

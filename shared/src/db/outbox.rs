@@ -241,12 +241,8 @@ impl Db {
         message_id: &str,
         now: DateTime<Utc>,
     ) -> Result<bool, Problem> {
-        let update = Update::builder()
-            .table_name(&self.res.main_table)
-            .set_key(Some(item::key(
-                number_pk(invoice.id.number()),
-                invoice_sk(&invoice.id),
-            )))
+        let update = self
+            .invoice_update(&invoice.id)
             .update_expression("SET notices.#k = :n ADD mail_events :mid")
             .condition_expression("attribute_exists(notices) AND NOT contains(mail_events, :one)")
             .expression_attribute_names("#k", notice.kind.as_str())

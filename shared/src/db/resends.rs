@@ -11,7 +11,7 @@ use super::idempotency::Lock;
 use super::item::{self, get_n};
 use super::notices::notices_attr;
 use super::{av_s, Db};
-use crate::invoice::{invoice_sk, number_pk, timestamp, Invoice};
+use crate::invoice::{timestamp, Invoice};
 use crate::problem::Problem;
 
 /// Re-sends a bill may have in one JST day.
@@ -49,12 +49,7 @@ impl Db {
         now: DateTime<Utc>,
     ) -> Result<bool, Problem> {
         let notices = changeable(
-            Update::builder()
-                .table_name(&self.res.main_table)
-                .set_key(Some(item::key(
-                    number_pk(changed.number()),
-                    invoice_sk(&changed.id),
-                )))
+            self.invoice_update(&changed.id)
                 .update_expression("SET notices = :notices, updated_at = :ts"),
             changed,
             now,
