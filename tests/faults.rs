@@ -104,6 +104,12 @@ async fn a_frozen_dependency_gets_503s_not_hangs_and_nothing_half_written() {
         )
         .await;
     assert_eq!(sheet.status, 201);
+    let sheet_id = sheet.body["id"].as_str().unwrap_or_default().to_string();
+    let resend_key = unique("idem");
+    let resend = || {
+        c.post(&format!("/v1/invoices/{sheet_id}/resend"), key)
+            .header("Idempotency-Key", &resend_key)
+    };
     let sheet_path = sheet.body["sheet_url"]
         .as_str()
         .and_then(|u| u.find("/s/").map(|i| u[i..].to_string()))
@@ -187,6 +193,7 @@ async fn a_frozen_dependency_gets_503s_not_hangs_and_nothing_half_written() {
         ("slip", c.post("/store/v1/slips", lawson).json(&slip_body)),
         ("change", patch()),
         ("move", move_req()),
+        ("resend", resend()),
         (
             "report",
             c.get(&format!("/v1/reports/payments?date={today}"), key),
@@ -283,7 +290,27 @@ async fn a_frozen_dependency_gets_503s_not_hangs_and_nothing_half_written() {
         "the old and the new bill of a move stand together"
     );
 
+    // A re-send's count and its outbox record stand together.
+    let resend_count = || async {
+        s.item(&format!("RESEND#{sheet_id}"), &format!("DAY#{today}"))
+            .await
+            .and_then(|i| smartpit_shared::db::item::get_n(&i, "sends"))
+    };
+    let record = s
+        .db()
+        .get_outbox(&format!("invoice_resent#{sheet_id}#{today}#1"))
+        .await
+        .expect("read");
+    assert_eq!(
+        resend_count().await.is_some(),
+        record.is_some(),
+        "the day's count and the queued mail stand together"
+    );
+
     // Retries with the same keys complete every request, once.
+    let r = until_settled("resend", || c.send(resend())).await;
+    assert_eq!(r.status, 202, "{:?}", r.body);
+    assert_eq!(resend_count().await, Some(1), "one re-send under one key");
     let r = until_settled("change", || c.send(patch())).await;
     assert_eq!(
         (r.status, &r.body["version"]),

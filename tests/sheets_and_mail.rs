@@ -1003,3 +1003,66 @@ async fn the_merchant_resends_the_sheet_mail_at_most_five_times_a_day() {
         .await;
     assert_eq!((nothing.status, nothing.code()), (409, "nothing_to_resend"));
 }
+
+/// Copies of one re-send sent at once send one mail; re-sends under different keys sent at once
+/// never pass the day's five (each is counted in its own conditional write).
+#[tokio::test]
+async fn resends_sent_at_once_send_one_mail_a_key_and_never_pass_the_limit() {
+    let s = stack();
+    let c = s.client();
+    let email = format!("{}@example.jp", unique("race"));
+    let inv = register_without_number(s, &email, None, 1_800, "定規").await;
+    let id = inv["id"].as_str().unwrap_or_default().to_string();
+    assert_eq!(s.mail_to(&email, 1, 20).await.len(), 1);
+    let resend = |key: String| {
+        c.send(
+            c.http
+                .post(format!("{}/v1/invoices/{id}/resend", c.api))
+                .bearer_auth(s.merchant_key(0))
+                .header("Idempotency-Key", key),
+        )
+    };
+    let day = chrono::Utc::now()
+        .with_timezone(&chrono::FixedOffset::east_opt(9 * 3600).expect("JST"))
+        .date_naive();
+    let count = || async {
+        s.item(&format!("RESEND#{id}"), &format!("DAY#{day}"))
+            .await
+            .and_then(|i| get_n(&i, "sends"))
+            .unwrap_or(0)
+    };
+
+    // Three copies under one key, at once.
+    let key = unique("idem");
+    let copies = futures::future::join_all((0..3).map(|_| resend(key.clone()))).await;
+    for r in &copies {
+        assert!(
+            r.status == 202 || (r.status, r.code()) == (409, "idempotency_key_in_use"),
+            "{:?}",
+            r.body
+        );
+    }
+    assert!(copies.iter().any(|r| r.status == 202));
+    assert_eq!(count().await, 1);
+    assert_eq!(s.mail_to(&email, 2, 20).await.len(), 2);
+
+    // Eight more under eight keys, at once: each is a re-send, a lost race or the limit.
+    let many = futures::future::join_all((0..8).map(|_| resend(unique("idem")))).await;
+    let accepted = many.iter().filter(|r| r.status == 202).count() as i64;
+    for r in &many {
+        assert!(
+            r.status == 202
+                || (r.status, r.code()) == (409, "invoice_changed")
+                || (r.status, r.code()) == (429, "resend_limit"),
+            "{:?}",
+            r.body
+        );
+    }
+    let sent = count().await;
+    assert!(sent <= 5, "{sent} re-sends in a day");
+    assert_eq!(sent, 1 + accepted, "every 202 counted, nothing else");
+    let mails = s.mail_to(&email, 1 + sent as usize, 30).await.len();
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    assert_eq!(s.mail_to(&email, 10, 0).await.len(), mails);
+    assert_eq!(mails as i64, 1 + sent, "one mail a counted re-send");
+}
