@@ -162,11 +162,7 @@ impl InvoicesFunction {
         let merchant = auth::merchant(&self.db, req).await?;
         let key = idempotency_key(req)?;
         let body = json_object(req)?;
-        let inv = self
-            .db
-            .get_merchant_invoice(&merchant.id, id)
-            .await?
-            .ok_or_else(|| Problem::not_found("invoice_not_found", "Invoice"))?;
+        let inv = self.invoice_of(&merchant, id).await?;
         Ok((merchant, key, body, inv))
     }
 

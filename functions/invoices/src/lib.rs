@@ -101,12 +101,20 @@ impl InvoicesFunction {
         now: DateTime<Utc>,
     ) -> Result<Response<Body>, Problem> {
         let merchant = auth::merchant(&self.db, req).await?;
-        let invoice = self
-            .db
+        let invoice = self.invoice_of(&merchant, id).await?;
+        Ok(web::json(StatusCode::OK, &invoice.merchant_view(now)))
+    }
+
+    /// The merchant's invoice `id`: another merchant's is 404, as a missing one.
+    pub(crate) async fn invoice_of(
+        &self,
+        merchant: &auth::Merchant,
+        id: &str,
+    ) -> Result<smartpit_shared::Invoice, Problem> {
+        self.db
             .get_merchant_invoice(&merchant.id, id)
             .await?
-            .ok_or_else(|| Problem::not_found("invoice_not_found", "Invoice"))?;
-        Ok(web::json(StatusCode::OK, &invoice.merchant_view(now)))
+            .ok_or_else(|| Problem::not_found("invoice_not_found", "Invoice"))
     }
 
     async fn list(&self, req: &Request, now: DateTime<Utc>) -> Result<Response<Body>, Problem> {

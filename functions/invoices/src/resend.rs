@@ -26,11 +26,7 @@ impl InvoicesFunction {
     ) -> Result<Response<Body>, Problem> {
         let merchant = auth::merchant(&self.db, req).await?;
         let key = idempotency_key(req)?;
-        let inv = self
-            .db
-            .get_merchant_invoice(&merchant.id, id)
-            .await?
-            .ok_or_else(|| Problem::not_found("invoice_not_found", "Invoice"))?;
+        let inv = self.invoice_of(&merchant, id).await?;
         let path = format!("/v1/invoices/{id}/resend");
         let fp = fingerprint("POST", &path, &json!({}));
         // What the registration sent: the sheet mail to a sheet bill's PC address, the mobile

@@ -87,13 +87,14 @@ impl Db {
         sheet_token: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<TransactWriteItem, Problem> {
-        self.outbox_record(
+        let it = self.outbox_item(
             "invoice_registered",
             &format!("invoice_registered#{invoice_id}"),
             invoice_id,
             sheet_token,
             now,
-        )
+        );
+        put_new(&self.res.outbox_table, it, "id")
     }
 
     /// The transaction item that reissues a changed sheet invoice's sheet and mails (one
@@ -105,13 +106,14 @@ impl Db {
         sheet_token: &str,
         now: DateTime<Utc>,
     ) -> Result<TransactWriteItem, Problem> {
-        self.outbox_record(
+        let it = self.outbox_item(
             "invoice_updated",
             &format!("invoice_updated#{invoice_id}#v{version}"),
             invoice_id,
             Some(sheet_token),
             now,
-        )
+        );
+        put_new(&self.res.outbox_table, it, "id")
     }
 
     /// The transaction item that sends a bill's registration mails again: the sheet is already
@@ -138,18 +140,6 @@ impl Db {
                 item::s(format!("already stored; resent {}", timestamp(now))),
             );
         }
-        put_new(&self.res.outbox_table, it, "id")
-    }
-
-    fn outbox_record(
-        &self,
-        kind: &str,
-        id: &str,
-        invoice_id: &str,
-        sheet_token: Option<&str>,
-        now: DateTime<Utc>,
-    ) -> Result<TransactWriteItem, Problem> {
-        let it = self.outbox_item(kind, id, invoice_id, sheet_token, now);
         put_new(&self.res.outbox_table, it, "id")
     }
 
