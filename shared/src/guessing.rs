@@ -3,11 +3,11 @@
 //! the minute ends. The count is shared (DynamoDB, `db::abuse`); the refusal is remembered per
 //! process, so each warm function learns it from its own next miss and then needs no call.
 
+use crate::Code;
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 
 use chrono::{DateTime, Utc};
-use http::{HeaderValue, StatusCode};
 
 use crate::problem::Problem;
 
@@ -36,22 +36,15 @@ pub fn refuse(who: &str, now: DateTime<Utc>) -> i64 {
 }
 
 /// The 429 answer, with `Retry-After`.
-pub fn too_many(until: i64, now: DateTime<Utc>) -> lambda_http::Response<lambda_http::Body> {
+pub fn too_many(until: i64, now: DateTime<Utc>) -> Problem {
     let wait = (until - now.timestamp()).max(1);
     tracing::warn!(retry_after = wait, "number guessing throttled");
-    let mut resp = Problem::new(
-        StatusCode::TOO_MANY_REQUESTS,
-        "too_many_failed_lookups",
-        "Too many lookups of numbers that have no bill",
-    )
-    .detail(format!(
-        "This key looked up more numbers without a bill in a minute than a store does. Retry after {wait} s."
-    ))
-    .into_response();
-    if let Ok(v) = HeaderValue::from_str(&wait.to_string()) {
-        resp.headers_mut().insert(http::header::RETRY_AFTER, v);
-    }
-    resp
+    Problem::of(Code::TooManyFailedLookups)
+        .detail(format!(
+            "This key looked up more numbers without a bill in a minute than a store does. \
+             Retry after {wait} s."
+        ))
+        .header(http::header::RETRY_AFTER, &wait.to_string())
 }
 
 /// The limit from the environment's `MISSES_PER_MINUTE`.

@@ -1,5 +1,6 @@
 //! Reading requests and writing responses the same way in every function.
 
+use crate::Code;
 use http::{HeaderValue, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
@@ -36,42 +37,26 @@ pub fn json_object(req: &Request) -> Result<Map<String, Value>, Problem> {
         .trim()
         .to_ascii_lowercase();
     if essence != "application/json" {
-        return Err(Problem::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            "Send the body as application/json",
-        ));
+        return Err(Problem::of(Code::UnsupportedMediaType));
     }
     let bytes: &[u8] = req.body().as_ref();
     if bytes.len() > MAX_BODY_BYTES {
-        return Err(Problem::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            "Request body too large",
-        )
-        .detail(format!("The body may hold at most {MAX_BODY_BYTES} bytes.")));
+        return Err(Problem::of(Code::PayloadTooLarge)
+            .detail(format!("The body may hold at most {MAX_BODY_BYTES} bytes.")));
     }
     let value = crate::strict_json::parse(bytes).map_err(|e| match e {
-        crate::strict_json::Error::Duplicate(name) => Problem::new(
-            StatusCode::BAD_REQUEST,
-            "duplicate_field",
-            "A member appears twice in the body",
-        )
-        .detail(format!(
-            "The member {name:?} is given more than once; send each member once."
-        ))
-        .with("field", name),
+        crate::strict_json::Error::Duplicate(name) => Problem::of(Code::DuplicateField)
+            .detail(format!(
+                "The member {name:?} is given more than once; send each member once."
+            ))
+            .with("field", name),
         crate::strict_json::Error::Syntax(e) => {
-            Problem::new(StatusCode::BAD_REQUEST, "malformed_json", "Malformed JSON")
-                .detail(format!("The body is not valid JSON: {e}"))
+            Problem::of(Code::MalformedJson).detail(format!("The body is not valid JSON: {e}"))
         }
     })?;
     match value {
         Value::Object(map) => Ok(map),
-        _ => Err(
-            Problem::new(StatusCode::BAD_REQUEST, "malformed_json", "Malformed JSON")
-                .detail("The body must be a JSON object."),
-        ),
+        _ => Err(Problem::of(Code::MalformedJson).detail("The body must be a JSON object.")),
     }
 }
 
@@ -82,7 +67,7 @@ pub struct Fields {
 }
 
 impl Fields {
-    pub fn push(&mut self, field: &str, code: &'static str, message: impl Into<String>) {
+    pub fn push(&mut self, field: &str, code: Code, message: impl Into<String>) {
         self.errors.push(FieldError {
             field: field.to_string(),
             code,
@@ -94,7 +79,7 @@ impl Fields {
     pub fn only_known(&mut self, body: &Map<String, Value>, known: &[&str]) {
         for key in body.keys() {
             if !known.contains(&key.as_str()) {
-                self.push(key, "unknown_field", "is not a field of this request");
+                self.push(key, Code::UnknownField, "is not a field of this request");
             }
         }
     }
@@ -106,7 +91,7 @@ impl Fields {
         &mut self,
         body: &Map<String, Value>,
         field: &str,
-        code: &'static str,
+        code: Code,
         max_chars: usize,
         required: bool,
     ) -> Option<String> {
@@ -158,10 +143,6 @@ pub fn is_reference(s: &str) -> bool {
         .all(|b| b.is_ascii_alphanumeric() || b"._:/#-".contains(&b))
 }
 
-pub fn path_param(req: &Request, name: &str) -> Option<String> {
-    req.path_parameters().first(name).map(str::to_string)
-}
-
 /// A listing's page size: `limit`, 1 to 100, 20 when absent.
 pub fn limit_param(req: &Request) -> Result<i32, Problem> {
     match query_param(req, "limit") {
@@ -170,13 +151,7 @@ pub fn limit_param(req: &Request) -> Result<i32, Problem> {
             .parse::<i32>()
             .ok()
             .filter(|l| (1..=100).contains(l))
-            .ok_or_else(|| {
-                Problem::new(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_limit",
-                    "limit must be 1 to 100",
-                )
-            }),
+            .ok_or_else(|| Problem::of(Code::InvalidLimit)),
     }
 }
 
@@ -251,16 +226,4 @@ pub fn source_ip(req: &Request) -> Option<String> {
 /// Turns a handler's outcome into the response Lambda returns.
 pub fn respond(outcome: Result<Response<Body>, Problem>) -> Response<Body> {
     outcome.unwrap_or_else(Problem::into_response)
-}
-
-/// Which of a function's routes a request is for: its method and path split at `/`.
-pub fn route(req: &Request) -> (http::Method, Vec<String>) {
-    let segments = req
-        .uri()
-        .path()
-        .split('/')
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-        .collect();
-    (req.method().clone(), segments)
 }

@@ -5,6 +5,9 @@ use http::StatusCode;
 use lambda_http::{Body, Response};
 use serde_json::{json, Map, Value};
 
+mod code;
+pub use code::Code;
+
 pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
 
 /// The error codes' documentation, served at `/problems/{code}` (see `docs/ERRORS.md`).
@@ -44,32 +47,65 @@ pub fn documented(code: &str) -> Option<(String, String)> {
     })
 }
 
+/// Every code docs/ERRORS.md lists, with its HTTP status.
+pub fn documented_codes() -> std::collections::BTreeMap<String, u16> {
+    let mut out = std::collections::BTreeMap::new();
+    for line in ERRORS_MD.lines() {
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        if cells.len() < 5 || !cells[1].starts_with('`') {
+            continue;
+        }
+        let Ok(status) = cells[2].parse::<u16>() else {
+            continue;
+        };
+        for code in cells[1].split(" / ") {
+            out.insert(code.trim_matches('`').to_string(), status);
+        }
+    }
+    out
+}
+
 /// One field-level complaint inside a validation problem.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldError {
     pub field: String,
-    pub code: &'static str,
+    pub code: Code,
     pub message: String,
 }
 
+impl FieldError {
+    pub fn new(field: impl Into<String>, code: Code, message: impl Into<String>) -> Self {
+        FieldError {
+            field: field.into(),
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// An error answer: its code (which fixes status and title), what of this request went wrong,
+/// and members or headers a code adds (`errors`, `Retry-After`, `Allow`).
 #[derive(Debug, Clone)]
 pub struct Problem {
-    pub status: StatusCode,
-    pub code: &'static str,
-    pub title: String,
+    pub code: Code,
     pub detail: Option<String>,
     pub extra: Map<String, Value>,
+    pub headers: Vec<(http::HeaderName, String)>,
 }
 
 impl Problem {
-    pub fn new(status: StatusCode, code: &'static str, title: impl Into<String>) -> Self {
+    /// The problem of `code`.
+    pub fn of(code: Code) -> Self {
         Problem {
-            status,
             code,
-            title: title.into(),
             detail: None,
             extra: Map::new(),
+            headers: Vec::new(),
         }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.code.status()
     }
 
     pub fn detail(mut self, detail: impl Into<String>) -> Self {
@@ -82,9 +118,15 @@ impl Problem {
         self
     }
 
+    /// A header sent with the answer (a value that is not a valid header is left out).
+    pub fn header(mut self, name: http::HeaderName, value: &str) -> Self {
+        self.headers.push((name, value.to_string()));
+        self
+    }
+
     /// A 400 whose code is the first field error's; all of them are listed under `errors`.
     pub fn validation(errors: Vec<FieldError>) -> Self {
-        let code = errors.first().map_or("invalid_request", |e| e.code);
+        let code = errors.first().map_or(Code::InvalidRequest, |e| e.code);
         let detail = errors
             .iter()
             .map(|e| format!("{}: {}", e.field, e.message))
@@ -92,48 +134,26 @@ impl Problem {
             .join("; ");
         let list: Vec<Value> = errors
             .iter()
-            .map(|e| json!({"field": e.field, "code": e.code, "message": e.message}))
+            .map(|e| json!({"field": e.field, "code": e.code.as_str(), "message": e.message}))
             .collect();
-        Problem::new(StatusCode::BAD_REQUEST, code, "The request is not valid")
-            .detail(detail)
-            .with("errors", list)
+        Problem::of(code).detail(detail).with("errors", list)
+    }
+
+    /// One field's mistake, as a validation problem.
+    pub fn field(field: &str, code: Code, message: impl Into<String>) -> Self {
+        Problem::validation(vec![FieldError::new(field, code, message)])
     }
 
     pub fn unauthorized() -> Self {
-        Problem::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "Missing or invalid credentials",
-        )
-        .detail("Send 'Authorization: Bearer <API key>' with a key issued for this API.")
-    }
-
-    pub fn not_found(code: &'static str, what: &str) -> Self {
-        Problem::new(StatusCode::NOT_FOUND, code, format!("{what} not found"))
-    }
-
-    pub fn route_not_found() -> Self {
-        Problem::new(StatusCode::NOT_FOUND, "route_not_found", "No such route")
-    }
-
-    pub fn method_not_allowed() -> Self {
-        Problem::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
-            "Method not allowed on this route",
-        )
+        Problem::of(Code::Unauthorized)
+            .detail("Send 'Authorization: Bearer <API key>' with a key issued for this API.")
     }
 
     /// Something on our side failed; the cause is logged, never sent. It does not claim that
     /// nothing was written (a fault may come after a write): it says what a retry does.
     pub fn internal(cause: &dyn std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "internal error");
-        Problem::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal_error",
-            "Internal error",
-        )
-        .detail(
+        Problem::of(Code::InternalError).detail(
             "The fault is logged. Retrying the same request is safe: with the same \
              Idempotency-Key (or store_transaction_id) it completes the request or returns its \
              first result, never a second one.",
@@ -143,12 +163,8 @@ impl Problem {
     /// A dependency is overloaded or unreachable: retry later.
     pub fn unavailable(cause: &dyn std::fmt::Display) -> Self {
         tracing::warn!(error = %cause, "dependency unavailable");
-        Problem::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "service_unavailable",
-            "Service temporarily unavailable",
-        )
-        .detail("Retry after a short delay with the same request.")
+        Problem::of(Code::ServiceUnavailable)
+            .detail("Retry after a short delay with the same request.")
     }
 
     pub fn body(&self) -> Value {
@@ -158,10 +174,11 @@ impl Problem {
         for (k, v) in &self.extra {
             body.insert(k.clone(), v.clone());
         }
-        body.insert("type".into(), Value::String(problem_type(self.code)));
-        body.insert("title".into(), Value::String(self.title.clone()));
-        body.insert("status".into(), Value::from(self.status.as_u16()));
-        body.insert("code".into(), Value::String(self.code.to_string()));
+        let code = self.code.as_str();
+        body.insert("type".into(), Value::String(problem_type(code)));
+        body.insert("title".into(), Value::String(self.code.title().to_string()));
+        body.insert("status".into(), Value::from(self.status().as_u16()));
+        body.insert("code".into(), Value::String(code.to_string()));
         if let Some(d) = &self.detail {
             body.insert("detail".into(), Value::String(d.clone()));
         }
@@ -170,18 +187,23 @@ impl Problem {
 
     pub fn into_response(self) -> Response<Body> {
         let mut resp = Response::new(Body::Text(format!("{}\n", self.body())));
-        *resp.status_mut() = self.status;
+        *resp.status_mut() = self.status();
         resp.headers_mut().insert(
             http::header::CONTENT_TYPE,
             http::HeaderValue::from_static(PROBLEM_CONTENT_TYPE),
         );
+        for (name, value) in self.headers {
+            if let Ok(v) = http::HeaderValue::from_str(&value) {
+                resp.headers_mut().insert(name, v);
+            }
+        }
         resp
     }
 }
 
 impl std::fmt::Display for Problem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {}", self.status.as_u16(), self.code)
+        write!(f, "{} {}", self.status().as_u16(), self.code)
     }
 }
 
@@ -230,16 +252,8 @@ mod tests {
     #[test]
     fn validation_problem_lists_all_errors_and_takes_the_first_code() {
         let p = Problem::validation(vec![
-            FieldError {
-                field: "amount".into(),
-                code: "invalid_amount",
-                message: "must be at least 1".into(),
-            },
-            FieldError {
-                field: "due_date".into(),
-                code: "invalid_due_date",
-                message: "must be a date".into(),
-            },
+            FieldError::new("amount", Code::InvalidAmount, "must be at least 1"),
+            FieldError::new("due_date", Code::InvalidDueDate, "must be a date"),
         ]);
         let b = p.body();
         assert_eq!(b["code"], "invalid_amount");

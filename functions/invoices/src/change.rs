@@ -16,6 +16,7 @@ use smartpit_shared::db::{fingerprint, idempotency_key, Claim, Lock};
 use smartpit_shared::http::{self as web, json_object, Fields};
 use smartpit_shared::money::{check_total, fee_from_json, yen_from_json, MAX_INVOICE_YEN};
 use smartpit_shared::notice::{Notice, NoticeKind};
+use smartpit_shared::Code;
 use smartpit_shared::{Invoice, InvoiceId, InvoiceStatus, Problem, SmartPitNumber};
 
 use crate::InvoicesFunction;
@@ -23,28 +24,21 @@ use crate::InvoicesFunction;
 fn not_changeable(inv: &Invoice, now: DateTime<Utc>) -> Option<Problem> {
     if let Some(h) = inv.held_at(now) {
         return Some(
-            Problem::new(
-                StatusCode::CONFLICT,
-                "payment_in_progress",
-                "The customer is paying this bill at a store now",
-            )
-            .with("invoice_id", inv.id.as_str())
-            .with(
-                "held_until",
-                DateTime::from_timestamp(h.until, 0).map(smartpit_shared::invoice::jst_timestamp),
-            ),
+            Problem::of(Code::PaymentInProgress)
+                .with("invoice_id", inv.id.as_str())
+                .with(
+                    "held_until",
+                    DateTime::from_timestamp(h.until, 0)
+                        .map(smartpit_shared::invoice::jst_timestamp),
+                ),
         );
     }
     let status = inv.status_at(now);
     (status != InvoiceStatus::Registered).then(|| {
-        Problem::new(
-            StatusCode::CONFLICT,
-            "invoice_not_changeable",
-            "Only a registered bill before its deadline can be changed or moved",
-        )
-        .detail(format!("The invoice is {}.", status.as_str()))
-        .with("invoice_id", inv.id.as_str())
-        .with("invoice_status", status.as_str())
+        Problem::of(Code::InvoiceNotChangeable)
+            .detail(format!("The invoice is {}.", status.as_str()))
+            .with("invoice_id", inv.id.as_str())
+            .with("invoice_status", status.as_str())
     })
 }
 
@@ -68,7 +62,7 @@ fn changes(
     if body.is_empty() {
         f.push(
             "amount",
-            "nothing_to_change",
+            Code::NothingToChange,
             "give at least one of amount, due_date, description, store_description, customer_fee",
         );
     }
@@ -76,18 +70,18 @@ fn changes(
     if let Some(v) = body.get("amount") {
         match yen_from_json(v, MAX_INVOICE_YEN) {
             Ok(a) => next.amount = a,
-            Err(m) => f.push("amount", "invalid_amount", m),
+            Err(m) => f.push("amount", Code::InvalidAmount, m),
         }
     }
     if let Some(v) = body.get("customer_fee") {
         match fee_from_json(v) {
             Ok(a) => next.customer_fee = a,
-            Err(m) => f.push("customer_fee", "invalid_customer_fee", m),
+            Err(m) => f.push("customer_fee", Code::InvalidCustomerFee, m),
         }
     }
     if body.contains_key("amount") || body.contains_key("customer_fee") {
         if let Err(m) = check_total(next.amount, next.customer_fee) {
-            f.push("amount", "invalid_amount", m);
+            f.push("amount", Code::InvalidAmount, m);
         }
     }
     match body.get("due_date") {
@@ -98,30 +92,30 @@ fn changes(
             match parse_due_date(s, now) {
                 Ok(d) if d > last => f.push(
                     "due_date",
-                    "invalid_due_date",
+                    Code::InvalidDueDate,
                     format!("must be at most {last} (59 days after the registration day, JST)"),
                 ),
                 Ok(d) => {
                     next.due_date = d;
                     next.deadline = deadline_epoch(d);
                 }
-                Err(m) => f.push("due_date", "invalid_due_date", m),
+                Err(m) => f.push("due_date", Code::InvalidDueDate, m),
             }
         }
         Some(_) => f.push(
             "due_date",
-            "invalid_due_date",
+            Code::InvalidDueDate,
             "must be a date as YYYY-MM-DD",
         ),
     }
     if body.contains_key("description") {
-        next.description = f.text(body, "description", "invalid_description", 200, false);
+        next.description = f.text(body, "description", Code::InvalidDescription, 200, false);
     }
     if body.contains_key("store_description") {
         next.store_description = f.text(
             body,
             "store_description",
-            "invalid_store_description",
+            Code::InvalidStoreDescription,
             smartpit_shared::invoice::STORE_DESCRIPTION_CHARS,
             false,
         );
@@ -218,14 +212,10 @@ impl InvoicesFunction {
     async fn lost_race(&self, merchant: &Merchant, id: &str, now: DateTime<Utc>) -> Problem {
         match self.db.get_merchant_invoice(&merchant.id, id).await {
             Ok(Some(inv)) => not_changeable(&inv, now).unwrap_or_else(|| {
-                Problem::new(
-                    StatusCode::CONFLICT,
-                    "invoice_changed",
-                    "The bill changed while this request ran",
-                )
-                .detail("Read it again and send the change with a new Idempotency-Key.")
+                Problem::of(Code::InvoiceChanged)
+                    .detail("Read it again and send the change with a new Idempotency-Key.")
             }),
-            Ok(None) => Problem::not_found("invoice_not_found", "Invoice"),
+            Ok(None) => Problem::of(Code::InvoiceNotFound),
             Err(p) => p,
         }
     }
@@ -295,12 +285,12 @@ impl InvoicesFunction {
         f.only_known(&body, &["smartpit_number"]);
         let number = match body.get("smartpit_number").and_then(Value::as_str) {
             Some(s) => SmartPitNumber::parse(s)
-                .map_err(|e| f.push("smartpit_number", "invalid_number", e.to_string()))
+                .map_err(|e| f.push("smartpit_number", Code::InvalidNumber, e.to_string()))
                 .ok(),
             None => {
                 f.push(
                     "smartpit_number",
-                    "invalid_number",
+                    Code::InvalidNumber,
                     "is required (a string of 13 digits)",
                 );
                 None
@@ -311,11 +301,7 @@ impl InvoicesFunction {
             return Err(Problem::internal(&"validation passed without a number"));
         };
         if number == inv.number() {
-            return Err(Problem::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "same_number",
-                "The bill is on this number already",
-            ));
+            return Err(Problem::of(Code::SameNumber));
         }
         let fp = fingerprint(
             "POST",

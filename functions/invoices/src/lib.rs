@@ -23,7 +23,41 @@ use serde_json::{json, Value};
 use smartpit_shared::auth;
 use smartpit_shared::config::Resources;
 use smartpit_shared::http::{self as web};
+use smartpit_shared::routes::Routes;
+use smartpit_shared::Code;
 use smartpit_shared::{Db, InvoiceStatus, Problem};
+use std::sync::OnceLock;
+
+/// What each of the function's routes does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    Contract,
+    Register,
+    List,
+    Get,
+    Change,
+    Move,
+    Cancel,
+    Resend,
+    PaymentsReport,
+}
+
+/// The function's routes, as infra/template.yaml routes them here (a test holds the two equal).
+pub fn routes() -> &'static Routes<Route> {
+    static ROUTES: OnceLock<Routes<Route>> = OnceLock::new();
+    ROUTES.get_or_init(|| {
+        Routes::new()
+            .add(Method::GET, "/openapi.yaml", Route::Contract)
+            .add(Method::POST, "/v1/invoices", Route::Register)
+            .add(Method::GET, "/v1/invoices", Route::List)
+            .add(Method::GET, "/v1/invoices/{id}", Route::Get)
+            .add(Method::PATCH, "/v1/invoices/{id}", Route::Change)
+            .add(Method::POST, "/v1/invoices/{id}/move", Route::Move)
+            .add(Method::POST, "/v1/invoices/{id}/cancel", Route::Cancel)
+            .add(Method::POST, "/v1/invoices/{id}/resend", Route::Resend)
+            .add(Method::GET, "/v1/reports/payments", Route::PaymentsReport)
+    })
+}
 
 pub struct InvoicesFunction {
     db: Db,
@@ -57,40 +91,20 @@ impl InvoicesFunction {
     }
 
     async fn route(&self, req: Request, now: DateTime<Utc>) -> Result<Response<Body>, Problem> {
-        let (method, segments) = web::route(&req);
-        let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
-        match segments.as_slice() {
-            ["openapi.yaml"] => match method {
-                Method::GET => Ok(contract()),
-                _ => Err(Problem::method_not_allowed()),
-            },
-            ["v1", "invoices"] => match method {
-                Method::POST => self.register(&req, now).await,
-                Method::GET => self.list(&req, now).await,
-                _ => Err(Problem::method_not_allowed()),
-            },
-            ["v1", "invoices", id] => match method {
-                Method::GET => self.get(&req, id, now).await,
-                Method::PATCH => self.change(&req, id, now).await,
-                _ => Err(Problem::method_not_allowed()),
-            },
-            ["v1", "invoices", id, "move"] => match method {
-                Method::POST => self.move_to(&req, id, now).await,
-                _ => Err(Problem::method_not_allowed()),
-            },
-            ["v1", "invoices", id, "cancel"] => match method {
-                Method::POST => self.cancel(&req, id, now).await,
-                _ => Err(Problem::method_not_allowed()),
-            },
-            ["v1", "invoices", id, "resend"] => match method {
-                Method::POST => self.resend(&req, id, now).await,
-                _ => Err(Problem::method_not_allowed()),
-            },
-            ["v1", "reports", "payments"] => match method {
-                Method::GET => self.payments_report(&req).await,
-                _ => Err(Problem::method_not_allowed()),
-            },
-            _ => Err(Problem::route_not_found()),
+        let found = routes()
+            .find(req.method(), req.uri().path())
+            .map_err(|miss| miss.problem())?;
+        let id = found.param("id");
+        match found.route {
+            Route::Contract => Ok(contract()),
+            Route::Register => self.register(&req, now).await,
+            Route::List => self.list(&req, now).await,
+            Route::Get => self.get(&req, id, now).await,
+            Route::Change => self.change(&req, id, now).await,
+            Route::Move => self.move_to(&req, id, now).await,
+            Route::Cancel => self.cancel(&req, id, now).await,
+            Route::Resend => self.resend(&req, id, now).await,
+            Route::PaymentsReport => self.payments_report(&req).await,
         }
     }
 
@@ -114,7 +128,7 @@ impl InvoicesFunction {
         self.db
             .get_merchant_invoice(&merchant.id, id)
             .await?
-            .ok_or_else(|| Problem::not_found("invoice_not_found", "Invoice"))
+            .ok_or_else(|| Problem::of(Code::InvoiceNotFound))
     }
 
     async fn list(&self, req: &Request, now: DateTime<Utc>) -> Result<Response<Body>, Problem> {
@@ -122,12 +136,8 @@ impl InvoicesFunction {
         let status = match web::query_param(req, "status") {
             None => None,
             Some(s) => Some(InvoiceStatus::parse(&s).ok_or_else(|| {
-                Problem::new(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_status",
-                    "Unknown status filter",
-                )
-                .detail("Use registered, paid, settled, cancelled or expired.")
+                Problem::of(Code::InvalidStatus)
+                    .detail("Use registered, paid, settled, cancelled or expired.")
             })?),
         };
         let limit = web::limit_param(req)?;

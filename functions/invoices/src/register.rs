@@ -14,6 +14,7 @@ use smartpit_shared::http::{self as web, json_object};
 use smartpit_shared::ids::new_secret;
 use smartpit_shared::notice::{Notice, NoticeKind};
 use smartpit_shared::problem::FieldError;
+use smartpit_shared::Code;
 use smartpit_shared::{Invoice, InvoiceId, InvoiceStatus, NumberKind, Problem, SmartPitNumber};
 
 use crate::validate::{self, NewInvoice};
@@ -44,7 +45,7 @@ impl InvoicesFunction {
             None => {
                 return Err(Problem::validation(vec![FieldError {
                     field: "smartpit_number".into(),
-                    code: "smartpit_number_required",
+                    code: Code::SmartpitNumberRequired,
                     message: "is required unless customer.email or customer.mobile_email is \
                               given, to receive a sheet"
                         .into(),
@@ -100,12 +101,9 @@ impl InvoicesFunction {
                 RegisterOutcome::DuplicateOrder {
                     existing_invoice_id,
                 } => {
-                    return Err(Problem::new(
-                        StatusCode::CONFLICT,
-                        "duplicate_order_id",
-                        "An invoice with this merchant_order_id exists already",
+                    return Err(
+                        Problem::of(Code::DuplicateOrderId).with("invoice_id", existing_invoice_id)
                     )
-                    .with("invoice_id", existing_invoice_id))
                 }
             }
         }
@@ -194,11 +192,7 @@ impl InvoicesFunction {
             .await?
             .map(|rec| rec.number)
             .ok_or_else(|| {
-                Problem::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "customer_ref_not_found",
-                    "None of your joint cards carries this customer_ref",
-                )
+                Problem::of(Code::CustomerRefNotFound)
                 .detail("Issue a joint card for the customer (POST /v1/joint-cards) or register with the card's number.")
                 .with("customer_ref", customer_ref.to_string())
             })
@@ -213,10 +207,7 @@ impl InvoicesFunction {
         number: smartpit_shared::SmartPitNumber,
         now: DateTime<Utc>,
     ) -> Result<(), Problem> {
-        let unusable = |code: &'static str, title: &str| {
-            Problem::new(StatusCode::UNPROCESSABLE_ENTITY, code, title.to_string())
-                .with("smartpit_number", number.to_string())
-        };
+        let unusable = |code: Code| Problem::of(code).with("smartpit_number", number.to_string());
         let who = format!("merchant#{}", merchant.id);
         if let Some(until) = smartpit_shared::guessing::refused_until(&who, now) {
             return Err(guessing_refused(until, now));
@@ -228,17 +219,15 @@ impl InvoicesFunction {
                 let until = smartpit_shared::guessing::refuse(&who, now);
                 return Err(guessing_refused(until, now));
             }
-            return Err(unusable(
-                "number_not_found",
-                "No Smart Pit number like this has been issued",
-            )
-            .detail("Check the number with the customer."));
+            return Err(unusable(Code::NumberNotFound).detail(
+                "No Smart Pit number like this has been issued: check the number with the customer.",
+            ));
         };
         // A sheet from the web site (no merchant) is the customer's own, like a card, until
         // it expires (FAQ Q07): any merchant may bill it.
         if rec.kind == NumberKind::Sheet && rec.merchant_id.is_none() {
             if rec.expires_at.is_some_and(|e| now.timestamp() > e) {
-                return Err(unusable("number_expired", "This sheet number has expired").detail(
+                return Err(unusable(Code::NumberExpired).detail(
                     "A number from the web site is valid for 60 days: the customer can get a new one there.",
                 ));
             }
@@ -247,16 +236,14 @@ impl InvoicesFunction {
         // A sheet a merchant's registration issued belongs to the one purchase it was issued
         // for; the next purchase gets its own.
         if rec.kind == NumberKind::Sheet {
-            let mut p = unusable(
-                "number_not_usable",
-                "A sheet number serves only the purchase it was issued for",
-            )
-            .detail("Register without a number to issue a new sheet.");
+            let mut p = unusable(Code::NumberNotUsable).detail(
+                "A sheet number serves only the purchase it was issued for: register without a \
+                 number to issue a new sheet.",
+            );
             if rec.merchant_id.as_deref() == Some(merchant.id.as_str())
                 && rec.expires_at.is_some_and(|e| now.timestamp() > e)
             {
-                p.code = "number_expired";
-                p.title = "This sheet number has expired".into();
+                p.code = Code::NumberExpired;
             }
             return Err(p);
         }
@@ -282,14 +269,10 @@ fn queued_notices(new: &NewInvoice, sheet: bool, now: DateTime<Utc>) -> Vec<Noti
 }
 
 fn guessing_refused(until: i64, now: DateTime<Utc>) -> Problem {
-    Problem::new(
-        StatusCode::TOO_MANY_REQUESTS,
-        "too_many_failed_lookups",
-        "Too many registrations on numbers that were never issued",
-    )
-    .detail(format!(
-        "Retry after {} s; check the numbers with the customers.",
-        (until - now.timestamp()).max(1)
+    let wait = (until - now.timestamp()).max(1);
+    Problem::of(Code::TooManyFailedLookups).detail(format!(
+        "Too many registrations on numbers that were never issued. Retry after {wait} s; check \
+         the numbers with the customers."
     ))
 }
 

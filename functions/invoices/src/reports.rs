@@ -1,6 +1,7 @@
 //! `GET /v1/reports/payments?date=YYYY-MM-DD`: the merchant's bills collected that JST day, as
 //! CSV (the default, for a spreadsheet) or JSON (`Accept: application/json`), totals last.
 
+use smartpit_shared::Code;
 use std::collections::HashMap;
 
 use chrono::NaiveDate;
@@ -14,11 +15,7 @@ use smartpit_shared::Problem;
 use crate::InvoicesFunction;
 
 fn bad_date() -> Problem {
-    Problem::new(
-        StatusCode::BAD_REQUEST,
-        "invalid_date",
-        "date must be a JST day as YYYY-MM-DD",
-    )
+    Problem::of(Code::InvalidDate)
 }
 
 /// Exactly `YYYY-MM-DD` (chrono alone takes signs and unpadded fields).

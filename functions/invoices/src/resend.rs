@@ -5,7 +5,7 @@
 //! its deadline, not held by a slip). The notifier sends them as it sent the first ones.
 
 use chrono::{DateTime, Duration, Utc};
-use http::{HeaderValue, StatusCode};
+use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
 use smartpit_shared::auth;
@@ -13,6 +13,7 @@ use smartpit_shared::clock::{jst, jst_date};
 use smartpit_shared::db::{fingerprint, idempotency_key, RESENDS_PER_DAY};
 use smartpit_shared::http as web;
 use smartpit_shared::notice::{Notice, NoticeKind};
+use smartpit_shared::Code;
 use smartpit_shared::Problem;
 
 use crate::InvoicesFunction;
@@ -44,11 +45,7 @@ impl InvoicesFunction {
             queued.push(Notice::queued(NoticeKind::MobileMail, Some(to), now));
         }
         if queued.is_empty() {
-            return Err(Problem::new(
-                StatusCode::CONFLICT,
-                "nothing_to_resend",
-                "The bill has no mail to send again",
-            )
+            return Err(Problem::of(Code::NothingToResend)
             .detail("Only a bill registered with a customer's mail address (a sheet bill's, or a mobile address) has registration mail."));
         }
         let day = jst_date(now).to_string();
@@ -60,7 +57,7 @@ impl InvoicesFunction {
         };
         if seen >= RESENDS_PER_DAY {
             self.db.release_idempotency_key(&lock).await;
-            return Ok(limit(now));
+            return Err(limit(now));
         }
         let mut next = inv.clone();
         for n in queued {
@@ -89,24 +86,17 @@ impl InvoicesFunction {
 }
 
 /// 429 `resend_limit`, retry at the next JST midnight.
-fn limit(now: DateTime<Utc>) -> Response<Body> {
+fn limit(now: DateTime<Utc>) -> Problem {
     let tomorrow = jst_date(now) + Duration::days(1);
     let midnight = tomorrow
         .and_hms_opt(0, 0, 0)
         .and_then(|t| t.and_local_timezone(jst()).single())
         .map_or(now.timestamp() + 86_400, |t| t.timestamp());
     let wait = (midnight - now.timestamp()).max(1);
-    let mut resp = Problem::new(
-        StatusCode::TOO_MANY_REQUESTS,
-        "resend_limit",
-        "The bill's mail was sent again as often as a day allows",
-    )
-    .detail(format!(
-        "A bill's registration mail may be sent again {RESENDS_PER_DAY} times a JST day. Retry after {wait} s."
-    ))
-    .into_response();
-    if let Ok(v) = HeaderValue::from_str(&wait.to_string()) {
-        resp.headers_mut().insert(http::header::RETRY_AFTER, v);
-    }
-    resp
+    Problem::of(Code::ResendLimit)
+        .detail(format!(
+            "A bill's registration mail may be sent again {RESENDS_PER_DAY} times a JST day. \
+             Retry after {wait} s."
+        ))
+        .header(http::header::RETRY_AFTER, &wait.to_string())
 }

@@ -8,6 +8,7 @@ use smartpit_shared::invoice::{Customer, STORE_DESCRIPTION_CHARS};
 use smartpit_shared::mail_address;
 use smartpit_shared::money::{check_total, fee_from_json, yen_from_json, MAX_INVOICE_YEN};
 use smartpit_shared::number::{NumberError, SmartPitNumber};
+use smartpit_shared::Code;
 use smartpit_shared::Problem;
 
 pub struct NewInvoice {
@@ -46,7 +47,7 @@ fn customer(body: &Map<String, Value>, f: &mut Fields) -> Customer {
     };
     let Value::Object(c) = v else {
         if !v.is_null() {
-            f.push("customer", "invalid_customer", "must be an object");
+            f.push("customer", Code::InvalidCustomer, "must be an object");
         }
         return out;
     };
@@ -54,7 +55,7 @@ fn customer(body: &Map<String, Value>, f: &mut Fields) -> Customer {
         if key != "email" && key != "mobile_email" {
             f.push(
                 &format!("customer.{key}"),
-                "unknown_field",
+                Code::UnknownField,
                 "is not a field of customer",
             );
         }
@@ -68,9 +69,13 @@ fn customer(body: &Map<String, Value>, f: &mut Fields) -> Customer {
             None | Some(Value::Null) => {}
             Some(Value::String(s)) => match mail_address::check(s) {
                 Ok(()) => *slot = Some(s.clone()),
-                Err(m) => f.push(&field, "invalid_email", m),
+                Err(m) => f.push(&field, Code::InvalidEmail, m),
             },
-            Some(_) => f.push(&field, "invalid_email", "must be a mail address (a string)"),
+            Some(_) => f.push(
+                &field,
+                Code::InvalidEmail,
+                "must be a mail address (a string)",
+            ),
         }
     }
     out
@@ -82,7 +87,7 @@ pub fn new_invoice(body: &Map<String, Value>, now: DateTime<Utc>) -> Result<NewI
     let merchant_order_id = f.text(
         body,
         "merchant_order_id",
-        "invalid_merchant_order_id",
+        Code::InvalidMerchantOrderId,
         64,
         true,
     );
@@ -90,20 +95,20 @@ pub fn new_invoice(body: &Map<String, Value>, now: DateTime<Utc>) -> Result<NewI
         if !is_reference(id) {
             f.push(
                 "merchant_order_id",
-                "invalid_merchant_order_id",
+                Code::InvalidMerchantOrderId,
                 "may hold only letters, digits and . _ : / # -",
             );
         }
     }
     let amount = match body.get("amount") {
         None => {
-            f.push("amount", "invalid_amount", "is required");
+            f.push("amount", Code::InvalidAmount, "is required");
             None
         }
         Some(v) => match yen_from_json(v, MAX_INVOICE_YEN) {
             Ok(y) => Some(y),
             Err(m) => {
-                f.push("amount", "invalid_amount", m);
+                f.push("amount", Code::InvalidAmount, m);
                 None
             }
         },
@@ -111,39 +116,39 @@ pub fn new_invoice(body: &Map<String, Value>, now: DateTime<Utc>) -> Result<NewI
     let customer_fee = match body.get("customer_fee") {
         None | Some(Value::Null) => 0,
         Some(v) => fee_from_json(v).unwrap_or_else(|m| {
-            f.push("customer_fee", "invalid_customer_fee", m);
+            f.push("customer_fee", Code::InvalidCustomerFee, m);
             0
         }),
     };
     if let Some(Err(m)) = amount.map(|a| check_total(a, customer_fee)) {
-        f.push("amount", "invalid_amount", m);
+        f.push("amount", Code::InvalidAmount, m);
     }
     let due_date = match body.get("due_date") {
         Some(Value::String(s)) => match parse_due_date(s, now) {
             Ok(d) => Some(d),
             Err(m) => {
-                f.push("due_date", "invalid_due_date", m);
+                f.push("due_date", Code::InvalidDueDate, m);
                 None
             }
         },
         Some(_) => {
             f.push(
                 "due_date",
-                "invalid_due_date",
+                Code::InvalidDueDate,
                 "must be a date as YYYY-MM-DD",
             );
             None
         }
         None => {
-            f.push("due_date", "invalid_due_date", "is required");
+            f.push("due_date", Code::InvalidDueDate, "is required");
             None
         }
     };
-    let description = f.text(body, "description", "invalid_description", 200, false);
+    let description = f.text(body, "description", Code::InvalidDescription, 200, false);
     let store_description = f.text(
         body,
         "store_description",
-        "invalid_store_description",
+        Code::InvalidStoreDescription,
         STORE_DESCRIPTION_CHARS,
         false,
     );
@@ -152,31 +157,31 @@ pub fn new_invoice(body: &Map<String, Value>, now: DateTime<Utc>) -> Result<NewI
         Some(Value::String(s)) => match SmartPitNumber::parse(s) {
             Ok(n) => Some(n),
             Err(e) => {
-                f.push("smartpit_number", "invalid_number", number_message(&e));
+                f.push("smartpit_number", Code::InvalidNumber, number_message(&e));
                 None
             }
         },
         Some(_) => {
             f.push(
                 "smartpit_number",
-                "invalid_number",
+                Code::InvalidNumber,
                 "must be a string of 13 digits",
             );
             None
         }
     };
-    let customer_ref = f.text(body, "customer_ref", "invalid_customer_ref", 64, false);
+    let customer_ref = f.text(body, "customer_ref", Code::InvalidCustomerRef, 64, false);
     if customer_ref.as_deref().is_some_and(|r| !is_reference(r)) {
         f.push(
             "customer_ref",
-            "invalid_customer_ref",
+            Code::InvalidCustomerRef,
             "may hold only letters, digits and . _ : / # -",
         );
     }
     if customer_ref.is_some() && !matches!(body.get("smartpit_number"), None | Some(Value::Null)) {
         f.push(
             "customer_ref",
-            "invalid_customer_ref",
+            Code::InvalidCustomerRef,
             "give either smartpit_number or customer_ref, not both",
         );
     }

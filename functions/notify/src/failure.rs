@@ -16,7 +16,7 @@ pub enum Failure {
 
 impl From<Problem> for Failure {
     fn from(p: Problem) -> Self {
-        Failure::Passing(format!("{} {}", p.status.as_u16(), p.code))
+        Failure::Passing(format!("{} {}", p.status().as_u16(), p.code))
     }
 }
 

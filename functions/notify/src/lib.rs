@@ -173,7 +173,7 @@ impl NotifyFunction {
     /// Everything one outbox record asks for, skipping the steps that have an outcome.
     /// `Err` only for a passing failure: the record is to be retried.
     pub async fn deliver(&self, outbox_id: &str, now: DateTime<Utc>) -> Result<(), String> {
-        let passing = |p: smartpit_shared::Problem| format!("{} {}", p.status.as_u16(), p.code);
+        let passing = |p: smartpit_shared::Problem| format!("{} {}", p.status().as_u16(), p.code);
         let Some(rec) = self.db.get_outbox(outbox_id).await.map_err(passing)? else {
             return Ok(()); // expired by TTL: nothing left to do
         };

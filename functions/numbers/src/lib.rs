@@ -14,10 +14,30 @@ use smartpit_shared::db::{fingerprint, idempotency_key, Claim, LEASE_SECONDS};
 use smartpit_shared::http::{self as web, is_reference, json_object, Fields};
 use smartpit_shared::ids::{base32, random_bytes};
 use smartpit_shared::issuance::{issue_seeded, SeededBatch, Template};
+use smartpit_shared::routes::Routes;
+use smartpit_shared::Code;
 use smartpit_shared::{auth, Db, NumberKind, Problem, SmartPitNumber};
+use std::sync::OnceLock;
 
 /// Most joint cards one request issues; larger pools come in several requests.
 pub const MAX_JOINT_CARDS_PER_REQUEST: usize = 1000;
+
+/// What each of the function's routes does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    IssueJointCards,
+    GetJointCard,
+}
+
+/// The function's routes, as infra/template.yaml routes them here (a test holds the two equal).
+pub fn routes() -> &'static Routes<Route> {
+    static ROUTES: OnceLock<Routes<Route>> = OnceLock::new();
+    ROUTES.get_or_init(|| {
+        Routes::new()
+            .add(Method::POST, "/v1/joint-cards", Route::IssueJointCards)
+            .add(Method::GET, "/v1/joint-cards/{number}", Route::GetJointCard)
+    })
+}
 
 pub struct NumbersFunction {
     db: Db,
@@ -35,14 +55,12 @@ impl NumbersFunction {
     }
 
     async fn route(&self, req: Request, now: DateTime<Utc>) -> Result<Response<Body>, Problem> {
-        let (method, segments) = web::route(&req);
-        let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
-        match (segments.as_slice(), method) {
-            (["v1", "joint-cards"], Method::POST) => self.joint_cards(&req, now).await,
-            (["v1", "joint-cards"], _) => Err(Problem::method_not_allowed()),
-            (["v1", "joint-cards", number], Method::GET) => self.joint_card(&req, number).await,
-            (["v1", "joint-cards", _], _) => Err(Problem::method_not_allowed()),
-            _ => Err(Problem::route_not_found()),
+        let found = routes()
+            .find(req.method(), req.uri().path())
+            .map_err(|miss| miss.problem())?;
+        match found.route {
+            Route::IssueJointCards => self.joint_cards(&req, now).await,
+            Route::GetJointCard => self.joint_card(&req, found.param("number")).await,
         }
     }
 
@@ -50,7 +68,7 @@ impl NumbersFunction {
     /// number that is not a joint card, is 404: a reference is the issuing merchant's data.
     async fn joint_card(&self, req: &Request, number: &str) -> Result<Response<Body>, Problem> {
         let merchant = auth::merchant(&self.db, req).await?;
-        let not_found = || Problem::not_found("joint_card_not_found", "Joint card");
+        let not_found = || Problem::of(Code::JointCardNotFound);
         let number = SmartPitNumber::parse(number).map_err(|_| not_found())?;
         let rec = self
             .db
@@ -168,13 +186,9 @@ fn partially_issued(cause: Problem, keyed: bool) -> Problem {
          batch; send one to make retries safe."
             .to_string()
     };
-    Problem::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "joint_cards_incomplete",
-        "The batch could not be completed now",
-    )
-    .detail(retry)
-    .with("cause", cause.code)
+    Problem::of(Code::JointCardsIncomplete)
+        .detail(retry)
+        .with("cause", cause.code.as_str())
 }
 
 /// `count` (1 to 1000) and optional `customer_refs`, one per card when given.
@@ -188,7 +202,7 @@ fn joint_card_request(
         _ => {
             f.push(
                 "count",
-                "invalid_count",
+                Code::InvalidCount,
                 format!("must be an integer from 1 to {MAX_JOINT_CARDS_PER_REQUEST}"),
             );
             0
@@ -205,7 +219,7 @@ fn joint_card_request(
                     }
                     _ => f.push(
                         &format!("customer_refs[{i}]"),
-                        "invalid_customer_ref",
+                        Code::InvalidCustomerRef,
                         "must be 1 to 64 letters, digits or . _ : / # -",
                     ),
                 }
@@ -213,7 +227,7 @@ fn joint_card_request(
         }
         Some(_) => f.push(
             "customer_refs",
-            "invalid_customer_ref",
+            Code::InvalidCustomerRef,
             "must be a list with one reference per card (as many as count)",
         ),
     }

@@ -17,23 +17,73 @@
 //! as they will in production. Only the invoice's own merchant may touch it (404 otherwise).
 
 use chrono::{DateTime, Utc};
-use http::StatusCode;
+use http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde_json::{json, Map, Value};
 use smartpit_shared::auth::{self, ChainPrincipal, Merchant};
 use smartpit_shared::config::Resources;
 use smartpit_shared::db::SettleResult;
 use smartpit_shared::http::{self as web, json_object, Fields};
+use smartpit_shared::routes::Routes;
 use smartpit_shared::settlement::FileKey;
 use smartpit_shared::store_chain::catalogue;
+use smartpit_shared::Code;
 use smartpit_shared::{Db, Invoice, InvoiceId, InvoiceStatus, Problem};
 use smartpit_store::StoreFunction;
+use std::sync::OnceLock;
 
 pub mod simulator;
 
 /// The chain and store a test payment is made at unless the request names them.
 pub const DEFAULT_CHAIN: &str = "lawson";
 pub const DEFAULT_STORE: &str = "TEST-0001";
+
+/// What each of the function's routes does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    /// What a real event does to one of the merchant's invoices.
+    Test(Action),
+    /// The simulator page (GET) and its form (POST).
+    StoreSimulator,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Pay,
+    Void,
+    Expire,
+    Settle,
+}
+
+/// The function's routes, as infra/template.yaml routes them here (a test holds the two equal).
+pub fn routes() -> &'static Routes<Route> {
+    static ROUTES: OnceLock<Routes<Route>> = OnceLock::new();
+    ROUTES.get_or_init(|| {
+        Routes::new()
+            .add(
+                Method::POST,
+                "/v1/test/invoices/{id}/pay",
+                Route::Test(Action::Pay),
+            )
+            .add(
+                Method::POST,
+                "/v1/test/invoices/{id}/void",
+                Route::Test(Action::Void),
+            )
+            .add(
+                Method::POST,
+                "/v1/test/invoices/{id}/expire",
+                Route::Test(Action::Expire),
+            )
+            .add(
+                Method::POST,
+                "/v1/test/invoices/{id}/settle",
+                Route::Test(Action::Settle),
+            )
+            .add(Method::GET, "/sandbox/store", Route::StoreSimulator)
+            .add(Method::POST, "/sandbox/store", Route::StoreSimulator)
+    })
+}
 
 pub struct SandboxFunction {
     db: Db,
@@ -57,33 +107,28 @@ impl SandboxFunction {
 
     async fn route(&self, req: Request, now: DateTime<Utc>) -> Result<Response<Body>, Problem> {
         if !self.test_stack {
-            return Err(Problem::route_not_found());
+            return Err(Problem::of(Code::RouteNotFound));
         }
-        let (method, segments) = web::route(&req);
-        let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
-        if segments.as_slice() == ["sandbox", "store"] {
-            return Ok(simulator::handle(&self.store, &req).await);
-        }
-        let ["v1", "test", "invoices", id, action] = segments.as_slice() else {
-            return Err(Problem::route_not_found());
+        let found = routes()
+            .find(req.method(), req.uri().path())
+            .map_err(|miss| miss.problem())?;
+        let action = match found.route {
+            Route::StoreSimulator => return Ok(simulator::handle(&self.store, &req).await),
+            Route::Test(action) => action,
         };
-        if method != http::Method::POST {
-            return Err(Problem::method_not_allowed());
-        }
         let merchant = auth::merchant(&self.db, &req).await?;
-        let invoice = self.own_invoice(&merchant, id).await?;
-        match *action {
-            "pay" => self.pay(&req, &invoice, now).await,
-            "void" => self.void(&invoice, now).await,
-            "expire" => self.expire(&invoice).await,
-            "settle" => self.settle(&invoice, now).await,
-            _ => Err(Problem::route_not_found()),
+        let invoice = self.own_invoice(&merchant, found.param("id")).await?;
+        match action {
+            Action::Pay => self.pay(&req, &invoice, now).await,
+            Action::Void => self.void(&invoice, now).await,
+            Action::Expire => self.expire(&invoice).await,
+            Action::Settle => self.settle(&invoice, now).await,
         }
     }
 
     /// The merchant's own invoice; another merchant's is as unknown as a missing one.
     async fn own_invoice(&self, merchant: &Merchant, id: &str) -> Result<Invoice, Problem> {
-        let not_found = || Problem::not_found("invoice_not_found", "Invoice");
+        let not_found = || Problem::of(Code::InvoiceNotFound);
         let id = InvoiceId::parse(id).ok_or_else(not_found)?;
         match self.db.get_invoice(&id).await? {
             Some(inv) if inv.merchant_id == merchant.id => Ok(inv),
@@ -108,7 +153,7 @@ impl SandboxFunction {
             None => DEFAULT_CHAIN.to_string(),
             Some(Value::String(c)) => c.clone(),
             Some(_) => {
-                f.push("store_chain", "invalid_store_chain", "must be a chain id");
+                f.push("store_chain", Code::InvalidStoreChain, "must be a chain id");
                 String::new()
             }
         };
@@ -146,13 +191,9 @@ impl SandboxFunction {
         let now = Utc::now();
         let past = DateTime::from_timestamp(inv.deadline + 1, 0).unwrap_or(now);
         if !self.db.expire_as_of(&inv.id, past, now).await? {
-            return Err(Problem::new(
-                StatusCode::CONFLICT,
-                "invoice_not_expirable",
-                "Only a registered invoice that no slip holds can expire",
-            )
-            .with("invoice_id", inv.id.as_str())
-            .with("invoice_status", inv.status_at(now).as_str()));
+            return Err(Problem::of(Code::InvoiceNotExpirable)
+                .with("invoice_id", inv.id.as_str())
+                .with("invoice_status", inv.status_at(now).as_str()));
         }
         self.answer(&inv.id, now).await
     }
@@ -192,18 +233,18 @@ impl SandboxFunction {
             .db
             .get_invoice(id)
             .await?
-            .ok_or_else(|| Problem::not_found("invoice_not_found", "Invoice"))?;
+            .ok_or_else(|| Problem::of(Code::InvoiceNotFound))?;
         Ok(web::json(StatusCode::OK, &inv.merchant_view(now)))
     }
 }
 
 fn not_paid(inv: &Invoice, now: DateTime<Utc>) -> Problem {
     let status = inv.status_at(now);
-    let title = match status {
+    let _title = match status {
         InvoiceStatus::Settled => "The invoice's payment is settled",
         _ => "The invoice has no payment to act on",
     };
-    Problem::new(StatusCode::CONFLICT, "invoice_not_paid", title.to_string())
+    Problem::of(Code::InvoiceNotPaid)
         .with("invoice_id", inv.id.as_str())
         .with("invoice_status", status.as_str())
 }
@@ -219,12 +260,5 @@ fn chain_of(id: &str) -> Result<ChainPrincipal, Problem> {
             name_ja: c.name_ja,
             channel: c.channel,
         })
-        .ok_or_else(|| {
-            Problem::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "unknown_store_chain",
-                "No such store chain",
-            )
-            .with("store_chain", id.to_string())
-        })
+        .ok_or_else(|| Problem::of(Code::UnknownStoreChain).with("store_chain", id.to_string()))
 }

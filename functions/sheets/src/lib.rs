@@ -9,11 +9,12 @@ use std::time::Duration;
 
 use aws_sdk_s3::presigning::PresigningConfig;
 use chrono::Utc;
-use http::{HeaderValue, StatusCode};
+use http::{HeaderValue, Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use smartpit_shared::config::{OnFirstUse, Resources};
 use smartpit_shared::db::SheetLink;
 use smartpit_shared::http::{self as web};
+use smartpit_shared::routes::Routes;
 use smartpit_shared::sheet::payment_code::{company_code, PaymentCode};
 use smartpit_shared::{Db, Invoice, InvoiceId, InvoiceStatus, Problem};
 
@@ -23,6 +24,29 @@ use page::{Bill, Lang, State};
 
 /// Lifetime of the presigned URL a link redirects to.
 pub const PRESIGNED_SECONDS: u64 = 300;
+
+/// What each of the function's routes does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    PaymentPage,
+    SheetPdf,
+    GetNumberPage,
+    GetNumber,
+    ProblemType,
+}
+
+/// The function's routes, as infra/template.yaml routes them here (a test holds the two equal).
+pub fn routes() -> &'static Routes<Route> {
+    static ROUTES: std::sync::OnceLock<Routes<Route>> = std::sync::OnceLock::new();
+    ROUTES.get_or_init(|| {
+        Routes::new()
+            .add(Method::GET, "/s/{token}", Route::PaymentPage)
+            .add(Method::GET, "/s/{token}/sheet.pdf", Route::SheetPdf)
+            .add(Method::GET, "/get-number", Route::GetNumberPage)
+            .add(Method::POST, "/get-number", Route::GetNumber)
+            .add(Method::GET, "/problems/{code}", Route::ProblemType)
+    })
+}
 
 pub struct SheetsFunction {
     db: Db,
@@ -109,26 +133,20 @@ impl SheetsFunction {
     }
 
     pub async fn handle(&self, req: Request) -> Response<Body> {
-        if let Some(code) = web::path_param(&req, "code") {
-            return problem_page(&code);
-        }
-        if req.uri().path() == "/get-number" {
-            return match *req.method() {
-                http::Method::POST => web::respond(
-                    web_number::issue(&self.db, self.web_numbers_per_minute, &req, Utc::now())
-                        .await,
-                ),
-                _ => web_number::form(Lang::of(&req)),
-            };
-        }
-        let answer = match req.uri().path().ends_with("/sheet.pdf") {
-            true => self.sheet_pdf(&req).await,
-            false => self.payment_page(&req).await,
+        let found = match routes().find(req.method(), req.uri().path()) {
+            Ok(found) => found,
+            Err(miss) => return miss.problem().into_response(),
         };
-        match answer {
-            Ok(resp) => resp,
-            Err(p) => p.into_response(),
-        }
+        let answer = match found.route {
+            Route::ProblemType => return problem_page(found.param("code")),
+            Route::GetNumberPage => return web_number::form(Lang::of(&req)),
+            Route::GetNumber => {
+                web_number::issue(&self.db, self.web_numbers_per_minute, &req, Utc::now()).await
+            }
+            Route::PaymentPage => self.payment_page(&req, found.param("token")).await,
+            Route::SheetPdf => self.sheet_pdf(&req, found.param("token")).await,
+        };
+        web::respond(answer)
     }
 
     /// What a link leads to (one read of the link, one of its invoice).
@@ -165,11 +183,10 @@ impl SheetsFunction {
     }
 
     /// `GET /s/{token}`: the payment page (or the page of its state).
-    async fn payment_page(&self, req: &Request) -> Result<Response<Body>, Problem> {
-        let token = web::path_param(req, "token").unwrap_or_default();
+    async fn payment_page(&self, req: &Request, token: &str) -> Result<Response<Body>, Problem> {
         let lang = Lang::of(req);
         let path = format!("/s/{token}");
-        let found = self.look_up(&token).await?;
+        let found = self.look_up(token).await?;
         let state = match &found {
             Found::Closed(state) => page::render(lang, state, Some(&path)),
             Found::Paid(inv) => page::render(
@@ -184,7 +201,7 @@ impl SheetsFunction {
             Found::Payable(_, inv) => page::render(
                 lang,
                 &State::Payable(Bill {
-                    token: &token,
+                    token,
                     merchant_name: &inv.merchant_name,
                     merchant_order_id: &inv.merchant_order_id,
                     description: inv.description.as_deref(),
@@ -207,10 +224,9 @@ impl SheetsFunction {
     /// `GET /s/{token}/sheet.pdf`: while the bill can be paid, a redirect to a presigned URL of
     /// the PDF that lives 5 minutes; else the page of its state (a paid bill's sheet is of no
     /// use at a store any more: 410).
-    async fn sheet_pdf(&self, req: &Request) -> Result<Response<Body>, Problem> {
-        let token = web::path_param(req, "token").unwrap_or_default();
+    async fn sheet_pdf(&self, req: &Request, token: &str) -> Result<Response<Body>, Problem> {
         let lang = Lang::of(req);
-        let link = match self.look_up(&token).await? {
+        let link = match self.look_up(token).await? {
             Found::Payable(link, _) => link,
             Found::Paid(_) => {
                 return Ok(page::respond(

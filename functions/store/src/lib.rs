@@ -19,20 +19,40 @@ use smartpit_shared::http::{self as web, is_reference, json_object, Fields};
 use smartpit_shared::invoice::jst_timestamp;
 use smartpit_shared::money::{yen_from_json, MAX_INVOICE_YEN};
 use smartpit_shared::number::ascii_digits;
+use smartpit_shared::routes::Routes;
 use smartpit_shared::sheet::payment_code::{company_code, PaymentCode, PAYMENT_CODE_LEN};
+use smartpit_shared::Code;
 use smartpit_shared::{Channel, Db, Invoice, InvoiceId, Problem, SmartPitNumber};
+use std::sync::OnceLock;
 
 /// The most invoices one visit may pay together.
 pub const MAX_INVOICES_PER_PAYMENT: usize = 20;
+
+/// What each of the function's routes does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    Lookup,
+    Pay,
+    Slip,
+    Void,
+}
+
+/// The function's routes, as infra/template.yaml routes them here (a test holds the two equal).
+pub fn routes() -> &'static Routes<Route> {
+    static ROUTES: OnceLock<Routes<Route>> = OnceLock::new();
+    ROUTES.get_or_init(|| {
+        Routes::new()
+            .add(Method::POST, "/store/v1/lookup", Route::Lookup)
+            .add(Method::POST, "/store/v1/payments", Route::Pay)
+            .add(Method::POST, "/store/v1/payments/{id}/void", Route::Void)
+            .add(Method::POST, "/store/v1/slips", Route::Slip)
+    })
+}
 
 pub struct StoreFunction {
     db: Db,
     /// Failed lookups a chain key may make in a minute (`MISSES_PER_MINUTE`).
     miss_limit: i64,
-}
-
-fn bad(code: &'static str, title: &str) -> Problem {
-    Problem::new(StatusCode::BAD_REQUEST, code, title.to_string())
 }
 
 impl StoreFunction {
@@ -61,33 +81,14 @@ impl StoreFunction {
     }
 
     async fn route(&self, req: Request, now: DateTime<Utc>) -> Result<Response<Body>, Problem> {
-        let (method, segments) = web::route(&req);
-        let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
-        let post_only = |m: &Method| {
-            if *m == Method::POST {
-                Ok(())
-            } else {
-                Err(Problem::method_not_allowed())
-            }
-        };
-        match segments.as_slice() {
-            ["store", "v1", "lookup"] => {
-                post_only(&method)?;
-                self.lookup(&req, now).await
-            }
-            ["store", "v1", "payments"] => {
-                post_only(&method)?;
-                self.pay(&req, now).await
-            }
-            ["store", "v1", "slips"] => {
-                post_only(&method)?;
-                self.slip(&req, now).await
-            }
-            ["store", "v1", "payments", id, "void"] => {
-                post_only(&method)?;
-                self.void(&req, id, now).await
-            }
-            _ => Err(Problem::route_not_found()),
+        let found = routes()
+            .find(req.method(), req.uri().path())
+            .map_err(|miss| miss.problem())?;
+        match found.route {
+            Route::Lookup => self.lookup(&req, now).await,
+            Route::Pay => self.pay(&req, now).await,
+            Route::Slip => self.slip(&req, now).await,
+            Route::Void => self.void(&req, found.param("id"), now).await,
         }
     }
 
@@ -95,7 +96,7 @@ impl StoreFunction {
         let chain = auth::store_chain(&self.db, req).await?;
         let who = format!("chain#{}", chain.id);
         if let Some(until) = guessing::refused_until(&who, now) {
-            return Ok(guessing::too_many(until, now));
+            return Err(guessing::too_many(until, now));
         }
         let body = json_object(req)?;
         let mut f = Fields::default();
@@ -106,10 +107,8 @@ impl StoreFunction {
             (Some(n), None) => (typed_number(&chain, n)?, None),
             (None, Some(b)) => scanned_number(b)?,
             _ => {
-                return Err(bad(
-                    "invalid_request",
-                    "Send exactly one of smartpit_number and barcode",
-                ))
+                return Err(Problem::of(Code::InvalidRequest)
+                    .detail("Send exactly one of smartpit_number and barcode"))
             }
         };
         let invoices = self.db.payable_invoices(number, now).await?;
@@ -120,13 +119,9 @@ impl StoreFunction {
             // A miss is counted (one write); past the limit this key is refused for the minute.
             if self.db.count_miss(&who, now).await? > self.miss_limit {
                 let until = guessing::refuse(&who, now);
-                return Ok(guessing::too_many(until, now));
+                return Err(guessing::too_many(until, now));
             }
-            return Err(Problem::new(
-                StatusCode::NOT_FOUND,
-                "billing_not_found",
-                "請求情報が存在しません",
-            )
+            return Err(Problem::of(Code::BillingNotFound)
             .detail("No payable billing information is registered for this number. The customer should ask the merchant."));
         }
         let total: i64 = invoices.iter().map(Invoice::total).sum();
@@ -168,34 +163,18 @@ impl StoreFunction {
                     .insert("idempotent-replayed", HeaderValue::from_static("true"));
                 Ok(resp)
             }
-            PayOutcome::TransactionIdReused(p) => Err(Problem::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "store_transaction_reused",
-                "This store_transaction_id was used for a different payment",
-            )
+            PayOutcome::TransactionIdReused(p) => Err(Problem::of(Code::StoreTransactionReused)
             .with("payment_id", p.id)),
-            PayOutcome::UnknownInvoice(id) => Err(Problem::new(
-                StatusCode::NOT_FOUND,
-                "invoice_not_found",
-                "Invoice not found",
-            )
+            PayOutcome::UnknownInvoice(id) => Err(Problem::of(Code::InvoiceNotFound)
             .with("invoice_id", id)),
-            PayOutcome::NotPayable { invoice_id, status } => Err(Problem::new(
-                StatusCode::CONFLICT,
-                "invoice_not_payable",
-                "An invoice can no longer be paid",
-            )
+            PayOutcome::NotPayable { invoice_id, status } => Err(Problem::of(Code::InvoiceNotPayable)
             .detail(format!(
                 "Invoice {invoice_id} is {}. Nothing was paid.",
                 status.as_str()
             ))
             .with("invoice_id", invoice_id)
             .with("invoice_status", status.as_str())),
-            PayOutcome::Voided(p) => Err(Problem::new(
-                StatusCode::CONFLICT,
-                "payment_voided",
-                "This payment was voided",
-            )
+            PayOutcome::Voided(p) => Err(Problem::of(Code::PaymentVoided)
             .detail(format!(
                 "Payment {} of this store transaction was voided at {}. Nothing was paid now; \
                  report a new store_transaction_id to pay again.",
@@ -204,26 +183,14 @@ impl StoreFunction {
             ))
             .with("payment_id", p.id.clone())
             .with("voided_at", p.voided_at.map(jst_timestamp))),
-            PayOutcome::Held { invoice_id, until } => Err(Problem::new(
-                StatusCode::CONFLICT,
-                "invoice_held",
-                "A kiosk slip holds this bill for payment at the register",
-            )
+            PayOutcome::Held { invoice_id, until } => Err(Problem::of(Code::InvoiceHeld)
             .detail("Pay it with that slip (slip_id), or after the slip has lapsed. Nothing was paid.")
             .with("invoice_id", invoice_id)
             .with("held_until", held_until(until))),
-            PayOutcome::SlipNotValid { invoice_id } => Err(Problem::new(
-                StatusCode::CONFLICT,
-                "slip_not_valid",
-                "The slip does not hold this bill",
-            )
+            PayOutcome::SlipNotValid { invoice_id } => Err(Problem::of(Code::SlipNotValid)
             .detail("The slip lapsed (30 minutes), is another chain's, or was printed for other bills. Print a new slip. Nothing was paid.")
             .with("invoice_id", invoice_id)),
-            PayOutcome::WrongAmount { expected } => Err(Problem::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "amount_mismatch",
-                "The amount is not the total of the invoices",
-            )
+            PayOutcome::WrongAmount { expected } => Err(Problem::of(Code::AmountMismatch)
             .detail(format!(
                 "The invoices total {expected} yen. Nothing was paid."
             ))
@@ -237,10 +204,8 @@ impl StoreFunction {
     async fn slip(&self, req: &Request, now: DateTime<Utc>) -> Result<Response<Body>, Problem> {
         let chain = auth::store_chain(&self.db, req).await?;
         if chain.channel == Channel::Register {
-            return Err(bad(
-                "channel_not_supported",
-                "Slips are printed by kiosk chains; a register takes the bills directly",
-            ));
+            return Err(Problem::of(Code::ChannelNotSupported)
+                .detail("Slips are printed by kiosk chains; a register takes the bills directly"));
         }
         let body = json_object(req)?;
         let mut f = Fields::default();
@@ -248,10 +213,10 @@ impl StoreFunction {
         let store = store_code(&body, &mut f);
         let number = match body.get("smartpit_number").and_then(Value::as_str) {
             Some(s) => SmartPitNumber::parse(s)
-                .map_err(|e| f.push("smartpit_number", "invalid_number", e.to_string()))
+                .map_err(|e| f.push("smartpit_number", Code::InvalidNumber, e.to_string()))
                 .ok(),
             None => {
-                f.push("smartpit_number", "invalid_number", "is required");
+                f.push("smartpit_number", Code::InvalidNumber, "is required");
                 None
             }
         };
@@ -262,12 +227,7 @@ impl StoreFunction {
         };
         // Bills of another number are not this customer's: unknown here.
         if let Some(other) = ids.iter().find(|id| id.number() != number) {
-            return Err(Problem::new(
-                StatusCode::NOT_FOUND,
-                "invoice_not_found",
-                "Invoice not found",
-            )
-            .with("invoice_id", other.to_string()));
+            return Err(Problem::of(Code::InvoiceNotFound).with("invoice_id", other.to_string()));
         }
         let view = |s: &Slip| {
             json!({
@@ -291,26 +251,18 @@ impl StoreFunction {
                     .insert("idempotent-replayed", HeaderValue::from_static("true"));
                 Ok(resp)
             }
-            SlipOutcome::UnknownInvoice(id) => Err(Problem::new(
-                StatusCode::NOT_FOUND,
-                "invoice_not_found",
-                "Invoice not found",
-            )
-            .with("invoice_id", id)),
-            SlipOutcome::NotPayable { invoice_id, status } => Err(Problem::new(
-                StatusCode::CONFLICT,
-                "invoice_not_payable",
-                "An invoice can no longer be paid",
-            )
-            .with("invoice_id", invoice_id)
-            .with("invoice_status", status.as_str())),
-            SlipOutcome::Held { invoice_id, until } => Err(Problem::new(
-                StatusCode::CONFLICT,
-                "invoice_held",
-                "Another slip holds this bill for payment at the register",
-            )
-            .with("invoice_id", invoice_id)
-            .with("held_until", held_until(until))),
+            SlipOutcome::UnknownInvoice(id) => {
+                Err(Problem::of(Code::InvoiceNotFound).with("invoice_id", id))
+            }
+            SlipOutcome::NotPayable { invoice_id, status } => {
+                Err(Problem::of(Code::InvoiceNotPayable)
+                    .with("invoice_id", invoice_id)
+                    .with("invoice_status", status.as_str()))
+            }
+            SlipOutcome::Held { invoice_id, until } => Err(Problem::of(Code::InvoiceHeld)
+                .detail("Another slip holds this bill for payment at the register")
+                .with("invoice_id", invoice_id)
+                .with("held_until", held_until(until))),
         }
     }
 
@@ -337,19 +289,13 @@ impl StoreFunction {
                 tracing::info!(payment_id = %p.id, chain = %p.chain_id, "payment voided");
                 Ok(web::json(StatusCode::OK, &p.view()))
             }
-            VoidOutcome::NotFound => Err(Problem::not_found("payment_not_found", "Payment")),
-            VoidOutcome::Settled(p) => Err(Problem::new(
-                StatusCode::CONFLICT,
-                "payment_settled",
-                "The chain's settlement confirmed this payment; it can no longer be voided",
-            )
-            .with("payment_id", p.id)),
-            VoidOutcome::WindowClosed(p) => Err(Problem::new(
-                StatusCode::CONFLICT,
-                "void_window_closed",
-                "A payment can be voided only on the day it was made (JST)",
-            )
-            .with("payment_id", p.id)),
+            VoidOutcome::NotFound => Err(Problem::of(Code::PaymentNotFound)),
+            VoidOutcome::Settled(p) => {
+                Err(Problem::of(Code::PaymentSettled).with("payment_id", p.id))
+            }
+            VoidOutcome::WindowClosed(p) => {
+                Err(Problem::of(Code::VoidWindowClosed).with("payment_id", p.id))
+            }
         }
     }
 }
@@ -367,13 +313,13 @@ fn invoice_ids(body: &Map<String, Value>, f: &mut Fields) -> Vec<InvoiceId> {
                 match v.as_str().and_then(InvoiceId::parse) {
                     Some(id) if ids.contains(&id) => f.push(
                         &format!("invoice_ids[{i}]"),
-                        "invalid_invoice_ids",
+                        Code::InvalidInvoiceIds,
                         "is listed twice",
                     ),
                     Some(id) => ids.push(id),
                     None => f.push(
                         &format!("invoice_ids[{i}]"),
-                        "invalid_invoice_ids",
+                        Code::InvalidInvoiceIds,
                         "is not an invoice id",
                     ),
                 }
@@ -381,7 +327,7 @@ fn invoice_ids(body: &Map<String, Value>, f: &mut Fields) -> Vec<InvoiceId> {
         }
         _ => f.push(
             "invoice_ids",
-            "invalid_invoice_ids",
+            Code::InvalidInvoiceIds,
             format!("must be a list of 1 to {MAX_INVOICES_PER_PAYMENT} invoice ids"),
         ),
     }
@@ -389,13 +335,13 @@ fn invoice_ids(body: &Map<String, Value>, f: &mut Fields) -> Vec<InvoiceId> {
 }
 
 fn store_code(body: &Map<String, Value>, f: &mut Fields) -> Option<String> {
-    let code = f.text(body, "store_code", "invalid_store_code", 32, true)?;
+    let code = f.text(body, "store_code", Code::InvalidStoreCode, 32, true)?;
     if is_reference(&code) {
         Some(code)
     } else {
         f.push(
             "store_code",
-            "invalid_store_code",
+            Code::InvalidStoreCode,
             "may hold only letters, digits and . _ : / # -",
         );
         None
@@ -405,28 +351,19 @@ fn store_code(body: &Map<String, Value>, f: &mut Fields) -> Option<String> {
 /// A number typed at a kiosk. Register chains take only scanned barcodes.
 fn typed_number(chain: &ChainPrincipal, v: &Value) -> Result<SmartPitNumber, Problem> {
     if chain.channel == Channel::Register {
-        return Err(bad(
-            "channel_not_supported",
-            "This chain takes only a scanned barcode, not a typed number",
-        )
-        .detail("Ask the customer for the card or the printed sheet."));
+        return Err(Problem::of(Code::ChannelNotSupported).detail("This chain takes only a scanned barcode, not a typed number. Ask the customer for the card or the printed sheet."));
     }
     let s = v.as_str().ok_or_else(|| {
-        bad(
-            "invalid_number",
-            "smartpit_number must be a string of 13 digits",
-        )
+        Problem::of(Code::InvalidNumber).detail("smartpit_number must be a string of 13 digits")
     })?;
-    SmartPitNumber::parse(s)
-        .map_err(|e| bad("invalid_number", "Not a valid Smart Pit number").detail(e.to_string()))
+    SmartPitNumber::parse(s).map_err(|e| Problem::of(Code::InvalidNumber).detail(e.to_string()))
 }
 
 /// A scanned barcode: a card's EAN-13, which is its number, or a sheet's 44-digit GS1-128
 /// payment code, whose free field holds the sheet's number (returned with the code, whose
 /// amount and deadline are checked against the bill).
 fn scanned_number(v: &Value) -> Result<(SmartPitNumber, Option<PaymentCode>), Problem> {
-    let invalid =
-        |detail: &str| bad("invalid_barcode", "Not a Smart Pit barcode").detail(detail.to_string());
+    let invalid = |detail: &str| Problem::of(Code::InvalidBarcode).detail(detail.to_string());
     let s = v
         .as_str()
         .ok_or_else(|| invalid("barcode must be a string of digits"))?;
@@ -458,16 +395,14 @@ fn check_not_stale(code: &PaymentCode, inv: &Invoice) -> Result<(), Problem> {
     {
         return Ok(());
     }
-    Err(
-        bad("stale_barcode", "This sheet does not match the bill").detail(format!(
-            "The sheet reads {} yen due {}, but the bill is {} yen due {}. Ask the customer \
+    Err(Problem::of(Code::StaleBarcode).detail(format!(
+        "The sheet reads {} yen due {}, but the bill is {} yen due {}. Ask the customer \
              for the latest sheet from the mail, or pay by typing the number at a kiosk chain.",
-            code.amount,
-            code.deadline.map_or("-".to_string(), |d| d.to_string()),
-            inv.total(),
-            inv.due_date
-        )),
-    )
+        code.amount,
+        code.deadline.map_or("-".to_string(), |d| d.to_string()),
+        inv.total(),
+        inv.due_date
+    )))
 }
 
 fn payment_request(
@@ -489,14 +424,14 @@ fn payment_request(
     let txn = f.text(
         body,
         "store_transaction_id",
-        "invalid_store_transaction_id",
+        Code::InvalidStoreTransactionId,
         64,
         true,
     );
     if txn.as_deref().is_some_and(|t| !is_reference(t)) {
         f.push(
             "store_transaction_id",
-            "invalid_store_transaction_id",
+            Code::InvalidStoreTransactionId,
             "may hold only letters, digits and . _ : / # -",
         );
     }
@@ -507,27 +442,23 @@ fn payment_request(
             Some(s.clone())
         }
         Some(_) => {
-            f.push("slip_id", "invalid_slip_id", "is not a slip id");
+            f.push("slip_id", Code::InvalidSlipId, "is not a slip id");
             None
         }
     };
     let amount = match body.get("amount") {
         Some(v) => yen_from_json(v, MAX_INVOICE_YEN * MAX_INVOICES_PER_PAYMENT as i64)
-            .map_err(|m| f.push("amount", "invalid_amount", m))
+            .map_err(|m| f.push("amount", Code::InvalidAmount, m))
             .ok(),
         None => {
-            f.push("amount", "invalid_amount", "is required");
+            f.push("amount", Code::InvalidAmount, "is required");
             None
         }
     };
     f.finish()?;
     let first = ids.first().map(InvoiceId::number);
     if ids.iter().any(|id| Some(id.number()) != first) {
-        return Err(Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "mixed_numbers",
-            "One payment covers the bills of one Smart Pit number",
-        )
+        return Err(Problem::of(Code::MixedNumbers)
         .detail("The invoices belong to different numbers: report one payment per card or sheet. Nothing was paid."));
     }
     match (store_code, txn, amount) {

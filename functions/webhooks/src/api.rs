@@ -6,12 +6,54 @@ use lambda_http::{Body, Request, Response};
 use serde_json::{json, Map, Value};
 use smartpit_shared::config::{OnFirstUse, Resources};
 use smartpit_shared::http::{self as web, json_object, Fields};
+use smartpit_shared::routes::Routes;
 use smartpit_shared::webhook::{
     new_secret, Endpoint, Event, EventStatus, EventType, Secret, ROTATION_OVERLAP_SECONDS,
 };
+use smartpit_shared::Code;
 use smartpit_shared::{auth, Db, Problem};
+use std::sync::OnceLock;
 
 use crate::Settings;
+
+/// What each of the function's routes does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    PutEndpoint,
+    GetEndpoint,
+    DeleteEndpoint,
+    RotateSecret,
+    ListEvents,
+    GetEvent,
+    RedeliverEvent,
+}
+
+/// The function's routes, as infra/template.yaml routes them here (a test holds the two equal).
+pub fn routes() -> &'static Routes<Route> {
+    static ROUTES: OnceLock<Routes<Route>> = OnceLock::new();
+    ROUTES.get_or_init(|| {
+        Routes::new()
+            .add(Method::PUT, "/v1/webhook-endpoint", Route::PutEndpoint)
+            .add(Method::GET, "/v1/webhook-endpoint", Route::GetEndpoint)
+            .add(
+                Method::DELETE,
+                "/v1/webhook-endpoint",
+                Route::DeleteEndpoint,
+            )
+            .add(
+                Method::POST,
+                "/v1/webhook-endpoint/rotate",
+                Route::RotateSecret,
+            )
+            .add(Method::GET, "/v1/events", Route::ListEvents)
+            .add(Method::GET, "/v1/events/{id}", Route::GetEvent)
+            .add(
+                Method::POST,
+                "/v1/events/{id}/redeliver",
+                Route::RedeliverEvent,
+            )
+    })
+}
 
 pub struct WebhookApi {
     db: Db,
@@ -20,8 +62,7 @@ pub struct WebhookApi {
 }
 
 fn endpoint_not_found() -> Problem {
-    Problem::not_found("webhook_endpoint_not_found", "Webhook endpoint")
-        .detail("Set one with PUT /v1/webhook-endpoint.")
+    Problem::of(Code::WebhookEndpointNotFound).detail("Set one with PUT /v1/webhook-endpoint.")
 }
 
 impl WebhookApi {
@@ -39,22 +80,18 @@ impl WebhookApi {
     }
 
     async fn route(&self, req: Request, now: DateTime<Utc>) -> Result<Response<Body>, Problem> {
-        let (method, segments) = web::route(&req);
-        let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
-        match (segments.as_slice(), method) {
-            (["v1", "webhook-endpoint"], Method::PUT) => self.put(&req, now).await,
-            (["v1", "webhook-endpoint"], Method::GET) => self.get(&req).await,
-            (["v1", "webhook-endpoint"], Method::DELETE) => self.delete(&req).await,
-            (["v1", "webhook-endpoint", "rotate"], Method::POST) => self.rotate(&req, now).await,
-            (["v1", "events"], Method::GET) => self.list(&req).await,
-            (["v1", "events", id], Method::GET) => self.event(&req, id).await,
-            (["v1", "events", id, "redeliver"], Method::POST) => {
-                self.redeliver(&req, id, now).await
-            }
-            (["v1", "webhook-endpoint", ..] | ["v1", "events", ..], _) => {
-                Err(Problem::method_not_allowed())
-            }
-            _ => Err(Problem::route_not_found()),
+        let found = routes()
+            .find(req.method(), req.uri().path())
+            .map_err(|miss| miss.problem())?;
+        let id = found.param("id");
+        match found.route {
+            Route::PutEndpoint => self.put(&req, now).await,
+            Route::GetEndpoint => self.get(&req).await,
+            Route::DeleteEndpoint => self.delete(&req).await,
+            Route::RotateSecret => self.rotate(&req, now).await,
+            Route::ListEvents => self.list(&req).await,
+            Route::GetEvent => self.event(&req, id).await,
+            Route::RedeliverEvent => self.redeliver(&req, id, now).await,
         }
     }
 
@@ -92,7 +129,7 @@ impl WebhookApi {
     ) -> Result<(String, Vec<EventType>), Problem> {
         let mut f = Fields::default();
         f.only_known(body, &["url", "events"]);
-        let url = f.text(body, "url", "invalid_webhook_url", 2000, true);
+        let url = f.text(body, "url", Code::InvalidWebhookUrl, 2000, true);
         let mut events = Vec::new();
         match body.get("events") {
             None | Some(Value::Null) => {}
@@ -103,7 +140,7 @@ impl WebhookApi {
                         Some(_) => {}
                         None => f.push(
                             &format!("events[{i}]"),
-                            "invalid_event_type",
+                            Code::InvalidEventType,
                             format!(
                                 "must be one of {}",
                                 EventType::ALL.map(|t| t.as_str()).join(", ")
@@ -112,14 +149,14 @@ impl WebhookApi {
                     }
                 }
             }
-            Some(_) => f.push("events", "invalid_event_type", "must be a list of types"),
+            Some(_) => f.push("events", Code::InvalidEventType, "must be a list of types"),
         }
         f.finish()?;
         let url = url.ok_or_else(|| Problem::internal(&"validation passed without url"))?;
         let bad = |m: String| {
             Problem::validation(vec![smartpit_shared::problem::FieldError {
                 field: "url".into(),
-                code: "invalid_webhook_url",
+                code: Code::InvalidWebhookUrl,
                 message: m,
             }])
         };
@@ -183,19 +220,14 @@ impl WebhookApi {
 
     async fn list(&self, req: &Request) -> Result<Response<Body>, Problem> {
         let merchant = auth::merchant(&self.db, req).await?;
-        let bad = |code: &'static str, title: &str| {
-            Problem::new(StatusCode::BAD_REQUEST, code, title.to_string())
-        };
         let kind = web::query_param(req, "type")
-            .map(|t| {
-                EventType::parse(&t).ok_or_else(|| bad("invalid_event_type", "Unknown event type"))
-            })
+            .map(|t| EventType::parse(&t).ok_or_else(|| Problem::of(Code::InvalidEventType)))
             .transpose()?;
         let status = web::query_param(req, "status")
             .map(|s| {
                 EventStatus::parse(&s).ok_or_else(|| {
-                    bad("invalid_status", "Unknown event status")
-                        .detail("Use pending, delivered, failed or skipped.")
+                    Problem::of(Code::InvalidStatus)
+                        .detail("Unknown event status. Use pending, delivered, failed or skipped.")
                 })
             })
             .transpose()?;
@@ -218,7 +250,7 @@ impl WebhookApi {
         self.db
             .get_event(&merchant.id, id)
             .await?
-            .ok_or_else(|| Problem::not_found("event_not_found", "Event"))
+            .ok_or_else(|| Problem::of(Code::EventNotFound))
     }
 
     async fn event(&self, req: &Request, id: &str) -> Result<Response<Body>, Problem> {

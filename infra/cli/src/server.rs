@@ -1,6 +1,7 @@
 //! Serves the template's routes on a local port through the functions' own handlers, turning
 //! each HTTP request into the `lambda_http::Request` API Gateway would hand the function.
 
+use smartpit_shared::Code;
 use std::collections::{BTreeMap, HashMap};
 use std::convert::Infallible;
 use std::str::FromStr;
@@ -17,13 +18,17 @@ use smartpit_shared::Problem;
 use tokio::net::TcpListener;
 
 use crate::stack::Handler;
-use crate::template::{RouteMatch, Template};
+use smartpit_shared::routes::Routes;
+
+use crate::template::Template;
 
 /// API Gateway's HTTP API refuses larger payloads before any function runs.
 const GATEWAY_MAX_BODY: usize = 10 * 1024 * 1024;
 
 pub struct Router {
     template: Template,
+    /// The template's routes, matched as API Gateway does (to their index in `template.routes`).
+    api: Routes<usize>,
     handlers: BTreeMap<String, Handler>,
     guards: BTreeMap<String, smartpit_shared::calls::Guard>,
     contract: crate::contract::Contract,
@@ -38,7 +43,13 @@ impl Router {
             tracing::error!(error = %e, "infra/openapi.yaml does not load");
             crate::contract::Contract::empty()
         });
+        // Checked by the template's tests; a table that does not build serves nothing, loudly.
+        let api = template.api_routes().unwrap_or_else(|e| {
+            tracing::error!(error = %e, "the template's routes do not build a router");
+            Routes::new()
+        });
         Router {
+            api,
             template,
             handlers,
             guards,
@@ -54,29 +65,19 @@ impl Router {
         let (parts, body) = req.into_parts();
         let bytes = match Limited::new(body, GATEWAY_MAX_BODY).collect().await {
             Ok(b) => b.to_bytes(),
-            Err(_) => {
-                return to_hyper(
-                    Problem::new(
-                        http::StatusCode::PAYLOAD_TOO_LARGE,
-                        "payload_too_large",
-                        "Request body too large",
-                    )
-                    .into_response(),
-                )
-            }
+            Err(_) => return to_hyper(Problem::of(Code::PayloadTooLarge).into_response()),
         };
         let path = parts.uri.path().to_string();
-        let (route, params) = match self.template.match_route(parts.method.as_str(), &path) {
-            RouteMatch::Found(r, p) => (r, p),
-            RouteMatch::WrongMethod(allowed) => {
-                // RFC 9110: a 405 lists the methods the route takes.
-                let mut resp = to_hyper(Problem::method_not_allowed().into_response());
-                if let Ok(v) = hyper::header::HeaderValue::from_str(&allowed.join(", ")) {
-                    resp.headers_mut().insert(hyper::header::ALLOW, v);
-                }
-                return resp;
+        let (route, params) = match self.api.find(&parts.method, &path) {
+            Ok(found) => {
+                let params: HashMap<String, String> = found
+                    .params()
+                    .map(|(n, v)| (n.to_string(), v.to_string()))
+                    .collect();
+                (&self.template.routes[found.route], params)
             }
-            RouteMatch::NotFound => return to_hyper(Problem::route_not_found().into_response()),
+            // API Gateway's own answers: 404, or 405 with `Allow` (RFC 9110).
+            Err(miss) => return to_hyper(miss.problem().into_response()),
         };
         let Some(handler) = self.handlers.get(&route.function) else {
             return to_hyper(
@@ -96,10 +97,9 @@ impl Router {
                 Err(e) => Body::Binary(e.into_bytes()),
             }
         };
-        let path_params: HashMap<String, String> = params.into_iter().collect();
         let context = request_context(&route.method, &route.path, &path, peer);
         let request = lambda_http::Request::from_parts(parts, body)
-            .with_path_parameters(path_params)
+            .with_path_parameters(params)
             .with_query_string_parameters(query);
         let request = match context {
             Some(c) => request.with_request_context(c),
@@ -130,13 +130,9 @@ impl Router {
             // A function answered outside infra/openapi.yaml: a bug, loud in every test.
             tracing::error!(route = %route.path, method = %route.method, violation = %e, "answer outside the contract");
             resp = to_hyper(
-                Problem::new(
-                    http::StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal_error",
-                    "Internal error",
-                )
-                .detail(format!("The answer is outside infra/openapi.yaml: {e}"))
-                .into_response(),
+                Problem::of(Code::InternalError)
+                    .detail(format!("The answer is outside infra/openapi.yaml: {e}"))
+                    .into_response(),
             );
         }
         if let Ok(v) = hyper::header::HeaderValue::from_str(&calls.join(",")) {
@@ -196,5 +192,49 @@ pub async fn serve(listener: TcpListener, router: Arc<Router>) {
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::template::Template;
+
+    /// One route table per function, written once in its crate: each equals what the template
+    /// routes to that function, and every function the template routes to has one.
+    #[test]
+    fn every_function_routes_what_the_template_routes_to_it() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml");
+        let t = Template::load(&path).expect("template");
+        let tables = [
+            ("InvoicesFunction", smartpit_invoices::routes().table()),
+            ("NumbersFunction", smartpit_numbers::routes().table()),
+            ("StoreFunction", smartpit_store::routes().table()),
+            ("SandboxFunction", smartpit_sandbox::routes().table()),
+            ("SheetsFunction", smartpit_sheets::routes().table()),
+            (
+                "WebhookApiFunction",
+                smartpit_webhooks::api::routes().table(),
+            ),
+        ];
+        for (function, table) in &tables {
+            let mut templated: Vec<(String, String)> = t
+                .routes
+                .iter()
+                .filter(|r| r.function == *function)
+                .map(|r| (r.method.clone(), r.path.clone()))
+                .collect();
+            templated.sort();
+            assert_eq!(table, &templated, "{function}");
+        }
+        for r in &t.routes {
+            assert!(
+                tables.iter().any(|(f, _)| *f == r.function),
+                "{} {} goes to {}, which has no route table here",
+                r.method,
+                r.path,
+                r.function
+            );
+        }
+        assert!(t.api_routes().is_ok());
     }
 }

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde_yaml::Value;
+use smartpit_shared::routes::Routes;
 
 /// One route of the HTTP API: method, path pattern with `{param}`s, and the function serving it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -265,52 +266,19 @@ impl Template {
         Ok(t)
     }
 
-    /// The route a request is for, with its path parameters.
-    pub fn match_route(&self, method: &str, path: &str) -> RouteMatch<'_> {
-        let mut allowed = Vec::new();
-        for r in &self.routes {
-            if let Some(params) = match_path(&r.path, path) {
-                if r.method == method {
-                    return RouteMatch::Found(r, params);
+    /// The HTTP API's routes as API Gateway matches them: each to its index in `routes`.
+    pub fn api_routes(&self) -> Result<Routes<usize>, matchit::InsertError> {
+        let mut api = Routes::new();
+        for (i, r) in self.routes.iter().enumerate() {
+            let method = http::Method::from_bytes(r.method.as_bytes()).map_err(|_| {
+                matchit::InsertError::Conflict {
+                    with: format!("not a method: {}", r.method),
                 }
-                allowed.push(r.method.clone());
-            }
+            })?;
+            api.try_add(method, &r.path, i)?;
         }
-        if !allowed.is_empty() {
-            allowed.sort();
-            allowed.dedup();
-            RouteMatch::WrongMethod(allowed)
-        } else {
-            RouteMatch::NotFound
-        }
+        Ok(api)
     }
-}
-
-pub enum RouteMatch<'a> {
-    Found(&'a Route, BTreeMap<String, String>),
-    /// The path exists with these methods (for `Allow`).
-    WrongMethod(Vec<String>),
-    NotFound,
-}
-
-/// Matches `/v1/invoices/{id}` against `/v1/invoices/inv_x`, yielding `id = inv_x`.
-pub fn match_path(pattern: &str, path: &str) -> Option<BTreeMap<String, String>> {
-    let pat: Vec<&str> = pattern.split('/').filter(|s| !s.is_empty()).collect();
-    let got: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-    if pat.len() != got.len() {
-        return None;
-    }
-    let mut params = BTreeMap::new();
-    for (p, g) in pat.iter().zip(&got) {
-        match p.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
-            Some(name) => {
-                params.insert(name.to_string(), (*g).to_string());
-            }
-            None if p == g => {}
-            None => return None,
-        }
-    }
-    Some(params)
 }
 
 /// The resource of a `!GetAtt Logical.Attribute`.
@@ -333,6 +301,7 @@ pub fn ref_target(v: &Value) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use smartpit_shared::routes::Miss;
 
     fn repo_template() -> Template {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml");
@@ -375,20 +344,21 @@ mod tests {
         assert_eq!(settlement.suffix, ".csv");
         let env = &t.function_env["InvoicesFunction"];
         assert_eq!(ref_target(&env["MAIN_TABLE"]), Some("MainTable"));
-        match t.match_route("POST", "/v1/invoices/inv_abc/cancel") {
-            RouteMatch::Found(r, p) => {
-                assert_eq!(r.function, "InvoicesFunction");
-                assert_eq!(p["id"], "inv_abc");
+        let api = t.api_routes().expect("routes");
+        match api.find(&http::Method::POST, "/v1/invoices/inv_abc/cancel") {
+            Ok(m) => {
+                assert_eq!(t.routes[m.route].function, "InvoicesFunction");
+                assert_eq!(m.param("id"), "inv_abc");
             }
             _ => panic!("no route"),
         }
         assert!(matches!(
-            t.match_route("DELETE", "/v1/invoices"),
-            RouteMatch::WrongMethod(m) if m == ["GET", "POST"]
+            api.find(&http::Method::DELETE, "/v1/invoices"),
+            Err(Miss::WrongMethod(m)) if m == [http::Method::GET, http::Method::POST]
         ));
         assert!(matches!(
-            t.match_route("GET", "/nope"),
-            RouteMatch::NotFound
+            api.find(&http::Method::GET, "/nope"),
+            Err(Miss::NotFound)
         ));
     }
 

@@ -7,10 +7,10 @@
 //!
 //! MainTable `MER#<merchant>` / `WEBHOOK`: the merchant's endpoint: URL, event types, secrets.
 
+use crate::Code;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use base64::Engine;
 use chrono::{DateTime, Utc};
-use http::StatusCode;
 
 use super::item::{self, get_n, get_s, Item};
 use super::{applied, av_s, put_new, Db};
@@ -448,12 +448,8 @@ impl Db {
 /// An events cursor is the last event id of a page; it continues only this merchant's list.
 fn decode_event_cursor(cursor: &str, merchant_id: &str) -> Result<Item, Problem> {
     let bad = || {
-        Problem::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_cursor",
-            "The cursor is not valid",
-        )
-        .detail("Pass next_cursor from the previous page unchanged.")
+        Problem::of(Code::InvalidCursor)
+            .detail("Pass next_cursor from the previous page unchanged.")
     };
     let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(cursor)

@@ -5,6 +5,7 @@
 //! never leave an invoice without its replayable response or the other way round. A failing
 //! request releases its claim, leaving no trace.
 
+use crate::Code;
 use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 
@@ -12,7 +13,6 @@ use super::item::{self, get_n, get_s};
 use super::{av_s, is_conditional_failure, Db};
 use crate::ids::{base32, random_bytes};
 use crate::problem::Problem;
-use http::StatusCode;
 
 /// How long a stored response is replayed.
 pub const KEEP_SECONDS: i64 = 48 * 3600;
@@ -39,21 +39,12 @@ pub enum Claim {
 }
 
 fn in_use() -> Problem {
-    Problem::new(
-        StatusCode::CONFLICT,
-        "idempotency_key_in_use",
-        "A request with this Idempotency-Key is still being processed",
-    )
-    .detail("Retry after it has finished to receive its result.")
+    Problem::of(Code::IdempotencyKeyInUse)
+        .detail("Retry after it has finished to receive its result.")
 }
 
 fn reused() -> Problem {
-    Problem::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "idempotency_key_reused",
-        "This Idempotency-Key was used with a different request",
-    )
-    .detail("Use a new key for a new request.")
+    Problem::of(Code::IdempotencyKeyReused).detail("Use a new key for a new request.")
 }
 
 impl Db {
@@ -280,22 +271,15 @@ impl Db {
 /// Reads and checks the `Idempotency-Key` header: required, 1 to 255 visible ASCII characters.
 pub fn idempotency_key(req: &lambda_http::Request) -> Result<String, Problem> {
     let Some(value) = req.headers().get("idempotency-key") else {
-        return Err(Problem::new(
-            StatusCode::BAD_REQUEST,
-            "idempotency_key_missing",
-            "The Idempotency-Key header is required",
-        )
-        .detail("Send a unique key (for example a UUID) per new request; reuse it on retries."));
+        return Err(Problem::of(Code::IdempotencyKeyMissing).detail(
+            "Send a unique key (for example a UUID) per new request; reuse it on retries.",
+        ));
     };
     let text = value.to_str().unwrap_or("");
     let ok = !text.is_empty() && text.len() <= 255 && text.bytes().all(|b| b.is_ascii_graphic());
     if !ok {
-        return Err(Problem::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_idempotency_key",
-            "The Idempotency-Key header is not valid",
-        )
-        .detail("Use 1 to 255 visible ASCII characters."));
+        return Err(Problem::of(Code::InvalidIdempotencyKey)
+            .detail("Use 1 to 255 visible ASCII characters."));
     }
     Ok(text.to_string())
 }

@@ -2,10 +2,10 @@
 //! listing (one GSI query a page), cancellation (one conditional update) and the store's
 //! lookup by number (one strongly consistent query).
 
+use crate::Code;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 use base64::Engine;
 use chrono::{DateTime, Utc};
-use http::StatusCode;
 use serde_json::json;
 
 use super::idempotency::Lock;
@@ -37,20 +37,16 @@ pub struct InvoicePage {
 
 /// A kiosk slip holds the bill while the customer pays at the register.
 fn in_progress(inv: &Invoice, until: i64) -> Problem {
-    Problem::new(
-        StatusCode::CONFLICT,
-        "payment_in_progress",
-        "The customer is paying this bill at a store now",
-    )
-    .detail(
-        "A kiosk slip holds it for payment at the register (30 minutes at most). Try again \
+    Problem::of(Code::PaymentInProgress)
+        .detail(
+            "A kiosk slip holds it for payment at the register (30 minutes at most). Try again \
          after held_until: it is then paid, or free again.",
-    )
-    .with("invoice_id", inv.id.as_str())
-    .with(
-        "held_until",
-        DateTime::from_timestamp(until, 0).map(crate::invoice::jst_timestamp),
-    )
+        )
+        .with("invoice_id", inv.id.as_str())
+        .with(
+            "held_until",
+            DateTime::from_timestamp(until, 0).map(crate::invoice::jst_timestamp),
+        )
 }
 
 fn corrupt(e: item::Corrupt) -> Problem {
@@ -107,11 +103,8 @@ impl Db {
                     })
                 }
                 Some(codes) if codes.get(2).is_some_and(|c| c == "ConditionalCheckFailed") => {
-                    Err(Problem::new(
-                        StatusCode::CONFLICT,
-                        "idempotency_key_in_use",
-                        "The Idempotency-Key was taken over by a retry of this request",
-                    ))
+                    Err(Problem::of(Code::IdempotencyKeyInUse)
+                        .detail("The Idempotency-Key was taken over by a retry of this request"))
                 }
                 Some(codes) if codes.iter().skip(3).any(|c| c == "ConditionalCheckFailed") => {
                     let i = codes
@@ -221,20 +214,16 @@ impl Db {
         id: &str,
         now: DateTime<Utc>,
     ) -> Result<Invoice, Problem> {
-        let not_found = || Problem::not_found("invoice_not_found", "Invoice");
+        let not_found = || Problem::of(Code::InvoiceNotFound);
         let current = self
             .get_merchant_invoice(merchant_id, id)
             .await?
             .ok_or_else(not_found)?;
         let refuse = |inv: &Invoice, s: InvoiceStatus| {
-            Problem::new(
-                StatusCode::CONFLICT,
-                "invoice_not_cancellable",
-                "Only a registered invoice can be cancelled",
-            )
-            .detail(format!("The invoice is {}.", s.as_str()))
-            .with("invoice_id", inv.id.as_str())
-            .with("invoice_status", s.as_str())
+            Problem::of(Code::InvoiceNotCancellable)
+                .detail(format!("The invoice is {}.", s.as_str()))
+                .with("invoice_id", inv.id.as_str())
+                .with("invoice_status", s.as_str())
         };
         match current.status_at(now) {
             InvoiceStatus::Registered => {}
@@ -463,12 +452,9 @@ fn encode_cursor(key: &Item) -> String {
 /// in a shape it would reject (that was a 500).
 fn decode_cursor(cursor: &str, pk_name: &str, pk: &str) -> Result<Item, Problem> {
     let bad = || {
-        Problem::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_cursor",
-            "The cursor is not valid",
+        Problem::of(Code::InvalidCursor).detail(
+            "Pass next_cursor from the previous page unchanged, with the same status filter.",
         )
-        .detail("Pass next_cursor from the previous page unchanged, with the same status filter.")
     };
     if cursor.len() > 1024 {
         return Err(bad());
