@@ -29,19 +29,33 @@ pub fn japanese_date(day: NaiveDate) -> String {
     format!("{}年{}月{}日", day.year(), day.month(), day.day())
 }
 
-/// Checks a merchant's due date: `YYYY-MM-DD`, from the registration day (JST) to 59 days later.
-pub fn parse_due_date(s: &str, now: DateTime<Utc>) -> Result<NaiveDate, String> {
-    // chrono alone takes a sign, unpadded fields and inner spaces (`+2026-12-2`, `2026-12- 2`):
-    // the shape is checked first, exactly four, two and two ASCII digits.
+/// A day written exactly `YYYY-MM-DD`: chrono alone takes a sign, unpadded fields and inner
+/// spaces (`+2026-12-2`, `2026-12- 2`), so the shape is checked first, exactly four, two and two
+/// ASCII digits.
+pub fn parse_day(s: &str) -> Result<NaiveDate, String> {
     let shaped = s.len() == 10
         && s.bytes().enumerate().all(|(i, b)| match i {
             4 | 7 => b == b'-',
             _ => b.is_ascii_digit(),
         });
-    let day = NaiveDate::parse_from_str(s, "%Y-%m-%d")
+    NaiveDate::parse_from_str(s, "%Y-%m-%d")
         .ok()
         .filter(|_| shaped)
-        .ok_or_else(|| "must be a date as YYYY-MM-DD".to_string())?;
+        .ok_or_else(|| "must be a date as YYYY-MM-DD".to_string())
+}
+
+/// Reads a member with `deserialize_with` as a day ([`parse_day`]); absent or null as `None`.
+pub fn day<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<NaiveDate>, D::Error> {
+    use serde::Deserialize;
+    match Option::<String>::deserialize(d) {
+        Ok(Some(s)) => parse_day(&s).map(Some).map_err(serde::de::Error::custom),
+        Ok(None) => Ok(None),
+        Err(_) => Err(serde::de::Error::custom("must be a date as YYYY-MM-DD")),
+    }
+}
+
+/// A merchant's due date lies from the registration day (JST) to 59 days later.
+pub fn check_due_date(day: NaiveDate, now: DateTime<Utc>) -> Result<(), String> {
     let today = jst_date(now);
     if day < today {
         return Err(format!("must not be before today ({today}, JST)"));
@@ -52,6 +66,13 @@ pub fn parse_due_date(s: &str, now: DateTime<Utc>) -> Result<NaiveDate, String> 
             "must be at most {MAX_DUE_DAYS_AFTER_REGISTRATION} days after today, {last} at the latest (JST)"
         ));
     }
+    Ok(())
+}
+
+/// Checks a merchant's due date: `YYYY-MM-DD`, from the registration day (JST) to 59 days later.
+pub fn parse_due_date(s: &str, now: DateTime<Utc>) -> Result<NaiveDate, String> {
+    let day = parse_day(s)?;
+    check_due_date(day, now)?;
     Ok(day)
 }
 

@@ -1,15 +1,10 @@
 //! Reading requests and writing responses the same way in every function.
 
-use crate::Code;
 use http::{HeaderValue, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
-use serde_json::{Map, Value};
 
-use crate::problem::{FieldError, Problem};
-
-/// Largest JSON body any route accepts.
-pub const MAX_BODY_BYTES: usize = 64 * 1024;
+use crate::problem::Problem;
 
 /// The token of an `Authorization: Bearer <token>` header.
 pub fn bearer_token(req: &Request) -> Option<&str> {
@@ -25,140 +20,6 @@ pub fn bearer_token(req: &Request) -> Option<&str> {
 
 pub fn header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
     req.headers().get(name).and_then(|v| v.to_str().ok())
-}
-
-/// The body as a JSON object, after checking its media type and size.
-pub fn json_object(req: &Request) -> Result<Map<String, Value>, Problem> {
-    let content_type = header(req, "content-type").unwrap_or("");
-    let essence = content_type
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    if essence != "application/json" {
-        return Err(Problem::of(Code::UnsupportedMediaType));
-    }
-    let bytes: &[u8] = req.body().as_ref();
-    if bytes.len() > MAX_BODY_BYTES {
-        return Err(Problem::of(Code::PayloadTooLarge)
-            .detail(format!("The body may hold at most {MAX_BODY_BYTES} bytes.")));
-    }
-    let value = crate::strict_json::parse(bytes).map_err(|e| match e {
-        crate::strict_json::Error::Duplicate(name) => Problem::of(Code::DuplicateField)
-            .detail(format!(
-                "The member {name:?} is given more than once; send each member once."
-            ))
-            .with("field", name),
-        crate::strict_json::Error::Syntax(e) => {
-            Problem::of(Code::MalformedJson).detail(format!("The body is not valid JSON: {e}"))
-        }
-    })?;
-    match value {
-        Value::Object(map) => Ok(map),
-        _ => Err(Problem::of(Code::MalformedJson).detail("The body must be a JSON object.")),
-    }
-}
-
-/// Collects field errors while a body is read, so a client learns of every mistake at once.
-#[derive(Default)]
-pub struct Fields {
-    pub errors: Vec<FieldError>,
-}
-
-impl Fields {
-    pub fn push(&mut self, field: &str, code: Code, message: impl Into<String>) {
-        self.errors.push(FieldError {
-            field: field.to_string(),
-            code,
-            message: message.into(),
-        });
-    }
-
-    /// Refuses members the route does not know, so a misspelt field is never silently dropped.
-    pub fn only_known(&mut self, body: &Map<String, Value>, known: &[&str]) {
-        for key in body.keys() {
-            if !known.contains(&key.as_str()) {
-                self.push(key, Code::UnknownField, "is not a field of this request");
-            }
-        }
-    }
-
-    /// A string of 1..=max characters (trimmed of nothing) with nothing that hides or reorders
-    /// text: no control, format (bidirectional overrides, zero-width characters, the BOM) or
-    /// line and paragraph separator characters.
-    pub fn text(
-        &mut self,
-        body: &Map<String, Value>,
-        field: &str,
-        code: Code,
-        max_chars: usize,
-        required: bool,
-    ) -> Option<String> {
-        match body.get(field) {
-            None | Some(Value::Null) => {
-                if required {
-                    self.push(field, code, "is required");
-                }
-                None
-            }
-            Some(Value::String(s)) => {
-                let n = s.chars().count();
-                if n == 0 || s.trim().is_empty() {
-                    self.push(field, code, "must not be empty");
-                    None
-                } else if n > max_chars {
-                    self.push(
-                        field,
-                        code,
-                        format!("must be at most {max_chars} characters"),
-                    );
-                    None
-                } else if let Some(c) = crate::text::hidden_char(s) {
-                    self.push(field, code, format!("must not contain {c}"));
-                    None
-                } else {
-                    Some(s.clone())
-                }
-            }
-            Some(_) => {
-                self.push(field, code, "must be a string");
-                None
-            }
-        }
-    }
-
-    pub fn finish(self) -> Result<(), Problem> {
-        if self.errors.is_empty() {
-            Ok(())
-        } else {
-            Err(Problem::validation(self.errors))
-        }
-    }
-}
-
-/// `[A-Za-z0-9._:/#-]`, for identifiers that merchants and stores choose.
-pub fn is_reference(s: &str) -> bool {
-    s.bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b"._:/#-".contains(&b))
-}
-
-/// A listing's page size: `limit`, 1 to 100, 20 when absent.
-pub fn limit_param(req: &Request) -> Result<i32, Problem> {
-    match query_param(req, "limit") {
-        None => Ok(20),
-        Some(s) => s
-            .parse::<i32>()
-            .ok()
-            .filter(|l| (1..=100).contains(l))
-            .ok_or_else(|| Problem::of(Code::InvalidLimit)),
-    }
-}
-
-pub fn query_param(req: &Request, name: &str) -> Option<String> {
-    req.query_string_parameters()
-        .first(name)
-        .map(str::to_string)
 }
 
 pub fn json<T: Serialize>(status: StatusCode, value: &T) -> Response<Body> {

@@ -24,6 +24,16 @@ pub enum InvoiceStatus {
     Moved,
 }
 
+impl<'de> serde::Deserialize<'de> for InvoiceStatus {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::request::by_name(
+            d,
+            InvoiceStatus::parse,
+            "registered, paid, settled, cancelled, expired, moved",
+        )
+    }
+}
+
 impl InvoiceStatus {
     pub fn as_str(self) -> &'static str {
         match self {

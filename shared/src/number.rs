@@ -200,6 +200,23 @@ impl Serialize for SmartPitNumber {
     }
 }
 
+/// From a JSON string, as [`SmartPitNumber::parse`] reads it (its refusal in its words).
+impl<'de> serde::Deserialize<'de> for SmartPitNumber {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Number;
+        impl serde::de::Visitor<'_> for Number {
+            type Value = SmartPitNumber;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string of 13 digits")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<SmartPitNumber, E> {
+                SmartPitNumber::parse(v).map_err(E::custom)
+            }
+        }
+        d.deserialize_str(Number)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,8 +9,8 @@ use std::collections::{BTreeMap, HashSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use crate::http::is_reference;
 use crate::money::MAX_INVOICE_YEN;
+use crate::request::is_reference;
 
 /// The header a settlement file starts with, exactly.
 pub const HEADER: [&str; 4] = ["store_transaction_id", "store_code", "paid_at", "amount"];

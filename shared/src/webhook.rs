@@ -58,6 +58,13 @@ impl EventType {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for EventType {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let names: Vec<&str> = EventType::ALL.iter().map(|t| t.as_str()).collect();
+        crate::request::by_name(d, EventType::parse, &names.join(", "))
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventStatus {
     /// Waiting for its next attempt.
@@ -68,6 +75,12 @@ pub enum EventStatus {
     Failed,
     /// The merchant had no endpoint for this type when it was due (redeliverable).
     Skipped,
+}
+
+impl<'de> serde::Deserialize<'de> for EventStatus {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::request::by_name(d, EventStatus::parse, "pending, delivered, failed, skipped")
+    }
 }
 
 impl EventStatus {

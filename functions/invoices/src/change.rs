@@ -7,18 +7,20 @@
 use chrono::{DateTime, Duration, Utc};
 use http::{HeaderValue, StatusCode};
 use lambda_http::{Body, Request, Response};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use smartpit_shared::auth::{self, Merchant};
 use smartpit_shared::clock::{
-    deadline_epoch, jst_date, parse_due_date, MAX_DUE_DAYS_AFTER_REGISTRATION,
+    check_due_date, deadline_epoch, jst_date, MAX_DUE_DAYS_AFTER_REGISTRATION,
 };
 use smartpit_shared::db::{fingerprint, idempotency_key, Claim, Lock};
-use smartpit_shared::http::{self as web, json_object, Fields};
-use smartpit_shared::money::{check_total, fee_from_json, yen_from_json, MAX_INVOICE_YEN};
+use smartpit_shared::http::{self as web};
+use smartpit_shared::money::check_total;
 use smartpit_shared::notice::{Notice, NoticeKind};
+use smartpit_shared::request::{self, Patch, Report};
 use smartpit_shared::Code;
-use smartpit_shared::{Invoice, InvoiceId, InvoiceStatus, Problem, SmartPitNumber};
+use smartpit_shared::{Invoice, InvoiceId, InvoiceStatus, Problem};
 
+use crate::requests::{ChangeInvoice, MoveInvoice};
 use crate::InvoicesFunction;
 
 fn not_changeable(inv: &Invoice, now: DateTime<Utc>) -> Option<Problem> {
@@ -42,85 +44,49 @@ fn not_changeable(inv: &Invoice, now: DateTime<Utc>) -> Option<Problem> {
     })
 }
 
-/// The new terms: every field optional, at least one given.
-fn changes(
-    body: &Map<String, Value>,
-    inv: &Invoice,
-    now: DateTime<Utc>,
-) -> Result<Invoice, Problem> {
-    let mut f = Fields::default();
-    f.only_known(
-        body,
-        &[
-            "amount",
-            "due_date",
-            "description",
-            "store_description",
-            "customer_fee",
-        ],
-    );
-    if body.is_empty() {
-        f.push(
-            "amount",
-            Code::NothingToChange,
-            "give at least one of amount, due_date, description, store_description, customer_fee",
-        );
-    }
+/// The bill with the new terms (`ChangeInvoice::check` has checked each on its own): the amount
+/// and fee together within what a store collects, the due date from today to 59 days after the
+/// day the bill was registered.
+fn changes(body: ChangeInvoice, inv: &Invoice, now: DateTime<Utc>) -> Result<Invoice, Problem> {
+    let mut r = Report::default();
     let mut next = inv.clone();
-    if let Some(v) = body.get("amount") {
-        match yen_from_json(v, MAX_INVOICE_YEN) {
-            Ok(a) => next.amount = a,
-            Err(m) => f.push("amount", Code::InvalidAmount, m),
-        }
+    if let Patch::Value(a) = body.amount {
+        next.amount = a;
     }
-    if let Some(v) = body.get("customer_fee") {
-        match fee_from_json(v) {
-            Ok(a) => next.customer_fee = a,
-            Err(m) => f.push("customer_fee", Code::InvalidCustomerFee, m),
-        }
+    if let Patch::Value(f) = body.customer_fee {
+        next.customer_fee = f;
     }
-    if body.contains_key("amount") || body.contains_key("customer_fee") {
+    if !body.amount.is_absent() || !body.customer_fee.is_absent() {
         if let Err(m) = check_total(next.amount, next.customer_fee) {
-            f.push("amount", Code::InvalidAmount, m);
+            r.push("amount", Code::InvalidAmount, m);
         }
     }
-    match body.get("due_date") {
-        None => {}
-        Some(Value::String(s)) => {
-            // From today, and at most 59 days after the day the bill was registered.
-            let last = jst_date(inv.created_at) + Duration::days(MAX_DUE_DAYS_AFTER_REGISTRATION);
-            match parse_due_date(s, now) {
-                Ok(d) if d > last => f.push(
-                    "due_date",
-                    Code::InvalidDueDate,
-                    format!("must be at most {last} (59 days after the registration day, JST)"),
-                ),
-                Ok(d) => {
-                    next.due_date = d;
-                    next.deadline = deadline_epoch(d);
-                }
-                Err(m) => f.push("due_date", Code::InvalidDueDate, m),
+    if let Patch::Value(d) = body.due_date {
+        let last = jst_date(inv.created_at) + Duration::days(MAX_DUE_DAYS_AFTER_REGISTRATION);
+        match check_due_date(d, now) {
+            Err(m) => r.push("due_date", Code::InvalidDueDate, m),
+            Ok(()) if d > last => r.push(
+                "due_date",
+                Code::InvalidDueDate,
+                format!("must be at most {last} (59 days after the registration day, JST)"),
+            ),
+            Ok(()) => {
+                next.due_date = d;
+                next.deadline = deadline_epoch(d);
             }
         }
-        Some(_) => f.push(
-            "due_date",
-            Code::InvalidDueDate,
-            "must be a date as YYYY-MM-DD",
-        ),
     }
-    if body.contains_key("description") {
-        next.description = f.text(body, "description", Code::InvalidDescription, 200, false);
+    match body.description {
+        Patch::Value(d) => next.description = Some(d),
+        Patch::Null => next.description = None,
+        Patch::Absent => {}
     }
-    if body.contains_key("store_description") {
-        next.store_description = f.text(
-            body,
-            "store_description",
-            Code::InvalidStoreDescription,
-            smartpit_shared::invoice::STORE_DESCRIPTION_CHARS,
-            false,
-        );
+    match body.store_description {
+        Patch::Value(d) => next.store_description = Some(d),
+        Patch::Null => next.store_description = None,
+        Patch::Absent => {}
     }
-    f.finish()?;
+    r.finish()?;
     next.version = inv.version + 1;
     next.updated_at = now;
     Ok(next)
@@ -147,15 +113,16 @@ fn terms(inv: &Invoice) -> Value {
 }
 
 impl InvoicesFunction {
-    /// The merchant's bill, checked changeable, and the claimed key (or its stored answer).
-    async fn begin(
+    /// The caller, its Idempotency-Key, the body read and checked, and the merchant's bill.
+    async fn begin<T: request::Checked>(
         &self,
         req: &Request,
         id: &str,
-    ) -> Result<(Merchant, String, Map<String, Value>, Invoice), Problem> {
+        now: DateTime<Utc>,
+    ) -> Result<(Merchant, String, T, Invoice), Problem> {
         let merchant = auth::merchant(&self.db, req).await?;
         let key = idempotency_key(req)?;
-        let body = json_object(req)?;
+        let body = request::json(req, now)?;
         let inv = self.invoice_of(&merchant, id).await?;
         Ok((merchant, key, body, inv))
     }
@@ -226,13 +193,13 @@ impl InvoicesFunction {
         id: &str,
         now: DateTime<Utc>,
     ) -> Result<Response<Body>, Problem> {
-        let (merchant, key, body, inv) = self.begin(req, id).await?;
+        let (merchant, key, body, inv) = self.begin::<ChangeInvoice>(req, id, now).await?;
         let fp = fingerprint(
             "PATCH",
             &format!("/v1/invoices/{id}"),
-            &Value::Object(body.clone()),
+            &request::body_value(req),
         );
-        let mut next = changes(&body, &inv, now)?;
+        let mut next = changes(body, &inv, now)?;
         let lock = match self.claim(&merchant, &key, &fp, &inv, now).await? {
             Ok(lock) => lock,
             Err(replay) => return Ok(replay),
@@ -280,25 +247,9 @@ impl InvoicesFunction {
         id: &str,
         now: DateTime<Utc>,
     ) -> Result<Response<Body>, Problem> {
-        let (merchant, key, body, inv) = self.begin(req, id).await?;
-        let mut f = Fields::default();
-        f.only_known(&body, &["smartpit_number"]);
-        let number = match body.get("smartpit_number").and_then(Value::as_str) {
-            Some(s) => SmartPitNumber::parse(s)
-                .map_err(|e| f.push("smartpit_number", Code::InvalidNumber, e.to_string()))
-                .ok(),
-            None => {
-                f.push(
-                    "smartpit_number",
-                    Code::InvalidNumber,
-                    "is required (a string of 13 digits)",
-                );
-                None
-            }
-        };
-        f.finish()?;
-        let Some(number) = number else {
-            return Err(Problem::internal(&"validation passed without a number"));
+        let (merchant, key, body, inv) = self.begin::<MoveInvoice>(req, id, now).await?;
+        let Some(number) = body.smartpit_number else {
+            return Err(Problem::internal(&"a checked move without its number"));
         };
         if number == inv.number() {
             return Err(Problem::of(Code::SameNumber));
@@ -306,7 +257,7 @@ impl InvoicesFunction {
         let fp = fingerprint(
             "POST",
             &format!("/v1/invoices/{id}/move"),
-            &Value::Object(body.clone()),
+            &request::body_value(req),
         );
         // The new number must be a card (sheets serve only their own purchase), checked before
         // the key is claimed.

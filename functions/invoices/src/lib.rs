@@ -13,8 +13,8 @@ mod change;
 pub mod expiry;
 mod register;
 mod reports;
+mod requests;
 mod resend;
-mod validate;
 
 use chrono::{DateTime, Utc};
 use http::{Method, StatusCode};
@@ -23,9 +23,10 @@ use serde_json::{json, Value};
 use smartpit_shared::auth;
 use smartpit_shared::config::Resources;
 use smartpit_shared::http::{self as web};
+use smartpit_shared::request;
 use smartpit_shared::routes::Routes;
 use smartpit_shared::Code;
-use smartpit_shared::{Db, InvoiceStatus, Problem};
+use smartpit_shared::{Db, Problem};
 use std::sync::OnceLock;
 
 /// What each of the function's routes does.
@@ -133,18 +134,10 @@ impl InvoicesFunction {
 
     async fn list(&self, req: &Request, now: DateTime<Utc>) -> Result<Response<Body>, Problem> {
         let merchant = auth::merchant(&self.db, req).await?;
-        let status = match web::query_param(req, "status") {
-            None => None,
-            Some(s) => Some(InvoiceStatus::parse(&s).ok_or_else(|| {
-                Problem::of(Code::InvalidStatus)
-                    .detail("Use registered, paid, settled, cancelled or expired.")
-            })?),
-        };
-        let limit = web::limit_param(req)?;
-        let cursor = web::query_param(req, "cursor");
+        let q: requests::ListInvoices = request::query(req, now)?;
         let page = self
             .db
-            .list_invoices(&merchant.id, status, limit, cursor.as_deref(), now)
+            .list_invoices(&merchant.id, q.status, q.limit.0, q.cursor.as_deref(), now)
             .await?;
         let invoices: Vec<Value> = page.invoices.iter().map(|i| i.merchant_view(now)).collect();
         Ok(web::json(

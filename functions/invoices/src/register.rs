@@ -4,20 +4,20 @@ use aws_sdk_dynamodb::types::TransactWriteItem;
 use chrono::{DateTime, Utc};
 use http::{HeaderValue, StatusCode};
 use lambda_http::{Body, Request, Response};
-use serde_json::Value;
 use smartpit_shared::auth::{self, Merchant};
 use smartpit_shared::clock::deadline_epoch;
 use smartpit_shared::db::{
     fingerprint, idempotency_key, Claim, Lock, NumberRecord, RegisterOutcome, SheetLink,
 };
-use smartpit_shared::http::{self as web, json_object};
+use smartpit_shared::http::{self as web};
 use smartpit_shared::ids::new_secret;
 use smartpit_shared::notice::{Notice, NoticeKind};
 use smartpit_shared::problem::FieldError;
+use smartpit_shared::request;
 use smartpit_shared::Code;
 use smartpit_shared::{Invoice, InvoiceId, InvoiceStatus, NumberKind, Problem, SmartPitNumber};
 
-use crate::validate::{self, NewInvoice};
+use crate::requests::{self, NewInvoice};
 use crate::InvoicesFunction;
 
 /// Draws of a sheet number before giving up (a collision in 10^10 is rare).
@@ -31,8 +31,7 @@ impl InvoicesFunction {
     ) -> Result<Response<Body>, Problem> {
         let merchant = auth::merchant(&self.db, req).await?;
         let key = idempotency_key(req)?;
-        let body = json_object(req)?;
-        let mut new = validate::new_invoice(&body, now)?;
+        let mut new = requests::new_invoice(request::json(req, now)?)?;
         if let Some(r) = &new.customer_ref {
             new.number = Some(self.joint_card_of(&merchant, r).await?);
         }
@@ -53,7 +52,7 @@ impl InvoicesFunction {
             }
         }
 
-        let fp = fingerprint("POST", "/v1/invoices", &Value::Object(body));
+        let fp = fingerprint("POST", "/v1/invoices", &request::body_value(req));
         let lock = match self
             .db
             .claim_idempotency_key(&merchant.id, &key, &fp, now)

@@ -1,35 +1,19 @@
 //! `GET /v1/reports/payments?date=YYYY-MM-DD`: the merchant's bills collected that JST day, as
 //! CSV (the default, for a spreadsheet) or JSON (`Accept: application/json`), totals last.
 
-use smartpit_shared::Code;
 use std::collections::HashMap;
 
-use chrono::NaiveDate;
 use http::{HeaderValue, StatusCode};
 use lambda_http::{Body, Request, Response};
 use smartpit_shared::auth;
 use smartpit_shared::http::{self as web};
 use smartpit_shared::report;
+use smartpit_shared::request;
+
+use crate::requests::PaymentsReport;
 use smartpit_shared::Problem;
 
 use crate::InvoicesFunction;
-
-fn bad_date() -> Problem {
-    Problem::of(Code::InvalidDate)
-}
-
-/// Exactly `YYYY-MM-DD` (chrono alone takes signs and unpadded fields).
-fn parse_day(s: &str) -> Result<NaiveDate, Problem> {
-    let shaped = s.len() == 10
-        && s.bytes().enumerate().all(|(i, b)| match i {
-            4 | 7 => b == b'-',
-            _ => b.is_ascii_digit(),
-        });
-    NaiveDate::parse_from_str(s, "%Y-%m-%d")
-        .ok()
-        .filter(|_| shaped)
-        .ok_or_else(bad_date)
-}
 
 fn wants_json(req: &Request) -> bool {
     req.headers()
@@ -43,7 +27,12 @@ impl InvoicesFunction {
     /// payments' states per 100 payments.
     pub(crate) async fn payments_report(&self, req: &Request) -> Result<Response<Body>, Problem> {
         let merchant = auth::merchant(&self.db, req).await?;
-        let day = parse_day(&web::query_param(req, "date").ok_or_else(bad_date)?)?;
+        let q: PaymentsReport = request::query(req, chrono::Utc::now())?;
+        let Some(day) = q.date else {
+            return Err(Problem::internal(
+                &"a checked report request without its date",
+            ));
+        };
         let lines = self.db.paid_lines(&merchant.id, day).await?;
         let fees = self.db.fee_schedule(&merchant.id).await?;
         let mut ids: Vec<String> = lines.iter().map(|l| l.payment_id.clone()).collect();

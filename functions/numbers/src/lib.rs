@@ -8,12 +8,14 @@
 use chrono::{DateTime, Utc};
 use http::{HeaderValue, Method, StatusCode};
 use lambda_http::{Body, Request, Response};
+use serde::Deserialize;
 use serde_json::{json, Value};
 use smartpit_shared::config::Resources;
 use smartpit_shared::db::{fingerprint, idempotency_key, Claim, LEASE_SECONDS};
-use smartpit_shared::http::{self as web, is_reference, json_object, Fields};
+use smartpit_shared::http::{self as web};
 use smartpit_shared::ids::{base32, random_bytes};
 use smartpit_shared::issuance::{issue_seeded, SeededBatch, Template};
+use smartpit_shared::request::{self, whole_number, Checked, Report};
 use smartpit_shared::routes::Routes;
 use smartpit_shared::Code;
 use smartpit_shared::{auth, Db, NumberKind, Problem, SmartPitNumber};
@@ -102,12 +104,11 @@ impl NumbersFunction {
             true => Some(idempotency_key(req)?),
             false => None,
         };
-        let body = json_object(req)?;
-        let refs = joint_card_request(&body)?;
+        let refs = request::json::<IssueJointCards>(req, now)?.refs();
         let lock = match &key {
             None => None,
             Some(key) => {
-                let fp = fingerprint("POST", "/v1/joint-cards", &Value::Object(body.clone()));
+                let fp = fingerprint("POST", "/v1/joint-cards", &request::body_value(req));
                 match self
                     .db
                     .claim_idempotency_key(&merchant.id, key, &fp, now)
@@ -191,46 +192,63 @@ fn partially_issued(cause: Problem, keyed: bool) -> Problem {
         .with("cause", cause.code.as_str())
 }
 
-/// `count` (1 to 1000) and optional `customer_refs`, one per card when given.
-fn joint_card_request(
-    body: &serde_json::Map<String, Value>,
-) -> Result<Vec<Option<String>>, Problem> {
-    let mut f = Fields::default();
-    f.only_known(body, &["count", "customer_refs"]);
-    let count = match body.get("count").and_then(Value::as_u64) {
-        Some(n) if (1..=MAX_JOINT_CARDS_PER_REQUEST as u64).contains(&n) => n as usize,
-        _ => {
-            f.push(
+/// `POST /v1/joint-cards`: `count` (1 to 1000) and optional `customer_refs`, one per card.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IssueJointCards {
+    #[serde(default, deserialize_with = "whole_number")]
+    pub count: Option<i64>,
+    pub customer_refs: Option<Vec<String>>,
+}
+
+impl Checked for IssueJointCards {
+    fn code_of(field: &str) -> Code {
+        match field {
+            "count" => Code::InvalidCount,
+            _ => Code::InvalidCustomerRef,
+        }
+    }
+
+    fn check(&self, _: DateTime<Utc>, r: &mut Report) {
+        let count = self
+            .count
+            .filter(|n| (1..=MAX_JOINT_CARDS_PER_REQUEST as i64).contains(n));
+        if count.is_none() {
+            r.push(
                 "count",
                 Code::InvalidCount,
                 format!("must be an integer from 1 to {MAX_JOINT_CARDS_PER_REQUEST}"),
             );
-            0
         }
-    };
-    let mut refs = vec![None; count];
-    match body.get("customer_refs") {
-        None | Some(Value::Null) => {}
-        Some(Value::Array(list)) if list.len() == count => {
-            for (i, v) in list.iter().enumerate() {
-                match v.as_str() {
-                    Some(s) if !s.is_empty() && s.len() <= 64 && is_reference(s) => {
-                        refs[i] = Some(s.to_string())
-                    }
-                    _ => f.push(
-                        &format!("customer_refs[{i}]"),
-                        Code::InvalidCustomerRef,
-                        "must be 1 to 64 letters, digits or . _ : / # -",
-                    ),
-                }
-            }
+        let Some(refs) = &self.customer_refs else {
+            return;
+        };
+        if count.is_some_and(|n| refs.len() as i64 != n) {
+            r.push(
+                "customer_refs",
+                Code::InvalidCustomerRef,
+                "must be a list with one reference per card (as many as count)",
+            );
+            return;
         }
-        Some(_) => f.push(
-            "customer_refs",
-            Code::InvalidCustomerRef,
-            "must be a list with one reference per card (as many as count)",
-        ),
+        for (i, s) in refs.iter().enumerate() {
+            r.reference(
+                &format!("customer_refs[{i}]"),
+                Code::InvalidCustomerRef,
+                Some(s),
+                64,
+            );
+        }
     }
-    f.finish()?;
-    Ok(refs)
+}
+
+impl IssueJointCards {
+    /// Each card's reference, in order (none without `customer_refs`).
+    fn refs(self) -> Vec<Option<String>> {
+        let count = usize::try_from(self.count.unwrap_or(0)).unwrap_or(0);
+        match self.customer_refs {
+            Some(refs) => refs.into_iter().map(Some).collect(),
+            None => vec![None; count],
+        }
+    }
 }

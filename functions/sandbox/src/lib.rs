@@ -19,16 +19,18 @@
 use chrono::{DateTime, Utc};
 use http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
-use serde_json::{json, Map, Value};
+use serde::Deserialize;
 use smartpit_shared::auth::{self, ChainPrincipal, Merchant};
 use smartpit_shared::config::Resources;
 use smartpit_shared::db::SettleResult;
-use smartpit_shared::http::{self as web, json_object, Fields};
+use smartpit_shared::http::{self as web};
+use smartpit_shared::request::{self, Checked};
 use smartpit_shared::routes::Routes;
 use smartpit_shared::settlement::FileKey;
 use smartpit_shared::store_chain::catalogue;
 use smartpit_shared::Code;
 use smartpit_shared::{Db, Invoice, InvoiceId, InvoiceStatus, Problem};
+use smartpit_store::requests::Payment;
 use smartpit_store::StoreFunction;
 use std::sync::OnceLock;
 
@@ -83,6 +85,23 @@ pub fn routes() -> &'static Routes<Route> {
             .add(Method::GET, "/sandbox/store", Route::StoreSimulator)
             .add(Method::POST, "/sandbox/store", Route::StoreSimulator)
     })
+}
+
+/// `POST /v1/test/invoices/{id}/pay`: the chain and store a test payment is made at.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestPayment {
+    pub store_chain: Option<String>,
+    pub store_code: Option<String>,
+}
+
+impl Checked for TestPayment {
+    fn code_of(field: &str) -> Code {
+        match field {
+            "store_chain" => Code::InvalidStoreChain,
+            _ => Code::InvalidStoreCode,
+        }
+    }
 }
 
 pub struct SandboxFunction {
@@ -142,41 +161,24 @@ impl SandboxFunction {
         inv: &Invoice,
         now: DateTime<Utc>,
     ) -> Result<Response<Body>, Problem> {
-        let body = match req.body() {
-            Body::Empty => Map::new(),
-            Body::Text(t) if t.trim().is_empty() => Map::new(),
-            _ => json_object(req)?,
-        };
-        let mut f = Fields::default();
-        f.only_known(&body, &["store_chain", "store_code"]);
-        let chain_id = match body.get("store_chain") {
-            None => DEFAULT_CHAIN.to_string(),
-            Some(Value::String(c)) => c.clone(),
-            Some(_) => {
-                f.push("store_chain", Code::InvalidStoreChain, "must be a chain id");
-                String::new()
-            }
-        };
-        f.finish()?;
-        let chain = chain_of(&chain_id)?;
-        let store_code = body
-            .get("store_code")
-            .cloned()
-            .unwrap_or_else(|| json!(DEFAULT_STORE));
+        let body: TestPayment = request::json_or_empty(req, now)?;
+        let chain = chain_of(body.store_chain.as_deref().unwrap_or(DEFAULT_CHAIN))?;
         let txn = format!(
             "test-{}",
             smartpit_shared::ids::base32(&smartpit_shared::ids::random_bytes::<8>())
         );
-        let report: Map<String, Value> = json!({
-            "store_code": store_code,
-            "store_transaction_id": txn,
-            "invoice_ids": [inv.id.as_str()],
-            "amount": inv.total(),
-        })
-        .as_object()
-        .cloned()
-        .unwrap_or_default();
-        self.store.pay_as(&chain, &report, now).await
+        // The chain's own report, checked as the store API checks one.
+        let report = request::checked(
+            Payment {
+                store_code: Some(body.store_code.unwrap_or_else(|| DEFAULT_STORE.to_string())),
+                store_transaction_id: Some(txn),
+                invoice_ids: Some(vec![inv.id.to_string()]),
+                amount: Some(inv.total()),
+                slip_id: None,
+            },
+            now,
+        )?;
+        self.store.pay_as(&chain, report, now).await
     }
 
     async fn void(&self, inv: &Invoice, now: DateTime<Utc>) -> Result<Response<Body>, Problem> {

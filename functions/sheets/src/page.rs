@@ -35,7 +35,9 @@ pub enum Lang {
 impl Lang {
     /// `?lang=` first, then `Accept-Language`, else Japanese.
     pub fn of(req: &Request) -> Lang {
-        let asked = smartpit_shared::http::query_param(req, "lang");
+        let asked = lambda_http::RequestExt::query_string_parameters(req)
+            .first("lang")
+            .map(str::to_string);
         match asked.as_deref() {
             Some("en") => return Lang::En,
             Some("ja") => return Lang::Ja,

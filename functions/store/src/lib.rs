@@ -10,20 +10,22 @@
 use chrono::{DateTime, Utc};
 use http::{HeaderValue, Method, StatusCode};
 use lambda_http::{Body, Request, Response};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use smartpit_shared::auth::{self, ChainPrincipal};
 use smartpit_shared::config::Resources;
-use smartpit_shared::db::{PayOutcome, PaymentRequest, Slip, SlipOutcome, VoidOutcome};
+use smartpit_shared::db::{PayOutcome, Slip, SlipOutcome, VoidOutcome};
 use smartpit_shared::guessing;
-use smartpit_shared::http::{self as web, is_reference, json_object, Fields};
+use smartpit_shared::http::{self as web};
 use smartpit_shared::invoice::jst_timestamp;
-use smartpit_shared::money::{yen_from_json, MAX_INVOICE_YEN};
 use smartpit_shared::number::ascii_digits;
+use smartpit_shared::request;
 use smartpit_shared::routes::Routes;
 use smartpit_shared::sheet::payment_code::{company_code, PaymentCode, PAYMENT_CODE_LEN};
 use smartpit_shared::Code;
-use smartpit_shared::{Channel, Db, Invoice, InvoiceId, Problem, SmartPitNumber};
+use smartpit_shared::{Channel, Db, Invoice, Problem, SmartPitNumber};
 use std::sync::OnceLock;
+
+pub mod requests;
 
 /// The most invoices one visit may pay together.
 pub const MAX_INVOICES_PER_PAYMENT: usize = 20;
@@ -98,12 +100,8 @@ impl StoreFunction {
         if let Some(until) = guessing::refused_until(&who, now) {
             return Err(guessing::too_many(until, now));
         }
-        let body = json_object(req)?;
-        let mut f = Fields::default();
-        f.only_known(&body, &["store_code", "smartpit_number", "barcode"]);
-        store_code(&body, &mut f);
-        f.finish()?;
-        let (number, code) = match (body.get("smartpit_number"), body.get("barcode")) {
+        let body: requests::Lookup = request::json(req, now)?;
+        let (number, code) = match (&body.smartpit_number, &body.barcode) {
             (Some(n), None) => (typed_number(&chain, n)?, None),
             (None, Some(b)) => scanned_number(b)?,
             _ => {
@@ -138,8 +136,8 @@ impl StoreFunction {
 
     async fn pay(&self, req: &Request, now: DateTime<Utc>) -> Result<Response<Body>, Problem> {
         let chain = auth::store_chain(&self.db, req).await?;
-        let body = json_object(req)?;
-        self.pay_as(&chain, &body, now).await
+        let body: requests::Payment = request::json(req, now)?;
+        self.pay_as(&chain, body, now).await
     }
 
     /// A payment report as `chain` sends it (`POST /store/v1/payments` once its key is known):
@@ -147,10 +145,10 @@ impl StoreFunction {
     pub async fn pay_as(
         &self,
         chain: &ChainPrincipal,
-        body: &Map<String, Value>,
+        body: requests::Payment,
         now: DateTime<Utc>,
     ) -> Result<Response<Body>, Problem> {
-        let request = payment_request(chain, body)?;
+        let request = body.into_request(&chain.id)?;
         let outcome = self.db.pay(&request, now).await?;
         match outcome {
             PayOutcome::Paid(p) => {
@@ -207,24 +205,8 @@ impl StoreFunction {
             return Err(Problem::of(Code::ChannelNotSupported)
                 .detail("Slips are printed by kiosk chains; a register takes the bills directly"));
         }
-        let body = json_object(req)?;
-        let mut f = Fields::default();
-        f.only_known(&body, &["store_code", "smartpit_number", "invoice_ids"]);
-        let store = store_code(&body, &mut f);
-        let number = match body.get("smartpit_number").and_then(Value::as_str) {
-            Some(s) => SmartPitNumber::parse(s)
-                .map_err(|e| f.push("smartpit_number", Code::InvalidNumber, e.to_string()))
-                .ok(),
-            None => {
-                f.push("smartpit_number", Code::InvalidNumber, "is required");
-                None
-            }
-        };
-        let ids = invoice_ids(&body, &mut f);
-        f.finish()?;
-        let (Some(store), Some(number)) = (store, number) else {
-            return Err(Problem::internal(&"validation passed without all fields"));
-        };
+        let body: requests::SlipRequest = request::json(req, now)?;
+        let (store, number, ids) = body.into_parts()?;
         // Bills of another number are not this customer's: unknown here.
         if let Some(other) = ids.iter().find(|id| id.number() != number) {
             return Err(Problem::of(Code::InvoiceNotFound).with("invoice_id", other.to_string()));
@@ -304,69 +286,19 @@ fn held_until(until: i64) -> Option<String> {
     DateTime::from_timestamp(until, 0).map(jst_timestamp)
 }
 
-/// `invoice_ids`: 1 to 20 distinct invoice ids.
-fn invoice_ids(body: &Map<String, Value>, f: &mut Fields) -> Vec<InvoiceId> {
-    let mut ids: Vec<InvoiceId> = Vec::new();
-    match body.get("invoice_ids") {
-        Some(Value::Array(list)) if !list.is_empty() && list.len() <= MAX_INVOICES_PER_PAYMENT => {
-            for (i, v) in list.iter().enumerate() {
-                match v.as_str().and_then(InvoiceId::parse) {
-                    Some(id) if ids.contains(&id) => f.push(
-                        &format!("invoice_ids[{i}]"),
-                        Code::InvalidInvoiceIds,
-                        "is listed twice",
-                    ),
-                    Some(id) => ids.push(id),
-                    None => f.push(
-                        &format!("invoice_ids[{i}]"),
-                        Code::InvalidInvoiceIds,
-                        "is not an invoice id",
-                    ),
-                }
-            }
-        }
-        _ => f.push(
-            "invoice_ids",
-            Code::InvalidInvoiceIds,
-            format!("must be a list of 1 to {MAX_INVOICES_PER_PAYMENT} invoice ids"),
-        ),
-    }
-    ids
-}
-
-fn store_code(body: &Map<String, Value>, f: &mut Fields) -> Option<String> {
-    let code = f.text(body, "store_code", Code::InvalidStoreCode, 32, true)?;
-    if is_reference(&code) {
-        Some(code)
-    } else {
-        f.push(
-            "store_code",
-            Code::InvalidStoreCode,
-            "may hold only letters, digits and . _ : / # -",
-        );
-        None
-    }
-}
-
 /// A number typed at a kiosk. Register chains take only scanned barcodes.
-fn typed_number(chain: &ChainPrincipal, v: &Value) -> Result<SmartPitNumber, Problem> {
+fn typed_number(chain: &ChainPrincipal, s: &str) -> Result<SmartPitNumber, Problem> {
     if chain.channel == Channel::Register {
         return Err(Problem::of(Code::ChannelNotSupported).detail("This chain takes only a scanned barcode, not a typed number. Ask the customer for the card or the printed sheet."));
     }
-    let s = v.as_str().ok_or_else(|| {
-        Problem::of(Code::InvalidNumber).detail("smartpit_number must be a string of 13 digits")
-    })?;
     SmartPitNumber::parse(s).map_err(|e| Problem::of(Code::InvalidNumber).detail(e.to_string()))
 }
 
 /// A scanned barcode: a card's EAN-13, which is its number, or a sheet's 44-digit GS1-128
 /// payment code, whose free field holds the sheet's number (returned with the code, whose
 /// amount and deadline are checked against the bill).
-fn scanned_number(v: &Value) -> Result<(SmartPitNumber, Option<PaymentCode>), Problem> {
+fn scanned_number(s: &str) -> Result<(SmartPitNumber, Option<PaymentCode>), Problem> {
     let invalid = |detail: &str| Problem::of(Code::InvalidBarcode).detail(detail.to_string());
-    let s = v
-        .as_str()
-        .ok_or_else(|| invalid("barcode must be a string of digits"))?;
     let digits = ascii_digits(s).ok_or_else(|| invalid("barcode must hold only digits"))?;
     match digits.len() {
         13 => SmartPitNumber::parse(s)
@@ -403,73 +335,4 @@ fn check_not_stale(code: &PaymentCode, inv: &Invoice) -> Result<(), Problem> {
         inv.total(),
         inv.due_date
     )))
-}
-
-fn payment_request(
-    chain: &ChainPrincipal,
-    body: &Map<String, Value>,
-) -> Result<PaymentRequest, Problem> {
-    let mut f = Fields::default();
-    f.only_known(
-        body,
-        &[
-            "store_code",
-            "store_transaction_id",
-            "invoice_ids",
-            "amount",
-            "slip_id",
-        ],
-    );
-    let store_code = store_code(body, &mut f);
-    let txn = f.text(
-        body,
-        "store_transaction_id",
-        Code::InvalidStoreTransactionId,
-        64,
-        true,
-    );
-    if txn.as_deref().is_some_and(|t| !is_reference(t)) {
-        f.push(
-            "store_transaction_id",
-            Code::InvalidStoreTransactionId,
-            "may hold only letters, digits and . _ : / # -",
-        );
-    }
-    let ids = invoice_ids(body, &mut f);
-    let slip_id = match body.get("slip_id") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) if s.len() == 20 && s.starts_with("slp_") && is_reference(s) => {
-            Some(s.clone())
-        }
-        Some(_) => {
-            f.push("slip_id", Code::InvalidSlipId, "is not a slip id");
-            None
-        }
-    };
-    let amount = match body.get("amount") {
-        Some(v) => yen_from_json(v, MAX_INVOICE_YEN * MAX_INVOICES_PER_PAYMENT as i64)
-            .map_err(|m| f.push("amount", Code::InvalidAmount, m))
-            .ok(),
-        None => {
-            f.push("amount", Code::InvalidAmount, "is required");
-            None
-        }
-    };
-    f.finish()?;
-    let first = ids.first().map(InvoiceId::number);
-    if ids.iter().any(|id| Some(id.number()) != first) {
-        return Err(Problem::of(Code::MixedNumbers)
-        .detail("The invoices belong to different numbers: report one payment per card or sheet. Nothing was paid."));
-    }
-    match (store_code, txn, amount) {
-        (Some(store_code), Some(store_transaction_id), Some(amount)) => Ok(PaymentRequest {
-            chain_id: chain.id.clone(),
-            store_code,
-            store_transaction_id,
-            invoice_ids: ids,
-            amount,
-            slip_id,
-        }),
-        _ => Err(Problem::internal(&"validation passed without all fields")),
-    }
 }

@@ -3,9 +3,11 @@
 use chrono::{DateTime, Utc};
 use http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
-use serde_json::{json, Map, Value};
+use serde::Deserialize;
+use serde_json::{json, Value};
 use smartpit_shared::config::{OnFirstUse, Resources};
-use smartpit_shared::http::{self as web, json_object, Fields};
+use smartpit_shared::http::{self as web};
+use smartpit_shared::request::{self, Checked, Limit, Report};
 use smartpit_shared::routes::Routes;
 use smartpit_shared::webhook::{
     new_secret, Endpoint, Event, EventStatus, EventType, Secret, ROTATION_OVERLAP_SECONDS,
@@ -55,6 +57,59 @@ pub fn routes() -> &'static Routes<Route> {
     })
 }
 
+/// `PUT /v1/webhook-endpoint`: the HTTPS address events go to, and the types it takes (all
+/// when left out).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PutEndpoint {
+    pub url: Option<String>,
+    pub events: Option<Vec<EventType>>,
+}
+
+/// Longest endpoint URL.
+pub const URL_CHARS: usize = 2000;
+
+impl Checked for PutEndpoint {
+    fn code_of(field: &str) -> Code {
+        match field {
+            "url" => Code::InvalidWebhookUrl,
+            _ => Code::InvalidEventType,
+        }
+    }
+
+    fn check(&self, _: DateTime<Utc>, r: &mut Report) {
+        r.required("url", Code::InvalidWebhookUrl, &self.url);
+        r.text(
+            "url",
+            Code::InvalidWebhookUrl,
+            self.url.as_deref(),
+            URL_CHARS,
+        );
+    }
+}
+
+/// `GET /v1/events?type=&status=&limit=&cursor=`.
+#[derive(Debug, Deserialize)]
+pub struct ListEvents {
+    #[serde(rename = "type")]
+    pub kind: Option<EventType>,
+    pub status: Option<EventStatus>,
+    #[serde(default)]
+    pub limit: Limit,
+    pub cursor: Option<String>,
+}
+
+impl Checked for ListEvents {
+    fn code_of(field: &str) -> Code {
+        match field {
+            "type" => Code::InvalidEventType,
+            "status" => Code::InvalidStatus,
+            "limit" => Code::InvalidLimit,
+            _ => Code::InvalidCursor,
+        }
+    }
+}
+
 pub struct WebhookApi {
     db: Db,
     sqs: OnFirstUse<aws_sdk_sqs::Client>,
@@ -99,8 +154,8 @@ impl WebhookApi {
     /// answer only; changing the URL or types keeps the secret.
     async fn put(&self, req: &Request, now: DateTime<Utc>) -> Result<Response<Body>, Problem> {
         let merchant = auth::merchant(&self.db, req).await?;
-        let body = json_object(req)?;
-        let (url, events) = self.endpoint_request(&body).await?;
+        let body: PutEndpoint = request::json(req, now)?;
+        let (url, events) = self.endpoint_request(body).await?;
         let existing = self.db.get_endpoint(&merchant.id).await?;
         let created = existing.is_none();
         let secrets = existing.map(|e| e.secrets).unwrap_or_else(|| {
@@ -123,43 +178,22 @@ impl WebhookApi {
         Ok(web::json(StatusCode::OK, &view))
     }
 
+    /// The endpoint's address, once the URL policy allows it (and its name resolves to an
+    /// address it allows), and its event types, each once.
     async fn endpoint_request(
         &self,
-        body: &Map<String, Value>,
+        body: PutEndpoint,
     ) -> Result<(String, Vec<EventType>), Problem> {
-        let mut f = Fields::default();
-        f.only_known(body, &["url", "events"]);
-        let url = f.text(body, "url", Code::InvalidWebhookUrl, 2000, true);
+        let url = body
+            .url
+            .ok_or_else(|| Problem::internal(&"a checked endpoint without its url"))?;
         let mut events = Vec::new();
-        match body.get("events") {
-            None | Some(Value::Null) => {}
-            Some(Value::Array(list)) => {
-                for (i, v) in list.iter().enumerate() {
-                    match v.as_str().and_then(EventType::parse) {
-                        Some(t) if !events.contains(&t) => events.push(t),
-                        Some(_) => {}
-                        None => f.push(
-                            &format!("events[{i}]"),
-                            Code::InvalidEventType,
-                            format!(
-                                "must be one of {}",
-                                EventType::ALL.map(|t| t.as_str()).join(", ")
-                            ),
-                        ),
-                    }
-                }
+        for t in body.events.unwrap_or_default() {
+            if !events.contains(&t) {
+                events.push(t);
             }
-            Some(_) => f.push("events", Code::InvalidEventType, "must be a list of types"),
         }
-        f.finish()?;
-        let url = url.ok_or_else(|| Problem::internal(&"validation passed without url"))?;
-        let bad = |m: String| {
-            Problem::validation(vec![smartpit_shared::problem::FieldError {
-                field: "url".into(),
-                code: Code::InvalidWebhookUrl,
-                message: m,
-            }])
-        };
+        let bad = |m: String| Problem::field("url", Code::InvalidWebhookUrl, m);
         let parsed = self.settings.url_policy.check_url(&url).map_err(bad)?;
         self.settings
             .url_policy
@@ -220,22 +254,16 @@ impl WebhookApi {
 
     async fn list(&self, req: &Request) -> Result<Response<Body>, Problem> {
         let merchant = auth::merchant(&self.db, req).await?;
-        let kind = web::query_param(req, "type")
-            .map(|t| EventType::parse(&t).ok_or_else(|| Problem::of(Code::InvalidEventType)))
-            .transpose()?;
-        let status = web::query_param(req, "status")
-            .map(|s| {
-                EventStatus::parse(&s).ok_or_else(|| {
-                    Problem::of(Code::InvalidStatus)
-                        .detail("Unknown event status. Use pending, delivered, failed or skipped.")
-                })
-            })
-            .transpose()?;
-        let limit = web::limit_param(req)?;
-        let cursor = web::query_param(req, "cursor");
+        let q: ListEvents = request::query(req, chrono::Utc::now())?;
         let page = self
             .db
-            .list_events(&merchant.id, kind, status, limit, cursor.as_deref())
+            .list_events(
+                &merchant.id,
+                q.kind,
+                q.status,
+                q.limit.0,
+                q.cursor.as_deref(),
+            )
             .await?;
         let events: Vec<Value> = page.events.iter().map(|e| e.view(false)).collect();
         Ok(web::json(

@@ -3,8 +3,8 @@
 
 use chrono::Utc;
 use smartpit_shared::auth::Merchant;
-use smartpit_shared::http::is_reference;
 use smartpit_shared::ids::new_secret;
+use smartpit_shared::request::is_reference;
 use smartpit_shared::store_chain::catalogue;
 use smartpit_shared::Db;
 

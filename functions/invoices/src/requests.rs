@@ -1,0 +1,385 @@
+//! What the invoice routes take: each body and query string as a serde type, and the rules its
+//! values must also meet (`Checked::check`). `new_invoice` turns a checked registration into
+//! the bill's terms.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Deserialize;
+use smartpit_shared::clock::{check_due_date, day};
+use smartpit_shared::invoice::{Customer, STORE_DESCRIPTION_CHARS};
+use smartpit_shared::money::{check_total, MAX_CUSTOMER_FEE_YEN, MAX_INVOICE_YEN};
+use smartpit_shared::request::{
+    patch_day, patch_whole_number, whole_number, Checked, Patch, Report,
+};
+use smartpit_shared::{Code, InvoiceStatus, Problem, SmartPitNumber};
+
+/// Longest `description`.
+pub const DESCRIPTION_CHARS: usize = 200;
+/// Longest `merchant_order_id` and `customer_ref`.
+pub const REFERENCE_CHARS: usize = 64;
+
+/// `POST /v1/invoices`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterInvoice {
+    pub merchant_order_id: Option<String>,
+    #[serde(default, deserialize_with = "whole_number")]
+    pub amount: Option<i64>,
+    #[serde(default, deserialize_with = "whole_number")]
+    pub customer_fee: Option<i64>,
+    #[serde(default, deserialize_with = "day")]
+    pub due_date: Option<NaiveDate>,
+    pub description: Option<String>,
+    pub store_description: Option<String>,
+    pub smartpit_number: Option<SmartPitNumber>,
+    /// The merchant's own reference of a joint card it issued, instead of the number.
+    pub customer_ref: Option<String>,
+    pub customer: Option<CustomerAddresses>,
+}
+
+/// Where the customer is told of the bill.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerAddresses {
+    pub email: Option<String>,
+    pub mobile_email: Option<String>,
+}
+
+/// An amount of 1 to 300,000 yen.
+fn check_amount(r: &mut Report, amount: i64) {
+    if amount < 1 {
+        r.push("amount", Code::InvalidAmount, "must be at least 1");
+    } else if amount > MAX_INVOICE_YEN {
+        r.push(
+            "amount",
+            Code::InvalidAmount,
+            format!("must be at most {MAX_INVOICE_YEN}"),
+        );
+    }
+}
+
+/// A customer fee of 0 to 1,000 yen.
+fn check_fee(r: &mut Report, fee: i64) {
+    if !(0..=MAX_CUSTOMER_FEE_YEN).contains(&fee) {
+        r.push(
+            "customer_fee",
+            Code::InvalidCustomerFee,
+            format!("must be from 0 to {MAX_CUSTOMER_FEE_YEN}"),
+        );
+    }
+}
+
+/// What the store collects, the amount and the fee together, is at most 300,000 yen.
+fn check_both(r: &mut Report, amount: i64, fee: i64) {
+    let in_range =
+        (1..=MAX_INVOICE_YEN).contains(&amount) && (0..=MAX_CUSTOMER_FEE_YEN).contains(&fee);
+    if let (true, Err(m)) = (in_range, check_total(amount, fee)) {
+        r.push("amount", Code::InvalidAmount, m);
+    }
+}
+
+fn check_descriptions(r: &mut Report, description: Option<&str>, store: Option<&str>) {
+    r.text(
+        "description",
+        Code::InvalidDescription,
+        description,
+        DESCRIPTION_CHARS,
+    );
+    r.text(
+        "store_description",
+        Code::InvalidStoreDescription,
+        store,
+        STORE_DESCRIPTION_CHARS,
+    );
+}
+
+impl Checked for RegisterInvoice {
+    fn code_of(field: &str) -> Code {
+        match field {
+            "merchant_order_id" => Code::InvalidMerchantOrderId,
+            "amount" => Code::InvalidAmount,
+            "customer_fee" => Code::InvalidCustomerFee,
+            "due_date" => Code::InvalidDueDate,
+            "description" => Code::InvalidDescription,
+            "store_description" => Code::InvalidStoreDescription,
+            "smartpit_number" => Code::InvalidNumber,
+            "customer_ref" => Code::InvalidCustomerRef,
+            "customer" => Code::InvalidCustomer,
+            _ => Code::InvalidEmail,
+        }
+    }
+
+    fn check(&self, now: DateTime<Utc>, r: &mut Report) {
+        r.required(
+            "merchant_order_id",
+            Code::InvalidMerchantOrderId,
+            &self.merchant_order_id,
+        );
+        r.reference(
+            "merchant_order_id",
+            Code::InvalidMerchantOrderId,
+            self.merchant_order_id.as_deref(),
+            REFERENCE_CHARS,
+        );
+        r.required("amount", Code::InvalidAmount, &self.amount);
+        let fee = self.customer_fee.unwrap_or(0);
+        if let Some(a) = self.amount {
+            check_amount(r, a);
+        }
+        check_fee(r, fee);
+        if let Some(a) = self.amount {
+            check_both(r, a, fee);
+        }
+        r.required("due_date", Code::InvalidDueDate, &self.due_date);
+        if let Some(Err(m)) = self.due_date.map(|d| check_due_date(d, now)) {
+            r.push("due_date", Code::InvalidDueDate, m);
+        }
+        check_descriptions(
+            r,
+            self.description.as_deref(),
+            self.store_description.as_deref(),
+        );
+        r.reference(
+            "customer_ref",
+            Code::InvalidCustomerRef,
+            self.customer_ref.as_deref(),
+            REFERENCE_CHARS,
+        );
+        if self.customer_ref.is_some() && self.smartpit_number.is_some() {
+            r.push(
+                "customer_ref",
+                Code::InvalidCustomerRef,
+                "give either smartpit_number or customer_ref, not both",
+            );
+        }
+        if let Some(c) = &self.customer {
+            r.mail_address("customer.email", c.email.as_deref());
+            r.mail_address("customer.mobile_email", c.mobile_email.as_deref());
+        }
+    }
+}
+
+/// A registration's terms, checked.
+pub struct NewInvoice {
+    pub merchant_order_id: String,
+    pub amount: i64,
+    pub customer_fee: i64,
+    pub due_date: NaiveDate,
+    pub description: Option<String>,
+    pub store_description: Option<String>,
+    pub number: Option<SmartPitNumber>,
+    /// The merchant's own reference of a joint card it issued, instead of the number.
+    pub customer_ref: Option<String>,
+    pub customer: Customer,
+}
+
+/// The terms of a checked registration (`check` has required every member this needs).
+pub fn new_invoice(r: RegisterInvoice) -> Result<NewInvoice, Problem> {
+    let (Some(merchant_order_id), Some(amount), Some(due_date)) =
+        (r.merchant_order_id, r.amount, r.due_date)
+    else {
+        return Err(Problem::internal(
+            &"a checked registration without its terms",
+        ));
+    };
+    let customer = r.customer.unwrap_or_default();
+    Ok(NewInvoice {
+        merchant_order_id,
+        amount,
+        customer_fee: r.customer_fee.unwrap_or(0),
+        due_date,
+        description: r.description,
+        store_description: r.store_description,
+        number: r.smartpit_number,
+        customer_ref: r.customer_ref,
+        customer: Customer {
+            email: customer.email,
+            mobile_email: customer.mobile_email,
+        },
+    })
+}
+
+/// `PATCH /v1/invoices/{id}`: new terms, each left out to keep it; `description` and
+/// `store_description` null to clear them.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeInvoice {
+    #[serde(default, deserialize_with = "patch_whole_number")]
+    pub amount: Patch<i64>,
+    #[serde(default, deserialize_with = "patch_whole_number")]
+    pub customer_fee: Patch<i64>,
+    #[serde(default, deserialize_with = "patch_day")]
+    pub due_date: Patch<NaiveDate>,
+    #[serde(default)]
+    pub description: Patch<String>,
+    #[serde(default)]
+    pub store_description: Patch<String>,
+}
+
+impl Checked for ChangeInvoice {
+    fn code_of(field: &str) -> Code {
+        match field {
+            "amount" => Code::InvalidAmount,
+            "customer_fee" => Code::InvalidCustomerFee,
+            "due_date" => Code::InvalidDueDate,
+            "description" => Code::InvalidDescription,
+            "store_description" => Code::InvalidStoreDescription,
+            _ => Code::InvalidRequest,
+        }
+    }
+
+    /// What the body alone decides; the terms against the bill are `change::changes`.
+    fn check(&self, _: DateTime<Utc>, r: &mut Report) {
+        if self.amount.is_absent()
+            && self.customer_fee.is_absent()
+            && self.due_date.is_absent()
+            && self.description.is_absent()
+            && self.store_description.is_absent()
+        {
+            r.push(
+                "amount",
+                Code::NothingToChange,
+                "give at least one of amount, due_date, description, store_description, customer_fee",
+            );
+        }
+        match self.amount {
+            Patch::Value(a) => check_amount(r, a),
+            Patch::Null => r.push("amount", Code::InvalidAmount, "must not be null"),
+            Patch::Absent => {}
+        }
+        match self.customer_fee {
+            Patch::Value(f) => check_fee(r, f),
+            Patch::Null => r.push("customer_fee", Code::InvalidCustomerFee, "must not be null"),
+            Patch::Absent => {}
+        }
+        if let Patch::Null = self.due_date {
+            r.push("due_date", Code::InvalidDueDate, "must not be null");
+        }
+        fn given(p: &Patch<String>) -> Option<&str> {
+            match p {
+                Patch::Value(s) => Some(s.as_str()),
+                _ => None,
+            }
+        }
+        check_descriptions(r, given(&self.description), given(&self.store_description));
+    }
+}
+
+/// `POST /v1/invoices/{id}/move`: the card the bill moves to.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MoveInvoice {
+    pub smartpit_number: Option<SmartPitNumber>,
+}
+
+impl Checked for MoveInvoice {
+    fn code_of(_: &str) -> Code {
+        Code::InvalidNumber
+    }
+
+    fn check(&self, _: DateTime<Utc>, r: &mut Report) {
+        if self.smartpit_number.is_none() {
+            r.push(
+                "smartpit_number",
+                Code::InvalidNumber,
+                "is required (a string of 13 digits)",
+            );
+        }
+    }
+}
+
+/// `GET /v1/invoices?status=&limit=&cursor=`.
+#[derive(Debug, Deserialize)]
+pub struct ListInvoices {
+    pub status: Option<InvoiceStatus>,
+    #[serde(default)]
+    pub limit: smartpit_shared::request::Limit,
+    pub cursor: Option<String>,
+}
+
+impl Checked for ListInvoices {
+    fn code_of(field: &str) -> Code {
+        match field {
+            "status" => Code::InvalidStatus,
+            "limit" => Code::InvalidLimit,
+            _ => Code::InvalidCursor,
+        }
+    }
+}
+
+/// `GET /v1/reports/payments?date=YYYY-MM-DD`.
+#[derive(Debug, Deserialize)]
+pub struct PaymentsReport {
+    #[serde(default, deserialize_with = "day")]
+    pub date: Option<NaiveDate>,
+}
+
+impl Checked for PaymentsReport {
+    fn code_of(_: &str) -> Code {
+        Code::InvalidDate
+    }
+
+    fn check(&self, _: DateTime<Utc>, r: &mut Report) {
+        r.required("date", Code::InvalidDate, &self.date);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Value};
+
+    fn code(v: Value) -> String {
+        match smartpit_shared::request::read_value::<RegisterInvoice>(&v, Utc::now()) {
+            Ok(_) => "ok".into(),
+            Err(p) => p.code.to_string(),
+        }
+    }
+
+    #[test]
+    fn each_mistake_has_its_code() {
+        let today = smartpit_shared::clock::jst_date(Utc::now()).to_string();
+        let good = json!({"merchant_order_id": "A-1", "amount": 100, "due_date": today,
+                          "smartpit_number": "4901234567894"});
+        assert_eq!(code(good.clone()), "ok");
+        let with = |k: &str, v: Value| {
+            let mut b = good.clone();
+            b[k] = v;
+            b
+        };
+        assert_eq!(code(with("amount", json!(0))), "invalid_amount");
+        assert_eq!(code(with("amount", json!("100"))), "invalid_amount");
+        assert_eq!(
+            code(with("due_date", json!("2000-01-01"))),
+            "invalid_due_date"
+        );
+        assert_eq!(
+            code(with("smartpit_number", json!("4901234567895"))),
+            "invalid_number"
+        );
+        assert_eq!(
+            code(with("merchant_order_id", json!("a b"))),
+            "invalid_merchant_order_id"
+        );
+        assert_eq!(
+            code(with("description", json!("a\u{0}b"))),
+            "invalid_description"
+        );
+        assert_eq!(
+            code(with("customer", json!({"email": "nope"}))),
+            "invalid_email"
+        );
+        assert_eq!(code(with("surprise", json!(1))), "unknown_field");
+        assert_eq!(code(with("customer_fee", json!(0))), "ok");
+        assert_eq!(code(with("customer_fee", json!(1000))), "ok");
+        // The store collects amount and fee together: at most ¥300,000 in all.
+        let mut top = good.clone();
+        top["amount"] = json!(299_000);
+        top["customer_fee"] = json!(1_000);
+        assert_eq!(code(top.clone()), "ok");
+        top["amount"] = json!(299_001);
+        assert_eq!(code(top), "invalid_amount");
+        for bad in [json!(1001), json!(-1), json!(1.5), json!("110")] {
+            assert_eq!(code(with("customer_fee", bad)), "invalid_customer_fee");
+        }
+    }
+}
