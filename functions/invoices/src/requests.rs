@@ -336,6 +336,30 @@ mod tests {
     }
 
     #[test]
+    fn amounts_are_only_whole_positive_numbers_in_range() {
+        let today = smartpit_shared::clock::jst_date(Utc::now()).to_string();
+        let with_amount = |v: Value| {
+            json!({"merchant_order_id": "A-1", "amount": v, "due_date": today,
+                   "smartpit_number": "4901234567894"})
+        };
+        assert_eq!(code(with_amount(json!(1))), "ok");
+        assert_eq!(code(with_amount(json!(300000))), "ok");
+        for bad in [
+            json!(0),
+            json!(-1),
+            json!(300001),
+            json!("100"),
+            json!(1.5),
+            json!(100.0),
+            json!(true),
+            json!(null),
+            json!(18446744073709551615u64),
+        ] {
+            assert_eq!(code(with_amount(bad.clone())), "invalid_amount", "{bad}");
+        }
+    }
+
+    #[test]
     fn each_mistake_has_its_code() {
         let today = smartpit_shared::clock::jst_date(Utc::now()).to_string();
         let good = json!({"merchant_order_id": "A-1", "amount": 100, "due_date": today,
