@@ -366,7 +366,7 @@ async fn idempotent_registration() {
     let busy_key = unique("idem");
     let fresh = json!({"merchant_order_id": unique("order"), "amount": 10,
                        "due_date": due_in(1), "smartpit_number": number});
-    let fp = smartpit_shared::db::fingerprint("POST", "/v1/invoices", &fresh);
+    let fp = smartpit_shared::idempotent::fingerprint("POST", "/v1/invoices", &fresh);
     let claim = s
         .db()
         .claim_idempotency_key(s.merchant_id(0), &busy_key, &fp, chrono::Utc::now())

@@ -9,6 +9,7 @@ pub mod db;
 pub mod fees;
 pub mod guessing;
 pub mod http;
+pub mod idempotent;
 pub mod ids;
 pub mod invoice;
 pub mod issuance;

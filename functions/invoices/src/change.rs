@@ -12,8 +12,9 @@ use smartpit_shared::auth::{self, Merchant};
 use smartpit_shared::clock::{
     check_due_date, deadline_epoch, jst_date, MAX_DUE_DAYS_AFTER_REGISTRATION,
 };
-use smartpit_shared::db::{fingerprint, idempotency_key, Claim, Lock};
+use smartpit_shared::db::Lock;
 use smartpit_shared::http::{self as web};
+use smartpit_shared::idempotent::{Keyed, OnFailure};
 use smartpit_shared::money::check_total;
 use smartpit_shared::notice::{Notice, NoticeKind};
 use smartpit_shared::request::{self, Patch, Report};
@@ -92,13 +93,6 @@ fn changes(body: ChangeInvoice, inv: &Invoice, now: DateTime<Utc>) -> Result<Inv
     Ok(next)
 }
 
-fn replayed(status: u16, body: String) -> Response<Body> {
-    let mut resp = web::raw_json(StatusCode::from_u16(status).unwrap_or(StatusCode::OK), body);
-    resp.headers_mut()
-        .insert("idempotent-replayed", HeaderValue::from_static("true"));
-    resp
-}
-
 /// The terms an `invoice.updated` event shows as they were.
 fn terms(inv: &Invoice) -> Value {
     json!({
@@ -119,60 +113,47 @@ impl InvoicesFunction {
         req: &Request,
         id: &str,
         now: DateTime<Utc>,
-    ) -> Result<(Merchant, String, T, Invoice), Problem> {
+    ) -> Result<(Merchant, Keyed, T, Invoice), Problem> {
         let merchant = auth::merchant(&self.db, req).await?;
-        let key = idempotency_key(req)?;
+        let keyed = Keyed::of(req)?;
         let body = request::json(req, now)?;
         let inv = self.invoice_of(&merchant, id).await?;
-        Ok((merchant, key, body, inv))
+        Ok((merchant, keyed, body, inv))
     }
 
-    /// Claims the key (`Err`: the stored answer of an earlier request under it) and checks the
-    /// bill may still change; a refusal releases the key.
-    pub(crate) async fn claim(
+    /// Runs `write` (one transaction with the answer stored under the key) on a bill that may
+    /// still change, under the request's key: a replay answers as the first request did; a bill
+    /// that may no longer change, or changed meanwhile (`write` gives `false`), is refused and
+    /// the key given back.
+    pub(crate) async fn change_under_key<F, Fut>(
         &self,
+        keyed: &Keyed,
         merchant: &Merchant,
-        key: &str,
-        fp: &str,
         inv: &Invoice,
         now: DateTime<Utc>,
-    ) -> Result<Result<Lock, Response<Body>>, Problem> {
-        let lock = match self
-            .db
-            .claim_idempotency_key(&merchant.id, key, fp, now)
-            .await?
-        {
-            Claim::Replay { status, body } => return Ok(Err(replayed(status, body))),
-            Claim::Proceed(lock) => lock,
-        };
-        if let Some(p) = not_changeable(inv, now) {
-            self.db.release_idempotency_key(&lock).await;
-            return Err(p);
-        }
-        Ok(Ok(lock))
-    }
-
-    /// After the transaction: nothing more when it applied; otherwise the key is released and
-    /// the answer says what the bill is now.
-    pub(crate) async fn conclude(
-        &self,
-        applied: Result<bool, Problem>,
-        lock: &Lock,
-        merchant: &Merchant,
-        id: &str,
-        now: DateTime<Utc>,
-    ) -> Result<(), Problem> {
-        match applied {
-            Ok(true) => Ok(()),
-            Ok(false) => {
-                self.db.release_idempotency_key(lock).await;
-                Err(self.lost_race(merchant, id, now).await)
-            }
-            Err(p) => {
-                self.db.release_idempotency_key(lock).await;
-                Err(p)
-            }
-        }
+        write: F,
+    ) -> Result<Response<Body>, Problem>
+    where
+        F: FnOnce(Lock) -> Fut,
+        Fut: std::future::Future<Output = Result<(bool, Response<Body>), Problem>>,
+    {
+        keyed
+            .run(
+                &self.db,
+                &merchant.id,
+                now,
+                OnFailure::Release,
+                |lock| async move {
+                    if let Some(p) = not_changeable(inv, now) {
+                        return Err(p);
+                    }
+                    match write(lock).await? {
+                        (true, answer) => Ok(answer),
+                        (false, _) => Err(self.lost_race(merchant, inv.id.as_str(), now).await),
+                    }
+                },
+            )
+            .await
     }
 
     /// After a lost race: what the bill is now.
@@ -193,17 +174,8 @@ impl InvoicesFunction {
         id: &str,
         now: DateTime<Utc>,
     ) -> Result<Response<Body>, Problem> {
-        let (merchant, key, body, inv) = self.begin::<ChangeInvoice>(req, id, now).await?;
-        let fp = fingerprint(
-            "PATCH",
-            &format!("/v1/invoices/{id}"),
-            &request::body_value(req),
-        );
+        let (merchant, keyed, body, inv) = self.begin::<ChangeInvoice>(req, id, now).await?;
         let mut next = changes(body, &inv, now)?;
-        let lock = match self.claim(&merchant, &key, &fp, &inv, now).await? {
-            Ok(lock) => lock,
-            Err(replay) => return Ok(replay),
-        };
         // A sheet customer gets the new sheet (its barcode's reissue digit one higher) and mail.
         let token = inv
             .sheet_url
@@ -223,22 +195,28 @@ impl InvoicesFunction {
         let view = next.merchant_view(now);
         let response = view.to_string();
         let event = json!({"invoice": view, "previous": terms(&inv)});
-        let applied = self
-            .db
-            .change_invoice(
-                &inv,
-                &next,
-                event,
-                token.as_deref(),
-                &lock,
-                200,
-                &response,
-                now,
-            )
-            .await;
-        self.conclude(applied, &lock, &merchant, id, now).await?;
-        tracing::info!(invoice_id = %inv.id, merchant_id = %merchant.id, version = next.version, "invoice changed");
-        Ok(web::raw_json(StatusCode::OK, response))
+        let version = next.version;
+        let inv = &inv;
+        let answer = self
+            .change_under_key(&keyed, &merchant, inv, now, |lock| async move {
+                let applied = self
+                    .db
+                    .change_invoice(
+                        inv,
+                        &next,
+                        event,
+                        token.as_deref(),
+                        &lock,
+                        200,
+                        &response,
+                        now,
+                    )
+                    .await?;
+                Ok((applied, web::raw_json(StatusCode::OK, response)))
+            })
+            .await?;
+        tracing::info!(invoice_id = %inv.id, merchant_id = %merchant.id, version, "invoice changed");
+        Ok(answer)
     }
 
     pub(crate) async fn move_to(
@@ -247,25 +225,16 @@ impl InvoicesFunction {
         id: &str,
         now: DateTime<Utc>,
     ) -> Result<Response<Body>, Problem> {
-        let (merchant, key, body, inv) = self.begin::<MoveInvoice>(req, id, now).await?;
+        let (merchant, keyed, body, inv) = self.begin::<MoveInvoice>(req, id, now).await?;
         let Some(number) = body.smartpit_number else {
             return Err(Problem::internal(&"a checked move without its number"));
         };
         if number == inv.number() {
             return Err(Problem::of(Code::SameNumber));
         }
-        let fp = fingerprint(
-            "POST",
-            &format!("/v1/invoices/{id}/move"),
-            &request::body_value(req),
-        );
         // The new number must be a card (sheets serve only their own purchase), checked before
         // the key is claimed.
         self.check_number_usable(&merchant, number, now).await?;
-        let lock = match self.claim(&merchant, &key, &fp, &inv, now).await? {
-            Ok(lock) => lock,
-            Err(replay) => return Ok(replay),
-        };
         let moved = Invoice {
             id: InvoiceId::new(number),
             created_at: now,
@@ -283,16 +252,22 @@ impl InvoicesFunction {
         let response = view.to_string();
         let event =
             json!({"invoice": view, "previous": terms(&inv), "moved_from": inv.id.as_str()});
-        let applied = self
-            .db
-            .move_invoice(&inv, &moved, event, &lock, 201, &response, now)
-            .await;
-        self.conclude(applied, &lock, &merchant, id, now).await?;
-        tracing::info!(invoice_id = %inv.id, moved_to = %moved.id, merchant_id = %merchant.id, "invoice moved");
-        let mut resp = web::raw_json(StatusCode::CREATED, response);
+        let mut answer = web::raw_json(StatusCode::CREATED, response.clone());
         if let Ok(v) = HeaderValue::from_str(&format!("/v1/invoices/{}", moved.id)) {
-            resp.headers_mut().insert(http::header::LOCATION, v);
+            answer.headers_mut().insert(http::header::LOCATION, v);
         }
-        Ok(resp)
+        let moved_to = moved.id.to_string();
+        let inv = &inv;
+        let answer = self
+            .change_under_key(&keyed, &merchant, inv, now, |lock| async move {
+                let applied = self
+                    .db
+                    .move_invoice(inv, &moved, event, &lock, 201, &response, now)
+                    .await?;
+                Ok((applied, answer))
+            })
+            .await?;
+        tracing::info!(invoice_id = %inv.id, moved_to = %moved_to, merchant_id = %merchant.id, "invoice moved");
+        Ok(answer)
     }
 }

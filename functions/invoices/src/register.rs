@@ -6,13 +6,11 @@ use http::{HeaderValue, StatusCode};
 use lambda_http::{Body, Request, Response};
 use smartpit_shared::auth::{self, Merchant};
 use smartpit_shared::clock::deadline_epoch;
-use smartpit_shared::db::{
-    fingerprint, idempotency_key, Claim, Lock, NumberRecord, RegisterOutcome, SheetLink,
-};
+use smartpit_shared::db::{Lock, NumberRecord, RegisterOutcome, SheetLink};
 use smartpit_shared::http::{self as web};
+use smartpit_shared::idempotent::{Keyed, OnFailure};
 use smartpit_shared::ids::new_secret;
 use smartpit_shared::notice::{Notice, NoticeKind};
-use smartpit_shared::problem::FieldError;
 use smartpit_shared::request;
 use smartpit_shared::Code;
 use smartpit_shared::{Invoice, InvoiceId, InvoiceStatus, NumberKind, Problem, SmartPitNumber};
@@ -30,7 +28,7 @@ impl InvoicesFunction {
         now: DateTime<Utc>,
     ) -> Result<Response<Body>, Problem> {
         let merchant = auth::merchant(&self.db, req).await?;
-        let key = idempotency_key(req)?;
+        let keyed = Keyed::of(req)?;
         let mut new = requests::new_invoice(request::json(req, now)?)?;
         if let Some(r) = &new.customer_ref {
             new.number = Some(self.joint_card_of(&merchant, r).await?);
@@ -42,30 +40,25 @@ impl InvoicesFunction {
             Some(n) => self.check_number_usable(&merchant, n, now).await?,
             None if wants_mail => {}
             None => {
-                return Err(Problem::validation(vec![FieldError {
-                    field: "smartpit_number".into(),
-                    code: Code::SmartpitNumberRequired,
-                    message: "is required unless customer.email or customer.mobile_email is \
-                              given, to receive a sheet"
-                        .into(),
-                }]))
+                return Err(Problem::field(
+                    "smartpit_number",
+                    Code::SmartpitNumberRequired,
+                    "is required unless customer.email or customer.mobile_email is given, to \
+                     receive a sheet",
+                ))
             }
         }
 
-        let fp = fingerprint("POST", "/v1/invoices", &request::body_value(req));
-        let lock = match self
-            .db
-            .claim_idempotency_key(&merchant.id, &key, &fp, now)
-            .await?
-        {
-            Claim::Replay { status, body } => return Ok(replayed(status, body)),
-            Claim::Proceed(lock) => lock,
-        };
-        let outcome = self.commit(&merchant, &new, &lock, now).await;
-        if outcome.is_err() {
-            self.db.release_idempotency_key(&lock).await;
-        }
-        outcome
+        let (merchant, new) = (&merchant, &new);
+        keyed
+            .run(
+                &self.db,
+                &merchant.id,
+                now,
+                OnFailure::Release,
+                |lock| async move { self.commit(merchant, new, &lock, now).await },
+            )
+            .await
     }
 
     /// Writes the registration in one transaction, drawing another sheet number on the rare
@@ -273,11 +266,4 @@ fn guessing_refused(until: i64, now: DateTime<Utc>) -> Problem {
         "Too many registrations on numbers that were never issued. Retry after {wait} s; check \
          the numbers with the customers."
     ))
-}
-
-fn replayed(status: u16, body: String) -> Response<Body> {
-    let mut resp = web::raw_json(StatusCode::from_u16(status).unwrap_or(StatusCode::OK), body);
-    resp.headers_mut()
-        .insert("idempotent-replayed", HeaderValue::from_static("true"));
-    resp
 }

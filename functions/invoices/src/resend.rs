@@ -7,11 +7,11 @@
 use chrono::{DateTime, Duration, Utc};
 use http::StatusCode;
 use lambda_http::{Body, Request, Response};
-use serde_json::json;
 use smartpit_shared::auth;
 use smartpit_shared::clock::{jst, jst_date};
-use smartpit_shared::db::{fingerprint, idempotency_key, RESENDS_PER_DAY};
+use smartpit_shared::db::RESENDS_PER_DAY;
 use smartpit_shared::http as web;
+use smartpit_shared::idempotent::Keyed;
 use smartpit_shared::notice::{Notice, NoticeKind};
 use smartpit_shared::Code;
 use smartpit_shared::Problem;
@@ -26,10 +26,8 @@ impl InvoicesFunction {
         now: DateTime<Utc>,
     ) -> Result<Response<Body>, Problem> {
         let merchant = auth::merchant(&self.db, req).await?;
-        let key = idempotency_key(req)?;
+        let keyed = Keyed::of(req)?;
         let inv = self.invoice_of(&merchant, id).await?;
-        let path = format!("/v1/invoices/{id}/resend");
-        let fp = fingerprint("POST", &path, &json!({}));
         // What the registration sent: the sheet mail to a sheet bill's PC address, the mobile
         // notice to any mobile address.
         let token = inv
@@ -50,15 +48,6 @@ impl InvoicesFunction {
         }
         let day = jst_date(now).to_string();
         let seen = self.db.resends_on(inv.id.as_str(), &day).await?;
-        // The key first: a re-sent request under it answers as the first did, even at the limit.
-        let lock = match self.claim(&merchant, &key, &fp, &inv, now).await? {
-            Ok(lock) => lock,
-            Err(replay) => return Ok(replay),
-        };
-        if seen >= RESENDS_PER_DAY {
-            self.db.release_idempotency_key(&lock).await;
-            return Err(limit(now));
-        }
         let mut next = inv.clone();
         for n in queued {
             next.notices.retain(|o| o.kind != n.kind);
@@ -66,22 +55,30 @@ impl InvoicesFunction {
         }
         next.updated_at = now;
         let response = next.merchant_view(now).to_string();
-        let applied = self
-            .db
-            .resend_invoice(
-                &next,
-                &day,
-                seen,
-                token.as_deref(),
-                &lock,
-                202,
-                &response,
-                now,
-            )
-            .await;
-        self.conclude(applied, &lock, &merchant, id, now).await?;
+        // The key first: a re-sent request under it answers as the first did, even at the limit.
+        let answer = self
+            .change_under_key(&keyed, &merchant, &inv, now, |lock| async move {
+                if seen >= RESENDS_PER_DAY {
+                    return Err(limit(now));
+                }
+                let applied = self
+                    .db
+                    .resend_invoice(
+                        &next,
+                        &day,
+                        seen,
+                        token.as_deref(),
+                        &lock,
+                        202,
+                        &response,
+                        now,
+                    )
+                    .await?;
+                Ok((applied, web::raw_json(StatusCode::ACCEPTED, response)))
+            })
+            .await?;
         tracing::info!(invoice_id = %inv.id, merchant_id = %merchant.id, resend = seen + 1, "registration mail queued again");
-        Ok(web::raw_json(StatusCode::ACCEPTED, response))
+        Ok(answer)
     }
 }
 

@@ -6,13 +6,14 @@
 //! Generic cards are issued in batches by the operator command (`smartpit issue-cards`).
 
 use chrono::{DateTime, Utc};
-use http::{HeaderValue, Method, StatusCode};
+use http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use smartpit_shared::config::Resources;
-use smartpit_shared::db::{fingerprint, idempotency_key, Claim, LEASE_SECONDS};
+use smartpit_shared::db::LEASE_SECONDS;
 use smartpit_shared::http::{self as web};
+use smartpit_shared::idempotent::{Keyed, OnFailure};
 use smartpit_shared::ids::{base32, random_bytes};
 use smartpit_shared::issuance::{issue_seeded, SeededBatch, Template};
 use smartpit_shared::request::{self, whole_number, Checked, Report};
@@ -100,55 +101,60 @@ impl NumbersFunction {
         now: DateTime<Utc>,
     ) -> Result<Response<Body>, Problem> {
         let merchant = auth::merchant(&self.db, req).await?;
-        let key = match req.headers().contains_key("idempotency-key") {
-            true => Some(idempotency_key(req)?),
-            false => None,
-        };
+        let keyed = Keyed::optional(req)?;
         let refs = request::json::<IssueJointCards>(req, now)?.refs();
-        let lock = match &key {
-            None => None,
-            Some(key) => {
-                let fp = fingerprint("POST", "/v1/joint-cards", &request::body_value(req));
-                match self
-                    .db
-                    .claim_idempotency_key(&merchant.id, key, &fp, now)
-                    .await?
-                {
-                    Claim::Replay { status, body } => {
-                        let mut resp = web::raw_json(
-                            StatusCode::from_u16(status).unwrap_or(StatusCode::OK),
-                            body,
-                        );
-                        resp.headers_mut()
-                            .insert("idempotent-replayed", HeaderValue::from_static("true"));
-                        return Ok(resp);
-                    }
-                    Claim::Proceed(lock) => Some(lock),
-                }
+        let merchant_id = merchant.id.as_str();
+        match keyed {
+            // Under a key the numbers follow from the claim's seed, which a retry finds again:
+            // any sequence of retries writes one set. A batch that failed part way keeps its
+            // claim (some numbers may be stored): the retry takes it over when its lease runs
+            // out and completes the same batch.
+            Some(keyed) => {
+                keyed
+                    .run(
+                        &self.db,
+                        merchant_id,
+                        now,
+                        OnFailure::Keep,
+                        |lock| async move {
+                            let (answer, body) =
+                                self.issue(merchant_id, &lock.seed, refs, true, now).await?;
+                            // A retry that took the claim over stores the same body: either is the
+                            // answer.
+                            self.db
+                                .finish_idempotency_key(&lock, StatusCode::CREATED.as_u16(), &body)
+                                .await?;
+                            Ok(answer)
+                        },
+                    )
+                    .await
             }
-        };
+            // Without a key every request is a new batch.
+            None => {
+                let seed = base32(&random_bytes::<20>());
+                Ok(self.issue(merchant_id, &seed, refs, false, now).await?.0)
+            }
+        }
+    }
+
+    /// Issues the batch `seed` names, one card per reference: the answer and its body.
+    async fn issue(
+        &self,
+        merchant_id: &str,
+        seed: &str,
+        refs: Vec<Option<String>>,
+        keyed: bool,
+        now: DateTime<Utc>,
+    ) -> Result<(Response<Body>, String), Problem> {
         let template = Template {
             kind: NumberKind::JointCard,
-            merchant_id: Some(merchant.id.clone()),
+            merchant_id: Some(merchant_id.to_string()),
             expires_at: None,
         };
-        // Under a key the numbers follow from the claim's seed, which a retry finds again: any
-        // sequence of retries writes one set. Without a key every request is a new batch.
-        let own_seed;
-        let seed = match &lock {
-            Some(lock) => lock.seed.as_str(),
-            None => {
-                own_seed = base32(&random_bytes::<20>());
-                own_seed.as_str()
-            }
-        };
         let batch = SeededBatch::new(seed);
-        let issued = match issue_seeded(&self.db, &template, &batch, refs, now).await {
-            Ok(issued) => issued,
-            // Some numbers may be stored already, so the claim is kept (not released): the
-            // retry takes it over when its lease runs out and completes the same batch.
-            Err(p) => return Err(partially_issued(p, lock.is_some())),
-        };
+        let issued = issue_seeded(&self.db, &template, &batch, refs, now)
+            .await
+            .map_err(|p| partially_issued(p, keyed))?;
         let cards: Vec<Value> = issued
             .iter()
             .map(|r| {
@@ -162,14 +168,8 @@ impl NumbersFunction {
         let body = json!({"kind": "joint_card", "batch_id": batch.batch_id,
                           "count": cards.len(), "cards": cards})
         .to_string();
-        if let Some(lock) = &lock {
-            // A retry that took the claim over stores the same body: either is the answer.
-            self.db
-                .finish_idempotency_key(lock, StatusCode::CREATED.as_u16(), &body)
-                .await?;
-        }
-        tracing::info!(merchant_id = %merchant.id, batch_id = %batch.batch_id, count = issued.len(), "joint cards issued");
-        Ok(web::raw_json(StatusCode::CREATED, body))
+        tracing::info!(merchant_id = %merchant_id, batch_id = %batch.batch_id, count = issued.len(), "joint cards issued");
+        Ok((web::raw_json(StatusCode::CREATED, body.clone()), body))
     }
 }
 

@@ -8,7 +8,7 @@
 //!   register
 
 use chrono::{DateTime, Utc};
-use http::{HeaderValue, Method, StatusCode};
+use http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde_json::{json, Value};
 use smartpit_shared::auth::{self, ChainPrincipal};
@@ -16,6 +16,7 @@ use smartpit_shared::config::Resources;
 use smartpit_shared::db::{PayOutcome, Slip, SlipOutcome, VoidOutcome};
 use smartpit_shared::guessing;
 use smartpit_shared::http::{self as web};
+use smartpit_shared::idempotent::mark_replayed;
 use smartpit_shared::invoice::jst_timestamp;
 use smartpit_shared::number::ascii_digits;
 use smartpit_shared::request;
@@ -157,8 +158,7 @@ impl StoreFunction {
             }
             PayOutcome::Replayed(p) => {
                 let mut resp = web::json(StatusCode::CREATED, &p.view());
-                resp.headers_mut()
-                    .insert("idempotent-replayed", HeaderValue::from_static("true"));
+                mark_replayed(&mut resp);
                 Ok(resp)
             }
             PayOutcome::TransactionIdReused(p) => Err(Problem::of(Code::StoreTransactionReused)
@@ -229,8 +229,7 @@ impl StoreFunction {
             }
             SlipOutcome::Replayed(s) => {
                 let mut resp = web::json(StatusCode::CREATED, &view(&s));
-                resp.headers_mut()
-                    .insert("idempotent-replayed", HeaderValue::from_static("true"));
+                mark_replayed(&mut resp);
                 Ok(resp)
             }
             SlipOutcome::UnknownInvoice(id) => {

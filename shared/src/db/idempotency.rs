@@ -199,44 +199,6 @@ impl Db {
     }
 }
 
-/// A stable fingerprint of a request: method, path and the body with object keys sorted.
-pub fn fingerprint(method: &str, path: &str, body: &serde_json::Value) -> String {
-    fn canonical(v: &serde_json::Value, out: &mut String) {
-        match v {
-            serde_json::Value::Object(m) => {
-                let mut keys: Vec<_> = m.keys().collect();
-                keys.sort();
-                out.push('{');
-                for (i, k) in keys.into_iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    out.push_str(&serde_json::Value::String(k.clone()).to_string());
-                    out.push(':');
-                    if let Some(inner) = m.get(k) {
-                        canonical(inner, out);
-                    }
-                }
-                out.push('}');
-            }
-            serde_json::Value::Array(a) => {
-                out.push('[');
-                for (i, inner) in a.iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    canonical(inner, out);
-                }
-                out.push(']');
-            }
-            other => out.push_str(&other.to_string()),
-        }
-    }
-    let mut text = format!("{method} {path}\n");
-    canonical(body, &mut text);
-    crate::ids::sha256_hex(&text)
-}
-
 impl Db {
     /// Stores the response under a claimed key on its own, for requests whose writes cannot
     /// share one transaction with it. `Ok(false)`: a retry took the claim over meanwhile (and
@@ -265,48 +227,5 @@ impl Db {
             .send()
             .await;
         super::applied(res)
-    }
-}
-
-/// Reads and checks the `Idempotency-Key` header: required, 1 to 255 visible ASCII characters.
-pub fn idempotency_key(req: &lambda_http::Request) -> Result<String, Problem> {
-    let Some(value) = req.headers().get("idempotency-key") else {
-        return Err(Problem::of(Code::IdempotencyKeyMissing).detail(
-            "Send a unique key (for example a UUID) per new request; reuse it on retries.",
-        ));
-    };
-    let text = value.to_str().unwrap_or("");
-    let ok = !text.is_empty() && text.len() <= 255 && text.bytes().all(|b| b.is_ascii_graphic());
-    if !ok {
-        return Err(Problem::of(Code::InvalidIdempotencyKey)
-            .detail("Use 1 to 255 visible ASCII characters."));
-    }
-    Ok(text.to_string())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::fingerprint;
-    use serde_json::json;
-
-    #[test]
-    fn fingerprint_ignores_key_order_but_not_values() {
-        let a = fingerprint(
-            "POST",
-            "/v1/invoices",
-            &json!({"a": 1, "b": {"x": 1, "y": 2}}),
-        );
-        let b = fingerprint(
-            "POST",
-            "/v1/invoices",
-            &json!({"b": {"y": 2, "x": 1}, "a": 1}),
-        );
-        let c = fingerprint(
-            "POST",
-            "/v1/invoices",
-            &json!({"a": 2, "b": {"x": 1, "y": 2}}),
-        );
-        assert_eq!(a, b);
-        assert_ne!(a, c);
     }
 }

@@ -44,7 +44,7 @@ mod sheets;
 mod slips;
 
 pub use crate::payment::{Payment, PaymentRequest, PaymentStatus};
-pub use idempotency::{fingerprint, idempotency_key, Claim, Lock, LEASE_SECONDS};
+pub use idempotency::{Claim, Lock, LEASE_SECONDS};
 pub use invoices::{InvoicePage, RegisterOutcome};
 pub use numbers::{GroupOutcome, NumberRecord};
 pub use outbox::{step_of, Failures, OutboxRecord, Step};
