@@ -10,26 +10,8 @@ use crate::db::Db;
 use crate::http::bearer_token;
 use crate::ids::sha256_hex;
 use crate::problem::Problem;
-use crate::store_chain::Channel;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Merchant {
-    pub id: String,
-    pub name: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ChainPrincipal {
-    pub id: String,
-    pub name_ja: String,
-    pub channel: Channel,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Principal {
-    Merchant(Merchant),
-    StoreChain(ChainPrincipal),
-}
+pub use crate::principal::{ChainPrincipal, Merchant, Principal};
 
 /// How long a warm function trusts a key it has looked up: a revoked or renamed key takes
 /// effect within this time, and a warm store lookup costs one DynamoDB call, not two.

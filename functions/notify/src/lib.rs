@@ -338,7 +338,7 @@ impl NotifyFunction {
             return Err(failure::s3(&e, status));
         }
         self.db.mark_sheet_stored(token, now).await?;
-        Ok(smartpit_shared::invoice::timestamp(now))
+        Ok(smartpit_shared::db::timestamp(now))
     }
 
     /// Sends one mail; its SES message id on success. The message is built whole here (MIME,
@@ -420,7 +420,7 @@ impl NotifyFunction {
             "invoice_id": rec.invoice_id,
             "attempts": f.attempts,
             "reason": reason,
-            "parked_at": smartpit_shared::invoice::timestamp(now),
+            "parked_at": smartpit_shared::db::timestamp(now),
         });
         self.sqs
             .get()

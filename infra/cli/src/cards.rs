@@ -6,9 +6,9 @@ use std::path::Path;
 
 use chrono::Utc;
 use indicatif::{ProgressBar, ProgressStyle};
+use smartpit_shared::db::timestamp;
 use smartpit_shared::db::NumberRecord;
 use smartpit_shared::ids::{base32, random_bytes};
-use smartpit_shared::invoice::timestamp;
 use smartpit_shared::issuance::{issue_grouped, Template};
 use smartpit_shared::{Db, NumberKind};
 

@@ -117,7 +117,7 @@ fn failure_record(
         },
         "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": why},
         "version": "1.0",
-        "timestamp": smartpit_shared::invoice::timestamp(chrono::Utc::now()),
+        "timestamp": smartpit_shared::db::timestamp(chrono::Utc::now()),
         "DDBStreamBatchInfo": {
             "shardId": shard,
             "startSequenceNumber": seq(batch.first()),

@@ -4,15 +4,10 @@ use chrono::{DateTime, Utc};
 
 use super::item::{self, get_s, Item};
 use super::Db;
-use crate::auth::{ChainPrincipal, Merchant, Principal};
-use crate::ids::sha256_hex;
-use crate::invoice::{merchant_pk, timestamp};
+use super::{key_pk, merchant_pk, timestamp};
+use crate::principal::{ChainPrincipal, Merchant, Principal};
 use crate::problem::Problem;
 use crate::store_chain::{Channel, StoreChain};
-
-pub(crate) fn key_pk(api_key: &str) -> String {
-    format!("KEY#{}", sha256_hex(api_key))
-}
 
 impl Db {
     /// Creates or renames a merchant and registers one API key for it.

@@ -13,7 +13,8 @@ use super::idempotency::Lock;
 use super::item;
 use super::notices::notices_attr;
 use super::{av_s, cancellation_codes, put_new, Db};
-use crate::invoice::{merchant_pk, merchant_status_pk, timestamp, Invoice, InvoiceStatus};
+use super::{merchant_pk, merchant_status_pk, timestamp};
+use crate::invoice::{Invoice, InvoiceStatus};
 use crate::problem::Problem;
 use crate::webhook::{Event, EventType};
 

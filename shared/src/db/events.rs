@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 
 use super::item::{self, get_n, get_s, Item};
 use super::{applied, av_s, put_new, Db};
-use crate::invoice::{merchant_pk, timestamp};
+use super::{merchant_pk, timestamp};
 use crate::problem::Problem;
 use crate::webhook::{Attempt, Endpoint, Event, EventStatus, EventType, Secret};
 

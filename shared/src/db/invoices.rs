@@ -11,10 +11,9 @@ use serde_json::json;
 use super::idempotency::Lock;
 use super::item::{self, get_s, Item};
 use super::{av_s, cancellation_codes, put_new, Db};
+use super::{invoice_sk, merchant_pk, merchant_status_pk, number_pk, timestamp};
 use crate::ids::InvoiceId;
-use crate::invoice::{
-    invoice_sk, merchant_pk, merchant_status_pk, number_pk, timestamp, Invoice, InvoiceStatus,
-};
+use crate::invoice::{Invoice, InvoiceStatus};
 use crate::number::SmartPitNumber;
 use crate::problem::Problem;
 use crate::webhook::{Event, EventType};
@@ -298,7 +297,7 @@ impl Db {
         limit: i32,
     ) -> Result<Vec<InvoiceId>, Problem> {
         let mut expired = Vec::new();
-        for shard in 0..crate::invoice::OPEN_SHARDS {
+        for shard in 0..crate::db::OPEN_SHARDS {
             let out = self
                 .client
                 .query()

@@ -7,10 +7,11 @@
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 
-use super::admin::key_pk;
 use super::item::{self, get_n, get_s, Item};
+use super::key_pk;
+use super::timestamp;
 use super::{av_s, Db};
-use crate::invoice::{jst_timestamp, timestamp};
+use crate::invoice::jst_timestamp;
 use crate::problem::Problem;
 
 /// Whose key it is.

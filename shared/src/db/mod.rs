@@ -31,11 +31,13 @@ mod admin;
 mod changes;
 pub mod events;
 mod idempotency;
+pub mod invoice_item;
 mod invoices;
 pub mod keys;
 pub mod notices;
 mod numbers;
 mod outbox;
+pub mod payment_item;
 mod payments;
 mod reports;
 mod resends;
@@ -45,6 +47,15 @@ mod slips;
 
 pub use crate::payment::{Payment, PaymentRequest, PaymentStatus};
 pub use idempotency::{Claim, Lock, LEASE_SECONDS};
+
+/// The item of an API key: the hash of the key, never the key.
+pub(crate) fn key_pk(api_key: &str) -> String {
+    format!("KEY#{}", crate::ids::sha256_hex(api_key))
+}
+
+pub use invoice_item::{
+    invoice_sk, merchant_pk, merchant_status_pk, number_pk, open_shard, timestamp, OPEN_SHARDS,
+};
 pub use invoices::{InvoicePage, RegisterOutcome};
 pub use numbers::{GroupOutcome, NumberRecord};
 pub use outbox::{step_of, Failures, OutboxRecord, Step};
@@ -60,7 +71,6 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::KeysAndAttributes;
 use aws_sdk_dynamodb::Client;
 
-use crate::invoice::{invoice_sk, number_pk};
 use crate::{Invoice, InvoiceId, Problem};
 use item::Item;
 

@@ -8,7 +8,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 
 use super::item::{self, get_s, Item};
-use crate::invoice::timestamp;
+use super::timestamp;
 use crate::notice::{Notice, NoticeKind, NoticeStatus};
 
 pub fn notice_attr(n: &Notice) -> AttributeValue {

@@ -5,8 +5,8 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 
 use super::item::{self, get_n, get_s, Item};
+use super::timestamp;
 use super::{applied, put_new, Db};
-use crate::invoice::timestamp;
 use crate::number::{NumberKind, SmartPitNumber};
 use crate::problem::Problem;
 

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use super::item::{self, get_s, Item};
 use super::notices::notice_attr;
 use super::{applied, av_s, cancellation_codes, put_new, Db};
-use crate::invoice::{invoice_sk, number_pk, timestamp};
+use super::{invoice_sk, number_pk, timestamp};
 use crate::notice::{Notice, NoticeKind, NoticeStatus};
 use crate::problem::Problem;
 

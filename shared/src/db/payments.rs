@@ -6,12 +6,10 @@ use chrono::{DateTime, Utc};
 
 use super::item;
 use super::{av_s, cancellation_codes, put_new, Db};
+use super::{invoice_sk, merchant_status_pk, number_pk, open_shard, timestamp};
 use crate::clock::jst_date;
 use crate::ids::InvoiceId;
-use crate::invoice::{
-    invoice_sk, merchant_status_pk, number_pk, open_shard, timestamp, Invoice, InvoiceStatus,
-    PaymentEntry,
-};
+use crate::invoice::{Invoice, InvoiceStatus, PaymentEntry};
 use crate::payment::{Payment, PaymentLine, PaymentRequest, PaymentStatus};
 use crate::problem::Problem;
 use crate::webhook::{Event, EventType};

@@ -7,9 +7,10 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use super::item::{self, get_n, get_s, Item};
 use super::{av_s, put_new, Db};
+use super::{merchant_pk, timestamp};
 use crate::clock::jst_date;
 use crate::fees::FeeSchedule;
-use crate::invoice::{merchant_pk, timestamp, Invoice};
+use crate::invoice::Invoice;
 use crate::payment::Payment;
 use crate::problem::Problem;
 use crate::report::PaidLine;

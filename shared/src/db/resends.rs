@@ -10,8 +10,9 @@ use super::changes::changeable;
 use super::idempotency::Lock;
 use super::item::{self, get_n};
 use super::notices::notices_attr;
+use super::timestamp;
 use super::{av_s, Db};
-use crate::invoice::{timestamp, Invoice};
+use crate::invoice::Invoice;
 use crate::problem::Problem;
 
 /// Re-sends a bill may have in one JST day.

@@ -14,12 +14,12 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::json;
 
 use super::item::{self, get_s, Item};
+use super::payment_item::chain_day;
 use super::{av_s, cancellation_codes, Db, MAX_BATCH_KEYS};
+use super::{invoice_sk, merchant_status_pk, number_pk, timestamp};
 use crate::ids::InvoiceId;
-use crate::invoice::{
-    invoice_sk, merchant_status_pk, number_pk, timestamp, Invoice, InvoiceStatus,
-};
-use crate::payment::{chain_day, Payment, PaymentStatus};
+use crate::invoice::{Invoice, InvoiceStatus};
+use crate::payment::{Payment, PaymentStatus};
 use crate::problem::Problem;
 use crate::settlement::FileKey;
 use crate::webhook::{Event, EventType};

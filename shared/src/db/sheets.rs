@@ -5,8 +5,8 @@ use aws_sdk_dynamodb::types::TransactWriteItem;
 use chrono::{DateTime, Utc};
 
 use super::item::{self, get_n, get_s};
+use super::timestamp;
 use super::{av_s, put_new, Db};
-use crate::invoice::timestamp;
 use crate::problem::Problem;
 
 #[derive(Debug, Clone, PartialEq, Eq)]

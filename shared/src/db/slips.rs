@@ -8,8 +8,9 @@ use chrono::{DateTime, Utc};
 
 use super::item;
 use super::{av_s, cancellation_codes, put_new, Db};
+use super::{invoice_sk, number_pk, timestamp};
 use crate::ids::{base32, random_bytes, InvoiceId};
-use crate::invoice::{invoice_sk, number_pk, timestamp, InvoiceStatus};
+use crate::invoice::InvoiceStatus;
 use crate::problem::Problem;
 
 /// How long a slip holds its bills.
