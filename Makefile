@@ -22,13 +22,14 @@ export AWS_SHARED_CREDENTIALS_FILE := /dev/null
 PYTHON ?= python3
 VENV := .venv
 
-.PHONY: help dev mail test contract lint venv contract-venv tools browser-deps bench bench-sheets bench-settlement bench-cards bench-startup sizes screenshots validate deploy cfn-check font-layer clean install
+.PHONY: help dev mail test contract openapi lint venv contract-venv tools browser-deps bench bench-sheets bench-settlement bench-cards bench-startup sizes screenshots validate deploy cfn-check font-layer clean install
 
 help:
 	@echo "make dev    run the whole service locally (emulator, tables, demo data, API on 127.0.0.1:3000)"
 	@echo "make test   run every test (each test binary starts its own emulator)"
 	@echo "make mail   print the mail the running local stack has sent"
 	@echo "make lint   rustfmt and clippy, as CI runs them"
+	@echo "make openapi  write infra/openapi.yaml from infra/openapi/document.yaml and the request types"
 	@echo "make contract  schemathesis from infra/openapi.yaml against the running local stack (make dev)"
 	@echo "make bench  sheet render time and size (criterion)"
 	@echo "make bench-sheets  1,000 sheets a round against reportlab drawing the same layouts (ROUNDS=5)"
@@ -87,6 +88,11 @@ test: venv contract-venv tools browser-deps
 # The browser tests, keeping their screenshots for the docs and the README.
 screenshots: venv tools browser-deps
 	SMARTPIT_SCREENSHOTS=$(CURDIR)/docs/screenshots cargo test -p smartpit-tests --test customer_web --test sandbox
+
+# The HTTP contract, generated: the operations' prose from infra/openapi/document.yaml, every request
+# body's schema from its request type; a test fails when the committed file is not this.
+openapi:
+	cargo run --quiet -p smartpit-cli --bin openapi
 
 # The contract's property-based run against the stack `make dev` started (.local/stack.json).
 contract: contract-venv

@@ -44,13 +44,23 @@ pub fn parse_day(s: &str) -> Result<NaiveDate, String> {
         .ok_or_else(|| "must be a date as YYYY-MM-DD".to_string())
 }
 
-/// Reads a member with `deserialize_with` as a day ([`parse_day`]); absent or null as `None`.
-pub fn day<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<NaiveDate>, D::Error> {
-    use serde::Deserialize;
-    match Option::<String>::deserialize(d) {
-        Ok(Some(s)) => parse_day(&s).map(Some).map_err(serde::de::Error::custom),
-        Ok(None) => Ok(None),
-        Err(_) => Err(serde::de::Error::custom("must be a date as YYYY-MM-DD")),
+/// A day a client writes, exactly `YYYY-MM-DD` ([`parse_day`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Day(pub NaiveDate);
+
+impl<'de> serde::Deserialize<'de> for Day {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl serde::de::Visitor<'_> for Visit {
+            type Value = Day;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a date as YYYY-MM-DD")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Day, E> {
+                parse_day(v).map(Day).map_err(E::custom)
+            }
+        }
+        d.deserialize_str(Visit)
     }
 }
 

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod calls;
 pub mod clock;
 pub mod config;
+pub mod contract;
 pub mod db;
 pub mod fees;
 pub mod guessing;
@@ -64,6 +65,7 @@ mod layers {
         "auth",
         "calls",
         "config",
+        "contract",
         "guessing",
         "http",
         "idempotent",

@@ -349,40 +349,39 @@ fn readable(message: &str) -> String {
     }
 }
 
-/// Reads a member with `deserialize_with`: a JSON integer (never a string, a fraction or
-/// `true`), absent or null as `None`. Its range is the request's check.
-pub fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
-    struct Whole;
-    impl serde::de::Visitor<'_> for Whole {
-        type Value = Option<i64>;
-        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-            f.write_str("an integer")
+/// A whole number as JSON writes one: never a string, a fraction or `true` (an amount, a
+/// count). Its range is the request's check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Whole(pub i64);
+
+impl<'de> Deserialize<'de> for Whole {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl serde::de::Visitor<'_> for Visit {
+            type Value = Whole;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an integer")
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Whole, E> {
+                Ok(Whole(v))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Whole, E> {
+                i64::try_from(v)
+                    .map(Whole)
+                    .map_err(|_| E::custom("is far too large"))
+            }
+            fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Whole, E> {
+                Err(E::custom("must be a whole number, not a fraction"))
+            }
+            fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<Whole, E> {
+                Err(E::custom("must be a JSON integer, not a string"))
+            }
+            fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Whole, E> {
+                Err(E::custom("must be an integer, not true or false"))
+            }
         }
-        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Self::Value, E> {
-            Ok(Some(v))
-        }
-        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Self::Value, E> {
-            i64::try_from(v)
-                .map(Some)
-                .map_err(|_| E::custom("is far too large"))
-        }
-        fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Self::Value, E> {
-            Err(E::custom("must be a whole number, not a fraction"))
-        }
-        fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<Self::Value, E> {
-            Err(E::custom("must be a JSON integer, not a string"))
-        }
-        fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Self::Value, E> {
-            Err(E::custom("must be an integer, not true or false"))
-        }
-        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
+        d.deserialize_any(Visit)
     }
-    d.deserialize_any(Whole)
 }
 
 /// A member of a change: left out (kept), null (cleared), or a new value. Read with
@@ -399,28 +398,12 @@ impl<T> Patch<T> {
     pub fn is_absent(&self) -> bool {
         matches!(self, Patch::Absent)
     }
-
-    fn from_option(o: Option<T>) -> Self {
-        o.map_or(Patch::Null, Patch::Value)
-    }
 }
 
 impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for Patch<T> {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Option::<T>::deserialize(d).map(Patch::from_option)
+        Option::<T>::deserialize(d).map(|o| o.map_or(Patch::Null, Patch::Value))
     }
-}
-
-/// [`whole_number`] for a [`Patch`] member.
-pub fn patch_whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Patch<i64>, D::Error> {
-    whole_number(d).map(Patch::from_option)
-}
-
-/// [`crate::clock::day`] for a [`Patch`] member.
-pub fn patch_day<'de, D: serde::Deserializer<'de>>(
-    d: D,
-) -> Result<Patch<chrono::NaiveDate>, D::Error> {
-    crate::clock::day(d).map(Patch::from_option)
 }
 
 #[cfg(test)]
@@ -432,8 +415,7 @@ mod tests {
     #[allow(dead_code)] // read by serde only: the tests are of what it refuses
     struct Order {
         name: Option<String>,
-        #[serde(default, deserialize_with = "whole_number")]
-        amount: Option<i64>,
+        amount: Option<Whole>,
         customer: Option<Customer>,
         #[serde(default)]
         ids: Vec<String>,
@@ -462,7 +444,7 @@ mod tests {
                 self.name.as_deref(),
                 8,
             );
-            if self.amount.is_some_and(|a| a < 1) {
+            if self.amount.is_some_and(|a| a.0 < 1) {
                 r.push("amount", Code::InvalidAmount, "must be at least 1");
             }
         }

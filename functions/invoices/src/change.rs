@@ -10,14 +10,14 @@ use lambda_http::{Body, Request, Response};
 use serde_json::{json, Value};
 use smartpit_shared::auth::{self, Merchant};
 use smartpit_shared::clock::{
-    check_due_date, deadline_epoch, jst_date, MAX_DUE_DAYS_AFTER_REGISTRATION,
+    check_due_date, deadline_epoch, jst_date, Day, MAX_DUE_DAYS_AFTER_REGISTRATION,
 };
 use smartpit_shared::db::Lock;
 use smartpit_shared::http::{self as web};
 use smartpit_shared::idempotent::{Keyed, OnFailure};
 use smartpit_shared::money::check_total;
 use smartpit_shared::notice::{Notice, NoticeKind};
-use smartpit_shared::request::{self, Patch, Report};
+use smartpit_shared::request::{self, Patch, Report, Whole};
 use smartpit_shared::Code;
 use smartpit_shared::{Invoice, InvoiceId, InvoiceStatus, Problem};
 
@@ -51,10 +51,10 @@ fn not_changeable(inv: &Invoice, now: DateTime<Utc>) -> Option<Problem> {
 fn changes(body: ChangeInvoice, inv: &Invoice, now: DateTime<Utc>) -> Result<Invoice, Problem> {
     let mut r = Report::default();
     let mut next = inv.clone();
-    if let Patch::Value(a) = body.amount {
+    if let Patch::Value(Whole(a)) = body.amount {
         next.amount = a;
     }
-    if let Patch::Value(f) = body.customer_fee {
+    if let Patch::Value(Whole(f)) = body.customer_fee {
         next.customer_fee = f;
     }
     if !body.amount.is_absent() || !body.customer_fee.is_absent() {
@@ -62,7 +62,7 @@ fn changes(body: ChangeInvoice, inv: &Invoice, now: DateTime<Utc>) -> Result<Inv
             r.push("amount", Code::InvalidAmount, m);
         }
     }
-    if let Patch::Value(d) = body.due_date {
+    if let Patch::Value(Day(d)) = body.due_date {
         let last = jst_date(inv.created_at) + Duration::days(MAX_DUE_DAYS_AFTER_REGISTRATION);
         match check_due_date(d, now) {
             Err(m) => r.push("due_date", Code::InvalidDueDate, m),

@@ -13,7 +13,7 @@ mod change;
 pub mod expiry;
 mod register;
 mod reports;
-mod requests;
+pub mod requests;
 mod resend;
 
 use chrono::{DateTime, Utc};

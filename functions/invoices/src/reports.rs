@@ -28,7 +28,7 @@ impl InvoicesFunction {
     pub(crate) async fn payments_report(&self, req: &Request) -> Result<Response<Body>, Problem> {
         let merchant = auth::merchant(&self.db, req).await?;
         let q: PaymentsReport = request::query(req, chrono::Utc::now())?;
-        let Some(day) = q.date else {
+        let Some(smartpit_shared::clock::Day(day)) = q.date else {
             return Err(Problem::internal(
                 &"a checked report request without its date",
             ));

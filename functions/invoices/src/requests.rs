@@ -3,13 +3,13 @@
 //! the bill's terms.
 
 use chrono::{DateTime, NaiveDate, Utc};
+use schemars::JsonSchema;
 use serde::Deserialize;
-use smartpit_shared::clock::{check_due_date, day};
+use smartpit_shared::clock::{check_due_date, Day};
+use smartpit_shared::contract::Reference;
 use smartpit_shared::invoice::{Customer, STORE_DESCRIPTION_CHARS};
 use smartpit_shared::money::{check_total, MAX_CUSTOMER_FEE_YEN, MAX_INVOICE_YEN};
-use smartpit_shared::request::{
-    patch_day, patch_whole_number, whole_number, Checked, Patch, Report,
-};
+use smartpit_shared::request::{Checked, Patch, Report, Whole};
 use smartpit_shared::{Code, InvoiceStatus, Problem, SmartPitNumber};
 
 /// Longest `description`.
@@ -17,30 +17,45 @@ pub const DESCRIPTION_CHARS: usize = 200;
 /// Longest `merchant_order_id` and `customer_ref`.
 pub const REFERENCE_CHARS: usize = 64;
 
-/// `POST /v1/invoices`.
-#[derive(Debug, Deserialize)]
+/// `POST /v1/invoices`: a bill on a number (a card's, or a sheet number of this merchant), on
+/// the merchant's joint card by `customer_ref`, or without either (a sheet number is issued and
+/// its PDF mailed to `customer.email`).
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "NewInvoice")]
 pub struct RegisterInvoice {
+    #[schemars(required, with = "Reference")]
     pub merchant_order_id: Option<String>,
-    #[serde(default, deserialize_with = "whole_number")]
-    pub amount: Option<i64>,
-    #[serde(default, deserialize_with = "whole_number")]
-    pub customer_fee: Option<i64>,
-    #[serde(default, deserialize_with = "day")]
-    pub due_date: Option<NaiveDate>,
+    /// yen; with customer_fee at most 300000 in all (what the store collects), else 400
+    /// invalid_amount
+    #[schemars(required, with = "Whole", range(min = 1, max = 300000))]
+    pub amount: Option<Whole>,
+    #[schemars(range(min = 0, max = 1000))]
+    pub customer_fee: Option<Whole>,
+    /// JST, today to 59 days ahead; payable until 23:59 that day
+    #[schemars(required, with = "Day")]
+    pub due_date: Option<Day>,
+    #[schemars(length(max = 200))]
     pub description: Option<String>,
+    /// what the customer buys, as the kiosk's screen and the store's receipt show it beside the
+    /// merchant's name (at most 20 characters)
+    #[schemars(length(max = 20))]
     pub store_description: Option<String>,
     pub smartpit_number: Option<SmartPitNumber>,
-    /// The merchant's own reference of a joint card it issued, instead of the number.
+    /// the merchant's own reference of a joint card it issued (instead of the number)
+    #[schemars(with = "Option<Reference>")]
     pub customer_ref: Option<String>,
     pub customer: Option<CustomerAddresses>,
 }
 
 /// Where the customer is told of the bill.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(inline)]
 pub struct CustomerAddresses {
+    #[schemars(email, length(max = 254))]
     pub email: Option<String>,
+    #[schemars(email, length(max = 254))]
     pub mobile_email: Option<String>,
 }
 
@@ -121,16 +136,16 @@ impl Checked for RegisterInvoice {
             REFERENCE_CHARS,
         );
         r.required("amount", Code::InvalidAmount, &self.amount);
-        let fee = self.customer_fee.unwrap_or(0);
-        if let Some(a) = self.amount {
+        let fee = self.customer_fee.map_or(0, |f| f.0);
+        if let Some(Whole(a)) = self.amount {
             check_amount(r, a);
         }
         check_fee(r, fee);
-        if let Some(a) = self.amount {
+        if let Some(Whole(a)) = self.amount {
             check_both(r, a, fee);
         }
         r.required("due_date", Code::InvalidDueDate, &self.due_date);
-        if let Some(Err(m)) = self.due_date.map(|d| check_due_date(d, now)) {
+        if let Some(Err(m)) = self.due_date.map(|d| check_due_date(d.0, now)) {
             r.push("due_date", Code::InvalidDueDate, m);
         }
         check_descriptions(
@@ -174,7 +189,7 @@ pub struct NewInvoice {
 
 /// The terms of a checked registration (`check` has required every member this needs).
 pub fn new_invoice(r: RegisterInvoice) -> Result<NewInvoice, Problem> {
-    let (Some(merchant_order_id), Some(amount), Some(due_date)) =
+    let (Some(merchant_order_id), Some(Whole(amount)), Some(Day(due_date))) =
         (r.merchant_order_id, r.amount, r.due_date)
     else {
         return Err(Problem::internal(
@@ -185,7 +200,7 @@ pub fn new_invoice(r: RegisterInvoice) -> Result<NewInvoice, Problem> {
     Ok(NewInvoice {
         merchant_order_id,
         amount,
-        customer_fee: r.customer_fee.unwrap_or(0),
+        customer_fee: r.customer_fee.map_or(0, |f| f.0),
         due_date,
         description: r.description,
         store_description: r.store_description,
@@ -200,18 +215,25 @@ pub fn new_invoice(r: RegisterInvoice) -> Result<NewInvoice, Problem> {
 
 /// `PATCH /v1/invoices/{id}`: new terms, each left out to keep it; `description` and
 /// `store_description` null to clear them.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "InvoiceChange", extend("minProperties" = 1))]
 pub struct ChangeInvoice {
-    #[serde(default, deserialize_with = "patch_whole_number")]
-    pub amount: Patch<i64>,
-    #[serde(default, deserialize_with = "patch_whole_number")]
-    pub customer_fee: Patch<i64>,
-    #[serde(default, deserialize_with = "patch_day")]
-    pub due_date: Patch<NaiveDate>,
+    /// yen; with the bill's customer_fee at most 300000 in all, else 400 invalid_amount
     #[serde(default)]
+    #[schemars(with = "Whole", range(min = 1, max = 300000))]
+    pub amount: Patch<Whole>,
+    #[serde(default)]
+    #[schemars(with = "Whole", range(min = 0, max = 1000))]
+    pub customer_fee: Patch<Whole>,
+    #[serde(default)]
+    #[schemars(with = "Day")]
+    pub due_date: Patch<Day>,
+    #[serde(default)]
+    #[schemars(length(max = 200))]
     pub description: Patch<String>,
     #[serde(default)]
+    #[schemars(length(max = 20))]
     pub store_description: Patch<String>,
 }
 
@@ -242,12 +264,12 @@ impl Checked for ChangeInvoice {
             );
         }
         match self.amount {
-            Patch::Value(a) => check_amount(r, a),
+            Patch::Value(Whole(a)) => check_amount(r, a),
             Patch::Null => r.push("amount", Code::InvalidAmount, "must not be null"),
             Patch::Absent => {}
         }
         match self.customer_fee {
-            Patch::Value(f) => check_fee(r, f),
+            Patch::Value(Whole(f)) => check_fee(r, f),
             Patch::Null => r.push("customer_fee", Code::InvalidCustomerFee, "must not be null"),
             Patch::Absent => {}
         }
@@ -265,9 +287,11 @@ impl Checked for ChangeInvoice {
 }
 
 /// `POST /v1/invoices/{id}/move`: the card the bill moves to.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "InvoiceMove")]
 pub struct MoveInvoice {
+    #[schemars(required, with = "SmartPitNumber")]
     pub smartpit_number: Option<SmartPitNumber>,
 }
 
@@ -309,8 +333,7 @@ impl Checked for ListInvoices {
 /// `GET /v1/reports/payments?date=YYYY-MM-DD`.
 #[derive(Debug, Deserialize)]
 pub struct PaymentsReport {
-    #[serde(default, deserialize_with = "day")]
-    pub date: Option<NaiveDate>,
+    pub date: Option<Day>,
 }
 
 impl Checked for PaymentsReport {

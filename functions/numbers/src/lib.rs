@@ -8,15 +8,17 @@
 use chrono::{DateTime, Utc};
 use http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use smartpit_shared::config::Resources;
+use smartpit_shared::contract::Reference;
 use smartpit_shared::db::LEASE_SECONDS;
 use smartpit_shared::http::{self as web};
 use smartpit_shared::idempotent::{Keyed, OnFailure};
 use smartpit_shared::ids::{base32, random_bytes};
 use smartpit_shared::issuance::{issue_seeded, SeededBatch, Template};
-use smartpit_shared::request::{self, whole_number, Checked, Report};
+use smartpit_shared::request::{self, Checked, Report, Whole};
 use smartpit_shared::routes::Routes;
 use smartpit_shared::Code;
 use smartpit_shared::{auth, Db, NumberKind, Problem, SmartPitNumber};
@@ -193,11 +195,14 @@ fn partially_issued(cause: Problem, keyed: bool) -> Problem {
 }
 
 /// `POST /v1/joint-cards`: `count` (1 to 1000) and optional `customer_refs`, one per card.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "JointCardsRequest")]
 pub struct IssueJointCards {
-    #[serde(default, deserialize_with = "whole_number")]
-    pub count: Option<i64>,
+    #[schemars(required, with = "Whole", range(min = 1, max = 1000))]
+    pub count: Option<Whole>,
+    /// one reference per card (as many as `count`)
+    #[schemars(with = "Option<Vec<Reference>>")]
     pub customer_refs: Option<Vec<String>>,
 }
 
@@ -212,6 +217,7 @@ impl Checked for IssueJointCards {
     fn check(&self, _: DateTime<Utc>, r: &mut Report) {
         let count = self
             .count
+            .map(|n| n.0)
             .filter(|n| (1..=MAX_JOINT_CARDS_PER_REQUEST as i64).contains(n));
         if count.is_none() {
             r.push(
@@ -245,7 +251,7 @@ impl Checked for IssueJointCards {
 impl IssueJointCards {
     /// Each card's reference, in order (none without `customer_refs`).
     fn refs(self) -> Vec<Option<String>> {
-        let count = usize::try_from(self.count.unwrap_or(0)).unwrap_or(0);
+        let count = usize::try_from(self.count.map_or(0, |n| n.0)).unwrap_or(0);
         match self.customer_refs {
             Some(refs) => refs.into_iter().map(Some).collect(),
             None => vec![None; count],

@@ -19,6 +19,7 @@
 use chrono::{DateTime, Utc};
 use http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
+use schemars::JsonSchema;
 use serde::Deserialize;
 use smartpit_shared::auth::{self, ChainPrincipal, Merchant};
 use smartpit_shared::config::Resources;
@@ -88,10 +89,12 @@ pub fn routes() -> &'static Routes<Route> {
 }
 
 /// `POST /v1/test/invoices/{id}/pay`: the chain and store a test payment is made at.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TestPayment {
+    #[schemars(with = "String", extend("examples" = ["lawson", "three-f"]))]
     pub store_chain: Option<String>,
+    #[schemars(with = "smartpit_shared::contract::StoreCode")]
     pub store_code: Option<String>,
 }
 
@@ -173,7 +176,7 @@ impl SandboxFunction {
                 store_code: Some(body.store_code.unwrap_or_else(|| DEFAULT_STORE.to_string())),
                 store_transaction_id: Some(txn),
                 invoice_ids: Some(vec![inv.id.to_string()]),
-                amount: Some(inv.total()),
+                amount: Some(request::Whole(inv.total())),
                 slip_id: None,
             },
             now,

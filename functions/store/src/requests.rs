@@ -2,10 +2,12 @@
 //! meet (`Checked::check`).
 
 use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
 use serde::Deserialize;
+use smartpit_shared::contract::{InvoiceIds, Reference, StoreCode};
 use smartpit_shared::db::PaymentRequest;
 use smartpit_shared::money::MAX_INVOICE_YEN;
-use smartpit_shared::request::{whole_number, Checked, Report};
+use smartpit_shared::request::{Checked, Report, Whole};
 use smartpit_shared::{Code, InvoiceId, Problem, SmartPitNumber};
 
 use crate::MAX_INVOICES_PER_PAYMENT;
@@ -58,12 +60,17 @@ fn invoice_ids(ids: Option<Vec<String>>) -> Vec<InvoiceId> {
 
 /// `POST /store/v1/lookup`: the store, and the number typed at a kiosk or the barcode scanned
 /// at a register (exactly one).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "LookupRequest")]
 pub struct Lookup {
+    #[schemars(required, with = "StoreCode")]
     pub store_code: Option<String>,
-    /// Read once the chain is known to type numbers (a register chain's is refused as such).
+    /// typed at a kiosk (kiosk chains only)
+    // Read once the chain is known to type numbers (a register chain's is refused as such).
+    #[schemars(with = "Option<SmartPitNumber>")]
     pub smartpit_number: Option<String>,
+    /// a card's 13 digits or a sheet's 44-digit payment code
     pub barcode: Option<String>,
 }
 
@@ -82,15 +89,21 @@ impl Checked for Lookup {
 }
 
 /// `POST /store/v1/payments`: what the customer paid, for which bills.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "PaymentReport")]
 pub struct Payment {
+    #[schemars(required, with = "StoreCode")]
     pub store_code: Option<String>,
+    #[schemars(required, with = "Reference")]
     pub store_transaction_id: Option<String>,
+    #[schemars(required, with = "InvoiceIds")]
     pub invoice_ids: Option<Vec<String>>,
-    #[serde(default, deserialize_with = "whole_number")]
-    pub amount: Option<i64>,
+    /// the total in yen, customer fees included
+    #[schemars(required, with = "Whole", range(min = 1, max = 6000000))]
+    pub amount: Option<Whole>,
     /// The kiosk slip the customer brought to the register, if any.
+    #[schemars(pattern("^slp_[0-9a-z]{16}$"))]
     pub slip_id: Option<String>,
 }
 
@@ -126,7 +139,7 @@ impl Checked for Payment {
                 r.push("slip_id", Code::InvalidSlipId, "is not a slip id");
             }
         }
-        match self.amount {
+        match self.amount.map(|a| a.0) {
             None => r.push("amount", Code::InvalidAmount, "is required"),
             Some(a) if a < 1 => r.push("amount", Code::InvalidAmount, "must be at least 1"),
             Some(a) if a > MAX_PAYMENT_YEN => r.push(
@@ -151,25 +164,30 @@ impl Payment {
             ));
         }
         match (self.store_code, self.store_transaction_id, self.amount) {
-            (Some(store_code), Some(store_transaction_id), Some(amount)) => Ok(PaymentRequest {
-                chain_id: chain_id.to_string(),
-                store_code,
-                store_transaction_id,
-                invoice_ids: ids,
-                amount,
-                slip_id: self.slip_id,
-            }),
+            (Some(store_code), Some(store_transaction_id), Some(Whole(amount))) => {
+                Ok(PaymentRequest {
+                    chain_id: chain_id.to_string(),
+                    store_code,
+                    store_transaction_id,
+                    invoice_ids: ids,
+                    amount,
+                    slip_id: self.slip_id,
+                })
+            }
             _ => Err(Problem::internal(&"a checked payment without its terms")),
         }
     }
 }
 
 /// `POST /store/v1/slips`: the bills a kiosk prints a slip for.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SlipRequest {
+    #[schemars(required, with = "StoreCode")]
     pub store_code: Option<String>,
+    #[schemars(required, with = "SmartPitNumber")]
     pub smartpit_number: Option<SmartPitNumber>,
+    #[schemars(required, with = "InvoiceIds")]
     pub invoice_ids: Option<Vec<String>>,
 }
 

@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use smartpit_shared::config::{OnFirstUse, Resources};
@@ -59,9 +60,11 @@ pub fn routes() -> &'static Routes<Route> {
 
 /// `PUT /v1/webhook-endpoint`: the HTTPS address events go to, and the types it takes (all
 /// when left out).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "WebhookEndpointRequest")]
 pub struct PutEndpoint {
+    #[schemars(required, with = "String", url, length(max = 2000))]
     pub url: Option<String>,
     pub events: Option<Vec<EventType>>,
 }

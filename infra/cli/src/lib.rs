@@ -7,6 +7,7 @@ pub mod emulator;
 pub mod iam;
 pub mod mail;
 pub mod onboard;
+pub mod openapi;
 pub mod provision;
 pub mod queues;
 pub mod redeliver;
