@@ -128,3 +128,56 @@ impl<T: JsonSchema> JsonSchema for crate::request::Patch<T> {
         <Option<T>>::json_schema(generator)
     }
 }
+
+/// The statuses of a bill (a listing's filter, and a bill's `status`).
+impl JsonSchema for crate::invoice::InvoiceStatus {
+    fn schema_name() -> Cow<'static, str> {
+        "InvoiceStatus".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        use crate::invoice::InvoiceStatus as S;
+        let names: Vec<&str> = [
+            S::Registered,
+            S::Paid,
+            S::Settled,
+            S::Cancelled,
+            S::Expired,
+            S::Moved,
+        ]
+        .iter()
+        .map(|s| s.as_str())
+        .collect();
+        json_schema!({ "type": "string", "enum": names })
+    }
+}
+
+impl JsonSchema for crate::webhook::EventStatus {
+    fn schema_name() -> Cow<'static, str> {
+        "EventStatus".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        use crate::webhook::EventStatus as S;
+        let names: Vec<&str> = [S::Pending, S::Delivered, S::Failed, S::Skipped]
+            .iter()
+            .map(|s| s.as_str())
+            .collect();
+        json_schema!({ "type": "string", "enum": names })
+    }
+}
+
+/// A listing's page size.
+impl JsonSchema for crate::request::Limit {
+    fn schema_name() -> Cow<'static, str> {
+        "Limit".into()
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({ "type": "integer", "minimum": 1, "maximum": 100, "default": 20 })
+    }
+}

@@ -312,11 +312,13 @@ impl Checked for MoveInvoice {
 }
 
 /// `GET /v1/invoices?status=&limit=&cursor=`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 pub struct ListInvoices {
+    /// only the bills in this status
     pub status: Option<InvoiceStatus>,
     #[serde(default)]
     pub limit: smartpit_shared::request::Limit,
+    /// The `next_cursor` of the previous page of the same listing
     pub cursor: Option<String>,
 }
 
@@ -331,8 +333,10 @@ impl Checked for ListInvoices {
 }
 
 /// `GET /v1/reports/payments?date=YYYY-MM-DD`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 pub struct PaymentsReport {
+    /// the JST day the bills were collected
+    #[schemars(required, with = "Day", extend("examples" = ["2026-11-27"]))]
     pub date: Option<Day>,
 }
 

@@ -92,13 +92,16 @@ impl Checked for PutEndpoint {
 }
 
 /// `GET /v1/events?type=&status=&limit=&cursor=`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 pub struct ListEvents {
+    /// only the events of this type
     #[serde(rename = "type")]
     pub kind: Option<EventType>,
+    /// only the events in this delivery state
     pub status: Option<EventStatus>,
     #[serde(default)]
     pub limit: Limit,
+    /// The `next_cursor` of the previous page of the same listing
     pub cursor: Option<String>,
 }
 

@@ -24,14 +24,90 @@ const HEADER: &str = "\
 # equal docs/ERRORS.md (tested).
 ";
 
-/// The request types whose schemas the document refers to.
-fn request_schemas() -> serde_json::Map<String, serde_json::Value> {
-    let mut generator = SchemaSettings::draft2020_12()
+fn generator() -> schemars::SchemaGenerator {
+    SchemaSettings::draft2020_12()
         .with(|s| {
             s.definitions_path = "/components/schemas".into();
             s.meta_schema = None;
         })
-        .into_generator();
+        .into_generator()
+}
+
+/// The query parameters of `T`, a route's query type: one parameter per member (its schema,
+/// its doc comment as the description, required when the type requires it).
+fn query_parameters<T: JsonSchema>(g: &mut schemars::SchemaGenerator) -> serde_json::Value {
+    let root = g.root_schema_for::<T>();
+    let root = root.as_value();
+    let required: Vec<&str> = root
+        .get("required")
+        .and_then(serde_json::Value::as_array)
+        .map(|a| a.iter().filter_map(serde_json::Value::as_str).collect())
+        .unwrap_or_default();
+    let mut params = Vec::new();
+    if let Some(props) = root
+        .get("properties")
+        .and_then(serde_json::Value::as_object)
+    {
+        for (name, schema) in props {
+            let mut schema = schema.clone();
+            tidy(&mut schema);
+            let description = schema.as_object_mut().and_then(|s| s.remove("description"));
+            // A query parameter is absent or a value; null is JSON's, not a query string's.
+            if let Some(serde_json::Value::Array(types)) = schema.get_mut("type") {
+                types.retain(|t| t != "null");
+                if types.len() == 1 {
+                    let only = types[0].clone();
+                    schema["type"] = only;
+                }
+            }
+            if let Some(serde_json::Value::Array(any)) = schema.get("anyOf").cloned() {
+                let not_null: Vec<_> = any.into_iter().filter(|s| s["type"] != "null").collect();
+                if not_null.len() == 1 {
+                    schema = not_null[0].clone();
+                }
+            }
+            let mut p = serde_json::json!({"name": name, "in": "query", "schema": schema});
+            if required.contains(&name.as_str()) {
+                p["required"] = serde_json::Value::Bool(true);
+            }
+            if let Some(d) = description {
+                p["description"] = d;
+            }
+            params.push(p);
+        }
+    }
+    serde_json::Value::Array(params)
+}
+
+/// Each listing's and report's query parameters, from its query type, by operation.
+fn query_types(
+    g: &mut schemars::SchemaGenerator,
+) -> Vec<(&'static str, &'static str, serde_json::Value)> {
+    vec![
+        (
+            "get",
+            "/v1/invoices",
+            query_parameters::<smartpit_invoices::requests::ListInvoices>(g),
+        ),
+        (
+            "get",
+            "/v1/reports/payments",
+            query_parameters::<smartpit_invoices::requests::PaymentsReport>(g),
+        ),
+        (
+            "get",
+            "/v1/events",
+            query_parameters::<smartpit_webhooks::api::ListEvents>(g),
+        ),
+    ]
+}
+
+type QueryParameters = Vec<(&'static str, &'static str, serde_json::Value)>;
+
+/// The request bodies' schemas (with those they refer to), and the query parameters by operation.
+fn request_parts() -> (serde_json::Map<String, serde_json::Value>, QueryParameters) {
+    let mut generator = generator();
+    let queries = query_types(&mut generator);
     fn add<T: JsonSchema>(g: &mut schemars::SchemaGenerator) {
         let _ = g.subschema_for::<T>();
     }
@@ -48,7 +124,7 @@ fn request_schemas() -> serde_json::Map<String, serde_json::Value> {
     for schema in schemas.values_mut() {
         tidy(schema);
     }
-    schemas
+    (schemas, queries)
 }
 
 /// What a document reader wants of a generated schema: a doc comment's lines joined into its
@@ -139,8 +215,9 @@ pub fn generate(document: &str) -> Result<String, String> {
         .and_then(|c| c.get_mut("schemas"))
         .and_then(Value::as_mapping_mut)
         .ok_or_else(|| format!("{DOCUMENT} has no components.schemas"))?;
+    let (request_schemas, queries) = request_parts();
     let mut generated = Mapping::new();
-    for (name, schema) in request_schemas() {
+    for (name, schema) in request_schemas {
         if schemas.contains_key(name.as_str()) {
             return Err(format!(
                 "{name} is written in {DOCUMENT} and generated from a request type: keep one"
@@ -151,6 +228,32 @@ pub fn generate(document: &str) -> Result<String, String> {
     }
     for (name, schema) in generated {
         schemas.insert(name, schema);
+    }
+    for (method, path, params) in queries {
+        let op = doc
+            .get_mut("paths")
+            .and_then(|p| p.get_mut(path))
+            .and_then(|i| i.get_mut(method))
+            .and_then(Value::as_mapping_mut)
+            .ok_or_else(|| format!("{method} {path} is not in {DOCUMENT}"))?;
+        let key = Value::String("parameters".into());
+        let mut list = match op.remove(&key) {
+            Some(Value::Sequence(list)) => list,
+            _ => Vec::new(),
+        };
+        if list
+            .iter()
+            .any(|p| p.get("in").and_then(Value::as_str) == Some("query"))
+        {
+            return Err(format!(
+                "{method} {path}: its query parameters come from its query type, not {DOCUMENT}"
+            ));
+        }
+        let params: Value = serde_yaml::to_value(&params).map_err(|e| e.to_string())?;
+        if let Value::Sequence(params) = params {
+            list.extend(params);
+        }
+        op.insert(key, Value::Sequence(list));
     }
     let mut wanted = BTreeSet::new();
     refs(&doc, &mut wanted);
@@ -191,7 +294,7 @@ mod tests {
 
     #[test]
     fn request_schemas_say_what_the_types_take() {
-        let schemas = request_schemas();
+        let (schemas, _) = request_parts();
         let new_invoice = &schemas["NewInvoice"];
         assert_eq!(new_invoice["additionalProperties"], false);
         let required: Vec<&str> = new_invoice["required"]
@@ -201,6 +304,26 @@ mod tests {
         assert_eq!(required, ["merchant_order_id", "amount", "due_date"]);
         assert_eq!(new_invoice["properties"]["amount"]["maximum"], 300000);
         assert!(schemas.contains_key("Reference") && schemas.contains_key("SmartPitNumberInput"));
+    }
+
+    #[test]
+    fn query_parameters_come_from_the_query_types() {
+        let (_, queries) = request_parts();
+        let (_, _, list) = &queries[0];
+        let names: Vec<&str> = list
+            .as_array()
+            .map(|a| a.iter().filter_map(|p| p["name"].as_str()).collect())
+            .unwrap_or_default();
+        assert_eq!(names, ["cursor", "limit", "status"]);
+        assert_eq!(list[1]["schema"]["maximum"], 100);
+        let (_, _, report) = &queries[1];
+        assert_eq!(report[0]["required"], true);
+        let (_, _, events) = &queries[2];
+        assert_eq!(events[3]["name"], "type");
+        assert_eq!(
+            events[3]["schema"]["$ref"],
+            "#/components/schemas/EventType"
+        );
     }
 
     #[test]
