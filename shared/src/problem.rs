@@ -207,6 +207,49 @@ impl std::fmt::Display for Problem {
     }
 }
 
+/// Storage's failures and refusals as clients see them: the one place they map to HTTP.
+impl From<crate::db::StoreError> for Problem {
+    fn from(e: crate::db::StoreError) -> Self {
+        use crate::db::{Refusal, StoreError};
+        match e {
+            StoreError::Unavailable(cause) => Problem::unavailable(&cause),
+            StoreError::Failed(cause) => Problem::internal(&cause),
+            StoreError::Refused(r) => match r {
+                Refusal::InvalidCursor { with_status_filter } => {
+                    Problem::of(Code::InvalidCursor).detail(match with_status_filter {
+                        true => "Pass next_cursor from the previous page unchanged, with the same status filter.",
+                        false => "Pass next_cursor from the previous page unchanged.",
+                    })
+                }
+                Refusal::KeyInUse { taken_over } => {
+                    Problem::of(Code::IdempotencyKeyInUse).detail(match taken_over {
+                        true => "The Idempotency-Key was taken over by a retry of this request",
+                        false => "Retry after it has finished to receive its result.",
+                    })
+                }
+                Refusal::KeyReused => Problem::of(Code::IdempotencyKeyReused)
+                    .detail("Use a new key for a new request."),
+                Refusal::PaymentInProgress { invoice_id, until } => {
+                    Problem::of(Code::PaymentInProgress)
+                        .detail(
+                            "A kiosk slip holds it for payment at the register (30 minutes at \
+                             most). Try again after held_until: it is then paid, or free again.",
+                        )
+                        .with("invoice_id", invoice_id)
+                        .with("held_until", until.map(crate::invoice::jst_timestamp))
+                }
+                Refusal::InvoiceNotFound => Problem::of(Code::InvoiceNotFound),
+                Refusal::InvoiceNotCancellable { invoice_id, status } => {
+                    Problem::of(Code::InvoiceNotCancellable)
+                        .detail(format!("The invoice is {status}."))
+                        .with("invoice_id", invoice_id)
+                        .with("invoice_status", status)
+                }
+            },
+        }
+    }
+}
+
 /// AWS SDK failures become 503 when the service throttled or could not be reached, else 500.
 impl<E, R> From<aws_sdk_dynamodb::error::SdkError<E, R>> for Problem
 where

@@ -164,7 +164,7 @@ impl InvoicesFunction {
                     .detail("Read it again and send the change with a new Idempotency-Key.")
             }),
             Ok(None) => Problem::of(Code::InvoiceNotFound),
-            Err(p) => p,
+            Err(e) => e.into(),
         }
     }
 

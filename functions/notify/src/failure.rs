@@ -20,6 +20,13 @@ impl From<Problem> for Failure {
     }
 }
 
+/// Storage's failures pass (as the problem they would answer: throttling is a 503).
+impl From<smartpit_shared::db::StoreError> for Failure {
+    fn from(e: smartpit_shared::db::StoreError) -> Self {
+        Failure::from(Problem::from(e))
+    }
+}
+
 /// SES error codes that say this message or recipient is refused for good.
 const SES_PERMANENT: [&str; 3] = [
     "BadRequestException",

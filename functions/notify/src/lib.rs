@@ -173,7 +173,10 @@ impl NotifyFunction {
     /// Everything one outbox record asks for, skipping the steps that have an outcome.
     /// `Err` only for a passing failure: the record is to be retried.
     pub async fn deliver(&self, outbox_id: &str, now: DateTime<Utc>) -> Result<(), String> {
-        let passing = |p: smartpit_shared::Problem| format!("{} {}", p.status().as_u16(), p.code);
+        let passing = |e: smartpit_shared::db::StoreError| {
+            let p = smartpit_shared::Problem::from(e);
+            format!("{} {}", p.status().as_u16(), p.code)
+        };
         let Some(rec) = self.db.get_outbox(outbox_id).await.map_err(passing)? else {
             return Ok(()); // expired by TTL: nothing left to do
         };
@@ -275,7 +278,7 @@ impl NotifyFunction {
         value: &str,
         reason: Option<&str>,
         now: DateTime<Utc>,
-    ) -> Result<(), smartpit_shared::Problem> {
+    ) -> Result<(), smartpit_shared::db::StoreError> {
         let kind: NoticeKind = step.notice();
         let notice = match inv.notice(kind) {
             Some(n) => n.now(status, reason.map(str::to_string), now),

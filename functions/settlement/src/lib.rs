@@ -72,6 +72,12 @@ impl From<Problem> for Failed {
     }
 }
 
+impl From<smartpit_shared::db::StoreError> for Failed {
+    fn from(e: smartpit_shared::db::StoreError) -> Self {
+        Failed::from(Problem::from(e))
+    }
+}
+
 impl SettlementFunction {
     pub fn new(sdk: &aws_config::SdkConfig, res: Resources) -> Self {
         Self::with_limits(sdk, res, BACKGROUND_DYNAMODB)

@@ -2,16 +2,16 @@
 //! numbers (a merchant's) are counted per caller and minute, with one write made only when a
 //! lookup fails, so a normal lookup stays one round trip.
 
+use super::error::StoreError;
 use chrono::{DateTime, Utc};
 
 use super::item;
 use super::Db;
-use crate::problem::Problem;
 
 impl Db {
     /// Counts one failed lookup of `who` (`chain#lawson`, `merchant#acme`) in the current
     /// minute; returns the minute's count so far. One conditional-free update.
-    pub async fn count_miss(&self, who: &str, now: DateTime<Utc>) -> Result<i64, Problem> {
+    pub async fn count_miss(&self, who: &str, now: DateTime<Utc>) -> Result<i64, StoreError> {
         self.count_in_minute("MISS", who, now).await
     }
 
@@ -21,7 +21,7 @@ impl Db {
         &self,
         address: &str,
         now: DateTime<Utc>,
-    ) -> Result<i64, Problem> {
+    ) -> Result<i64, StoreError> {
         self.count_in_minute("WEBNUM", address, now).await
     }
 
@@ -30,7 +30,7 @@ impl Db {
         what: &str,
         who: &str,
         now: DateTime<Utc>,
-    ) -> Result<i64, Problem> {
+    ) -> Result<i64, StoreError> {
         let minute = now.timestamp() / 60;
         let out = self
             .client

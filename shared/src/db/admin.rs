@@ -1,12 +1,12 @@
 //! Onboarding: merchants, store chains and their API keys. Keys are stored only as hashes.
 
+use super::error::StoreError;
 use chrono::{DateTime, Utc};
 
 use super::item::{self, get_s, Item};
 use super::Db;
 use super::{key_pk, merchant_pk, timestamp};
 use crate::principal::{ChainPrincipal, Merchant, Principal};
-use crate::problem::Problem;
 use crate::store_chain::{Channel, StoreChain};
 
 impl Db {
@@ -16,7 +16,7 @@ impl Db {
         merchant: &Merchant,
         api_key: &str,
         now: DateTime<Utc>,
-    ) -> Result<(), Problem> {
+    ) -> Result<(), StoreError> {
         let mut m = item::key(merchant_pk(&merchant.id), "#");
         m.insert("type".into(), item::s("merchant"));
         m.insert("name".into(), item::s(&merchant.name));
@@ -42,7 +42,7 @@ impl Db {
         chain: &StoreChain,
         api_key: &str,
         now: DateTime<Utc>,
-    ) -> Result<(), Problem> {
+    ) -> Result<(), StoreError> {
         let mut c = item::key(format!("CHAIN#{}", chain.id), "#");
         c.insert("type".into(), item::s("store_chain"));
         c.insert("name_ja".into(), item::s(&chain.name_ja));
@@ -64,7 +64,7 @@ impl Db {
         self.put_all(items).await
     }
 
-    async fn put_all(&self, items: Vec<Item>) -> Result<(), Problem> {
+    async fn put_all(&self, items: Vec<Item>) -> Result<(), StoreError> {
         for it in items {
             self.client
                 .put_item()
@@ -77,7 +77,7 @@ impl Db {
     }
 
     /// A merchant as onboarded, or `None`. One consistent read.
-    pub async fn get_merchant(&self, id: &str) -> Result<Option<Merchant>, Problem> {
+    pub async fn get_merchant(&self, id: &str) -> Result<Option<Merchant>, StoreError> {
         let found = self
             .read(&self.res.main_table, item::key(merchant_pk(id), "#"))
             .await?;
@@ -91,7 +91,7 @@ impl Db {
 
     /// Who holds this API key, if it still works (not revoked, not past the end a rotation
     /// set). One read.
-    pub async fn principal_for_key(&self, api_key: &str) -> Result<Option<Principal>, Problem> {
+    pub async fn principal_for_key(&self, api_key: &str) -> Result<Option<Principal>, StoreError> {
         let out = self
             .client
             .get_item()

@@ -3,6 +3,7 @@
 //! event and the stored idempotent response; both are conditional on the bill being the version
 //! read, registered, before its deadline and not held by a kiosk slip.
 
+use super::error::StoreError;
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
@@ -15,7 +16,6 @@ use super::notices::notices_attr;
 use super::{av_s, cancellation_codes, put_new, Db};
 use super::{merchant_pk, merchant_status_pk, timestamp};
 use crate::invoice::{Invoice, InvoiceStatus};
-use crate::problem::Problem;
 use crate::webhook::{Event, EventType};
 
 /// The condition every change of a bill needs: what was read is what is stored, and it may
@@ -52,7 +52,7 @@ impl Db {
         response_status: u16,
         response_body: &str,
         now: DateTime<Utc>,
-    ) -> Result<bool, Problem> {
+    ) -> Result<bool, StoreError> {
         let mut set = vec![
             "amount = :amount",
             "customer_fee = :fee",
@@ -101,7 +101,7 @@ impl Db {
         for (k, v) in values {
             update = update.expression_attribute_values(k, v);
         }
-        let update = update.build().map_err(|e| Problem::internal(&e))?;
+        let update = update.build().map_err(|e| StoreError::failed(&e))?;
         let mut items = vec![
             TransactWriteItem::builder().update(update).build(),
             self.complete_idempotency_key(lock, response_status, response_body)?,
@@ -138,7 +138,7 @@ impl Db {
         response_status: u16,
         response_body: &str,
         now: DateTime<Utc>,
-    ) -> Result<bool, Problem> {
+    ) -> Result<bool, StoreError> {
         let old = changeable(
             self.invoice_update(&current.id).update_expression(
                 "SET #status = :moved, moved_to = :to, updated_at = :ts, gsi2pk = :gsi2pk \
@@ -158,7 +158,7 @@ impl Db {
             )),
         )
         .build()
-        .map_err(|e| Problem::internal(&e))?;
+        .map_err(|e| StoreError::failed(&e))?;
         let order = Update::builder()
             .table_name(&self.res.main_table)
             .set_key(Some(item::key(
@@ -170,7 +170,7 @@ impl Db {
             .expression_attribute_values(":new", av_s(moved.id.as_str()))
             .expression_attribute_values(":old", av_s(current.id.as_str()))
             .build()
-            .map_err(|e| Problem::internal(&e))?;
+            .map_err(|e| StoreError::failed(&e))?;
         let items = vec![
             TransactWriteItem::builder().update(old).build(),
             put_new(&self.res.main_table, moved.to_item(), "pk")?,
@@ -191,7 +191,7 @@ impl Db {
     pub(super) async fn applied_transaction(
         &self,
         items: Vec<TransactWriteItem>,
-    ) -> Result<bool, Problem> {
+    ) -> Result<bool, StoreError> {
         match self
             .client
             .transact_write_items()

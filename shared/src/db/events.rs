@@ -7,7 +7,7 @@
 //!
 //! MainTable `MER#<merchant>` / `WEBHOOK`: the merchant's endpoint: URL, event types, secrets.
 
-use crate::Code;
+use super::error::{Refusal, StoreError};
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use base64::Engine;
 use chrono::{DateTime, Utc};
@@ -15,7 +15,6 @@ use chrono::{DateTime, Utc};
 use super::item::{self, get_n, get_s, Item};
 use super::{applied, av_s, put_new, Db};
 use super::{merchant_pk, timestamp};
-use crate::problem::Problem;
 use crate::webhook::{Attempt, Endpoint, Event, EventStatus, EventType, Secret};
 
 /// Events are kept this long.
@@ -111,7 +110,7 @@ fn endpoint_key(merchant_id: &str) -> Item {
 
 impl Db {
     /// The transaction item that writes a new event beside the change it reports.
-    pub fn event_put(&self, e: &Event) -> Result<TransactWriteItem, Problem> {
+    pub fn event_put(&self, e: &Event) -> Result<TransactWriteItem, StoreError> {
         put_new(&self.res.events_table, event_item(e), "id")
     }
 
@@ -121,7 +120,7 @@ impl Db {
         &self,
         update: aws_sdk_dynamodb::types::Update,
         event: &Event,
-    ) -> Result<bool, Problem> {
+    ) -> Result<bool, StoreError> {
         let res = self
             .client
             .transact_write_items()
@@ -137,7 +136,11 @@ impl Db {
     }
 
     /// One consistent read; another merchant's event is `None`.
-    pub async fn get_event(&self, merchant_id: &str, id: &str) -> Result<Option<Event>, Problem> {
+    pub async fn get_event(
+        &self,
+        merchant_id: &str,
+        id: &str,
+    ) -> Result<Option<Event>, StoreError> {
         let key = Item::from([
             ("merchant_id".to_string(), av_s(merchant_id)),
             ("id".to_string(), av_s(id)),
@@ -154,7 +157,7 @@ impl Db {
         status: Option<EventStatus>,
         limit: i32,
         cursor: Option<&str>,
-    ) -> Result<EventPage, Problem> {
+    ) -> Result<EventPage, StoreError> {
         let start = cursor
             .map(|c| decode_event_cursor(c, merchant_id))
             .transpose()?;
@@ -205,7 +208,7 @@ impl Db {
         attempt: &Attempt,
         status: EventStatus,
         next: Option<i64>,
-    ) -> Result<bool, Problem> {
+    ) -> Result<bool, StoreError> {
         let mut attempts: Vec<AttributeValue> = e.attempts.iter().map(attempt_attr).collect();
         attempts.push(attempt_attr(attempt));
         let skip = attempts.len().saturating_sub(KEPT_ATTEMPTS);
@@ -246,7 +249,7 @@ impl Db {
         &self,
         e: &Event,
         now: DateTime<Utc>,
-    ) -> Result<Option<(Event, i64)>, Problem> {
+    ) -> Result<Option<(Event, i64)>, StoreError> {
         let until = now.timestamp_millis() + IN_FLIGHT_SECONDS * 1000;
         let res = self
             .client
@@ -276,7 +279,7 @@ impl Db {
     }
 
     /// Marks an event as skipped (no endpoint wanted it when it was due).
-    pub async fn skip_event(&self, e: &Event) -> Result<bool, Problem> {
+    pub async fn skip_event(&self, e: &Event) -> Result<bool, StoreError> {
         let res = self
             .client
             .update_item()
@@ -300,7 +303,7 @@ impl Db {
         merchant_id: &str,
         id: &str,
         now: DateTime<Utc>,
-    ) -> Result<bool, Problem> {
+    ) -> Result<bool, StoreError> {
         let later = now.timestamp() + crate::webhook::QUEUED_GRACE_SECONDS;
         let res = self
             .client
@@ -320,7 +323,7 @@ impl Db {
     }
 
     /// Makes an event due again now, whatever its state: a merchant's redelivery.
-    pub async fn make_due(&self, e: &Event, now: DateTime<Utc>) -> Result<(), Problem> {
+    pub async fn make_due(&self, e: &Event, now: DateTime<Utc>) -> Result<(), StoreError> {
         self.client
             .update_item()
             .table_name(&self.res.events_table)
@@ -348,7 +351,7 @@ impl Db {
         &self,
         now: DateTime<Utc>,
         limit: i32,
-    ) -> Result<Vec<(String, String)>, Problem> {
+    ) -> Result<Vec<(String, String)>, StoreError> {
         let out = self
             .client
             .query()
@@ -372,7 +375,7 @@ impl Db {
             .collect())
     }
 
-    pub async fn get_endpoint(&self, merchant_id: &str) -> Result<Option<Endpoint>, Problem> {
+    pub async fn get_endpoint(&self, merchant_id: &str) -> Result<Option<Endpoint>, StoreError> {
         let found = self
             .read(&self.res.main_table, endpoint_key(merchant_id))
             .await?;
@@ -403,7 +406,7 @@ impl Db {
         }))
     }
 
-    pub async fn put_endpoint(&self, merchant_id: &str, e: &Endpoint) -> Result<(), Problem> {
+    pub async fn put_endpoint(&self, merchant_id: &str, e: &Endpoint) -> Result<(), StoreError> {
         let mut it = endpoint_key(merchant_id);
         it.insert("type".into(), item::s("webhook_endpoint"));
         it.insert("url".into(), item::s(&e.url));
@@ -434,7 +437,7 @@ impl Db {
         Ok(())
     }
 
-    pub async fn delete_endpoint(&self, merchant_id: &str) -> Result<(), Problem> {
+    pub async fn delete_endpoint(&self, merchant_id: &str) -> Result<(), StoreError> {
         self.client
             .delete_item()
             .table_name(&self.res.main_table)
@@ -446,10 +449,11 @@ impl Db {
 }
 
 /// An events cursor is the last event id of a page; it continues only this merchant's list.
-fn decode_event_cursor(cursor: &str, merchant_id: &str) -> Result<Item, Problem> {
+fn decode_event_cursor(cursor: &str, merchant_id: &str) -> Result<Item, StoreError> {
     let bad = || {
-        Problem::of(Code::InvalidCursor)
-            .detail("Pass next_cursor from the previous page unchanged.")
+        StoreError::from(Refusal::InvalidCursor {
+            with_status_filter: false,
+        })
     };
     let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(cursor)

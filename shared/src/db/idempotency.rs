@@ -5,14 +5,13 @@
 //! never leave an invoice without its replayable response or the other way round. A failing
 //! request releases its claim, leaving no trace.
 
-use crate::Code;
+use super::error::{Refusal, StoreError};
 use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 
 use super::item::{self, get_n, get_s};
 use super::{av_s, is_conditional_failure, Db};
 use crate::ids::{base32, random_bytes};
-use crate::problem::Problem;
 
 /// How long a stored response is replayed.
 pub const KEEP_SECONDS: i64 = 48 * 3600;
@@ -38,13 +37,12 @@ pub enum Claim {
     Replay { status: u16, body: String },
 }
 
-fn in_use() -> Problem {
-    Problem::of(Code::IdempotencyKeyInUse)
-        .detail("Retry after it has finished to receive its result.")
+fn in_use() -> StoreError {
+    Refusal::KeyInUse { taken_over: false }.into()
 }
 
-fn reused() -> Problem {
-    Problem::of(Code::IdempotencyKeyReused).detail("Use a new key for a new request.")
+fn reused() -> StoreError {
+    Refusal::KeyReused.into()
 }
 
 impl Db {
@@ -59,7 +57,7 @@ impl Db {
         key: &str,
         fingerprint: &str,
         now: DateTime<Utc>,
-    ) -> Result<Claim, Problem> {
+    ) -> Result<Claim, StoreError> {
         let pk = format!("IDEM#{scope}#{key}");
         for _ in 0..3 {
             let token = base32(&random_bytes::<10>());
@@ -127,7 +125,7 @@ impl Db {
         old_token: &str,
         token: &str,
         now: DateTime<Utc>,
-    ) -> Result<bool, Problem> {
+    ) -> Result<bool, StoreError> {
         let res = self
             .client
             .update_item()
@@ -155,7 +153,7 @@ impl Db {
         lock: &Lock,
         status: u16,
         body: &str,
-    ) -> Result<TransactWriteItem, Problem> {
+    ) -> Result<TransactWriteItem, StoreError> {
         let update = Update::builder()
             .table_name(&self.res.main_table)
             .set_key(Some(item::key(&lock.pk, "#")))
@@ -170,7 +168,7 @@ impl Db {
             .expression_attribute_values(":body", av_s(body))
             .expression_attribute_values(":token", av_s(&lock.token))
             .build()
-            .map_err(|e| Problem::internal(&e))?;
+            .map_err(|e| StoreError::failed(&e))?;
         Ok(TransactWriteItem::builder().update(update).build())
     }
 
@@ -208,10 +206,10 @@ impl Db {
         lock: &Lock,
         status: u16,
         body: &str,
-    ) -> Result<bool, Problem> {
+    ) -> Result<bool, StoreError> {
         let update = self.complete_idempotency_key(lock, status, body)?;
         let Some(u) = update.update else {
-            return Err(Problem::internal(
+            return Err(StoreError::failed(
                 &"idempotency completion is not an update",
             ));
         };

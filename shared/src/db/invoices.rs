@@ -2,7 +2,7 @@
 //! listing (one GSI query a page), cancellation (one conditional update) and the store's
 //! lookup by number (one strongly consistent query).
 
-use crate::Code;
+use super::error::{Refusal, StoreError};
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 use base64::Engine;
 use chrono::{DateTime, Utc};
@@ -15,7 +15,6 @@ use super::{invoice_sk, merchant_pk, merchant_status_pk, number_pk, timestamp};
 use crate::ids::InvoiceId;
 use crate::invoice::{Invoice, InvoiceStatus};
 use crate::number::SmartPitNumber;
-use crate::problem::Problem;
 use crate::webhook::{Event, EventType};
 
 pub enum RegisterOutcome {
@@ -35,21 +34,16 @@ pub struct InvoicePage {
 }
 
 /// A kiosk slip holds the bill while the customer pays at the register.
-fn in_progress(inv: &Invoice, until: i64) -> Problem {
-    Problem::of(Code::PaymentInProgress)
-        .detail(
-            "A kiosk slip holds it for payment at the register (30 minutes at most). Try again \
-         after held_until: it is then paid, or free again.",
-        )
-        .with("invoice_id", inv.id.as_str())
-        .with(
-            "held_until",
-            DateTime::from_timestamp(until, 0).map(crate::invoice::jst_timestamp),
-        )
+fn in_progress(inv: &Invoice, until: i64) -> StoreError {
+    Refusal::PaymentInProgress {
+        invoice_id: inv.id.to_string(),
+        until: DateTime::from_timestamp(until, 0),
+    }
+    .into()
 }
 
-fn corrupt(e: item::Corrupt) -> Problem {
-    Problem::internal(&e)
+fn corrupt(e: item::Corrupt) -> StoreError {
+    StoreError::failed(&e)
 }
 
 fn order_key(merchant_id: &str, order_id: &str) -> Item {
@@ -66,7 +60,7 @@ impl Db {
         response_status: u16,
         response_body: &str,
         extra: Vec<TransactWriteItem>,
-    ) -> Result<RegisterOutcome, Problem> {
+    ) -> Result<RegisterOutcome, StoreError> {
         let mut order = order_key(&invoice.merchant_id, &invoice.merchant_order_id);
         order.insert("type".into(), item::s("order"));
         order.insert("invoice_id".into(), item::s(invoice.id.as_str()));
@@ -102,8 +96,7 @@ impl Db {
                     })
                 }
                 Some(codes) if codes.get(2).is_some_and(|c| c == "ConditionalCheckFailed") => {
-                    Err(Problem::of(Code::IdempotencyKeyInUse)
-                        .detail("The Idempotency-Key was taken over by a retry of this request"))
+                    Err(Refusal::KeyInUse { taken_over: true }.into())
                 }
                 Some(codes) if codes.iter().skip(3).any(|c| c == "ConditionalCheckFailed") => {
                     let i = codes
@@ -114,7 +107,7 @@ impl Db {
                     Ok(RegisterOutcome::ExtraConflict(i))
                 }
                 Some(codes) if codes.iter().any(|c| c == "TransactionConflict") => Err(
-                    Problem::unavailable(&"registration transaction conflicted; retry"),
+                    StoreError::unavailable(&"registration transaction conflicted; retry"),
                 ),
                 _ => Err(e.into()),
             },
@@ -122,7 +115,7 @@ impl Db {
     }
 
     /// One strongly consistent read; `None` for an unknown id.
-    pub async fn get_invoice(&self, id: &InvoiceId) -> Result<Option<Invoice>, Problem> {
+    pub async fn get_invoice(&self, id: &InvoiceId) -> Result<Option<Invoice>, StoreError> {
         let key = item::key(number_pk(id.number()), invoice_sk(id));
         let found = self.read(&self.res.main_table, key).await?;
         found
@@ -138,7 +131,7 @@ impl Db {
         &self,
         merchant_id: &str,
         id: &str,
-    ) -> Result<Option<Invoice>, Problem> {
+    ) -> Result<Option<Invoice>, StoreError> {
         let Some(id) = InvoiceId::parse(id) else {
             return Ok(None);
         };
@@ -157,7 +150,7 @@ impl Db {
         limit: i32,
         cursor: Option<&str>,
         now: DateTime<Utc>,
-    ) -> Result<InvoicePage, Problem> {
+    ) -> Result<InvoicePage, StoreError> {
         let (index, pk_name, pk) = match status {
             None => ("by_merchant", "gsi1pk", merchant_pk(merchant_id)),
             Some(InvoiceStatus::Expired) => (
@@ -212,17 +205,17 @@ impl Db {
         merchant_id: &str,
         id: &str,
         now: DateTime<Utc>,
-    ) -> Result<Invoice, Problem> {
-        let not_found = || Problem::of(Code::InvoiceNotFound);
+    ) -> Result<Invoice, StoreError> {
+        let not_found = || StoreError::from(Refusal::InvoiceNotFound);
         let current = self
             .get_merchant_invoice(merchant_id, id)
             .await?
             .ok_or_else(not_found)?;
         let refuse = |inv: &Invoice, s: InvoiceStatus| {
-            Problem::of(Code::InvoiceNotCancellable)
-                .detail(format!("The invoice is {}.", s.as_str()))
-                .with("invoice_id", inv.id.as_str())
-                .with("invoice_status", s.as_str())
+            StoreError::from(Refusal::InvoiceNotCancellable {
+                invoice_id: inv.id.to_string(),
+                status: s.as_str().to_string(),
+            })
         };
         match current.status_at(now) {
             InvoiceStatus::Registered => {}
@@ -259,7 +252,7 @@ impl Db {
                 av_s(&merchant_status_pk(merchant_id, InvoiceStatus::Cancelled)),
             )
             .build()
-            .map_err(|e| Problem::internal(&e))?;
+            .map_err(|e| StoreError::failed(&e))?;
         let event = Event::new(
             merchant_id,
             EventType::InvoiceCancelled,
@@ -279,7 +272,7 @@ impl Db {
                     InvoiceStatus::Cancelled => Ok(now_is),
                     InvoiceStatus::Registered => match now_is.held_at(now) {
                         Some(h) => Err(in_progress(&now_is, h.until)),
-                        None => Err(Problem::unavailable(&"cancel conflicted; retry")),
+                        None => Err(StoreError::unavailable(&"cancel conflicted; retry")),
                     },
                     s => Err(refuse(&now_is, s)),
                 }
@@ -295,7 +288,7 @@ impl Db {
         &self,
         now: DateTime<Utc>,
         limit: i32,
-    ) -> Result<Vec<InvoiceId>, Problem> {
+    ) -> Result<Vec<InvoiceId>, StoreError> {
         let mut expired = Vec::new();
         for shard in 0..crate::db::OPEN_SHARDS {
             let out = self
@@ -327,7 +320,7 @@ impl Db {
     /// Expires one invoice if it is due at `now` and no slip holds it, with its
     /// `invoice.expired` event: what the sweep does for each due invoice. `Ok(false)`: not
     /// expired now.
-    pub async fn expire_one(&self, id: &InvoiceId, now: DateTime<Utc>) -> Result<bool, Problem> {
+    pub async fn expire_one(&self, id: &InvoiceId, now: DateTime<Utc>) -> Result<bool, StoreError> {
         self.expire_as_of(id, now, now).await
     }
 
@@ -339,7 +332,7 @@ impl Db {
         id: &InvoiceId,
         judged_at: DateTime<Utc>,
         now: DateTime<Utc>,
-    ) -> Result<bool, Problem> {
+    ) -> Result<bool, StoreError> {
         let Some(inv) = self.get_invoice(id).await? else {
             return Ok(false);
         };
@@ -380,7 +373,7 @@ impl Db {
                 )),
             )
             .build()
-            .map_err(|e| Problem::internal(&e))?;
+            .map_err(|e| StoreError::failed(&e))?;
         let event = Event::new(
             &inv.merchant_id,
             EventType::InvoiceExpired,
@@ -397,7 +390,7 @@ impl Db {
         &self,
         number: SmartPitNumber,
         now: DateTime<Utc>,
-    ) -> Result<Vec<Invoice>, Problem> {
+    ) -> Result<Vec<Invoice>, StoreError> {
         let query = self
             .client
             .query()
@@ -449,11 +442,11 @@ fn encode_cursor(key: &Item) -> String {
 /// a well-formed invoice under its own number, and the sort key is that invoice's. A crafted
 /// cursor can therefore only start inside the caller's own listing, and never reaches DynamoDB
 /// in a shape it would reject (that was a 500).
-fn decode_cursor(cursor: &str, pk_name: &str, pk: &str) -> Result<Item, Problem> {
+fn decode_cursor(cursor: &str, pk_name: &str, pk: &str) -> Result<Item, StoreError> {
     let bad = || {
-        Problem::of(Code::InvalidCursor).detail(
-            "Pass next_cursor from the previous page unchanged, with the same status filter.",
-        )
+        StoreError::from(Refusal::InvalidCursor {
+            with_status_filter: true,
+        })
     };
     if cursor.len() > 1024 {
         return Err(bad());

@@ -4,6 +4,7 @@
 //! The key itself is stored only as its hash (`KEY#<sha256>`), which says whether it still
 //! works (`revoked_at`, `expires_at`).
 
+use super::error::StoreError;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 
@@ -12,7 +13,6 @@ use super::key_pk;
 use super::timestamp;
 use super::{av_s, Db};
 use crate::invoice::jst_timestamp;
-use crate::problem::Problem;
 
 /// Whose key it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,7 +112,7 @@ impl Db {
     }
 
     /// An owner's keys, oldest first. One query.
-    pub async fn list_keys(&self, owner: &KeyOwner) -> Result<Vec<KeyRecord>, Problem> {
+    pub async fn list_keys(&self, owner: &KeyOwner) -> Result<Vec<KeyRecord>, StoreError> {
         let out = self
             .client
             .query()
@@ -146,7 +146,7 @@ impl Db {
         &self,
         prefix: &str,
         now: DateTime<Utc>,
-    ) -> Result<Option<KeyOwner>, Problem> {
+    ) -> Result<Option<KeyOwner>, StoreError> {
         let Some(found) = self.read(&self.res.main_table, prefix_key(prefix)).await? else {
             return Ok(None);
         };
@@ -154,7 +154,7 @@ impl Db {
             get_s(&found, "owner_pk").and_then(KeyOwner::parse),
             get_s(&found, "key_hash_pk"),
         ) else {
-            return Err(Problem::internal(&item::Corrupt("api_key_prefix")));
+            return Err(StoreError::failed(&item::Corrupt("api_key_prefix")));
         };
         self.update_key_items(
             hash_pk,
@@ -174,7 +174,7 @@ impl Db {
         owner: &KeyOwner,
         keep: &str,
         until: i64,
-    ) -> Result<usize, Problem> {
+    ) -> Result<usize, StoreError> {
         let mut n = 0;
         for k in self.list_keys(owner).await? {
             if k.prefix == key_prefix(keep)
@@ -214,7 +214,7 @@ impl Db {
         prefix: &str,
         expression: &str,
         value: AttributeValue,
-    ) -> Result<(), Problem> {
+    ) -> Result<(), StoreError> {
         let mut items = Vec::new();
         for key in [item::key(hash_pk, "#"), record_key(owner, prefix)] {
             let update = Update::builder()
@@ -224,7 +224,7 @@ impl Db {
                 .condition_expression("attribute_exists(pk)")
                 .expression_attribute_values(":v", value.clone())
                 .build()
-                .map_err(|e| Problem::internal(&e))?;
+                .map_err(|e| StoreError::failed(&e))?;
             items.push(TransactWriteItem::builder().update(update).build());
         }
         self.client

@@ -29,6 +29,7 @@ pub mod item;
 mod abuse;
 mod admin;
 mod changes;
+mod error;
 pub mod events;
 mod idempotency;
 pub mod invoice_item;
@@ -46,6 +47,7 @@ mod sheets;
 mod slips;
 
 pub use crate::payment::{Payment, PaymentRequest, PaymentStatus};
+pub use error::{Refusal, StoreError};
 pub use idempotency::{Claim, Lock, LEASE_SECONDS};
 
 /// The item of an API key: the hash of the key, never the key.
@@ -71,7 +73,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::KeysAndAttributes;
 use aws_sdk_dynamodb::Client;
 
-use crate::{Invoice, InvoiceId, Problem};
+use crate::{Invoice, InvoiceId};
 use item::Item;
 
 /// Keys one `BatchGetItem` may carry.
@@ -141,7 +143,7 @@ pub(crate) fn is_conditional_failure<E: aws_sdk_dynamodb::error::ProvideErrorMet
 /// The outcome of a conditional write: `Ok(true)` written, `Ok(false)` its condition failed.
 pub(crate) fn applied<T, E, R>(
     res: Result<T, aws_sdk_dynamodb::error::SdkError<E, R>>,
-) -> Result<bool, crate::Problem>
+) -> Result<bool, StoreError>
 where
     E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
@@ -162,7 +164,7 @@ impl Db {
     pub async fn get_invoices_by_id(
         &self,
         ids: &[InvoiceId],
-    ) -> Result<HashMap<String, Invoice>, Problem> {
+    ) -> Result<HashMap<String, Invoice>, StoreError> {
         let mut found = HashMap::with_capacity(ids.len());
         for chunk in ids.chunks(MAX_BATCH_KEYS) {
             let keys = chunk
@@ -170,7 +172,7 @@ impl Db {
                 .map(|id| item::key(number_pk(id.number()), invoice_sk(id)))
                 .collect();
             for it in self.batch_read(keys).await? {
-                let inv = Invoice::from_item(&it).map_err(|e| Problem::internal(&e))?;
+                let inv = Invoice::from_item(&it).map_err(|e| StoreError::failed(&e))?;
                 found.insert(inv.id.as_str().to_string(), inv);
             }
         }
@@ -178,7 +180,7 @@ impl Db {
     }
 
     /// One `BatchGetItem` of up to 100 keys of the main table, unprocessed keys retried.
-    pub(crate) async fn batch_read(&self, mut keys: Vec<Item>) -> Result<Vec<Item>, Problem> {
+    pub(crate) async fn batch_read(&self, mut keys: Vec<Item>) -> Result<Vec<Item>, StoreError> {
         let mut out_items = Vec::with_capacity(keys.len());
         for attempt in 0..6u32 {
             if keys.is_empty() {
@@ -191,7 +193,7 @@ impl Db {
                 .set_keys(Some(std::mem::take(&mut keys)))
                 .consistent_read(true)
                 .build()
-                .map_err(|e| Problem::internal(&e))?;
+                .map_err(|e| StoreError::failed(&e))?;
             let out = self
                 .client
                 .batch_get_item()
@@ -208,7 +210,7 @@ impl Db {
                 .unwrap_or_default();
         }
         if !keys.is_empty() {
-            return Err(Problem::unavailable(&"batch read left keys unprocessed"));
+            return Err(StoreError::unavailable(&"batch read left keys unprocessed"));
         }
         Ok(out_items)
     }
@@ -217,7 +219,7 @@ impl Db {
     pub(crate) async fn query_all(
         &self,
         query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
-    ) -> Result<Vec<Item>, Problem> {
+    ) -> Result<Vec<Item>, StoreError> {
         let mut found = Vec::new();
         let mut start: Option<Item> = None;
         loop {
@@ -245,7 +247,7 @@ impl Db {
         &self,
         table: &str,
         key: item::Item,
-    ) -> Result<Option<item::Item>, crate::Problem> {
+    ) -> Result<Option<item::Item>, StoreError> {
         let out = self
             .client
             .get_item()
@@ -264,14 +266,14 @@ pub(crate) fn put_new(
     table: &str,
     item: item::Item,
     key_attr: &str,
-) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, crate::Problem> {
+) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, StoreError> {
     let put = aws_sdk_dynamodb::types::Put::builder()
         .table_name(table)
         .set_item(Some(item))
         .condition_expression("attribute_not_exists(#k)")
         .expression_attribute_names("#k", key_attr)
         .build()
-        .map_err(|e| crate::Problem::internal(&e))?;
+        .map_err(|e| StoreError::failed(&e))?;
     Ok(aws_sdk_dynamodb::types::TransactWriteItem::builder()
         .put(put)
         .build())

@@ -1,6 +1,7 @@
 //! Issued numbers: one item each in the numbers table, written with a condition so that a
 //! number is never issued twice.
 
+use super::error::StoreError;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 
@@ -8,7 +9,6 @@ use super::item::{self, get_n, get_s, Item};
 use super::timestamp;
 use super::{applied, put_new, Db};
 use crate::number::{NumberKind, SmartPitNumber};
-use crate::problem::Problem;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NumberRecord {
@@ -90,7 +90,7 @@ impl Db {
         &self,
         merchant_id: &str,
         customer_ref: &str,
-    ) -> Result<Option<NumberRecord>, Problem> {
+    ) -> Result<Option<NumberRecord>, StoreError> {
         let out = self
             .client
             .query()
@@ -110,7 +110,7 @@ impl Db {
 
     /// Stores a freshly drawn number unless it exists already. One round trip.
     /// `Ok(false)` means the number was taken: draw another.
-    pub async fn insert_number(&self, rec: &NumberRecord) -> Result<bool, Problem> {
+    pub async fn insert_number(&self, rec: &NumberRecord) -> Result<bool, StoreError> {
         let res = self
             .client
             .put_item()
@@ -126,7 +126,7 @@ impl Db {
     /// Stores a number of a batch unless another batch (or a single issue) holds it. One round
     /// trip. `Ok(true)` also when this batch stored it before: a retry of the batch rewrites
     /// the same item.
-    pub async fn insert_batch_number(&self, rec: &NumberRecord) -> Result<bool, Problem> {
+    pub async fn insert_batch_number(&self, rec: &NumberRecord) -> Result<bool, StoreError> {
         let Some(batch) = &rec.batch_id else {
             return self.insert_number(rec).await;
         };
@@ -148,7 +148,7 @@ impl Db {
     /// draw those again and resend the group). The request token is derived from the group's
     /// numbers, so the SDK's retry of a transaction that did commit succeeds again instead of
     /// finding its own numbers taken. One round trip.
-    pub async fn insert_numbers(&self, recs: &[NumberRecord]) -> Result<GroupOutcome, Problem> {
+    pub async fn insert_numbers(&self, recs: &[NumberRecord]) -> Result<GroupOutcome, StoreError> {
         let items = recs
             .iter()
             .map(|r| self.number_put(r))
@@ -188,12 +188,12 @@ impl Db {
     pub fn number_put(
         &self,
         rec: &NumberRecord,
-    ) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, Problem> {
+    ) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, StoreError> {
         put_new(&self.res.numbers_table, rec.to_item(), "number")
     }
 
     /// One strongly consistent read.
-    pub async fn get_number(&self, n: SmartPitNumber) -> Result<Option<NumberRecord>, Problem> {
+    pub async fn get_number(&self, n: SmartPitNumber) -> Result<Option<NumberRecord>, StoreError> {
         let key = Item::from([("number".to_string(), AttributeValue::S(n.to_string()))]);
         let found = self.read(&self.res.numbers_table, key).await?;
         Ok(found.as_ref().and_then(NumberRecord::from_item))

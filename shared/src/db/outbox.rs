@@ -2,6 +2,7 @@
 //! stream feeds the notifier, which records each step it has done on the record itself, so a
 //! retried delivery neither stores a sheet twice nor sends a mail twice.
 
+use super::error::StoreError;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 
@@ -10,7 +11,6 @@ use super::notices::notice_attr;
 use super::{applied, av_s, cancellation_codes, put_new, Db};
 use super::{invoice_sk, number_pk, timestamp};
 use crate::notice::{Notice, NoticeKind, NoticeStatus};
-use crate::problem::Problem;
 
 /// How long an outbox record is kept after it was written.
 pub const OUTBOX_KEEP_SECONDS: i64 = 90 * 86_400;
@@ -86,7 +86,7 @@ impl Db {
         invoice_id: &str,
         sheet_token: Option<&str>,
         now: DateTime<Utc>,
-    ) -> Result<TransactWriteItem, Problem> {
+    ) -> Result<TransactWriteItem, StoreError> {
         let it = self.outbox_item(
             "invoice_registered",
             &format!("invoice_registered#{invoice_id}"),
@@ -105,7 +105,7 @@ impl Db {
         version: i64,
         sheet_token: &str,
         now: DateTime<Utc>,
-    ) -> Result<TransactWriteItem, Problem> {
+    ) -> Result<TransactWriteItem, StoreError> {
         let it = self.outbox_item(
             "invoice_updated",
             &format!("invoice_updated#{invoice_id}#v{version}"),
@@ -126,7 +126,7 @@ impl Db {
         n: i64,
         sheet_token: Option<&str>,
         now: DateTime<Utc>,
-    ) -> Result<TransactWriteItem, Problem> {
+    ) -> Result<TransactWriteItem, StoreError> {
         let mut it = self.outbox_item(
             "invoice_resent",
             &format!("invoice_resent#{invoice_id}#{day}#{n}"),
@@ -167,7 +167,7 @@ impl Db {
     }
 
     /// One consistent read.
-    pub async fn get_outbox(&self, id: &str) -> Result<Option<OutboxRecord>, Problem> {
+    pub async fn get_outbox(&self, id: &str) -> Result<Option<OutboxRecord>, StoreError> {
         let key = Item::from([("id".to_string(), AttributeValue::S(id.to_string()))]);
         let found = self.read(&self.res.outbox_table, key).await?;
         Ok(found.as_ref().and_then(|it| {
@@ -190,7 +190,7 @@ impl Db {
         invoice: &crate::Invoice,
         notice: &Notice,
         now: DateTime<Utc>,
-    ) -> Result<bool, Problem> {
+    ) -> Result<bool, StoreError> {
         let outbox = Update::builder()
             .table_name(&self.res.outbox_table)
             .key("id", av_s(outbox_id))
@@ -199,7 +199,7 @@ impl Db {
             .expression_attribute_names("#step", step.attribute())
             .expression_attribute_values(":v", av_s(value))
             .build()
-            .map_err(|e| Problem::internal(&e))?;
+            .map_err(|e| StoreError::failed(&e))?;
         let update = self.notices_update(&invoice.id, std::slice::from_ref(notice))?;
         let mut tx = self
             .client
@@ -230,7 +230,7 @@ impl Db {
         notice: &Notice,
         message_id: &str,
         now: DateTime<Utc>,
-    ) -> Result<bool, Problem> {
+    ) -> Result<bool, StoreError> {
         let update = self
             .invoice_update(&invoice.id)
             .update_expression("SET notices.#k = :n ADD mail_events :mid")
@@ -243,7 +243,7 @@ impl Db {
             )
             .expression_attribute_values(":one", av_s(message_id))
             .build()
-            .map_err(|e| Problem::internal(&e))?;
+            .map_err(|e| StoreError::failed(&e))?;
         let res = self
             .client
             .transact_write_items()
@@ -264,7 +264,7 @@ impl Db {
         id: &str,
         reason: &str,
         now: DateTime<Utc>,
-    ) -> Result<Failures, Problem> {
+    ) -> Result<Failures, StoreError> {
         let out = self
             .client
             .update_item()
@@ -296,7 +296,7 @@ impl Db {
         invoice: Option<&crate::Invoice>,
         reason: &str,
         now: DateTime<Utc>,
-    ) -> Result<(), Problem> {
+    ) -> Result<(), StoreError> {
         let mut items = vec![TransactWriteItem::builder()
             .update(
                 Update::builder()
@@ -306,7 +306,7 @@ impl Db {
                     .condition_expression("attribute_exists(id)")
                     .expression_attribute_values(":ts", av_s(&timestamp(now)))
                     .build()
-                    .map_err(|e| Problem::internal(&e))?,
+                    .map_err(|e| StoreError::failed(&e))?,
             )
             .build()];
         if let Some(inv) = invoice {
@@ -340,7 +340,7 @@ impl Db {
         &self,
         rec: &OutboxRecord,
         now: DateTime<Utc>,
-    ) -> Result<(), Problem> {
+    ) -> Result<(), StoreError> {
         // A put over an existing item is a MODIFY on the stream, which the notifier's filter
         // passes over: the record is deleted first, then put back (an INSERT).
         self.client
@@ -386,7 +386,7 @@ impl Db {
         inv: &crate::Invoice,
         notice: &Notice,
         now: DateTime<Utc>,
-    ) -> Result<TransactWriteItem, Problem> {
+    ) -> Result<TransactWriteItem, StoreError> {
         let mut view = inv.clone();
         view.notices.retain(|n| n.kind != notice.kind);
         view.notices.push(notice.clone());
@@ -406,7 +406,7 @@ impl Db {
         &self,
         invoice: &crate::ids::InvoiceId,
         notices: &[Notice],
-    ) -> Result<Update, Problem> {
+    ) -> Result<Update, StoreError> {
         let mut update = Update::builder()
             .table_name(&self.res.main_table)
             .set_key(Some(item::key(
@@ -424,11 +424,11 @@ impl Db {
         update
             .update_expression(format!("SET {}", sets.join(", ")))
             .build()
-            .map_err(|e| Problem::internal(&e))
+            .map_err(|e| StoreError::failed(&e))
     }
 
     /// Records a step as done, once: `Ok(false)` if it was recorded already.
-    pub async fn record_step(&self, id: &str, step: Step, value: &str) -> Result<bool, Problem> {
+    pub async fn record_step(&self, id: &str, step: Step, value: &str) -> Result<bool, StoreError> {
         let res = self
             .client
             .update_item()

@@ -1,12 +1,12 @@
 //! A payment as stored: its item, and the key of the chain-day index.
 
+use super::error::StoreError;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::item::{self, get_list_s, get_n, get_s, Item};
 use super::timestamp;
 use crate::payment::{Payment, PaymentLine, PaymentStatus};
-use crate::problem::Problem;
 
 /// The `by_chain_day` key of a payment: its chain and JST day.
 pub fn chain_day(chain_id: &str, day: NaiveDate) -> String {
@@ -42,8 +42,8 @@ impl Payment {
         it
     }
 
-    pub fn from_item(it: &Item) -> Result<Self, Problem> {
-        let bad = |f: &'static str| Problem::internal(&item::Corrupt(f));
+    pub fn from_item(it: &Item) -> Result<Self, StoreError> {
+        let bad = |f: &'static str| StoreError::failed(&item::Corrupt(f));
         let ids = get_list_s(it, "invoice_ids");
         let merchants = get_list_s(it, "merchant_ids");
         let amounts: Vec<i64> = it

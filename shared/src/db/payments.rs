@@ -1,6 +1,7 @@
 //! Store payments: all listed invoices are paid in one transaction, or none; the payment's id
 //! follows from the store's transaction id, so a retried report finds the first result.
 
+use super::error::StoreError;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 
@@ -11,7 +12,6 @@ use crate::clock::jst_date;
 use crate::ids::InvoiceId;
 use crate::invoice::{Invoice, InvoiceStatus, PaymentEntry};
 use crate::payment::{Payment, PaymentLine, PaymentRequest, PaymentStatus};
-use crate::problem::Problem;
 use crate::webhook::{Event, EventType};
 use serde_json::json;
 
@@ -81,7 +81,7 @@ fn pay_condition(fee: i64, by_slip: bool) -> &'static str {
 
 impl Db {
     /// One consistent read of a payment.
-    pub async fn get_payment(&self, id: &str) -> Result<Option<Payment>, Problem> {
+    pub async fn get_payment(&self, id: &str) -> Result<Option<Payment>, StoreError> {
         let found = self
             .read(&self.res.main_table, item::key(format!("PAY#{id}"), "#"))
             .await?;
@@ -105,7 +105,7 @@ impl Db {
         req: &PaymentRequest,
         id: &str,
         inv: &Invoice,
-    ) -> Result<Option<PayOutcome>, Problem> {
+    ) -> Result<Option<PayOutcome>, StoreError> {
         if inv.payment_id.as_deref() != Some(id) {
             return Ok(None);
         }
@@ -121,7 +121,7 @@ impl Db {
         &self,
         req: &PaymentRequest,
         now: DateTime<Utc>,
-    ) -> Result<PayOutcome, Problem> {
+    ) -> Result<PayOutcome, StoreError> {
         let id = req.payment_id();
         for _ in 0..MAX_TRANSACTION_ATTEMPTS {
             if let Some(existing) = self.get_payment(&id).await? {
@@ -224,7 +224,7 @@ impl Db {
                     None => update,
                 }
                 .build()
-                .map_err(|e| Problem::internal(&e))?;
+                .map_err(|e| StoreError::failed(&e))?;
                 items.push(TransactWriteItem::builder().update(update).build());
                 // invoice.paid, in the same transaction: no paid invoice without its event.
                 if let Some(inv) = invoices.get(wanted.as_str()) {
@@ -297,7 +297,7 @@ impl Db {
             // A concurrent transaction touched one of the items: read again and retry.
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
-        Err(Problem::unavailable(
+        Err(StoreError::unavailable(
             &"payment transaction kept conflicting with concurrent writes",
         ))
     }
@@ -309,7 +309,7 @@ impl Db {
         chain_id: &str,
         id: &str,
         now: DateTime<Utc>,
-    ) -> Result<VoidOutcome, Problem> {
+    ) -> Result<VoidOutcome, StoreError> {
         let Some(payment) = self
             .get_payment(id)
             .await?
@@ -337,7 +337,7 @@ impl Db {
                     .expression_attribute_values(":completed", av_s("completed"))
                     .expression_attribute_values(":ts", av_s(&timestamp(now)))
                     .build()
-                    .map_err(|e| Problem::internal(&e))?,
+                    .map_err(|e| StoreError::failed(&e))?,
             )
             .build()];
         let ids: Vec<InvoiceId> = payment
@@ -345,7 +345,7 @@ impl Db {
             .iter()
             .map(|l| InvoiceId::parse(&l.invoice_id))
             .collect::<Option<_>>()
-            .ok_or_else(|| Problem::internal(&item::Corrupt("invoice_ids")))?;
+            .ok_or_else(|| StoreError::failed(&item::Corrupt("invoice_ids")))?;
         let current = self.get_invoices_by_id(&ids).await?;
         let voided = Payment {
             status: PaymentStatus::Voided,
@@ -355,7 +355,7 @@ impl Db {
         let mut events = Vec::with_capacity(ids.len());
         for line in &payment.lines {
             let inv = InvoiceId::parse(&line.invoice_id)
-                .ok_or_else(|| Problem::internal(&item::Corrupt("invoice_ids")))?;
+                .ok_or_else(|| StoreError::failed(&item::Corrupt("invoice_ids")))?;
             // invoice.payment_voided, in the same transaction as the void.
             let history_at = current
                 .get(inv.as_str())
@@ -416,7 +416,7 @@ impl Db {
                     )),
                 )
                 .build()
-                .map_err(|e| Problem::internal(&e))?;
+                .map_err(|e| StoreError::failed(&e))?;
             items.push(TransactWriteItem::builder().update(update).build());
         }
         items.extend(events);
@@ -433,7 +433,7 @@ impl Db {
                 match self.get_payment(id).await? {
                     Some(p) if p.status == PaymentStatus::Voided => Ok(VoidOutcome::Voided(p)),
                     Some(p) if p.status == PaymentStatus::Settled => Ok(VoidOutcome::Settled(p)),
-                    _ => Err(Problem::unavailable(&"void conflicted; retry")),
+                    _ => Err(StoreError::unavailable(&"void conflicted; retry")),
                 }
             }
             Err(e) => Err(e.into()),

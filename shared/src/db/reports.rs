@@ -2,6 +2,7 @@
 //! (`MER#<merchant>#PAID#<YYYY-MM-DD>` / `<payment id>#<invoice id>`, facts that never change),
 //! and the merchant's fee schedule (`MER#<merchant>` / `FEES`, operator configuration).
 
+use super::error::StoreError;
 use aws_sdk_dynamodb::types::TransactWriteItem;
 use chrono::{DateTime, NaiveDate, Utc};
 
@@ -12,7 +13,6 @@ use crate::clock::jst_date;
 use crate::fees::FeeSchedule;
 use crate::invoice::Invoice;
 use crate::payment::Payment;
-use crate::problem::Problem;
 use crate::report::PaidLine;
 
 fn paid_pk(merchant_id: &str, day: NaiveDate) -> String {
@@ -29,7 +29,7 @@ impl Db {
         &self,
         payment: &Payment,
         inv: &Invoice,
-    ) -> Result<TransactWriteItem, Problem> {
+    ) -> Result<TransactWriteItem, StoreError> {
         let mut it = item::key(
             paid_pk(&inv.merchant_id, jst_date(payment.created_at)),
             format!("{}#{}", payment.id, inv.id),
@@ -51,7 +51,7 @@ impl Db {
         &self,
         merchant_id: &str,
         day: NaiveDate,
-    ) -> Result<Vec<PaidLine>, Problem> {
+    ) -> Result<Vec<PaidLine>, StoreError> {
         let query = self
             .client
             .query()
@@ -61,7 +61,7 @@ impl Db {
             .consistent_read(true);
         let mut out = Vec::new();
         for it in &self.query_all(query).await? {
-            let bad = |f: &'static str| Problem::internal(&item::Corrupt(f));
+            let bad = |f: &'static str| StoreError::failed(&item::Corrupt(f));
             let text = |f: &'static str| get_s(it, f).map(str::to_string).ok_or_else(|| bad(f));
             out.push(PaidLine {
                 payment_id: text("payment_id")?,
@@ -80,7 +80,7 @@ impl Db {
     }
 
     /// The merchant's fee schedule; none set: no fee.
-    pub async fn fee_schedule(&self, merchant_id: &str) -> Result<FeeSchedule, Problem> {
+    pub async fn fee_schedule(&self, merchant_id: &str) -> Result<FeeSchedule, StoreError> {
         let found = self
             .read(&self.res.main_table, fees_key(merchant_id))
             .await?;
@@ -97,15 +97,15 @@ impl Db {
         merchant_id: &str,
         schedule: &FeeSchedule,
         now: DateTime<Utc>,
-    ) -> Result<(), Problem> {
+    ) -> Result<(), StoreError> {
         schedule
             .check()
-            .map_err(|e| Problem::internal(&format!("fee schedule: {e}")))?;
+            .map_err(|e| StoreError::failed(&format!("fee schedule: {e}")))?;
         let mut it = fees_key(merchant_id);
         it.insert("type".into(), item::s("fee_schedule"));
         it.insert(
             "schedule".into(),
-            item::s(serde_json::to_string(schedule).map_err(|e| Problem::internal(&e))?),
+            item::s(serde_json::to_string(schedule).map_err(|e| StoreError::failed(&e))?),
         );
         it.insert("updated_at".into(), item::s(timestamp(now)));
         self.client

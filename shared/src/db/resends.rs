@@ -3,6 +3,7 @@
 //! (`RESEND#<invoice id>`, `DAY#<YYYY-MM-DD>`) written in the same transaction as the queued
 //! notices and the outbox record, so a count never runs ahead of or behind the mails.
 
+use super::error::StoreError;
 use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 
@@ -13,7 +14,6 @@ use super::notices::notices_attr;
 use super::timestamp;
 use super::{av_s, Db};
 use crate::invoice::Invoice;
-use crate::problem::Problem;
 
 /// Re-sends a bill may have in one JST day.
 pub const RESENDS_PER_DAY: i64 = 5;
@@ -26,7 +26,7 @@ fn count_key(invoice_id: &str, day: &str) -> item::Item {
 
 impl Db {
     /// How many times the bill's mails were re-sent on `day` (JST, `YYYY-MM-DD`).
-    pub async fn resends_on(&self, invoice_id: &str, day: &str) -> Result<i64, Problem> {
+    pub async fn resends_on(&self, invoice_id: &str, day: &str) -> Result<i64, StoreError> {
         let it = self
             .read(&self.res.main_table, count_key(invoice_id, day))
             .await?;
@@ -48,7 +48,7 @@ impl Db {
         response_status: u16,
         response_body: &str,
         now: DateTime<Utc>,
-    ) -> Result<bool, Problem> {
+    ) -> Result<bool, StoreError> {
         let notices = changeable(
             self.invoice_update(&changed.id)
                 .update_expression("SET notices = :notices, updated_at = :ts"),
@@ -58,7 +58,7 @@ impl Db {
         .expression_attribute_values(":notices", notices_attr(&changed.notices))
         .expression_attribute_values(":ts", av_s(&timestamp(now)))
         .build()
-        .map_err(|e| Problem::internal(&e))?;
+        .map_err(|e| StoreError::failed(&e))?;
         let count = Update::builder()
             .table_name(&self.res.main_table)
             .set_key(Some(count_key(changed.id.as_str(), day)))
@@ -76,7 +76,7 @@ impl Db {
             count.expression_attribute_values(":seen", item::n(seen))
         }
         .build()
-        .map_err(|e| Problem::internal(&e))?;
+        .map_err(|e| StoreError::failed(&e))?;
         let items = vec![
             TransactWriteItem::builder().update(notices).build(),
             TransactWriteItem::builder().update(count).build(),

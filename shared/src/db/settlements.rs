@@ -7,6 +7,7 @@
 //! page per 1 MB of the day's payments, n/100 batch reads of invoices, and one transaction per
 //! group of payments (up to 100 items: a payment and, per invoice, its update and its event).
 
+use super::error::StoreError;
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
@@ -20,7 +21,6 @@ use super::{invoice_sk, merchant_status_pk, number_pk, timestamp};
 use crate::ids::InvoiceId;
 use crate::invoice::{Invoice, InvoiceStatus};
 use crate::payment::{Payment, PaymentStatus};
-use crate::problem::Problem;
 use crate::settlement::FileKey;
 use crate::webhook::{Event, EventType};
 
@@ -50,7 +50,10 @@ fn summary_key(file: &FileKey) -> Item {
 
 impl Db {
     /// Strongly consistent batch reads of payments by id (100 a call); unknown ids are absent.
-    pub async fn get_payments(&self, ids: &[String]) -> Result<HashMap<String, Payment>, Problem> {
+    pub async fn get_payments(
+        &self,
+        ids: &[String],
+    ) -> Result<HashMap<String, Payment>, StoreError> {
         let mut found = HashMap::with_capacity(ids.len());
         for chunk in ids.chunks(MAX_BATCH_KEYS) {
             for it in self
@@ -69,7 +72,7 @@ impl Db {
         &self,
         chain_id: &str,
         day: NaiveDate,
-    ) -> Result<Vec<Payment>, Problem> {
+    ) -> Result<Vec<Payment>, StoreError> {
         let query = self
             .client
             .query()
@@ -97,7 +100,7 @@ impl Db {
         payments: &[Payment],
         invoices: &HashMap<String, Invoice>,
         now: DateTime<Utc>,
-    ) -> Result<HashMap<String, SettleResult>, Problem> {
+    ) -> Result<HashMap<String, SettleResult>, StoreError> {
         let mut results = HashMap::with_capacity(payments.len());
         let mut group: Vec<&Payment> = Vec::new();
         let mut items: Vec<TransactWriteItem> = Vec::new();
@@ -133,7 +136,7 @@ impl Db {
         invoices: &HashMap<String, Invoice>,
         now: DateTime<Utc>,
         results: &mut HashMap<String, SettleResult>,
-    ) -> Result<(), Problem> {
+    ) -> Result<(), StoreError> {
         let res = self
             .client
             .transact_write_items()
@@ -164,7 +167,7 @@ impl Db {
         payment: &Payment,
         invoices: &HashMap<String, Invoice>,
         now: DateTime<Utc>,
-    ) -> Result<SettleResult, Problem> {
+    ) -> Result<SettleResult, StoreError> {
         for attempt in 0..4u32 {
             let items = self.settle_items(file, payment, invoices, now)?;
             let res = self
@@ -188,7 +191,7 @@ impl Db {
                 return match now_is.map(|p| (p.status, p.settlement)) {
                     Some((PaymentStatus::Settled, by)) => Ok(SettleResult::AlreadySettled(by)),
                     Some((PaymentStatus::Voided, _)) => Ok(SettleResult::Voided),
-                    _ => Err(Problem::internal(&"payment changed while settling")),
+                    _ => Err(StoreError::failed(&"payment changed while settling")),
                 };
             }
             if let Some(i) = codes
@@ -207,7 +210,7 @@ impl Db {
             // A concurrent write (the same file delivered twice at once): try again.
             tokio::time::sleep(std::time::Duration::from_millis(20 << attempt)).await;
         }
-        Err(Problem::unavailable(
+        Err(StoreError::unavailable(
             &"settlement kept conflicting with concurrent writes",
         ))
     }
@@ -219,7 +222,7 @@ impl Db {
         payment: &Payment,
         invoices: &HashMap<String, Invoice>,
         now: DateTime<Utc>,
-    ) -> Result<Vec<TransactWriteItem>, Problem> {
+    ) -> Result<Vec<TransactWriteItem>, StoreError> {
         let ts = timestamp(now);
         let settled_payment = Payment {
             status: PaymentStatus::Settled,
@@ -239,11 +242,11 @@ impl Db {
             .expression_attribute_values(":ts", av_s(&ts))
             .expression_attribute_values(":file", av_s(&file.name()))
             .build()
-            .map_err(|e| Problem::internal(&e))?;
+            .map_err(|e| StoreError::failed(&e))?;
         items.push(TransactWriteItem::builder().update(update).build());
         for line in &payment.lines {
             let id = InvoiceId::parse(&line.invoice_id)
-                .ok_or_else(|| Problem::internal(&item::Corrupt("invoice_ids")))?;
+                .ok_or_else(|| StoreError::failed(&item::Corrupt("invoice_ids")))?;
             let update = Update::builder()
                 .table_name(&self.res.main_table)
                 .set_key(Some(item::key(number_pk(id.number()), invoice_sk(&id))))
@@ -264,7 +267,7 @@ impl Db {
                     )),
                 )
                 .build()
-                .map_err(|e| Problem::internal(&e))?;
+                .map_err(|e| StoreError::failed(&e))?;
             items.push(TransactWriteItem::builder().update(update).build());
             let view = invoices.get(&line.invoice_id).map(|inv| {
                 Invoice {
@@ -297,7 +300,7 @@ impl Db {
         file: &FileKey,
         summary: &serde_json::Value,
         now: DateTime<Utc>,
-    ) -> Result<(), Problem> {
+    ) -> Result<(), StoreError> {
         let mut it = summary_key(file);
         it.insert("type".into(), item::s("settlement"));
         it.insert("summary".into(), item::s(summary.to_string()));
@@ -315,7 +318,7 @@ impl Db {
     pub async fn get_settlement_summary(
         &self,
         file: &FileKey,
-    ) -> Result<Option<serde_json::Value>, Problem> {
+    ) -> Result<Option<serde_json::Value>, StoreError> {
         let found = self.read(&self.res.main_table, summary_key(file)).await?;
         Ok(found
             .as_ref()

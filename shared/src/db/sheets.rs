@@ -1,13 +1,13 @@
 //! Sheet links: `SHEET#<token>` in the main table says which invoice's PDF a link opens, where
 //! it is stored, until when, and whether it has been stored yet.
 
+use super::error::StoreError;
 use aws_sdk_dynamodb::types::TransactWriteItem;
 use chrono::{DateTime, Utc};
 
 use super::item::{self, get_n, get_s};
 use super::timestamp;
 use super::{av_s, put_new, Db};
-use crate::problem::Problem;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SheetLink {
@@ -45,7 +45,7 @@ impl Db {
         &self,
         link: &SheetLink,
         now: DateTime<Utc>,
-    ) -> Result<TransactWriteItem, Problem> {
+    ) -> Result<TransactWriteItem, StoreError> {
         let mut it = item::key(pk(&link.token), "#");
         it.insert("type".into(), item::s("sheet_link"));
         it.insert("invoice_id".into(), item::s(&link.invoice_id));
@@ -60,7 +60,7 @@ impl Db {
         &self,
         token: &str,
         expires_at: i64,
-    ) -> Result<TransactWriteItem, Problem> {
+    ) -> Result<TransactWriteItem, StoreError> {
         let update = aws_sdk_dynamodb::types::Update::builder()
             .table_name(&self.res.main_table)
             .set_key(Some(item::key(pk(token), "#")))
@@ -68,12 +68,12 @@ impl Db {
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_values(":e", item::n(expires_at))
             .build()
-            .map_err(|e| Problem::internal(&e))?;
+            .map_err(|e| StoreError::failed(&e))?;
         Ok(TransactWriteItem::builder().update(update).build())
     }
 
     /// One read; `None` for an unknown token.
-    pub async fn get_sheet_link(&self, token: &str) -> Result<Option<SheetLink>, Problem> {
+    pub async fn get_sheet_link(&self, token: &str) -> Result<Option<SheetLink>, StoreError> {
         let found = self
             .read(&self.res.main_table, item::key(pk(token), "#"))
             .await?;
@@ -88,7 +88,11 @@ impl Db {
         }))
     }
 
-    pub async fn mark_sheet_stored(&self, token: &str, now: DateTime<Utc>) -> Result<(), Problem> {
+    pub async fn mark_sheet_stored(
+        &self,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         self.client
             .update_item()
             .table_name(&self.res.main_table)

@@ -3,6 +3,7 @@
 //! no other store, cannot be paid without the slip, cancelled or changed, and the slip's
 //! payment succeeds even if their deadline passed meanwhile.
 
+use super::error::StoreError;
 use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 
@@ -11,7 +12,6 @@ use super::{av_s, cancellation_codes, put_new, Db};
 use super::{invoice_sk, number_pk, timestamp};
 use crate::ids::{base32, random_bytes, InvoiceId};
 use crate::invoice::InvoiceStatus;
-use crate::problem::Problem;
 
 /// How long a slip holds its bills.
 pub const SLIP_HOLD_SECONDS: i64 = 30 * 60;
@@ -48,7 +48,7 @@ const ATTEMPTS: usize = 3;
 
 impl Db {
     /// One consistent read of a slip.
-    pub async fn get_slip(&self, id: &str) -> Result<Option<Slip>, Problem> {
+    pub async fn get_slip(&self, id: &str) -> Result<Option<Slip>, StoreError> {
         let found = self
             .read(&self.res.main_table, item::key(format!("SLIP#{id}"), "#"))
             .await?;
@@ -72,7 +72,7 @@ impl Db {
         store_code: &str,
         ids: &[InvoiceId],
         now: DateTime<Utc>,
-    ) -> Result<SlipOutcome, Problem> {
+    ) -> Result<SlipOutcome, StoreError> {
         for _ in 0..ATTEMPTS {
             let invoices = self.get_invoices_by_id(ids).await?;
             let mut amount = 0;
@@ -166,7 +166,7 @@ impl Db {
                     .expression_attribute_values(":chain", av_s(chain_id))
                     .expression_attribute_values(":until", item::n(slip.hold_until))
                     .build()
-                    .map_err(|e| Problem::internal(&e))?;
+                    .map_err(|e| StoreError::failed(&e))?;
                 items.push(TransactWriteItem::builder().update(update).build());
             }
             match self
@@ -184,7 +184,7 @@ impl Db {
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(Problem::unavailable(
+        Err(StoreError::unavailable(
             &"the slip kept conflicting with concurrent writes",
         ))
     }
