@@ -47,6 +47,43 @@ named_schema!(
 );
 
 named_schema!(
+    /// A time, shown in JST.
+    Timestamp,
+    {
+        "type": "string",
+        "format": "date-time",
+        "description": "JST, e.g. `2026-11-27T21:04:05+09:00`"
+    }
+);
+
+named_schema!(
+    /// A Smart Pit number as this service writes it.
+    SmartPitNumber,
+    {
+        "type": "string",
+        "pattern": "^[0-9]{13}$",
+        "description": "13 digits, check digit last"
+    }
+);
+
+/// The currency of every amount: yen.
+pub struct Jpy;
+
+impl JsonSchema for Jpy {
+    fn schema_name() -> Cow<'static, str> {
+        "Jpy".into()
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({ "const": "JPY" })
+    }
+}
+
+named_schema!(
     /// The bills one payment or slip covers.
     InvoiceIds,
     {

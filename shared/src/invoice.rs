@@ -1,7 +1,10 @@
 //! The invoice (請求情報): what a merchant bills against a Smart Pit number.
 
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use schemars::JsonSchema;
 use serde::Serialize;
+
+use crate::contract;
 use serde_json::{json, Value};
 
 use crate::clock::jst;
@@ -109,6 +112,91 @@ pub struct Invoice {
     pub notices: Vec<Notice>,
 }
 
+/// An invoice as the merchant API shows it, and its webhook events carry it: every member
+/// always present (null when it has no value).
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[schemars(rename = "Invoice", extend("additionalProperties" = false))]
+pub struct InvoiceView {
+    #[schemars(pattern("^inv_[0-9a-z]{26}$"))]
+    pub id: String,
+    pub status: InvoiceStatus,
+    #[schemars(with = "contract::SmartPitNumber")]
+    pub smartpit_number: String,
+    #[schemars(range(min = 1))]
+    pub amount: i64,
+    #[schemars(range(min = 0))]
+    pub customer_fee: i64,
+    /// amount + customer_fee: what the customer pays
+    pub total: i64,
+    #[schemars(with = "contract::Jpy")]
+    pub currency: &'static str,
+    #[schemars(with = "crate::clock::Day")]
+    pub due_date: String,
+    #[schemars(with = "contract::Timestamp")]
+    pub deadline: String,
+    pub merchant_order_id: String,
+    pub description: Option<String>,
+    pub store_description: Option<String>,
+    pub customer: CustomerView,
+    #[schemars(with = "contract::Timestamp")]
+    pub created_at: String,
+    #[schemars(with = "contract::Timestamp")]
+    pub updated_at: String,
+    pub payment_id: Option<String>,
+    #[schemars(with = "Option<contract::Timestamp>")]
+    pub paid_at: Option<String>,
+    pub store_chain: Option<String>,
+    pub store_code: Option<String>,
+    pub store_transaction_id: Option<String>,
+    /// every payment of this invoice, voided ones included
+    pub payments: Vec<PaymentEntryView>,
+    #[schemars(with = "Option<contract::Timestamp>")]
+    pub cancelled_at: Option<String>,
+    #[schemars(with = "Option<contract::Timestamp>")]
+    pub settled_at: Option<String>,
+    #[schemars(range(min = 1))]
+    pub version: i64,
+    pub moved_to: Option<String>,
+    pub moved_from: Option<String>,
+    #[schemars(with = "Option<contract::Timestamp>")]
+    pub held_until: Option<String>,
+    #[schemars(url)]
+    pub sheet_url: Option<String>,
+    pub notices: Vec<crate::notice::NoticeView>,
+}
+
+impl std::fmt::Display for InvoiceView {
+    /// The view as JSON (what a stored answer keeps).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text = serde_json::to_string(self).map_err(|_| std::fmt::Error)?;
+        f.write_str(&text)
+    }
+}
+
+/// Where the customer is told of the bill.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[schemars(inline, extend("additionalProperties" = false))]
+pub struct CustomerView {
+    pub email: Option<String>,
+    pub mobile_email: Option<String>,
+}
+
+/// One payment of an invoice, as the merchant sees it.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[schemars(inline, extend("additionalProperties" = false))]
+pub struct PaymentEntryView {
+    pub id: String,
+    #[schemars(extend("enum" = ["completed", "voided", "settled"]))]
+    pub status: String,
+    #[schemars(with = "contract::Timestamp")]
+    pub paid_at: String,
+    #[schemars(with = "Option<contract::Timestamp>")]
+    pub voided_at: Option<String>,
+    pub store_chain: String,
+    pub store_code: String,
+    pub store_transaction_id: String,
+}
+
 /// A kiosk slip's hold on a bill: until `until` (Unix seconds) only that slip's payment, at
 /// that chain, may pay it, and the merchant may neither cancel nor change it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -132,16 +220,16 @@ pub struct PaymentEntry {
 }
 
 impl PaymentEntry {
-    pub fn view(&self) -> Value {
-        json!({
-            "id": self.id,
-            "status": self.status,
-            "paid_at": jst_timestamp(self.paid_at),
-            "voided_at": self.voided_at.map(jst_timestamp),
-            "store_chain": self.store_chain,
-            "store_code": self.store_code,
-            "store_transaction_id": self.store_transaction_id,
-        })
+    pub fn view(&self) -> PaymentEntryView {
+        PaymentEntryView {
+            id: self.id.clone(),
+            status: self.status.clone(),
+            paid_at: jst_timestamp(self.paid_at),
+            voided_at: self.voided_at.map(jst_timestamp),
+            store_chain: self.store_chain.clone(),
+            store_code: self.store_code.clone(),
+            store_transaction_id: self.store_transaction_id.clone(),
+        }
     }
 }
 
@@ -201,42 +289,45 @@ impl Invoice {
         self.notices.iter().find(|n| n.kind == kind)
     }
 
-    /// What the merchant API shows.
-    pub fn merchant_view(&self, now: DateTime<Utc>) -> Value {
-        json!({
-            "id": self.id.as_str(),
-            "status": self.status_at(now).as_str(),
-            "smartpit_number": self.number().to_string(),
-            "amount": self.amount,
-            "customer_fee": self.customer_fee,
-            "total": self.total(),
-            "currency": "JPY",
-            "due_date": self.due_date.to_string(),
-            "deadline": jst_timestamp(DateTime::from_timestamp(self.deadline, 0).unwrap_or_default()),
-            "merchant_order_id": self.merchant_order_id,
-            "description": self.description,
-            "store_description": self.store_description,
-            "customer": {
-                "email": self.customer.email,
-                "mobile_email": self.customer.mobile_email,
+    /// What the merchant API shows (and the invoice's webhook events carry).
+    pub fn merchant_view(&self, now: DateTime<Utc>) -> InvoiceView {
+        InvoiceView {
+            id: self.id.to_string(),
+            status: self.status_at(now),
+            smartpit_number: self.number().to_string(),
+            amount: self.amount,
+            customer_fee: self.customer_fee,
+            total: self.total(),
+            currency: "JPY",
+            due_date: self.due_date.to_string(),
+            deadline: jst_timestamp(DateTime::from_timestamp(self.deadline, 0).unwrap_or_default()),
+            merchant_order_id: self.merchant_order_id.clone(),
+            description: self.description.clone(),
+            store_description: self.store_description.clone(),
+            customer: CustomerView {
+                email: self.customer.email.clone(),
+                mobile_email: self.customer.mobile_email.clone(),
             },
-            "created_at": jst_timestamp(self.created_at),
-            "updated_at": jst_timestamp(self.updated_at),
-            "payment_id": self.payment_id,
-            "paid_at": self.paid_at.map(jst_timestamp),
-            "store_chain": self.store_chain,
-            "store_code": self.store_code,
-            "store_transaction_id": self.store_transaction_id,
-            "payments": self.payments.iter().map(PaymentEntry::view).collect::<Vec<_>>(),
-            "cancelled_at": self.cancelled_at.map(jst_timestamp),
-            "settled_at": self.settled_at.map(jst_timestamp),
-            "version": self.version,
-            "moved_to": self.moved_to,
-            "moved_from": self.moved_from,
-            "held_until": self.held_at(now).and_then(|h| DateTime::from_timestamp(h.until, 0)).map(jst_timestamp),
-            "sheet_url": self.sheet_url,
-            "notices": self.notices.iter().map(Notice::view).collect::<Vec<_>>(),
-        })
+            created_at: jst_timestamp(self.created_at),
+            updated_at: jst_timestamp(self.updated_at),
+            payment_id: self.payment_id.clone(),
+            paid_at: self.paid_at.map(jst_timestamp),
+            store_chain: self.store_chain.clone(),
+            store_code: self.store_code.clone(),
+            store_transaction_id: self.store_transaction_id.clone(),
+            payments: self.payments.iter().map(PaymentEntry::view).collect(),
+            cancelled_at: self.cancelled_at.map(jst_timestamp),
+            settled_at: self.settled_at.map(jst_timestamp),
+            version: self.version,
+            moved_to: self.moved_to.clone(),
+            moved_from: self.moved_from.clone(),
+            held_until: self
+                .held_at(now)
+                .and_then(|h| DateTime::from_timestamp(h.until, 0))
+                .map(jst_timestamp),
+            sheet_url: self.sheet_url.clone(),
+            notices: self.notices.iter().map(Notice::view).collect(),
+        }
     }
 
     /// What a store's kiosk or register shows: no customer data, no merchant internals.

@@ -3,9 +3,22 @@
 //! (`notices`), so a mail that could never be delivered is visible, not silently lost.
 
 use chrono::{DateTime, Utc};
-use serde_json::{json, Value};
 
 use crate::invoice::jst_timestamp;
+
+/// A notice as the merchant sees it on the bill.
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
+#[schemars(inline, extend("additionalProperties" = false))]
+pub struct NoticeView {
+    #[schemars(extend("enum" = ["sheet", "sheet_mail", "mobile_mail"]))]
+    pub kind: &'static str,
+    pub to: Option<String>,
+    #[schemars(extend("enum" = ["queued", "sent", "failed", "skipped", "bounced", "complained"]))]
+    pub status: &'static str,
+    pub reason: Option<String>,
+    #[schemars(with = "crate::contract::Timestamp")]
+    pub at: String,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum NoticeKind {
@@ -112,13 +125,13 @@ impl Notice {
         }
     }
 
-    pub fn view(&self) -> Value {
-        json!({
-            "kind": self.kind.as_str(),
-            "to": self.to,
-            "status": self.status.as_str(),
-            "reason": self.reason,
-            "at": jst_timestamp(self.at),
-        })
+    pub fn view(&self) -> NoticeView {
+        NoticeView {
+            kind: self.kind.as_str(),
+            to: self.to.clone(),
+            status: self.status.as_str(),
+            reason: self.reason.clone(),
+            at: jst_timestamp(self.at),
+        }
     }
 }

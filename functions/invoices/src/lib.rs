@@ -19,10 +19,11 @@ mod resend;
 use chrono::{DateTime, Utc};
 use http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
-use serde_json::{json, Value};
+use serde_json::json;
 use smartpit_shared::auth;
 use smartpit_shared::config::Resources;
 use smartpit_shared::http::{self as web};
+use smartpit_shared::invoice::InvoiceView;
 use smartpit_shared::request;
 use smartpit_shared::routes::Routes;
 use smartpit_shared::Code;
@@ -139,7 +140,8 @@ impl InvoicesFunction {
             .db
             .list_invoices(&merchant.id, q.status, q.limit.0, q.cursor.as_deref(), now)
             .await?;
-        let invoices: Vec<Value> = page.invoices.iter().map(|i| i.merchant_view(now)).collect();
+        let invoices: Vec<InvoiceView> =
+            page.invoices.iter().map(|i| i.merchant_view(now)).collect();
         Ok(web::json(
             StatusCode::OK,
             &json!({"invoices": invoices, "next_cursor": page.next_cursor}),
