@@ -5,7 +5,6 @@ use schemars::JsonSchema;
 use serde::Serialize;
 
 use crate::contract;
-use serde_json::{json, Value};
 
 use crate::clock::jst;
 use crate::ids::InvoiceId;
@@ -173,6 +172,22 @@ impl std::fmt::Display for InvoiceView {
     }
 }
 
+/// A bill as a kiosk or register shows it: no customer data, no merchant internals.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[schemars(inline, extend("additionalProperties" = false))]
+pub struct StoreInvoiceView {
+    pub id: String,
+    pub merchant_name: String,
+    /// what the customer buys, to show beside the merchant's name (kiosk screen, receipt)
+    #[schemars(length(max = 20))]
+    pub store_description: Option<String>,
+    pub amount: i64,
+    pub customer_fee: i64,
+    pub total: i64,
+    #[schemars(with = "crate::clock::Day")]
+    pub due_date: String,
+}
+
 /// Where the customer is told of the bill.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 #[schemars(inline, extend("additionalProperties" = false))]
@@ -331,15 +346,15 @@ impl Invoice {
     }
 
     /// What a store's kiosk or register shows: no customer data, no merchant internals.
-    pub fn store_view(&self) -> Value {
-        json!({
-            "id": self.id.as_str(),
-            "merchant_name": self.merchant_name,
-            "store_description": self.store_description,
-            "amount": self.amount,
-            "customer_fee": self.customer_fee,
-            "total": self.total(),
-            "due_date": self.due_date.to_string(),
-        })
+    pub fn store_view(&self) -> StoreInvoiceView {
+        StoreInvoiceView {
+            id: self.id.to_string(),
+            merchant_name: self.merchant_name.clone(),
+            store_description: self.store_description.clone(),
+            amount: self.amount,
+            customer_fee: self.customer_fee,
+            total: self.total(),
+            due_date: self.due_date.to_string(),
+        }
     }
 }

@@ -1,10 +1,34 @@
 //! A store payment: which invoices one visit paid, at which store, for how much.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use serde_json::{json, Value};
 
 use crate::ids::{payment_id, InvoiceId};
 use crate::invoice::jst_timestamp;
+
+/// A payment as the store chain (and the merchant's events) see it.
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
+#[schemars(rename = "Payment", extend("additionalProperties" = false))]
+pub struct PaymentView {
+    #[schemars(pattern("^pay_"))]
+    pub id: String,
+    #[schemars(extend("enum" = ["completed", "voided", "settled"]))]
+    pub status: &'static str,
+    pub invoice_ids: Vec<String>,
+    pub amount: i64,
+    #[schemars(with = "crate::contract::Jpy")]
+    pub currency: &'static str,
+    pub store_chain: String,
+    pub store_code: String,
+    pub store_transaction_id: String,
+    #[schemars(with = "crate::contract::Timestamp")]
+    pub created_at: String,
+    #[schemars(with = "Option<crate::contract::Timestamp>")]
+    pub voided_at: Option<String>,
+    #[schemars(with = "Option<crate::contract::Timestamp>")]
+    pub settled_at: Option<String>,
+    /// the settlement file (確報) that confirmed it, `<chain>/<YYYYMMDD>`
+    pub settlement: Option<String>,
+}
 
 /// What a store reports when the customer has paid.
 #[derive(Debug, Clone)]
@@ -82,21 +106,21 @@ pub struct Payment {
 }
 
 impl Payment {
-    pub fn view(&self) -> Value {
-        json!({
-            "id": self.id,
-            "status": self.status.as_str(),
-            "invoice_ids": self.lines.iter().map(|l| l.invoice_id.as_str()).collect::<Vec<_>>(),
-            "amount": self.amount,
-            "currency": "JPY",
-            "store_chain": self.chain_id,
-            "store_code": self.store_code,
-            "store_transaction_id": self.store_transaction_id,
-            "created_at": jst_timestamp(self.created_at),
-            "voided_at": self.voided_at.map(jst_timestamp),
-            "settled_at": self.settled_at.map(jst_timestamp),
-            "settlement": self.settlement,
-        })
+    pub fn view(&self) -> PaymentView {
+        PaymentView {
+            id: self.id.clone(),
+            status: self.status.as_str(),
+            invoice_ids: self.lines.iter().map(|l| l.invoice_id.clone()).collect(),
+            amount: self.amount,
+            currency: "JPY",
+            store_chain: self.chain_id.clone(),
+            store_code: self.store_code.clone(),
+            store_transaction_id: self.store_transaction_id.clone(),
+            created_at: jst_timestamp(self.created_at),
+            voided_at: self.voided_at.map(jst_timestamp),
+            settled_at: self.settled_at.map(jst_timestamp),
+            settlement: self.settlement.clone(),
+        }
     }
 
     /// A payment just reported by a store: `completed`, on the JST day of `now`.

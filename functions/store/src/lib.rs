@@ -10,7 +10,6 @@
 use chrono::{DateTime, Utc};
 use http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
-use serde_json::{json, Value};
 use smartpit_shared::auth::{self, ChainPrincipal};
 use smartpit_shared::config::Resources;
 use smartpit_shared::db::{PayOutcome, Slip, SlipOutcome, VoidOutcome};
@@ -124,14 +123,13 @@ impl StoreFunction {
             .detail("No payable billing information is registered for this number. The customer should ask the merchant."));
         }
         let total: i64 = invoices.iter().map(Invoice::total).sum();
-        let list: Vec<Value> = invoices.iter().map(|i| i.store_view()).collect();
         Ok(web::json(
             StatusCode::OK,
-            &json!({
-                "smartpit_number": number.to_string(),
-                "invoices": list,
-                "total_amount": total,
-            }),
+            &requests::LookupAnswer {
+                smartpit_number: number.to_string(),
+                invoices: invoices.iter().map(Invoice::store_view).collect(),
+                total_amount: total,
+            },
         ))
     }
 
@@ -211,16 +209,14 @@ impl StoreFunction {
         if let Some(other) = ids.iter().find(|id| id.number() != number) {
             return Err(Problem::of(Code::InvoiceNotFound).with("invoice_id", other.to_string()));
         }
-        let view = |s: &Slip| {
-            json!({
-                "id": s.id,
-                "smartpit_number": number.to_string(),
-                "invoice_ids": s.invoice_ids,
-                "amount": s.amount,
-                "currency": "JPY",
-                "store_code": s.store_code,
-                "hold_until": held_until(s.hold_until),
-            })
+        let view = |s: &Slip| requests::SlipAnswer {
+            id: s.id.clone(),
+            smartpit_number: number.to_string(),
+            invoice_ids: s.invoice_ids.clone(),
+            amount: s.amount,
+            currency: "JPY",
+            store_code: s.store_code.clone(),
+            hold_until: held_until(s.hold_until),
         };
         match self.db.print_slip(&chain.id, &store, &ids, now).await? {
             SlipOutcome::Printed(s) => {

@@ -306,3 +306,32 @@ mod tests {
         );
     }
 }
+
+/// `POST /store/v1/lookup`'s answer: the payable bills on the number.
+#[derive(Debug, serde::Serialize, JsonSchema)]
+#[schemars(rename = "Lookup", extend("additionalProperties" = false))]
+pub struct LookupAnswer {
+    #[schemars(with = "smartpit_shared::contract::SmartPitNumber")]
+    pub smartpit_number: String,
+    #[schemars(length(min = 1))]
+    pub invoices: Vec<smartpit_shared::invoice::StoreInvoiceView>,
+    /// what the customer pays for all of them
+    pub total_amount: i64,
+}
+
+/// `POST /store/v1/slips`' answer: the slip, holding its bills for the register.
+#[derive(Debug, serde::Serialize, JsonSchema)]
+#[schemars(rename = "Slip", extend("additionalProperties" = false))]
+pub struct SlipAnswer {
+    #[schemars(pattern("^slp_"))]
+    pub id: String,
+    #[schemars(with = "smartpit_shared::contract::SmartPitNumber")]
+    pub smartpit_number: String,
+    pub invoice_ids: Vec<String>,
+    pub amount: i64,
+    #[schemars(with = "smartpit_shared::contract::Jpy")]
+    pub currency: &'static str,
+    pub store_code: String,
+    #[schemars(with = "Option<smartpit_shared::contract::Timestamp>")]
+    pub hold_until: Option<String>,
+}

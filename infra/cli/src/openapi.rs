@@ -130,6 +130,9 @@ fn request_parts() -> (serde_json::Map<String, serde_json::Value>, QueryParamete
         })
         .into_generator();
     add::<smartpit_shared::invoice::InvoiceView>(&mut answers);
+    add::<smartpit_shared::payment::PaymentView>(&mut answers);
+    add::<smartpit_store::requests::LookupAnswer>(&mut answers);
+    add::<smartpit_store::requests::SlipAnswer>(&mut answers);
     for (name, schema) in answers.take_definitions(true) {
         match schemas.get(&name) {
             Some(same) if *same == schema => {}
