@@ -58,6 +58,18 @@ impl EventType {
     }
 }
 
+impl serde::Serialize for EventType {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl serde::Serialize for EventStatus {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
 impl<'de> serde::Deserialize<'de> for EventType {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let names: Vec<&str> = EventType::ALL.iter().map(|t| t.as_str()).collect();
@@ -117,6 +129,55 @@ pub const QUEUED_GRACE_SECONDS: i64 = 60;
 /// How long a rotated-out secret still signs.
 pub const ROTATION_OVERLAP_SECONDS: i64 = 24 * 3600;
 
+/// An event as the merchant API lists it.
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
+#[schemars(rename = "Event", extend("additionalProperties" = false))]
+pub struct EventView {
+    #[schemars(pattern("^evt_"))]
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: EventType,
+    #[schemars(with = "crate::contract::Timestamp")]
+    pub created_at: String,
+    pub status: EventStatus,
+    pub attempt_count: usize,
+    #[schemars(with = "Option<crate::contract::Timestamp>")]
+    pub next_attempt_at: Option<String>,
+    /// what the webhook carries (docs/WEBHOOKS.md), e.g. `{"invoice": …}`
+    #[schemars(with = "serde_json::Map<String, Value>")]
+    pub data: Value,
+    /// on `GET /v1/events/{id}` only
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attempts: Option<Vec<AttemptView>>,
+}
+
+/// One delivery attempt, as the merchant sees it.
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
+#[schemars(inline, extend("additionalProperties" = false))]
+pub struct AttemptView {
+    #[schemars(with = "crate::contract::Timestamp")]
+    pub at: String,
+    pub status: Option<u16>,
+    pub error: Option<String>,
+    pub duration_ms: Option<i64>,
+    pub response: Option<String>,
+}
+
+/// The merchant's webhook endpoint, as the API shows it.
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
+#[schemars(rename = "WebhookEndpoint", extend("additionalProperties" = false))]
+pub struct EndpointView {
+    pub url: String,
+    /// the types sent; empty means every type
+    pub events: Vec<EventType>,
+    #[schemars(with = "crate::contract::Timestamp")]
+    pub updated_at: String,
+    /// shown when the endpoint is created and when it is rotated, never again
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(pattern("^whsec_"))]
+    pub secret: Option<String>,
+}
+
 /// One attempt to deliver an event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Attempt {
@@ -135,14 +196,14 @@ impl Attempt {
         self.status.is_some_and(|s| (200..300).contains(&s))
     }
 
-    pub fn view(&self) -> Value {
-        json!({
-            "at": jst_timestamp(self.at),
-            "status": self.status,
-            "error": self.error,
-            "duration_ms": self.duration_ms,
-            "response": self.response,
-        })
+    pub fn view(&self) -> AttemptView {
+        AttemptView {
+            at: jst_timestamp(self.at),
+            status: self.status,
+            error: self.error.clone(),
+            duration_ms: Some(self.duration_ms),
+            response: Some(self.response.clone()),
+        }
     }
 }
 
@@ -212,23 +273,21 @@ impl Event {
         Some(now.timestamp() + delay)
     }
 
-    pub fn view(&self, with_attempts: bool) -> Value {
-        let body: Value = serde_json::from_str(&self.body).unwrap_or(Value::Null);
-        let mut v = json!({
-            "id": self.id,
-            "type": self.kind.as_str(),
-            "created_at": jst_timestamp(self.created_at),
-            "status": self.status.as_str(),
-            "attempt_count": self.attempts.len(),
-            "next_attempt_at": self.next_attempt_at
+    pub fn view(&self, with_attempts: bool) -> EventView {
+        let mut body: Value = serde_json::from_str(&self.body).unwrap_or(Value::Null);
+        EventView {
+            id: self.id.clone(),
+            kind: self.kind,
+            created_at: jst_timestamp(self.created_at),
+            status: self.status,
+            attempt_count: self.attempts.len(),
+            next_attempt_at: self
+                .next_attempt_at
                 .and_then(|t| DateTime::from_timestamp(t, 0))
                 .map(jst_timestamp),
-            "data": body["data"],
-        });
-        if with_attempts {
-            v["attempts"] = self.attempts.iter().map(Attempt::view).collect();
+            data: body["data"].take(),
+            attempts: with_attempts.then(|| self.attempts.iter().map(Attempt::view).collect()),
         }
-        v
     }
 }
 
@@ -285,12 +344,13 @@ impl Endpoint {
         self.events.is_empty() || self.events.contains(&kind)
     }
 
-    pub fn view(&self) -> Value {
-        json!({
-            "url": self.url,
-            "events": self.events.iter().map(|e| e.as_str()).collect::<Vec<_>>(),
-            "updated_at": jst_timestamp(self.updated_at),
-        })
+    pub fn view(&self) -> EndpointView {
+        EndpointView {
+            url: self.url.clone(),
+            events: self.events.clone(),
+            updated_at: jst_timestamp(self.updated_at),
+            secret: None,
+        }
     }
 }
 

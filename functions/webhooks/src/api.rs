@@ -5,13 +5,14 @@ use http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use schemars::JsonSchema;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::json;
 use smartpit_shared::config::{OnFirstUse, Resources};
 use smartpit_shared::http::{self as web};
 use smartpit_shared::request::{self, Checked, Limit, Report};
 use smartpit_shared::routes::Routes;
 use smartpit_shared::webhook::{
-    new_secret, Endpoint, Event, EventStatus, EventType, Secret, ROTATION_OVERLAP_SECONDS,
+    new_secret, Endpoint, Event, EventStatus, EventType, EventView, Secret,
+    ROTATION_OVERLAP_SECONDS,
 };
 use smartpit_shared::Code;
 use smartpit_shared::{auth, Db, Problem};
@@ -179,7 +180,7 @@ impl WebhookApi {
         self.db.put_endpoint(&merchant.id, &endpoint).await?;
         let mut view = endpoint.view();
         if created {
-            view["secret"] = json!(endpoint.secrets.first().map(|s| s.value.clone()));
+            view.secret = endpoint.secrets.first().map(|s| s.value.clone());
         }
         Ok(web::json(StatusCode::OK, &view))
     }
@@ -254,7 +255,7 @@ impl WebhookApi {
         e.updated_at = now;
         self.db.put_endpoint(&merchant.id, &e).await?;
         let mut view = e.view();
-        view["secret"] = json!(fresh.value);
+        view.secret = Some(fresh.value);
         Ok(web::json(StatusCode::OK, &view))
     }
 
@@ -271,7 +272,7 @@ impl WebhookApi {
                 q.cursor.as_deref(),
             )
             .await?;
-        let events: Vec<Value> = page.events.iter().map(|e| e.view(false)).collect();
+        let events: Vec<EventView> = page.events.iter().map(|e| e.view(false)).collect();
         Ok(web::json(
             StatusCode::OK,
             &json!({"events": events, "next_cursor": page.next_cursor}),
@@ -309,7 +310,7 @@ impl WebhookApi {
         .await
         .map_err(|m| Problem::unavailable(&m))?;
         let mut view = e.view(false);
-        view["status"] = json!(EventStatus::Pending.as_str());
+        view.status = EventStatus::Pending;
         Ok(web::json(StatusCode::ACCEPTED, &view))
     }
 }

@@ -133,6 +133,8 @@ fn request_parts() -> (serde_json::Map<String, serde_json::Value>, QueryParamete
     add::<smartpit_shared::payment::PaymentView>(&mut answers);
     add::<smartpit_store::requests::LookupAnswer>(&mut answers);
     add::<smartpit_store::requests::SlipAnswer>(&mut answers);
+    add::<smartpit_shared::webhook::EventView>(&mut answers);
+    add::<smartpit_shared::webhook::EndpointView>(&mut answers);
     for (name, schema) in answers.take_definitions(true) {
         match schemas.get(&name) {
             Some(same) if *same == schema => {}
