@@ -3,7 +3,6 @@
 //! net, with totals. Voided lines are listed and count nothing.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use serde_json::{json, Value};
 
 use crate::fees::FeeSchedule;
 use crate::invoice::jst_timestamp;
@@ -40,6 +39,51 @@ pub struct Totals {
     pub merchant_fee: i64,
     pub net: i64,
     pub voided_count: usize,
+}
+
+/// The day's report as JSON (`Accept: application/json`).
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
+#[schemars(rename = "PaymentsReport", extend("additionalProperties" = false))]
+pub struct ReportView {
+    #[schemars(with = "crate::clock::Day")]
+    pub date: String,
+    #[schemars(with = "crate::contract::Jpy")]
+    pub currency: &'static str,
+    pub payments: Vec<ReportLineView>,
+    pub totals: TotalsView,
+}
+
+/// One bill collected that day.
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
+#[schemars(inline, extend("additionalProperties" = false))]
+pub struct ReportLineView {
+    pub invoice_id: String,
+    pub merchant_order_id: String,
+    pub amount: i64,
+    pub customer_fee: i64,
+    pub collected: i64,
+    pub store_chain: String,
+    pub store_code: String,
+    #[schemars(with = "crate::contract::Timestamp")]
+    pub paid_at: String,
+    #[schemars(extend("enum" = ["completed", "voided", "settled"]))]
+    pub status: &'static str,
+    pub merchant_fee: i64,
+    pub net: i64,
+    pub payment_id: String,
+}
+
+/// The day's totals.
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
+#[schemars(inline, extend("additionalProperties" = false))]
+pub struct TotalsView {
+    pub count: usize,
+    pub voided_count: usize,
+    pub amount: i64,
+    pub customer_fee: i64,
+    pub collected: i64,
+    pub merchant_fee: i64,
+    pub net: i64,
 }
 
 pub struct Report {
@@ -144,35 +188,39 @@ impl Report {
         w.into_inner().map_err(|e| e.to_string())
     }
 
-    pub fn json(&self) -> Value {
+    pub fn json(&self) -> ReportView {
         let t = &self.totals;
-        json!({
-            "date": self.date.to_string(),
-            "currency": "JPY",
-            "payments": self.rows.iter().map(|r| json!({
-                "invoice_id": r.line.invoice_id,
-                "merchant_order_id": r.line.merchant_order_id,
-                "amount": r.line.amount,
-                "customer_fee": r.line.customer_fee,
-                "collected": r.line.amount + r.line.customer_fee,
-                "store_chain": r.line.chain_id,
-                "store_code": r.line.store_code,
-                "paid_at": jst_timestamp(r.line.paid_at),
-                "status": r.status.as_str(),
-                "merchant_fee": r.merchant_fee,
-                "net": r.net,
-                "payment_id": r.line.payment_id,
-            })).collect::<Vec<_>>(),
-            "totals": {
-                "count": t.count,
-                "voided_count": t.voided_count,
-                "amount": t.amount,
-                "customer_fee": t.customer_fee,
-                "collected": t.collected,
-                "merchant_fee": t.merchant_fee,
-                "net": t.net,
+        ReportView {
+            date: self.date.to_string(),
+            currency: "JPY",
+            payments: self
+                .rows
+                .iter()
+                .map(|r| ReportLineView {
+                    invoice_id: r.line.invoice_id.clone(),
+                    merchant_order_id: r.line.merchant_order_id.clone(),
+                    amount: r.line.amount,
+                    customer_fee: r.line.customer_fee,
+                    collected: r.line.amount + r.line.customer_fee,
+                    store_chain: r.line.chain_id.clone(),
+                    store_code: r.line.store_code.clone(),
+                    paid_at: jst_timestamp(r.line.paid_at),
+                    status: r.status.as_str(),
+                    merchant_fee: r.merchant_fee,
+                    net: r.net,
+                    payment_id: r.line.payment_id.clone(),
+                })
+                .collect(),
+            totals: TotalsView {
+                count: t.count,
+                voided_count: t.voided_count,
+                amount: t.amount,
+                customer_fee: t.customer_fee,
+                collected: t.collected,
+                merchant_fee: t.merchant_fee,
+                net: t.net,
             },
-        })
+        }
     }
 }
 

@@ -9,8 +9,7 @@ use chrono::{DateTime, Utc};
 use http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use schemars::JsonSchema;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
 use smartpit_shared::config::Resources;
 use smartpit_shared::contract::Reference;
 use smartpit_shared::db::LEASE_SECONDS;
@@ -86,14 +85,14 @@ impl NumbersFunction {
             .ok_or_else(not_found)?;
         Ok(web::json(
             StatusCode::OK,
-            &json!({
-                "smartpit_number": rec.number.to_string(),
-                "display": rec.number.grouped(),
-                "kind": "joint_card",
-                "customer_ref": rec.customer_ref,
-                "batch_id": rec.batch_id,
-                "created_at": rec.created_at,
-            }),
+            &JointCardView {
+                smartpit_number: rec.number.to_string(),
+                display: rec.number.grouped(),
+                kind: "joint_card",
+                customer_ref: rec.customer_ref,
+                batch_id: rec.batch_id,
+                created_at: rec.created_at,
+            },
         ))
     }
 
@@ -157,19 +156,21 @@ impl NumbersFunction {
         let issued = issue_seeded(&self.db, &template, &batch, refs, now)
             .await
             .map_err(|p| partially_issued(p, keyed))?;
-        let cards: Vec<Value> = issued
+        let cards: Vec<IssuedCard> = issued
             .iter()
-            .map(|r| {
-                json!({
-                    "smartpit_number": r.number.to_string(),
-                    "display": r.number.grouped(),
-                    "customer_ref": r.customer_ref,
-                })
+            .map(|r| IssuedCard {
+                smartpit_number: r.number.to_string(),
+                display: r.number.grouped(),
+                customer_ref: r.customer_ref.clone(),
             })
             .collect();
-        let body = json!({"kind": "joint_card", "batch_id": batch.batch_id,
-                          "count": cards.len(), "cards": cards})
-        .to_string();
+        let answer = JointCardBatch {
+            kind: "joint_card",
+            batch_id: batch.batch_id.to_string(),
+            count: cards.len(),
+            cards,
+        };
+        let body = serde_json::to_string(&answer).map_err(|e| Problem::internal(&e))?;
         tracing::info!(merchant_id = %merchant_id, batch_id = %batch.batch_id, count = issued.len(), "joint cards issued");
         Ok((web::raw_json(StatusCode::CREATED, body.clone()), body))
     }
@@ -192,6 +193,43 @@ fn partially_issued(cause: Problem, keyed: bool) -> Problem {
     Problem::of(Code::JointCardsIncomplete)
         .detail(retry)
         .with("cause", cause.code.as_str())
+}
+
+/// One of the merchant's joint cards (`GET /v1/joint-cards/{number}`).
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(rename = "JointCard", extend("additionalProperties" = false))]
+pub struct JointCardView {
+    #[schemars(with = "smartpit_shared::contract::SmartPitNumber")]
+    pub smartpit_number: String,
+    /// as printed: `2010 0000 00014`
+    pub display: String,
+    #[schemars(extend("const" = "joint_card"))]
+    pub kind: &'static str,
+    pub customer_ref: Option<String>,
+    pub batch_id: Option<String>,
+    pub created_at: String,
+}
+
+/// A batch of joint cards just issued (`POST /v1/joint-cards`).
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(rename = "JointCardBatch", extend("additionalProperties" = false))]
+pub struct JointCardBatch {
+    #[schemars(extend("const" = "joint_card"))]
+    pub kind: &'static str,
+    pub batch_id: String,
+    #[schemars(range(min = 1, max = 1000))]
+    pub count: usize,
+    pub cards: Vec<IssuedCard>,
+}
+
+/// One card of a batch.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(inline, extend("additionalProperties" = false))]
+pub struct IssuedCard {
+    #[schemars(with = "smartpit_shared::contract::SmartPitNumber")]
+    pub smartpit_number: String,
+    pub display: String,
+    pub customer_ref: Option<String>,
 }
 
 /// `POST /v1/joint-cards`: `count` (1 to 1000) and optional `customer_refs`, one per card.

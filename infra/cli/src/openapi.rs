@@ -135,6 +135,9 @@ fn request_parts() -> (serde_json::Map<String, serde_json::Value>, QueryParamete
     add::<smartpit_store::requests::SlipAnswer>(&mut answers);
     add::<smartpit_shared::webhook::EventView>(&mut answers);
     add::<smartpit_shared::webhook::EndpointView>(&mut answers);
+    add::<smartpit_shared::report::ReportView>(&mut answers);
+    add::<smartpit_numbers::JointCardView>(&mut answers);
+    add::<smartpit_numbers::JointCardBatch>(&mut answers);
     for (name, schema) in answers.take_definitions(true) {
         match schemas.get(&name) {
             Some(same) if *same == schema => {}
