@@ -147,6 +147,26 @@ fn request_parts() -> (serde_json::Map<String, serde_json::Value>, QueryParamete
             }
         }
     }
+    // The problems of each status with their codes, from the one list of codes.
+    let mut by_status: std::collections::BTreeMap<u16, Vec<&str>> = Default::default();
+    for code in smartpit_shared::Code::ALL {
+        by_status
+            .entry(code.status().as_u16())
+            .or_default()
+            .push(code.as_str());
+    }
+    for (status, mut codes) in by_status {
+        codes.sort_unstable();
+        schemas.insert(
+            format!("Problem{status}"),
+            serde_json::json!({
+                "allOf": [
+                    {"$ref": "#/components/schemas/Problem"},
+                    {"properties": {"status": {"const": status}, "code": {"enum": codes}}}
+                ]
+            }),
+        );
+    }
     for schema in schemas.values_mut() {
         tidy(schema);
     }
