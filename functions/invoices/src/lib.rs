@@ -19,7 +19,6 @@ mod resend;
 use chrono::{DateTime, Utc};
 use http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
-use serde_json::json;
 use smartpit_shared::auth;
 use smartpit_shared::config::Resources;
 use smartpit_shared::http::{self as web};
@@ -144,7 +143,10 @@ impl InvoicesFunction {
             page.invoices.iter().map(|i| i.merchant_view(now)).collect();
         Ok(web::json(
             StatusCode::OK,
-            &json!({"invoices": invoices, "next_cursor": page.next_cursor}),
+            &requests::InvoicePageAnswer {
+                invoices,
+                next_cursor: page.next_cursor,
+            },
         ))
     }
 

@@ -332,6 +332,15 @@ impl Checked for ListInvoices {
     }
 }
 
+/// A page of `GET /v1/invoices`, newest first.
+#[derive(Debug, serde::Serialize, JsonSchema)]
+#[schemars(rename = "InvoicePage", extend("additionalProperties" = false))]
+pub struct InvoicePageAnswer {
+    pub invoices: Vec<smartpit_shared::invoice::InvoiceView>,
+    /// Pass as `cursor` for the next page; null on the last
+    pub next_cursor: Option<String>,
+}
+
 /// `GET /v1/reports/payments?date=YYYY-MM-DD`.
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct PaymentsReport {

@@ -5,7 +5,6 @@ use http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use schemars::JsonSchema;
 use serde::Deserialize;
-use serde_json::json;
 use smartpit_shared::config::{OnFirstUse, Resources};
 use smartpit_shared::http::{self as web};
 use smartpit_shared::request::{self, Checked, Limit, Report};
@@ -115,6 +114,15 @@ impl Checked for ListEvents {
             _ => Code::InvalidCursor,
         }
     }
+}
+
+/// A page of `GET /v1/events`, newest first.
+#[derive(Debug, serde::Serialize, JsonSchema)]
+#[schemars(rename = "EventPage", extend("additionalProperties" = false))]
+pub struct EventPageAnswer {
+    pub events: Vec<EventView>,
+    /// Pass as `cursor` for the next page; null on the last
+    pub next_cursor: Option<String>,
 }
 
 pub struct WebhookApi {
@@ -275,7 +283,10 @@ impl WebhookApi {
         let events: Vec<EventView> = page.events.iter().map(|e| e.view(false)).collect();
         Ok(web::json(
             StatusCode::OK,
-            &json!({"events": events, "next_cursor": page.next_cursor}),
+            &EventPageAnswer {
+                events,
+                next_cursor: page.next_cursor,
+            },
         ))
     }
 

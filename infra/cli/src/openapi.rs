@@ -138,6 +138,8 @@ fn request_parts() -> (serde_json::Map<String, serde_json::Value>, QueryParamete
     add::<smartpit_shared::report::ReportView>(&mut answers);
     add::<smartpit_numbers::JointCardView>(&mut answers);
     add::<smartpit_numbers::JointCardBatch>(&mut answers);
+    add::<smartpit_invoices::requests::InvoicePageAnswer>(&mut answers);
+    add::<smartpit_webhooks::api::EventPageAnswer>(&mut answers);
     for (name, schema) in answers.take_definitions(true) {
         match schemas.get(&name) {
             Some(same) if *same == schema => {}
