@@ -137,7 +137,8 @@ pub fn json_or_empty<T: Checked>(req: &Request, now: DateTime<Utc>) -> Result<T,
     Ok(value)
 }
 
-/// The query string as `T` (each parameter's first value, as a string), then checked.
+/// The query string as `T` (each parameter's first value, as a string), then checked; a
+/// parameter the route does not know is refused as a body's unknown member is.
 pub fn query<T: Checked>(req: &Request, now: DateTime<Utc>) -> Result<T, Problem> {
     let params = req.query_string_parameters();
     let mut map = Map::new();

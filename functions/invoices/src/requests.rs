@@ -313,6 +313,7 @@ impl Checked for MoveInvoice {
 
 /// `GET /v1/invoices?status=&limit=&cursor=`.
 #[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ListInvoices {
     /// only the bills in this status
     pub status: Option<InvoiceStatus>,
@@ -343,6 +344,7 @@ pub struct InvoicePageAnswer {
 
 /// `GET /v1/reports/payments?date=YYYY-MM-DD`.
 #[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct PaymentsReport {
     /// the JST day the bills were collected
     #[schemars(required, with = "Day", extend("examples" = ["2026-11-27"]))]

@@ -93,6 +93,7 @@ impl Checked for PutEndpoint {
 
 /// `GET /v1/events?type=&status=&limit=&cursor=`.
 #[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ListEvents {
     /// only the events of this type
     #[serde(rename = "type")]
