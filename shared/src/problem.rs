@@ -250,22 +250,15 @@ impl From<crate::db::StoreError> for Problem {
     }
 }
 
-/// AWS SDK failures become 503 when the service throttled or could not be reached, else 500.
+/// AWS SDK failures (any client's) become 503 when the service throttled or could not be
+/// reached, else 500: as storage classifies them (`db::StoreError`), in one place.
 impl<E, R> From<aws_sdk_dynamodb::error::SdkError<E, R>> for Problem
 where
     E: std::error::Error + 'static,
     R: std::fmt::Debug,
 {
     fn from(err: aws_sdk_dynamodb::error::SdkError<E, R>) -> Self {
-        use aws_sdk_dynamodb::error::SdkError;
-        let text = aws_sdk_dynamodb::error::DisplayErrorContext(&err).to_string();
-        match &err {
-            SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => Problem::unavailable(&text),
-            _ if text.contains("Throttl") || text.contains("ProvisionedThroughputExceeded") => {
-                Problem::unavailable(&text)
-            }
-            _ => Problem::internal(&text),
-        }
+        Problem::from(crate::db::StoreError::from(err))
     }
 }
 

@@ -539,6 +539,53 @@ mod tests {
         );
     }
 
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Listing {
+        #[serde(default)]
+        limit: Limit,
+        cursor: Option<String>,
+    }
+
+    impl Checked for Listing {
+        fn code_of(field: &str) -> Code {
+            match field {
+                "limit" => Code::InvalidLimit,
+                _ => Code::InvalidCursor,
+            }
+        }
+    }
+
+    fn listing(query: &[(&str, &str)]) -> Result<Listing, Code> {
+        let params: std::collections::HashMap<String, Vec<String>> = query
+            .iter()
+            .map(|(k, v)| (k.to_string(), vec![v.to_string()]))
+            .collect();
+        let req = lambda_http::Request::default().with_query_string_parameters(params);
+        super::query::<Listing>(&req, Utc::now()).map_err(|p| p.code)
+    }
+
+    #[test]
+    fn query_strings_are_read_as_their_types() {
+        assert_eq!(listing(&[]).map(|l| l.limit), Ok(Limit(20)));
+        assert_eq!(
+            listing(&[("limit", "100")]).map(|l| l.limit),
+            Ok(Limit(100))
+        );
+        for bad in ["0", "101", "ten", "1.5", ""] {
+            assert_eq!(
+                listing(&[("limit", bad)]).err(),
+                Some(Code::InvalidLimit),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            listing(&[("limit", "5"), ("limt", "5")]).err(),
+            Some(Code::UnknownField)
+        );
+    }
+
     #[test]
     fn serdes_words_are_made_readable() {
         assert_eq!(

@@ -212,22 +212,11 @@ fn escape(s: &str) -> String {
     s.replace('~', "~0").replace('/', "~1")
 }
 
-/// The error codes docs/ERRORS.md lists, by HTTP status.
+/// The error codes docs/ERRORS.md lists, by HTTP status (read by `problem::documented_codes`).
 pub fn documented_codes() -> BTreeMap<u16, BTreeSet<String>> {
     let mut out: BTreeMap<u16, BTreeSet<String>> = BTreeMap::new();
-    for line in smartpit_shared::problem::ERRORS_MD.lines() {
-        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
-        if cells.len() < 5 || !cells[1].starts_with('`') {
-            continue;
-        }
-        let Ok(status) = cells[2].parse::<u16>() else {
-            continue;
-        };
-        for code in cells[1].split(" / ") {
-            out.entry(status)
-                .or_default()
-                .insert(code.trim_matches('`').to_string());
-        }
+    for (code, status) in smartpit_shared::problem::documented_codes() {
+        out.entry(status).or_default().insert(code);
     }
     out
 }

@@ -19,7 +19,8 @@ pub enum StoreError {
 /// The conditions storage enforces for its callers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
-    /// A listing's cursor this service did not issue for this listing (`what` says which).
+    /// A listing's cursor this service did not issue for this listing (of invoices, filtered by
+    /// status, or of events).
     InvalidCursor { with_status_filter: bool },
     /// An idempotency key another request holds (`taken_over`: a retry took this one's over).
     KeyInUse { taken_over: bool },
