@@ -22,7 +22,7 @@ export AWS_SHARED_CREDENTIALS_FILE := /dev/null
 PYTHON ?= python3
 VENV := .venv
 
-.PHONY: help dev mail test contract openapi lint venv contract-venv tools browser-deps bench bench-sheets bench-settlement bench-cards bench-startup sizes screenshots validate deploy cfn-check font-layer clean install
+.PHONY: help binaries dev mail test contract openapi lint venv contract-venv tools browser-deps bench bench-sheets bench-settlement bench-cards bench-startup sizes screenshots validate deploy cfn-check font-layer clean install
 
 help:
 	@echo "make dev    run the whole service locally (emulator, tables, demo data, API on 127.0.0.1:3000)"
@@ -70,8 +70,14 @@ tests/browser/node_modules/.installed: tests/browser/package-lock.json
 	cd tests/browser && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-dev: venv tools
+# Every binary of the workspace: the local stack runs each function's own (the one `sam build`
+# packs), one process per instance, under the Runtime API it serves.
+binaries:
+	cargo build --workspace --bins
+
+dev: venv tools font-layer
 	@echo "building the local stack (a first build takes about 3 minutes)"
+	cargo build --workspace --bins
 	cargo run -p smartpit-cli --bin smartpit -- dev
 
 # The operator command on the PATH (~/.cargo/bin): `smartpit --help`.
@@ -82,7 +88,7 @@ install:
 mail:
 	cargo run --quiet -p smartpit-cli --bin smartpit -- mail
 
-test: venv contract-venv tools browser-deps
+test: venv contract-venv tools browser-deps font-layer binaries
 	cargo test --workspace --no-fail-fast
 
 # The browser tests, keeping their screenshots for the docs and the README.

@@ -460,7 +460,11 @@ async fn keys_are_bound_to_their_environment_revoked_and_rotated() {
     let owner = KeyOwner::Merchant(merchant.clone());
     let (second, ended) = onboard::rotate(&db, &owner, 3600).await.expect("rotate");
     assert!(ended >= 1);
-    smartpit_shared::auth::forget_cached_keys();
+    // A cold start of the function (a warm one trusts a key it has seen for 60 s).
+    s.functions
+        .restart("InvoicesFunction")
+        .await
+        .expect("restart");
     assert_eq!(ok(second.clone()).await, 200);
     assert_eq!(
         ok(key.clone()).await,
@@ -468,7 +472,11 @@ async fn keys_are_bound_to_their_environment_revoked_and_rotated() {
         "the old key works during the grace period"
     );
     let (third, _) = onboard::rotate(&db, &owner, 0).await.expect("rotate");
-    smartpit_shared::auth::forget_cached_keys();
+    // A cold start of the function (a warm one trusts a key it has seen for 60 s).
+    s.functions
+        .restart("InvoicesFunction")
+        .await
+        .expect("restart");
     assert_eq!(ok(third.clone()).await, 200);
     assert_eq!(ok(key.clone()).await, 401, "past its end");
     assert_eq!(ok(second.clone()).await, 401);
@@ -486,7 +494,11 @@ async fn keys_are_bound_to_their_environment_revoked_and_rotated() {
             .expect("revoke"),
         Some(owner.clone())
     );
-    smartpit_shared::auth::forget_cached_keys();
+    // A cold start of the function (a warm one trusts a key it has seen for 60 s).
+    s.functions
+        .restart("InvoicesFunction")
+        .await
+        .expect("restart");
     assert_eq!(ok(third).await, 401);
     let after = db.list_keys(&owner).await.expect("list");
     assert!(after
@@ -501,17 +513,6 @@ async fn keys_are_bound_to_their_environment_revoked_and_rotated() {
 }
 
 /// A request as API Gateway hands it to a function (for functions built with test settings).
-fn lambda_request(path: &str, key: &str, body: &Value) -> lambda_http::Request {
-    http::Request::builder()
-        .method("POST")
-        .uri(path)
-        .header("authorization", format!("Bearer {key}"))
-        .header("content-type", "application/json")
-        .header("idempotency-key", unique("idem"))
-        .body(lambda_http::Body::from(body.to_string()))
-        .expect("request")
-}
-
 /// The limit these tests give the functions (the template's is sized for a whole chain).
 const TEST_MISS_LIMIT: i64 = 20;
 
@@ -523,12 +524,8 @@ async fn fresh_minute() {
     }
 }
 
-fn status_code(resp: &lambda_http::Response<lambda_http::Body>) -> (u16, String) {
-    let v: Value = serde_json::from_slice(resp.body().as_ref()).unwrap_or(Value::Null);
-    (
-        resp.status().as_u16(),
-        v["code"].as_str().unwrap_or_default().to_string(),
-    )
+fn status_code(r: &Reply) -> (u16, String) {
+    (r.status, r.code().to_string())
 }
 
 /// A chain key that guesses numbers is refused (429, every lookup, hits too) for the rest of
@@ -537,11 +534,11 @@ fn status_code(resp: &lambda_http::Response<lambda_http::Body>) -> (u16, String)
 async fn a_key_guessing_numbers_is_refused_for_the_minute() {
     let s = stack();
     let c = s.client();
-    let store = smartpit_store::StoreFunction::new(
-        &s.sdk(),
-        s.stack.resources_of("StoreFunction").expect("resources"),
-    )
-    .with_miss_limit(TEST_MISS_LIMIT);
+    // The store function's own processes, with the limit set as a deploy would set it.
+    let limit = TEST_MISS_LIMIT.to_string();
+    let store = s
+        .api_with(&["StoreFunction"], &[("MISSES_PER_MINUTE", &limit)])
+        .await;
     // A bill the guesser would find.
     let card = s.fresh_card().await.to_string();
     let r = c
@@ -556,12 +553,9 @@ async fn a_key_guessing_numbers_is_refused_for_the_minute() {
     fresh_minute().await;
     let key = s.chain_key("three-f");
     let look = |barcode: String| {
-        let req = lambda_request(
-            "/store/v1/lookup",
-            key,
-            &json!({"store_code": "F-1", "barcode": barcode}),
-        );
-        store.handle(req)
+        let body = json!({"store_code": "F-1", "barcode": barcode});
+        let store = &store;
+        async move { store.post_json("/store/v1/lookup", key, &body).await }
     };
     let mut refused = None;
     for i in 0..(TEST_MISS_LIMIT + 10) {
@@ -584,7 +578,7 @@ async fn a_key_guessing_numbers_is_refused_for_the_minute() {
     );
     assert_eq!(code, "too_many_failed_lookups");
     let wait: i64 = resp
-        .headers()
+        .headers
         .get("retry-after")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse().ok())
@@ -607,23 +601,20 @@ async fn a_key_guessing_numbers_is_refused_for_the_minute() {
 #[tokio::test]
 async fn a_merchant_probing_numbers_is_refused_for_the_minute() {
     let s = stack();
-    let invoices = smartpit_invoices::InvoicesFunction::new(
-        &s.sdk(),
-        s.stack.resources_of("InvoicesFunction").expect("resources"),
-    )
-    .with_miss_limit(TEST_MISS_LIMIT);
+    let limit = TEST_MISS_LIMIT.to_string();
+    let invoices = s
+        .api_with(&["InvoicesFunction"], &[("MISSES_PER_MINUTE", &limit)])
+        .await;
     let key = smartpit_cli::onboard::merchant_key(&s.db(), &unique("probe"), "探り屋", false)
         .await
         .expect("merchant");
     fresh_minute().await;
     let register = |number: String| {
-        let req = lambda_request(
-            "/v1/invoices",
-            &key,
-            &json!({"merchant_order_id": unique("o"), "amount": 100, "due_date": due_in(2),
-                    "smartpit_number": number}),
-        );
-        invoices.handle(req)
+        let body = json!({"merchant_order_id": unique("o"), "amount": 100,
+                          "due_date": due_in(2), "smartpit_number": number});
+        let invoices = &invoices;
+        let key = &key;
+        async move { invoices.register(key, &unique("idem"), &body).await }
     };
     let mut refused_at = None;
     for i in 0..(TEST_MISS_LIMIT + 10) {

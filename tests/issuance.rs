@@ -240,11 +240,14 @@ async fn a_merchant_bills_its_joint_card_by_its_own_customer_ref_and_only_its_ow
     let by_ref = bill(s.merchant_key(1), json!({"customer_ref": customer})).await;
     assert_eq!(by_ref.status, 201, "{:?}", by_ref.body);
     assert_eq!(by_ref.body["smartpit_number"], replacement.as_str());
-    // docs/ARCHITECTURE.md: the index query takes the place of the number's read.
+    // docs/ARCHITECTURE.md: the index query takes the place of the number's read. (An instance
+    // that has not seen this merchant's key yet reads it first: the other tests of this file
+    // run beside this one, on instances of their own.)
+    let calls = by_ref.headers["x-local-aws-calls"]
+        .to_str()
+        .unwrap_or_default();
     assert_eq!(
-        by_ref.headers["x-local-aws-calls"]
-            .to_str()
-            .unwrap_or_default(),
+        calls.strip_prefix("DynamoDB:GetItem,").unwrap_or(calls),
         "DynamoDB:Query,DynamoDB:PutItem,DynamoDB:TransactWriteItems"
     );
 

@@ -311,14 +311,10 @@ async fn a_batch_the_mapping_gives_up_is_reported_and_redelivered() {
         .queue_url()
         .unwrap_or_default()
         .to_string();
-    let env = s.stack.env_of("NotifyFunction").expect("env");
-    let mut settings = smartpit_notify::Settings::from_vars(&env);
-    settings.failures_queue_url = None;
-    let notifier = smartpit_notify::NotifyFunction::new(
-        &s.sdk(),
-        s.stack.resources_of("NotifyFunction").expect("resources"),
-        settings,
-    );
+    // The notifier's own process, deployed without a failure queue.
+    let notifier = s
+        .functions_with(&["NotifyFunction"], &[("FAILURES_QUEUE_URL", "")])
+        .await;
     set_ses_sender(s, false).await;
     let email = format!("{}@example.jp", unique("goro"));
     let inv = register(s, json!({"email": email}), None).await;
@@ -340,10 +336,15 @@ async fn a_batch_the_mapping_gives_up_is_reported_and_redelivered() {
         streams: aws_sdk_dynamodbstreams::Client::new(&s.sdk()),
         sqs: sqs.clone(),
     };
-    let notifier = std::sync::Arc::new(notifier);
     let handler: smartpit_cli::stack::EventHandler = std::sync::Arc::new(move |ev| {
         let f = notifier.clone();
-        Box::pin(async move { f.handle(ev).await })
+        Box::pin(async move {
+            let out = f
+                .invoke("NotifyFunction", ev.to_string().into_bytes())
+                .await
+                .result?;
+            serde_json::from_slice(&out).map_err(|e| e.to_string())
+        })
     });
     let pump = tokio::spawn(smartpit_cli::streams::pump(clients, mapping, handler));
     // The mapping gives the batch up after its retries: Lambda's record, naming the range.
@@ -429,13 +430,19 @@ async fn bounces_and_complaints_mark_the_notice_and_tell_the_merchant_once() {
     assert_eq!(notice(&sent, "sheet_mail")["status"], "sent", "{sent}");
     let events = s
         .stack
-        .event_handler("MailEventsFunction", &s.sdk())
+        .event_handler("MailEventsFunction", &s.functions)
         .expect("function");
-    let soft = events(ses_event("SoftBounce", "m-soft", &id, "sheet_mail", &pc)).await;
+    let soft = events(ses_event("SoftBounce", "m-soft", &id, "sheet_mail", &pc))
+        .await
+        .expect("invocation");
     assert_eq!(soft["recorded"], 0, "a soft bounce changes nothing: {soft}");
     for _ in 0..2 {
-        events(ses_event("Bounce", "m-1", &id, "sheet_mail", &pc)).await;
-        events(ses_event("Complaint", "m-2", &id, "mobile_mail", &mobile)).await;
+        events(ses_event("Bounce", "m-1", &id, "sheet_mail", &pc))
+            .await
+            .expect("invocation");
+        events(ses_event("Complaint", "m-2", &id, "mobile_mail", &mobile))
+            .await
+            .expect("invocation");
     }
     let now = invoice(s, &id).await;
     let bounced = notice(&now, "sheet_mail");

@@ -314,15 +314,18 @@ async fn copies_of_a_file_reconciled_at_once_settle_each_payment_once() {
     // Written directly, then reconciled by three copies of the function at once (as S3's
     // at-least-once delivery may do), besides the local stack's own run of the put.
     deliver(s, &file, &body).await;
+    // Three deliveries of S3's notification at once, to the function's processes.
     let bucket = s.stack.bucket("SettlementsBucket").expect("bucket");
-    let sdk = s.sdk();
-    let runs = (0..3).map(|_| {
-        let f = s.stack.settlement(&sdk).expect("function");
-        let bucket = bucket.clone();
-        let file = file.clone();
-        async move { f.reconcile(&bucket, &file, chrono::Utc::now()).await }
-    });
-    let results = futures::future::join_all(runs).await;
+    let event = s3_event(&bucket, &file.key());
+    let runs = (0..3).map(|_| s.functions.invoke("SettlementFunction", event.clone()));
+    let results: Vec<Result<Value, String>> = futures::future::join_all(runs)
+        .await
+        .into_iter()
+        .map(|r| {
+            let out: Value = serde_json::from_slice(&r.result?).map_err(|e| e.to_string())?;
+            Ok(out["files"][0].clone())
+        })
+        .collect();
     let mut settled_now = 0;
     for r in &results {
         let v = r.as_ref().expect("reconciled");
@@ -338,10 +341,10 @@ async fn copies_of_a_file_reconciled_at_once_settle_each_payment_once() {
         assert_eq!(invoice(&c, s, id).await["status"], "settled");
     }
     // Once more, counted (docs/ARCHITECTURE.md): everything is settled, so no transaction.
-    let f = s.stack.settlement(&sdk).expect("function");
-    let (again, calls) =
-        smartpit_shared::calls::counted(f.reconcile(&bucket, &file, chrono::Utc::now())).await;
-    assert_eq!(again.expect("reconciled")["already_settled"], 3);
+    let again = s.functions.invoke("SettlementFunction", event).await;
+    let calls = again.calls;
+    let out: Value = serde_json::from_slice(&again.result.expect("reconciled")).expect("json");
+    assert_eq!(out["files"][0]["already_settled"], 3, "{out}");
     assert_eq!(
         calls,
         [
@@ -378,23 +381,38 @@ async fn a_file_that_is_not_one_is_refused_whole_and_reported() {
         ("1", "unparseable")
     );
     assert_eq!(invoice(&c, s, &p.invoices[0]).await["status"], "paid");
-    // Objects that are not settlement files (the reports, stray keys) run nothing.
-    let settlement = s.stack.settlement(&s.sdk()).expect("function");
+    // Run again through the function's process: refused again, reported, nothing settled.
     let bucket = s.stack.bucket("SettlementsBucket").expect("bucket");
-    let (refused, calls) =
-        smartpit_shared::calls::counted(settlement.reconcile(&bucket, &file, chrono::Utc::now()))
-            .await;
-    assert_eq!(refused.expect("reported")["status"], "refused");
-    assert_eq!(calls, ["S3:GetObject", "S3:PutObject", "DynamoDB:PutItem"]);
-    // In the shape S3 sends (AWS's sample event, with this bucket and key).
+    let refused = s
+        .functions
+        .invoke("SettlementFunction", s3_event(&bucket, &file.key()))
+        .await;
+    let out: Value = serde_json::from_slice(&refused.result.expect("reported")).expect("json");
+    assert_eq!(out["files"][0]["status"], "refused", "{out}");
+    assert_eq!(
+        refused.calls,
+        ["S3:GetObject", "S3:PutObject", "DynamoDB:PutItem"]
+    );
+    // Objects that are not settlement files (the reports, stray keys) run nothing.
+    let skipped = s
+        .functions
+        .invoke("SettlementFunction", s3_event(&bucket, &file.report_key()))
+        .await;
+    let out: Value = serde_json::from_slice(&skipped.result.expect("skipped")).expect("json");
+    assert_eq!(out["files"], json!([]));
+    assert_eq!(skipped.calls, Vec::<String>::new());
+}
+
+/// S3's notification of a created object, in the shape S3 sends it (AWS's sample event, with
+/// this bucket and key), as the function's process receives it.
+fn s3_event(bucket: &str, key: &str) -> Vec<u8> {
     let mut event: Value = serde_json::from_str(include_str!(
         "../functions/settlement/fixtures/aws-s3-event.json"
     ))
     .expect("fixture");
     event["Records"][0]["s3"]["bucket"]["name"] = json!(bucket);
-    event["Records"][0]["s3"]["object"]["key"] = json!(file.report_key());
-    let out = settlement.handle(event).await.expect("skipped");
-    assert_eq!(out["files"], json!([]));
+    event["Records"][0]["s3"]["object"]["key"] = json!(key);
+    event.to_string().into_bytes()
 }
 
 /// Registers one invoice for merchant 1 (amount, customer fee) on `number`.
@@ -654,7 +672,7 @@ async fn every_put_of_a_file_is_an_event_the_same_bytes_within_a_second_included
                 let key = r["s3"]["object"]["key"].as_str().unwrap_or_default();
                 record.lock().expect("lock").push(key.to_string());
             }
-            json!({})
+            Ok(json!({}))
         })
     });
     let source = BucketSource {

@@ -25,8 +25,22 @@ pub struct Resources {
     pub key_environment: String,
 }
 
+/// A function's environment, by name.
+pub type Vars = std::collections::BTreeMap<String, String>;
+
 impl Resources {
     pub fn from_env() -> Result<Self, String> {
+        Self::from_vars(&std::env::vars().collect())
+    }
+
+    /// From an environment given whole (the process's, or the one the template gives a
+    /// function, as the local stack builds it).
+    pub fn from_vars(vars: &Vars) -> Result<Self, String> {
+        let var = |name: &str| {
+            vars.get(name)
+                .cloned()
+                .ok_or_else(|| format!("environment variable {name} is not set"))
+        };
         Ok(Resources {
             main_table: var("MAIN_TABLE")?,
             numbers_table: var("NUMBERS_TABLE")?,

@@ -14,6 +14,7 @@ pub mod idempotent;
 pub mod ids;
 pub mod invoice;
 pub mod issuance;
+pub mod lambda;
 pub mod mail_address;
 pub mod money;
 pub mod notice;
@@ -70,6 +71,7 @@ mod layers {
         "http",
         "idempotent",
         "issuance",
+        "lambda",
         "problem",
         "request",
         "routes",

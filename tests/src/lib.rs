@@ -10,7 +10,6 @@ use std::time::Duration;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::Utc;
 use serde_json::Value;
-use smartpit_cli::server::{serve, Router};
 use smartpit_cli::stack::{repo_root, Seeded, Stack};
 use smartpit_shared::db::item::{key, Item};
 use smartpit_shared::issuance::{issue_one, Template};
@@ -23,6 +22,10 @@ pub struct TestStack {
     pub emulator_pid: Option<u32>,
     pub seeded: Seeded,
     pub stack: Stack,
+    /// Every function of the template, running as its own processes.
+    pub functions: smartpit_cli::runtime::Functions,
+    /// Where the function processes' output goes (a file per function).
+    pub function_logs: std::path::PathBuf,
 }
 
 static STACK: OnceLock<TestStack> = OnceLock::new();
@@ -39,35 +42,43 @@ pub fn stack() -> &'static TestStack {
             };
             rt.block_on(async move {
                 let repo = repo_root().expect("repository");
-                let emu = smartpit_cli::emulator::start(&repo, 0, None)
-                    .await
-                    .expect("emulator");
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                let api = tokio::net::TcpListener::bind("127.0.0.1:0")
                     .await
                     .expect("bind");
-                let api = format!("http://{}", listener.local_addr().expect("addr"));
-                // Problem `type` URLs start here, as PUBLIC_BASE_URL makes them on Lambda.
-                smartpit_shared::problem::set_public_base_url(&api);
-                let stack = Stack::new(&repo, &emu.endpoint, &api).expect("template");
-                stack.provision().await.expect("provision");
-                let seeded = stack.seed().await.expect("seed");
-                let router = std::sync::Arc::new(Router::new(
-                    stack.template.clone(),
-                    stack.handlers().expect("handlers"),
-                ));
-                tokio::spawn(serve(listener, router));
-                stack.start_event_sources().expect("event sources");
-                let endpoint = emu.endpoint.clone();
+                // Each function's processes write to a file of their own, read when a test
+                // fails: target/function-logs/<test binary>/<function>.log, afresh each run.
+                let binary = std::env::current_exe()
+                    .ok()
+                    .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+                    .unwrap_or_default();
+                let binary = binary.split('-').next().unwrap_or("tests").to_string();
+                let logs = repo.join("target/function-logs").join(binary);
+                let _ = std::fs::remove_dir_all(&logs);
+                let running = smartpit_cli::stack::start(
+                    &repo,
+                    smartpit_cli::stack::Options {
+                        api,
+                        emulator_port: 0,
+                        emulator_log: None,
+                        logs: smartpit_cli::runtime::Logs::Folder(logs.clone()),
+                    },
+                )
+                .await
+                .unwrap_or_else(|e| panic!("the local stack did not start: {e}"));
                 tx.send(TestStack {
-                    api,
-                    endpoint,
-                    emulator_pid: emu.pid,
-                    seeded,
-                    stack,
+                    api: running.api_url.clone(),
+                    endpoint: running.emulator.endpoint.clone(),
+                    emulator_pid: running.emulator.pid,
+                    seeded: running.seeded.clone(),
+                    stack: Stack::new(&repo, &running.emulator.endpoint, &running.api_url)
+                        .expect("template"),
+                    functions: running.functions.clone(),
+                    function_logs: logs,
                 })
                 .expect("send");
-                // Keep the emulator and the server alive for the life of the process.
-                let _emu = emu;
+                // Keep the emulator, the functions and the server alive for the life of the
+                // process.
+                let _running = running;
                 std::future::pending::<()>().await;
             });
         });
@@ -233,6 +244,57 @@ impl TestStack {
             api: self.api.clone(),
             http: reqwest::Client::new(),
         }
+    }
+
+    /// An API of the test's own in front of new processes of `functions`, their environment
+    /// changed as `env` says (a setting the template fixes otherwise), as a deploy with that
+    /// setting would run them: one instance each. Lives as long as the test's runtime.
+    pub async fn api_with(&self, functions: &[&str], env: &[(&str, &str)]) -> Client {
+        let started = self.functions_with(functions, env).await;
+        let router = std::sync::Arc::new(smartpit_cli::server::Router::new(
+            self.stack.template.clone(),
+            started,
+        ));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let api = format!("http://{}", listener.local_addr().expect("addr"));
+        tokio::spawn(smartpit_cli::server::serve(listener, router));
+        Client {
+            api,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// New processes of `functions` (one instance each), their environment changed as `env`
+    /// says; an empty value removes the variable. Live as long as the test's runtime.
+    pub async fn functions_with(
+        &self,
+        functions: &[&str],
+        env: &[(&str, &str)],
+    ) -> smartpit_cli::runtime::Functions {
+        let configs = self
+            .stack
+            .function_configs(smartpit_cli::runtime::Logs::Folder(
+                self.function_logs.join("api_with"),
+            ))
+            .expect("configs")
+            .into_iter()
+            .filter(|c| functions.contains(&c.name.as_str()))
+            .map(|mut c| {
+                for (k, v) in env {
+                    match v.is_empty() {
+                        true => c.env.remove(*k),
+                        false => c.env.insert(k.to_string(), v.to_string()),
+                    };
+                }
+                c.max_instances = 1;
+                c
+            })
+            .collect();
+        smartpit_cli::runtime::Functions::start(configs)
+            .await
+            .expect("functions")
     }
 }
 

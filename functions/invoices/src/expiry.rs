@@ -49,3 +49,23 @@ impl ExpirySweep {
         json!({"expired": total})
     }
 }
+
+/// What its `main` runs ([`smartpit_shared::lambda::events`]) and the local stack builds.
+impl smartpit_shared::lambda::EventFunction for ExpirySweep {
+    type Event = aws_lambda_events::event::eventbridge::EventBridgeEvent<Value>;
+    type Answer = Value;
+
+    fn configured(
+        sdk: &aws_config::SdkConfig,
+        res: Resources,
+        _vars: &smartpit_shared::config::Vars,
+    ) -> Result<Self, String> {
+        Ok(ExpirySweep::new(sdk, res))
+    }
+
+    async fn on_event(&self, event: Self::Event) -> Result<Self::Answer, String> {
+        // EventBridge's scheduled event: the sweep reads nothing of it but that it is one.
+        let _ = event;
+        Ok(self.handle_at(Value::Null, Utc::now).await)
+    }
+}

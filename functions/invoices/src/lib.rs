@@ -174,3 +174,22 @@ fn contract() -> Response<Body> {
     );
     resp
 }
+
+/// What its `main` runs ([`smartpit_shared::lambda::http`]) and the local stack builds.
+impl smartpit_shared::lambda::HttpFunction for InvoicesFunction {
+    fn configured(
+        sdk: &aws_config::SdkConfig,
+        res: Resources,
+        vars: &smartpit_shared::config::Vars,
+    ) -> Result<Self, String> {
+        Ok(
+            InvoicesFunction::new(sdk, res).with_miss_limit(smartpit_shared::guessing::limit_from(
+                vars.get("MISSES_PER_MINUTE").map(String::as_str),
+            )),
+        )
+    }
+
+    fn serve(&self, req: Request) -> impl std::future::Future<Output = Response<Body>> + Send {
+        self.handle(req)
+    }
+}

@@ -449,3 +449,22 @@ fn tag(name: &str, value: &str) -> Result<aws_sdk_sesv2::types::MessageTag, Fail
         .build()
         .map_err(|e| Failure::Permanent(format!("the mail could not be tagged: {e}")))
 }
+
+/// What its `main` runs ([`smartpit_shared::lambda::events`]) and the local stack builds.
+impl smartpit_shared::lambda::EventFunction for NotifyFunction {
+    type Event = StreamEvent;
+    type Answer = DynamoDbEventResponse;
+
+    fn configured(
+        sdk: &aws_config::SdkConfig,
+        res: Resources,
+        vars: &smartpit_shared::config::Vars,
+    ) -> Result<Self, String> {
+        Ok(NotifyFunction::new(sdk, res, Settings::from_vars(vars)))
+    }
+
+    async fn on_event(&self, event: Self::Event) -> Result<Self::Answer, String> {
+        // A stream batch; the records that failed come back in the answer, retried in order.
+        Ok(self.handle_stream(&event, Utc::now).await)
+    }
+}

@@ -138,6 +138,24 @@ impl MailEvents {
     }
 }
 
+/// What its `main` runs ([`smartpit_shared::lambda::events`]) and the local stack builds.
+impl smartpit_shared::lambda::EventFunction for MailEvents {
+    type Event = SnsEvent;
+    type Answer = Value;
+
+    fn configured(
+        sdk: &aws_config::SdkConfig,
+        res: Resources,
+        _vars: &smartpit_shared::config::Vars,
+    ) -> Result<Self, String> {
+        Ok(MailEvents::new(sdk, res))
+    }
+
+    async fn on_event(&self, event: Self::Event) -> Result<Self::Answer, String> {
+        self.handle_event(&event, Utc::now()).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

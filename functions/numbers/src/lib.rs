@@ -296,3 +296,18 @@ impl IssueJointCards {
         }
     }
 }
+
+/// What its `main` runs ([`smartpit_shared::lambda::http`]) and the local stack builds.
+impl smartpit_shared::lambda::HttpFunction for NumbersFunction {
+    fn configured(
+        sdk: &aws_config::SdkConfig,
+        res: Resources,
+        _vars: &smartpit_shared::config::Vars,
+    ) -> Result<Self, String> {
+        Ok(NumbersFunction::new(sdk, res))
+    }
+
+    fn serve(&self, req: Request) -> impl std::future::Future<Output = Response<Body>> + Send {
+        self.handle(req)
+    }
+}

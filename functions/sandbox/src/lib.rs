@@ -267,3 +267,18 @@ fn chain_of(id: &str) -> Result<ChainPrincipal, Problem> {
         })
         .ok_or_else(|| Problem::of(Code::UnknownStoreChain).with("store_chain", id.to_string()))
 }
+
+/// What its `main` runs ([`smartpit_shared::lambda::http`]) and the local stack builds.
+impl smartpit_shared::lambda::HttpFunction for SandboxFunction {
+    fn configured(
+        sdk: &aws_config::SdkConfig,
+        res: Resources,
+        _vars: &smartpit_shared::config::Vars,
+    ) -> Result<Self, String> {
+        Ok(SandboxFunction::new(sdk, res))
+    }
+
+    fn serve(&self, req: Request) -> impl std::future::Future<Output = Response<Body>> + Send {
+        self.handle(req)
+    }
+}

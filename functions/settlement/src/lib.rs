@@ -397,6 +397,25 @@ impl Outcome {
     }
 }
 
+/// What its `main` runs ([`smartpit_shared::lambda::events`]) and the local stack builds.
+impl smartpit_shared::lambda::EventFunction for SettlementFunction {
+    type Event = S3Event;
+    type Answer = Value;
+
+    fn configured(
+        sdk: &aws_config::SdkConfig,
+        res: Resources,
+        _vars: &smartpit_shared::config::Vars,
+    ) -> Result<Self, String> {
+        Ok(SettlementFunction::new(sdk, res))
+    }
+
+    async fn on_event(&self, event: Self::Event) -> Result<Self::Answer, String> {
+        // An error makes Lambda retry the event (twice), then its failure destination.
+        self.handle_event(&event).await.map_err(|e| e.0)
+    }
+}
+
 #[cfg(test)]
 mod event_tests {
     use super::*;

@@ -291,3 +291,19 @@ fn payment_code(inv: &Invoice) -> String {
         .reissued(inv.reissue())
         .digits()
 }
+
+/// What its `main` runs ([`smartpit_shared::lambda::http`]) and the local stack builds.
+impl smartpit_shared::lambda::HttpFunction for SheetsFunction {
+    fn configured(
+        sdk: &aws_config::SdkConfig,
+        res: Resources,
+        vars: &smartpit_shared::config::Vars,
+    ) -> Result<Self, String> {
+        Ok(SheetsFunction::new(sdk, res)
+            .with_web_number_limit(vars.get("WEB_NUMBERS_PER_MINUTE").map(String::as_str)))
+    }
+
+    fn serve(&self, req: Request) -> impl std::future::Future<Output = Response<Body>> + Send {
+        self.handle(req)
+    }
+}

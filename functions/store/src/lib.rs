@@ -331,3 +331,22 @@ fn check_not_stale(code: &PaymentCode, inv: &Invoice) -> Result<(), Problem> {
         inv.due_date
     )))
 }
+
+/// What its `main` runs ([`smartpit_shared::lambda::http`]) and the local stack builds.
+impl smartpit_shared::lambda::HttpFunction for StoreFunction {
+    fn configured(
+        sdk: &aws_config::SdkConfig,
+        res: Resources,
+        vars: &smartpit_shared::config::Vars,
+    ) -> Result<Self, String> {
+        Ok(
+            StoreFunction::new(sdk, res).with_miss_limit(guessing::limit_from(
+                vars.get("MISSES_PER_MINUTE").map(String::as_str),
+            )),
+        )
+    }
+
+    fn serve(&self, req: Request) -> impl std::future::Future<Output = Response<Body>> + Send {
+        self.handle(req)
+    }
+}

@@ -326,3 +326,18 @@ impl WebhookApi {
         Ok(web::json(StatusCode::ACCEPTED, &view))
     }
 }
+
+/// What its `main` runs ([`smartpit_shared::lambda::http`]) and the local stack builds.
+impl smartpit_shared::lambda::HttpFunction for WebhookApi {
+    fn configured(
+        sdk: &aws_config::SdkConfig,
+        res: Resources,
+        vars: &smartpit_shared::config::Vars,
+    ) -> Result<Self, String> {
+        Ok(WebhookApi::new(sdk, res, crate::Settings::from_vars(vars)?))
+    }
+
+    fn serve(&self, req: Request) -> impl std::future::Future<Output = Response<Body>> + Send {
+        self.handle(req)
+    }
+}

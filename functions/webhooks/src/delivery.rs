@@ -317,6 +317,28 @@ fn without_url(e: &reqwest::Error) -> String {
     }
 }
 
+/// What its `main` runs ([`smartpit_shared::lambda::events`]) and the local stack builds.
+impl smartpit_shared::lambda::EventFunction for WebhookDelivery {
+    type Event = DeliveryEvent;
+    type Answer = Value;
+
+    fn configured(
+        sdk: &aws_config::SdkConfig,
+        res: Resources,
+        vars: &smartpit_shared::config::Vars,
+    ) -> Result<Self, String> {
+        Ok(WebhookDelivery::new(
+            sdk,
+            res,
+            crate::Settings::from_vars(vars)?,
+        ))
+    }
+
+    async fn on_event(&self, event: Self::Event) -> Result<Self::Answer, String> {
+        Ok(self.handle_event(&event, Utc::now).await)
+    }
+}
+
 #[cfg(test)]
 mod event_tests {
     use super::*;

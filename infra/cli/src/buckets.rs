@@ -68,10 +68,10 @@ pub async fn feed(sqs: aws_sdk_sqs::Client, url: String, source: BucketSource, f
                         .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
                         .and_then(|n| n.parse().ok())
                         .unwrap_or(1);
-                    match reply.get("errorMessage") {
-                        None => true,
-                        Some(_) => {
-                            tracing::warn!(function = %function, attempt = tries, reply = %reply, "bucket event failed");
+                    match reply {
+                        Ok(_) => true,
+                        Err(e) => {
+                            tracing::warn!(function = %function, attempt = tries, error = %e, "bucket event failed");
                             tries >= TRIES
                         }
                     }

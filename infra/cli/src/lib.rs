@@ -1,5 +1,6 @@
 //! The operator's command and the local stack.
 
+pub mod apigw;
 pub mod buckets;
 pub mod cards;
 pub mod contract;
@@ -11,6 +12,7 @@ pub mod openapi;
 pub mod provision;
 pub mod queues;
 pub mod redeliver;
+pub mod runtime;
 pub mod server;
 pub mod smoke;
 pub mod stack;

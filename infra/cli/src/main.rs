@@ -1,13 +1,11 @@
 //! `smartpit`: the local stack (`dev`) and the operator's commands.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use smartpit_cli::provision::bucket_name;
-use smartpit_cli::server::{serve, Router};
 use smartpit_cli::stack::{repo_root, s3_client, Stack, StackFile};
-use smartpit_cli::{cards, emulator, onboard};
+use smartpit_cli::{cards, onboard};
 
 #[derive(Parser)]
 #[command(
@@ -349,18 +347,24 @@ async fn run(cli: Cli) -> Result<(), String> {
                 ));
             }
             eprintln!("repository: {}", repo.display());
-            let emu =
-                emulator::start(&repo, emulator_port, Some(&dir.join("emulator.log"))).await?;
-            let api_url = format!("http://127.0.0.1:{port}");
-            // Problem `type` URLs start here, as PUBLIC_BASE_URL makes them on Lambda.
-            smartpit_shared::problem::set_public_base_url(&api_url);
-            let stack = Stack::new(&repo, &emu.endpoint, &api_url)?;
-            stack.provision().await?;
-            let seeded = stack.seed().await?;
+            eprintln!(
+                "starting the emulator and every function of the template as its own processes"
+            );
+            let running = smartpit_cli::stack::start(
+                &repo,
+                smartpit_cli::stack::Options {
+                    api: listener,
+                    emulator_port,
+                    emulator_log: Some(dir.join("emulator.log")),
+                    logs: smartpit_cli::runtime::Logs::Stderr,
+                },
+            )
+            .await?;
+            let seeded = &running.seeded;
             let file = StackFile {
                 repository: repo.display().to_string(),
-                api_url: api_url.clone(),
-                aws_endpoint_url: emu.endpoint.clone(),
+                api_url: running.api_url.clone(),
+                aws_endpoint_url: running.emulator.endpoint.clone(),
                 merchants: &seeded.merchants,
                 store_chains: &seeded.store_chains,
                 cards: &seeded.cards,
@@ -372,20 +376,26 @@ async fn run(cli: Cli) -> Result<(), String> {
             let partial = dir.join("stack.json.partial");
             std::fs::write(&partial, format!("{text}\n")).map_err(|e| e.to_string())?;
             std::fs::rename(&partial, &stack_json).map_err(|e| e.to_string())?;
+            println!("function processes (the binaries cargo built, under the Runtime API):");
+            for p in running.functions.processes() {
+                println!(
+                    "  {:<26} pid {:<7} {}",
+                    p.function,
+                    p.pid,
+                    p.binary.display()
+                );
+            }
             print_welcome(&file);
-            let router = Arc::new(Router::new(stack.template.clone(), stack.handlers()?));
-            stack.start_event_sources()?;
             // Ctrl-C or a plain `kill` (SIGTERM) both stop it cleanly.
             let mut term =
                 tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
                     .map_err(|e| e.to_string())?;
             tokio::select! {
-                _ = serve(listener, router) => {}
                 _ = tokio::signal::ctrl_c() => println!("\nstopped"),
                 _ = term.recv() => println!("stopped (SIGTERM)"),
             }
             let _ = std::fs::remove_file(&stack_json);
-            drop(emu);
+            drop(running);
             Ok(())
         }
         Command::Mail { endpoint, to } => {

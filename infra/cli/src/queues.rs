@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use aws_sdk_sqs::types::MessageSystemAttributeName;
 use serde_json::{json, Value};
 
 use crate::stack::EventHandler;
@@ -23,9 +24,7 @@ pub(crate) async fn receive(
         .queue_url(url)
         .max_number_of_messages(i32::try_from(max).unwrap_or(10))
         .visibility_timeout(visible_after)
-        .message_system_attribute_names(
-            aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount,
-        )
+        .message_system_attribute_names(MessageSystemAttributeName::All)
         .wait_time_seconds(0)
         .send()
         .await;
@@ -58,10 +57,24 @@ pub async fn poll(sqs: aws_sdk_sqs::Client, url: String, batch: usize, function:
         let records: Vec<Value> = messages
             .iter()
             .map(|m| {
+                let attribute = |name: MessageSystemAttributeName| {
+                    m.attributes()
+                        .and_then(|a| a.get(&name))
+                        .cloned()
+                        .unwrap_or_default()
+                };
                 json!({
                     "messageId": m.message_id(),
                     "receiptHandle": m.receipt_handle(),
                     "body": m.body(),
+                    "attributes": {
+                        "ApproximateReceiveCount": attribute(MessageSystemAttributeName::ApproximateReceiveCount),
+                        "SentTimestamp": attribute(MessageSystemAttributeName::SentTimestamp),
+                        "SenderId": attribute(MessageSystemAttributeName::SenderId),
+                        "ApproximateFirstReceiveTimestamp": attribute(MessageSystemAttributeName::ApproximateFirstReceiveTimestamp),
+                    },
+                    "messageAttributes": {},
+                    "md5OfBody": m.md5_of_body(),
                     "eventSource": "aws:sqs",
                     "eventSourceARN": arn,
                     "awsRegion": crate::stack::LOCAL_REGION,
@@ -72,7 +85,14 @@ pub async fn poll(sqs: aws_sdk_sqs::Client, url: String, batch: usize, function:
         let sqs = sqs.clone();
         let url = url.clone();
         tokio::spawn(async move {
-            let reply = f(json!({"Records": records})).await;
+            let reply = match f(json!({"Records": records})).await {
+                Ok(reply) => reply,
+                // A function error: the whole batch comes back after the visibility time-out.
+                Err(e) => {
+                    tracing::warn!(error = %e, "queue batch failed");
+                    return;
+                }
+            };
             let failed: Vec<&str> = reply["batchItemFailures"]
                 .as_array()
                 .map(|l| {

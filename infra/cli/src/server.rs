@@ -1,10 +1,10 @@
-//! Serves the template's routes on a local port through the functions' own handlers, turning
-//! each HTTP request into the `lambda_http::Request` API Gateway would hand the function.
+//! Serves the template's routes on a local port as API Gateway's HTTP API does: each request
+//! matched to its route, turned into the payload format 2.0 event (`crate::apigw`) and handed to
+//! the route's function process (`crate::runtime`); each answer checked against the contract.
 
 use smartpit_shared::Code;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::convert::Infallible;
-use std::str::FromStr;
 use std::sync::Arc;
 
 use http_body_util::{BodyExt, Full, Limited};
@@ -12,12 +12,11 @@ use hyper::body::{Bytes, Incoming};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use lambda_http::aws_lambda_events::query_map::QueryMap;
-use lambda_http::{Body, RequestExt};
+use lambda_http::Body;
 use smartpit_shared::Problem;
 use tokio::net::TcpListener;
 
-use crate::stack::Handler;
+use crate::runtime::Functions;
 use smartpit_shared::routes::Routes;
 
 use crate::template::Template;
@@ -29,14 +28,12 @@ pub struct Router {
     template: Template,
     /// The template's routes, matched as API Gateway does (to their index in `template.routes`).
     api: Routes<usize>,
-    handlers: BTreeMap<String, Handler>,
-    guards: BTreeMap<String, smartpit_shared::calls::Guard>,
+    functions: Functions,
     contract: crate::contract::Contract,
 }
 
 impl Router {
-    pub fn new(template: Template, handlers: BTreeMap<String, Handler>) -> Self {
-        let guards = crate::iam::guards(&template);
+    pub fn new(template: Template, functions: Functions) -> Self {
         // Built into the binary and tested, so it always loads; an empty document would refuse
         // every answer, which no test would miss.
         let contract = crate::contract::Contract::load().unwrap_or_else(|e| {
@@ -51,8 +48,7 @@ impl Router {
         Router {
             api,
             template,
-            handlers,
-            guards,
+            functions,
             contract,
         }
     }
@@ -79,40 +75,29 @@ impl Router {
             // API Gateway's own answers: 404, or 405 with `Allow` (RFC 9110).
             Err(miss) => return to_hyper(miss.problem().into_response()),
         };
-        let Some(handler) = self.handlers.get(&route.function) else {
-            return to_hyper(
-                Problem::internal(&format!("no handler for {}", route.function)).into_response(),
-            );
-        };
-        let query = parts
-            .uri
-            .query()
-            .map(|q| QueryMap::from_str(q).unwrap_or_default())
-            .unwrap_or_default();
-        let body = if bytes.is_empty() {
-            Body::Empty
-        } else {
-            match String::from_utf8(bytes.to_vec()) {
-                Ok(text) => Body::Text(text),
-                Err(e) => Body::Binary(e.into_bytes()),
+        let event = crate::apigw::event(&crate::apigw::Incoming {
+            parts: &parts,
+            body: &bytes,
+            route_key: format!("{} {}", route.method, route.path),
+            path_parameters: &params,
+            peer,
+        });
+        // The function's own process, through the Runtime API; the AWS calls it made, in
+        // order, come back for the tests' round-trip counts.
+        let invoked = self
+            .functions
+            .invoke(&route.function, event.to_string().into_bytes())
+            .await;
+        let mut resp = match invoked.result.map(|answer| crate::apigw::response(&answer)) {
+            Ok(Ok(resp)) => resp,
+            Ok(Err(e)) => {
+                self.functions
+                    .note(&route.function, &format!("integration failed: {e}"));
+                crate::apigw::internal_error()
             }
+            // Logged by the runtime.
+            Err(_) => crate::apigw::internal_error(),
         };
-        let context = request_context(&route.method, &route.path, &path, peer);
-        let request = lambda_http::Request::from_parts(parts, body)
-            .with_path_parameters(params)
-            .with_query_string_parameters(query);
-        let request = match context {
-            Some(c) => request.with_request_context(c),
-            None => request,
-        };
-        // Every AWS call the request made, in order, for the tests' round-trip counts.
-        // Checked against the function's role, as AWS would.
-        let served = smartpit_shared::calls::counted(handler(request));
-        let (resp, calls) = match self.guards.get(&route.function) {
-            Some(guard) => smartpit_shared::calls::guarded(guard.clone(), served).await,
-            None => served.await,
-        };
-        let mut resp = to_hyper(resp);
         let body = resp.body().clone().into_inner().unwrap_or_default();
         if let Err(e) = self.contract.check(
             route.method.as_str(),
@@ -135,34 +120,11 @@ impl Router {
                     .into_response(),
             );
         }
-        if let Ok(v) = hyper::header::HeaderValue::from_str(&calls.join(",")) {
+        if let Ok(v) = hyper::header::HeaderValue::from_str(&invoked.calls.join(",")) {
             resp.headers_mut().insert("x-local-aws-calls", v);
         }
         resp
     }
-}
-
-/// The HTTP API's request context, as API Gateway fills it: the route key, and the client's
-/// address (the connection's peer; API Gateway takes it from the TCP connection too, never
-/// from a header the client could write).
-fn request_context(
-    method: &str,
-    route: &str,
-    path: &str,
-    peer: std::net::SocketAddr,
-) -> Option<lambda_http::request::RequestContext> {
-    let context = serde_json::json!({
-        "routeKey": format!("{method} {route}"),
-        "accountId": crate::provision::LOCAL_ACCOUNT,
-        "stage": "$default",
-        "requestId": smartpit_shared::ids::base32(&smartpit_shared::ids::random_bytes::<10>()),
-        "timeEpoch": chrono::Utc::now().timestamp_millis(),
-        "http": {"method": method, "path": path, "protocol": "HTTP/1.1",
-                 "sourceIp": peer.ip().to_string()},
-    });
-    serde_json::from_value(context)
-        .ok()
-        .map(lambda_http::request::RequestContext::ApiGatewayV2)
 }
 
 fn to_hyper(resp: lambda_http::Response<Body>) -> hyper::Response<Full<Bytes>> {

@@ -8,7 +8,6 @@ use std::sync::Arc;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use chrono::Utc;
 use futures::future::BoxFuture;
-use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 use smartpit_shared::auth::Merchant;
 use smartpit_shared::config::Resources;
@@ -18,11 +17,13 @@ use smartpit_shared::{Db, NumberKind, SmartPitNumber};
 use crate::provision::{self, resolve_ref};
 use crate::template::{ref_target, Template};
 
-pub type Handler = Arc<dyn Fn(Request) -> BoxFuture<'static, Response<Body>> + Send + Sync>;
-
-/// A function fed events (a stream, a queue, a schedule): the event in, its reply out.
-pub type EventHandler =
-    Arc<dyn Fn(serde_json::Value) -> BoxFuture<'static, serde_json::Value> + Send + Sync>;
+/// A function fed events (a stream, a queue, a schedule): the event in, its reply out, or the
+/// invocation's error (Lambda's function error: the whole batch failed).
+pub type EventHandler = Arc<
+    dyn Fn(serde_json::Value) -> BoxFuture<'static, Result<serde_json::Value, String>>
+        + Send
+        + Sync,
+>;
 
 /// The region the local stack claims to be in.
 pub const LOCAL_REGION: &str = "ap-northeast-1";
@@ -61,6 +62,63 @@ pub async fn bench_stack() -> Result<(crate::emulator::Emulator, Stack), String>
     Ok((emu, stack))
 }
 
+/// How to start a whole local stack.
+pub struct Options {
+    /// The API's listener (bound first, so a busy port is said before anything starts).
+    pub api: tokio::net::TcpListener,
+    /// The emulator's port (0: any free one) and where its request log goes.
+    pub emulator_port: u16,
+    pub emulator_log: Option<PathBuf>,
+    /// Where the function processes' output goes.
+    pub logs: crate::runtime::Logs,
+}
+
+/// A running local stack: the emulator, the template's resources with the demo data, every
+/// function as its own processes, their event sources, and the API. It stops when dropped.
+pub struct Running {
+    pub emulator: crate::emulator::Emulator,
+    pub stack: Stack,
+    pub functions: crate::runtime::Functions,
+    pub seeded: Seeded,
+    pub api_url: String,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+/// Starts the whole local stack from the checkout at `repo`: the one start of `make dev`, the
+/// tests' harness and the benches.
+pub async fn start(repo: &Path, opts: Options) -> Result<Running, String> {
+    let emulator =
+        crate::emulator::start(repo, opts.emulator_port, opts.emulator_log.as_deref()).await?;
+    let addr = opts.api.local_addr().map_err(|e| e.to_string())?;
+    let api_url = format!("http://{addr}");
+    // Problem `type` URLs start here, as PUBLIC_BASE_URL makes them on Lambda.
+    smartpit_shared::problem::set_public_base_url(&api_url);
+    let stack = Stack::new(repo, &emulator.endpoint, &api_url)?;
+    stack.provision().await?;
+    let seeded = stack.seed().await?;
+    let functions = stack.start_functions(opts.logs).await?;
+    let router = Arc::new(crate::server::Router::new(
+        stack.template.clone(),
+        functions.clone(),
+    ));
+    let server = tokio::spawn(crate::server::serve(opts.api, router));
+    stack.start_event_sources(&functions)?;
+    Ok(Running {
+        emulator,
+        stack,
+        functions,
+        seeded,
+        api_url,
+        server,
+    })
+}
+
 pub fn s3_client(sdk: &SdkConfig) -> aws_sdk_s3::Client {
     let conf = aws_sdk_s3::config::Builder::from(sdk)
         .force_path_style(true)
@@ -90,6 +148,8 @@ pub fn repo_root() -> Result<PathBuf, String> {
 }
 
 pub struct Stack {
+    /// The checkout the stack runs from (its template, layers and binaries).
+    pub repo: PathBuf,
     pub template: Template,
     pub sdk: SdkConfig,
     pub endpoint: String,
@@ -102,6 +162,7 @@ pub struct Stack {
 impl Stack {
     pub fn new(repo: &Path, endpoint: &str, api_url: &str) -> Result<Self, String> {
         Ok(Stack {
+            repo: repo.to_path_buf(),
             template: Template::load(&repo.join("infra/template.yaml"))?,
             sdk: local_sdk_config(endpoint),
             endpoint: endpoint.to_string(),
@@ -171,138 +232,155 @@ impl Stack {
         })
     }
 
-    /// The handler of each function the template declares, built as its Lambda `main` would.
-    pub fn handlers(&self) -> Result<BTreeMap<String, Handler>, String> {
-        let mut out: BTreeMap<String, Handler> = BTreeMap::new();
-        for function in self.template.function_env.keys() {
-            let res = self.resources_of(function)?;
-            let handler: Handler = match function.as_str() {
-                "InvoicesFunction" => {
-                    let f = Arc::new(
-                        smartpit_invoices::InvoicesFunction::new(&self.sdk, res)
-                            .with_miss_limit(self.miss_limit(function)?),
-                    );
-                    Arc::new(move |req| {
-                        let f = f.clone();
-                        Box::pin(async move { f.handle(req).await })
-                    })
-                }
-                "StoreFunction" => {
-                    let f = Arc::new(
-                        smartpit_store::StoreFunction::new(&self.sdk, res)
-                            .with_miss_limit(self.miss_limit(function)?),
-                    );
-                    Arc::new(move |req| {
-                        let f = f.clone();
-                        Box::pin(async move { f.handle(req).await })
-                    })
-                }
-                "NumbersFunction" => {
-                    let f = Arc::new(smartpit_numbers::NumbersFunction::new(&self.sdk, res));
-                    Arc::new(move |req| {
-                        let f = f.clone();
-                        Box::pin(async move { f.handle(req).await })
-                    })
-                }
-                "SandboxFunction" => {
-                    let f = Arc::new(smartpit_sandbox::SandboxFunction::new(&self.sdk, res));
-                    Arc::new(move |req| {
-                        let f = f.clone();
-                        Box::pin(async move { f.handle(req).await })
-                    })
-                }
-                "SheetsFunction" => {
-                    let limit = self.env_of("SheetsFunction")?;
-                    let f = Arc::new(
-                        smartpit_sheets::SheetsFunction::new(&self.sdk, res).with_web_number_limit(
-                            limit.get("WEB_NUMBERS_PER_MINUTE").map(String::as_str),
-                        ),
-                    );
-                    Arc::new(move |req| {
-                        let f = f.clone();
-                        Box::pin(async move { f.handle(req).await })
-                    })
-                }
-                "WebhookApiFunction" => {
-                    let f = Arc::new(smartpit_webhooks::api::WebhookApi::new(
-                        &self.sdk,
-                        res,
-                        self.webhook_settings(function)?,
-                    ));
-                    Arc::new(move |req| {
-                        let f = f.clone();
-                        Box::pin(async move { f.handle(req).await })
-                    })
-                }
-                // Fed by streams, queues and schedules, not by HTTP: see `start_event_sources`.
-                "NotifyFunction"
-                | "WebhookDeliveryFunction"
-                | "ExpiryFunction"
-                | "SettlementFunction"
-                | "MailEventsFunction" => continue,
-                other => {
-                    return Err(format!(
-                        "the template names {other}, which the local stack does not know"
-                    ))
-                }
+    /// Where cargo put the functions' binaries: `SMARTPIT_FUNCTION_BINARIES`, else the debug
+    /// build of the checkout (`CARGO_TARGET_DIR` if set). `make dev` and `make test` build them.
+    pub fn binaries_dir(&self) -> PathBuf {
+        if let Some(dir) = std::env::var_os("SMARTPIT_FUNCTION_BINARIES") {
+            return PathBuf::from(dir);
+        }
+        std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| self.repo.join("target"))
+            .join("debug")
+    }
+
+    /// A path under `/opt` as Lambda mounts the function's layers there: the file in the
+    /// layer's content folder (`ContentUri`, as `make font-layer` fills it).
+    fn layer_path(&self, function: &str, path: &str) -> Result<Option<String>, String> {
+        let Some(rest) = path.strip_prefix("/opt/") else {
+            return Ok(None);
+        };
+        let layers = self
+            .template
+            .functions
+            .get(function)
+            .map(|f| f.layers.clone())
+            .unwrap_or_default();
+        for layer in &layers {
+            let Some(uri) = self.template.layers.get(layer) else {
+                continue;
             };
-            out.insert(function.clone(), handler);
+            let file = self.repo.join("infra").join(uri).join(rest);
+            if file.exists() {
+                return Ok(Some(file.display().to_string()));
+            }
+        }
+        Err(format!(
+            "{function}: {path} is in none of its layers ({}); build them first (make font-layer)",
+            layers.join(", ")
+        ))
+    }
+
+    /// A function's variables as the stack gives them: the template's, `!Ref`s resolved to
+    /// the local resources, `/opt` paths to its layers' folders; webhooks may go to
+    /// `http://127.0.0.1` (the local stack's one departure, for the tests' receivers).
+    pub fn function_env(&self, function: &str) -> Result<BTreeMap<String, String>, String> {
+        let mut env = self.env_of(function)?;
+        for value in env.values_mut() {
+            if let Some(local) = self.layer_path(function, value)? {
+                *value = local;
+            }
+        }
+        if self.loopback_webhooks && env.contains_key("WEBHOOK_ALLOW_LOOPBACK") {
+            env.insert("WEBHOOK_ALLOW_LOOPBACK".into(), "true".into());
+        }
+        Ok(env)
+    }
+
+    /// How the stack runs each function of the template: its binary, and the environment
+    /// Lambda would give it (the template's variables resolved to the local resources, the
+    /// reserved `AWS_LAMBDA_*` variables, local credentials, nothing of the stack's own).
+    pub fn function_configs(
+        &self,
+        logs: crate::runtime::Logs,
+    ) -> Result<Vec<crate::runtime::FunctionConfig>, String> {
+        let mut guards = crate::iam::guards(&self.template);
+        let bin = self.binaries_dir();
+        let mut out = Vec::new();
+        for (name, spec) in &self.template.functions {
+            let mut env = self.function_env(name)?;
+            let binary = bin.join(&spec.binary);
+            for (k, v) in [
+                ("AWS_LAMBDA_FUNCTION_NAME", name.clone()),
+                ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".into()),
+                (
+                    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+                    spec.memory_mb.to_string(),
+                ),
+                ("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{name}")),
+                ("AWS_REGION", LOCAL_REGION.into()),
+                ("AWS_DEFAULT_REGION", LOCAL_REGION.into()),
+                ("AWS_ACCESS_KEY_ID", "local".into()),
+                ("AWS_SECRET_ACCESS_KEY", "local".into()),
+                ("AWS_SESSION_TOKEN", "local".into()),
+                ("AWS_EC2_METADATA_DISABLED", "true".into()),
+                ("AWS_CONFIG_FILE", "/dev/null".into()),
+                ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null".into()),
+                ("_HANDLER", "bootstrap".into()),
+                ("LAMBDA_TASK_ROOT", bin.display().to_string()),
+                ("TZ", ":UTC".into()),
+                ("LANG", "en_US.UTF-8".into()),
+                ("PATH", "/usr/local/bin:/usr/bin:/bin".into()),
+            ] {
+                env.insert(k.to_string(), v);
+            }
+            let http = self.template.routes.iter().any(|r| &r.function == name);
+            out.push(crate::runtime::FunctionConfig {
+                name: name.clone(),
+                binary,
+                env,
+                timeout: std::time::Duration::from_secs(spec.timeout_seconds),
+                min_instances: 1,
+                // Enough for the tests' copies sent at once to run at once, as on Lambda.
+                max_instances: if http { 8 } else { 4 },
+                guard: guards.remove(name),
+                upstream: self.endpoint.clone(),
+                logs: logs.clone(),
+            });
         }
         Ok(out)
     }
 
-    /// The notifier as its Lambda `main` builds it, from the template's environment, on `sdk`
-    /// (the stack's own, or a caller's: an HTTP client's pooled connections belong to the
-    /// runtime that opened them, so a test runtime brings its own).
+    /// Starts every function of the template as its own processes.
+    pub async fn start_functions(
+        &self,
+        logs: crate::runtime::Logs,
+    ) -> Result<crate::runtime::Functions, String> {
+        crate::runtime::Functions::start(self.function_configs(logs)?).await
+    }
+
+    /// A function built in this process exactly as its `main` builds it (its crate's
+    /// `configured`, from the environment the stack gives its processes), on `sdk` (an HTTP
+    /// client's pooled connections belong to the runtime that opened them, so a test runtime
+    /// brings its own). Only for tests that move a clock a process cannot be given.
+    pub fn in_process<F: smartpit_shared::lambda::EventFunction>(
+        &self,
+        function: &str,
+        sdk: &SdkConfig,
+    ) -> Result<F, String> {
+        let vars = self.function_env(function)?;
+        F::configured(sdk, Resources::from_vars(&vars)?, &vars)
+    }
+
+    /// The notifier, in this process (see `in_process`).
     pub fn notifier(&self, sdk: &SdkConfig) -> Result<smartpit_notify::NotifyFunction, String> {
-        let env = self.env_of("NotifyFunction")?;
-        Ok(smartpit_notify::NotifyFunction::new(
-            sdk,
-            self.resources_of("NotifyFunction")?,
-            smartpit_notify::Settings::from_vars(&env),
-        ))
+        self.in_process("NotifyFunction", sdk)
     }
 
-    /// The webhook functions' settings: the template's environment, except that the local
-    /// stack allows `http://127.0.0.1:*` endpoints when `loopback_webhooks` says so (an
-    /// explicit stack setting; the template never does).
-    pub fn webhook_settings(&self, function: &str) -> Result<smartpit_webhooks::Settings, String> {
-        let mut env = self.env_of(function)?;
-        if self.loopback_webhooks {
-            env.insert("WEBHOOK_ALLOW_LOOPBACK".into(), "true".into());
-        }
-        smartpit_webhooks::Settings::from_vars(&env)
-    }
-
-    /// The webhook delivery function as its Lambda `main` builds it, on `sdk`.
+    /// The webhook delivery function, in this process (see `in_process`).
     pub fn webhook_delivery(
         &self,
         sdk: &SdkConfig,
     ) -> Result<smartpit_webhooks::delivery::WebhookDelivery, String> {
-        Ok(smartpit_webhooks::delivery::WebhookDelivery::new(
-            sdk,
-            self.resources_of("WebhookDeliveryFunction")?,
-            self.webhook_settings("WebhookDeliveryFunction")?,
-        ))
+        self.in_process("WebhookDeliveryFunction", sdk)
     }
 
-    /// A function's `MISSES_PER_MINUTE`, as the template sets it.
-    fn miss_limit(&self, function: &str) -> Result<i64, String> {
-        let env = self.env_of(function)?;
-        Ok(smartpit_shared::guessing::limit_from(
-            env.get("MISSES_PER_MINUTE").map(String::as_str),
-        ))
-    }
-
-    /// The settlement function as its Lambda `main` builds it, on `sdk`.
+    /// The settlement function, in this process (`smartpit settlement run` on a local stack).
     pub fn settlement(
         &self,
         sdk: &SdkConfig,
     ) -> Result<smartpit_settlement::SettlementFunction, String> {
-        Ok(smartpit_settlement::SettlementFunction::new(
-            sdk,
-            self.resources_of("SettlementFunction")?,
-        ))
+        self.in_process("SettlementFunction", sdk)
     }
 
     /// The local name of a bucket the template defines.
@@ -311,87 +389,52 @@ impl Stack {
             .ok_or_else(|| format!("no bucket {logical} in the template"))
     }
 
-    /// The handler of a function fed events, built on `sdk`, its calls checked against the
-    /// function's role as AWS would.
-    pub fn event_handler(&self, function: &str, sdk: &SdkConfig) -> Result<EventHandler, String> {
-        let inner = self.unguarded_event_handler(function, sdk)?;
-        let Some(guard) = crate::iam::guards(&self.template).remove(function) else {
-            return Ok(inner);
-        };
-        Ok(Arc::new(move |ev| {
-            let inner = inner.clone();
-            let guard = guard.clone();
-            Box::pin(async move { smartpit_shared::calls::guarded(guard, inner(ev)).await })
-        }))
-    }
-
-    fn unguarded_event_handler(
+    /// A function fed events, through its processes: the event in, its answer out, or the
+    /// invocation's error. A `batchItemFailures` answer counts only where the template's
+    /// mappings report partial batch failures, as on Lambda.
+    pub fn event_handler(
         &self,
         function: &str,
-        sdk: &SdkConfig,
+        functions: &crate::runtime::Functions,
     ) -> Result<EventHandler, String> {
-        Ok(match function {
-            "NotifyFunction" => {
-                let f = Arc::new(self.notifier(sdk)?);
-                Arc::new(move |ev| {
-                    let f = f.clone();
-                    Box::pin(async move { f.handle(ev).await })
-                })
-            }
-            "ExpiryFunction" => {
-                let f = Arc::new(smartpit_invoices::expiry::ExpirySweep::new(
-                    sdk,
-                    self.resources_of("ExpiryFunction")?,
-                ));
-                Arc::new(move |ev| {
-                    let f = f.clone();
-                    Box::pin(async move { f.handle(ev).await })
-                })
-            }
-            "MailEventsFunction" => {
-                let f = Arc::new(smartpit_notify::mail_events::MailEvents::new(
-                    sdk,
-                    self.resources_of("MailEventsFunction")?,
-                ));
-                Arc::new(move |ev| {
-                    let f = f.clone();
-                    Box::pin(async move {
-                        match f.handle(ev).await {
-                            Ok(v) => v,
-                            Err(e) => serde_json::json!({"errorMessage": e}),
-                        }
-                    })
-                })
-            }
-            "SettlementFunction" => {
-                let f = Arc::new(self.settlement(sdk)?);
-                Arc::new(move |ev| {
-                    let f = f.clone();
-                    Box::pin(async move {
-                        match f.handle(ev).await {
-                            Ok(v) => v,
-                            Err(e) => serde_json::json!({"errorMessage": e.0}),
-                        }
-                    })
-                })
-            }
-            "WebhookDeliveryFunction" => {
-                let f = Arc::new(self.webhook_delivery(sdk)?);
-                Arc::new(move |ev| {
-                    let f = f.clone();
-                    Box::pin(async move { f.handle(ev).await })
-                })
-            }
-            other => return Err(format!("no local event consumer for {other}")),
-        })
+        let reports = self
+            .template
+            .functions
+            .get(function)
+            .ok_or_else(|| format!("no function {function} in the template"))?
+            .reports_batch_failures;
+        let functions = functions.clone();
+        let name = function.to_string();
+        Ok(Arc::new(move |event| {
+            let functions = functions.clone();
+            let name = name.clone();
+            Box::pin(async move {
+                let invoked = functions
+                    .invoke(&name, event.to_string().into_bytes())
+                    .await;
+                let answer = invoked.result?;
+                let mut reply: serde_json::Value = if answer.is_empty() {
+                    serde_json::Value::Null
+                } else {
+                    serde_json::from_slice(&answer)
+                        .map_err(|e| format!("{name} answered something that is not JSON: {e}"))?
+                };
+                if !reports {
+                    if let Some(o) = reply.as_object_mut() {
+                        o.remove("batchItemFailures");
+                    }
+                }
+                Ok(reply)
+            })
+        }))
     }
 
     /// Runs every event source the template gives a function, as Lambda would: table streams
     /// (batch size, bounded retries, bisection, on-failure queue), queues (each received batch
     /// handled on its own, concurrently), schedules and bucket notifications.
-    pub fn start_event_sources(&self) -> Result<(), String> {
+    pub fn start_event_sources(&self, functions: &crate::runtime::Functions) -> Result<(), String> {
         for (table, source) in &self.template.streams {
-            let f = self.event_handler(&source.function, &self.sdk)?;
+            let f = self.event_handler(&source.function, functions)?;
             let mapping = crate::streams::Mapping {
                 function: source.function.clone(),
                 table: provision::table_name(table),
@@ -415,14 +458,14 @@ impl Stack {
             });
         }
         for (queue, source) in &self.template.queue_sources {
-            let f = self.event_handler(&source.function, &self.sdk)?;
+            let f = self.event_handler(&source.function, functions)?;
             let sqs = aws_sdk_sqs::Client::new(&self.sdk);
             let url = provision::queue_url(&self.endpoint, queue);
             let batch = source.batch_size.clamp(1, 10);
             tokio::spawn(crate::queues::poll(sqs, url, batch, f));
         }
         for (bucket, source) in &self.template.bucket_sources {
-            let f = self.event_handler(&source.function, &self.sdk)?;
+            let f = self.event_handler(&source.function, functions)?;
             tokio::spawn(crate::buckets::watch(
                 s3_client(&self.sdk),
                 aws_sdk_sqs::Client::new(&self.sdk),
@@ -432,7 +475,7 @@ impl Stack {
             ));
         }
         for schedule in &self.template.schedules {
-            let f = self.event_handler(&schedule.function, &self.sdk)?;
+            let f = self.event_handler(&schedule.function, functions)?;
             let schedule_rule = format!(
                 "arn:aws:events:{LOCAL_REGION}:{}:rule/{}-schedule",
                 crate::provision::LOCAL_ACCOUNT,
@@ -442,7 +485,9 @@ impl Stack {
             tokio::spawn(async move {
                 loop {
                     tokio::time::sleep(every).await;
-                    f(scheduled_event(&schedule_rule)).await;
+                    if let Err(e) = f(scheduled_event(&schedule_rule)).await {
+                        tracing::warn!(error = %e, "scheduled invocation failed");
+                    }
                 }
             });
         }

@@ -43,6 +43,7 @@ pub fn event_record(r: &Record, arn: &str) -> Value {
                 .map(|t| t.secs()),
             "Keys": d.and_then(|d| d.keys()).map(image),
             "NewImage": d.and_then(|d| d.new_image()).map(image),
+            "OldImage": d.and_then(|d| d.old_image()).map(image),
             "SequenceNumber": d.and_then(|d| d.sequence_number()),
             "SizeBytes": d.and_then(|d| d.size_bytes()),
             "StreamViewType": d.and_then(|d| d.stream_view_type()).map(|v| v.as_str().to_string()),
@@ -76,13 +77,12 @@ enum Outcome {
     Done,
     /// Records from this sequence number on are to be retried.
     FailedFrom(String),
-    /// The function itself failed (panicked): the whole batch.
+    /// The invocation failed (an error answered, a crash, a time-out): the whole batch.
     FunctionError(String),
 }
 
 async fn invoke(function: &EventHandler, batch: Vec<Value>) -> Outcome {
-    let run = tokio::spawn(function(json!({"Records": batch})));
-    match run.await {
+    match function(json!({"Records": batch})).await {
         Ok(reply) => match reply["batchItemFailures"]
             .as_array()
             .and_then(|f| f.first())
@@ -91,7 +91,7 @@ async fn invoke(function: &EventHandler, batch: Vec<Value>) -> Outcome {
             None => Outcome::Done,
             Some(seq) => Outcome::FailedFrom(seq.to_string()),
         },
-        Err(e) => Outcome::FunctionError(e.to_string()),
+        Err(e) => Outcome::FunctionError(e),
     }
 }
 

@@ -36,8 +36,27 @@ pub struct Template {
     pub schedules: Vec<ScheduleSource>,
     /// `Type: S3` events: bucket logical id -> the function its created objects run.
     pub bucket_sources: BTreeMap<String, BucketSource>,
+    /// Logical id -> how each function is built and run (binary, time-out, memory, layers).
+    pub functions: BTreeMap<String, FunctionSpec>,
+    /// Logical id -> content directory of each `AWS::Serverless::LayerVersion` (relative to
+    /// the template's folder, as SAM reads `ContentUri`).
+    pub layers: BTreeMap<String, String>,
     /// The whole document (the functions' policies are read from it: `crate::iam`).
     pub raw: Value,
+}
+
+/// What Lambda needs to run one function: the binary `sam build` builds for it
+/// (`Metadata.BuildProperties.Binary`), its time-out and memory (globals applied) and the
+/// layers mounted under `/opt`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FunctionSpec {
+    pub binary: String,
+    pub timeout_seconds: u64,
+    pub memory_mb: u64,
+    pub layers: Vec<String>,
+    /// Its event source mappings report partial batch failures (`FunctionResponseTypes:
+    /// [ReportBatchItemFailures]`): only then does a `batchItemFailures` answer count.
+    pub reports_batch_failures: bool,
 }
 
 /// A `Type: S3` event (`s3:ObjectCreated:*`): objects created under `prefix` whose key ends
@@ -119,7 +138,17 @@ impl Template {
 
     pub fn parse(text: &str) -> Result<Self, String> {
         let doc: Value = serde_yaml::from_str(text).map_err(|e| format!("template: {e}"))?;
-        let globals_env = env_of(get(&doc, "Globals").and_then(|g| get(g, "Function")));
+        let globals = get(&doc, "Globals").and_then(|g| get(g, "Function"));
+        let globals_env = env_of(globals);
+        let global_u64 = |k: &str, default: u64| {
+            globals
+                .and_then(|g| get(g, k))
+                .and_then(Value::as_u64)
+                .unwrap_or(default)
+        };
+        // Lambda's own defaults when neither the function nor the globals say.
+        let (default_timeout, default_memory) =
+            (global_u64("Timeout", 3), global_u64("MemorySize", 128));
         let resources = get(&doc, "Resources")
             .and_then(Value::as_mapping)
             .ok_or("template has no Resources")?;
@@ -134,6 +163,8 @@ impl Template {
             queue_sources: BTreeMap::new(),
             schedules: Vec::new(),
             bucket_sources: BTreeMap::new(),
+            functions: BTreeMap::new(),
+            layers: BTreeMap::new(),
             raw: doc.clone(),
         };
         if let Some(params) = get(&doc, "Parameters").and_then(Value::as_mapping) {
@@ -159,6 +190,43 @@ impl Template {
                     let mut env = globals_env.clone();
                     env.extend(env_of(props));
                     t.function_env.insert(id.clone(), env);
+                    let own = |k: &str, default: u64| {
+                        props
+                            .and_then(|p| get(p, k))
+                            .and_then(Value::as_u64)
+                            .unwrap_or(default)
+                    };
+                    let binary = get(res, "Metadata")
+                        .and_then(|m| get(m, "BuildProperties"))
+                        .and_then(|b| str_of(b, "Binary"))
+                        .ok_or_else(|| format!("{id} has no Metadata.BuildProperties.Binary"))?;
+                    let layers = props
+                        .and_then(|p| get(p, "Layers"))
+                        .and_then(Value::as_sequence)
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|l| ref_target(l).map(str::to_string))
+                        .collect();
+                    let reports_batch_failures = props
+                        .and_then(|p| get(p, "Events"))
+                        .and_then(Value::as_mapping)
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|(_, ev)| get(ev, "Properties"))
+                        .filter_map(|p| get(p, "FunctionResponseTypes"))
+                        .filter_map(Value::as_sequence)
+                        .flatten()
+                        .any(|v| v.as_str() == Some("ReportBatchItemFailures"));
+                    t.functions.insert(
+                        id.clone(),
+                        FunctionSpec {
+                            binary: binary.to_string(),
+                            timeout_seconds: own("Timeout", default_timeout),
+                            memory_mb: own("MemorySize", default_memory),
+                            layers,
+                            reports_batch_failures,
+                        },
+                    );
                     let events = props
                         .and_then(|p| get(p, "Events"))
                         .and_then(Value::as_mapping);
@@ -259,6 +327,11 @@ impl Template {
                     t.tables.insert(id, props.cloned().unwrap_or(Value::Null));
                 }
                 Some("AWS::S3::Bucket") => t.buckets.push(id),
+                Some("AWS::Serverless::LayerVersion") => {
+                    if let Some(uri) = props.and_then(|p| str_of(p, "ContentUri")) {
+                        t.layers.insert(id, uri.to_string());
+                    }
+                }
                 Some("AWS::SQS::Queue") => t.queues.push(id),
                 _ => {}
             }
@@ -306,6 +379,22 @@ mod tests {
     fn repo_template() -> Template {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml");
         Template::load(&path).unwrap()
+    }
+
+    #[test]
+    fn functions_say_how_they_are_built_and_run() {
+        let t = repo_template();
+        assert_eq!(t.functions.len(), t.function_env.len());
+        let notify = &t.functions["NotifyFunction"];
+        assert_eq!(notify.binary, "notify");
+        assert_eq!((notify.timeout_seconds, notify.memory_mb), (60, 512));
+        assert_eq!(notify.layers, ["SheetFontLayer"]);
+        assert!(notify.reports_batch_failures);
+        let invoices = &t.functions["InvoicesFunction"];
+        // The globals' time-out and memory.
+        assert_eq!((invoices.timeout_seconds, invoices.memory_mb), (10, 256));
+        assert!(!invoices.reports_batch_failures);
+        assert_eq!(t.layers["SheetFontLayer"], "../.build/font-layer");
     }
 
     #[test]
