@@ -78,7 +78,7 @@ binaries:
 dev: venv tools font-layer
 	@echo "building the local stack (a first build takes about 3 minutes)"
 	cargo build --workspace --bins
-	cargo run -p smartpit-cli --bin smartpit -- dev
+	cargo run -p smartpit-local --bin smartpit-local
 
 # The operator command on the PATH (~/.cargo/bin): `smartpit --help`.
 install:
@@ -98,7 +98,7 @@ screenshots: venv tools browser-deps
 # The HTTP contract, generated: the operations' prose from infra/openapi/document.yaml, every request
 # body's schema from its request type; a test fails when the committed file is not this.
 openapi:
-	cargo run --quiet -p smartpit-cli --bin openapi
+	cargo run --quiet -p smartpit-local --bin openapi
 
 # The contract's property-based run against the stack `make dev` started (.local/stack.json).
 contract: contract-venv
@@ -152,7 +152,7 @@ bench-sheets: venv tools
 # Reconciles a settlement file of LINES lines against its own emulator: time and calls per line.
 LINES ?= 10000
 bench-settlement: venv
-	cargo run --release -p smartpit-cli --bin settlement_bench -- --lines $(LINES)
+	cargo run --release -p smartpit-local --bin settlement_bench -- --lines $(LINES)
 
 # Release builds of every function binary, one at a time as `sam build` does; fails over budget.
 sizes:
@@ -162,11 +162,11 @@ sizes:
 bench-startup:
 	bash infra/local/sizes.sh || echo "(a function is over its size budget: see above)"
 	cargo build --quiet --release --bin hello-lambda
-	cargo run --quiet --release -p smartpit-cli --bin startup_bench -- --runs 20
+	cargo run --quiet --release -p smartpit-local --bin startup_bench -- --runs 20
 
 COUNT ?= 10000
 bench-cards: venv
-	cargo run --release -p smartpit-cli --bin cards_bench -- --count $(COUNT)
+	cargo run --release -p smartpit-local --bin cards_bench -- --count $(COUNT)
 
 # The font layer the NotifyFunction mounts at /opt/fonts (sam build packages it).
 font-layer: tools

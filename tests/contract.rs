@@ -13,7 +13,7 @@ async fn the_stack_serves_the_document() {
     let r = c.send(c.http.get(format!("{}/openapi.yaml", s.api))).await;
     assert_eq!(r.status, 200);
     assert_eq!(r.content_type, "application/yaml");
-    let repo = smartpit_cli::stack::repo_root().expect("repo");
+    let repo = smartpit_local::stack::repo_root().expect("repo");
     let file = std::fs::read_to_string(repo.join("infra/openapi.yaml")).expect("openapi.yaml");
     assert_eq!(r.text, file);
 }
@@ -25,7 +25,7 @@ async fn the_stack_serves_the_document() {
 #[tokio::test]
 async fn schemathesis_finds_no_server_error_and_nothing_outside_the_document() {
     let s = stack();
-    let repo = smartpit_cli::stack::repo_root().expect("repo");
+    let repo = smartpit_local::stack::repo_root().expect("repo");
     let st = repo.join(".venv-contract/bin/st");
     assert!(
         st.exists(),

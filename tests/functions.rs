@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use smartpit_cli::runtime::{FunctionConfig, Functions, Logs};
+use smartpit_local::runtime::{FunctionConfig, Functions, Logs};
 use smartpit_tests::{stack, TestStack};
 
 fn environ(pid: u32) -> BTreeMap<String, String> {

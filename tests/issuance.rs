@@ -77,8 +77,8 @@ async fn a_card_batch_writes_the_printer_csv_locally_and_to_s3() {
     let dir = std::env::temp_dir().join(unique("batch"));
     std::fs::create_dir_all(&dir).expect("dir");
     let out = dir.join("cards.csv");
-    let s3 = smartpit_cli::stack::s3_client(&s.sdk());
-    let bucket = smartpit_cli::provision::bucket_name("CardBatchesBucket");
+    let s3 = smartpit_local::stack::s3_client(&s.sdk());
+    let bucket = smartpit_local::provision::bucket_name("CardBatchesBucket");
     let batch = smartpit_cli::cards::issue_cards(&s.db(), &s3, &bucket, 500, &out, false)
         .await
         .expect("batch");

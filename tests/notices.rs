@@ -258,7 +258,7 @@ async fn a_record_that_keeps_failing_is_parked_and_redelivered() {
         .is_some_and(|r| r.contains("delivery stopped")));
     // The failure queue names the record.
     let sqs = aws_sdk_sqs::Client::new(&s.sdk());
-    let url = smartpit_cli::provision::queue_url(&s.endpoint, "NotifyFailuresQueue");
+    let url = smartpit_local::provision::queue_url(&s.endpoint, "NotifyFailuresQueue");
     let attrs = sqs
         .get_queue_attributes()
         .queue_url(&url)
@@ -323,20 +323,20 @@ async fn a_batch_the_mapping_gives_up_is_reported_and_redelivered() {
         inv["id"].as_str().unwrap_or_default()
     );
     let source = &s.stack.template.streams["OutboxTable"];
-    let mapping = smartpit_cli::streams::Mapping {
+    let mapping = smartpit_local::streams::Mapping {
         function: "NotifyFunction".into(),
-        table: smartpit_cli::provision::table_name("OutboxTable"),
+        table: smartpit_local::provision::table_name("OutboxTable"),
         batch_size: source.batch_size,
         max_retries: 2,
         bisect: source.bisect,
         on_failure_queue: Some(queue.clone()),
     };
-    let clients = smartpit_cli::streams::Clients {
+    let clients = smartpit_local::streams::Clients {
         ddb: s.ddb(),
         streams: aws_sdk_dynamodbstreams::Client::new(&s.sdk()),
         sqs: sqs.clone(),
     };
-    let handler: smartpit_cli::stack::EventHandler = std::sync::Arc::new(move |ev| {
+    let handler: smartpit_local::stack::EventHandler = std::sync::Arc::new(move |ev| {
         let f = notifier.clone();
         Box::pin(async move {
             let out = f
@@ -346,7 +346,7 @@ async fn a_batch_the_mapping_gives_up_is_reported_and_redelivered() {
             serde_json::from_slice(&out).map_err(|e| e.to_string())
         })
     });
-    let pump = tokio::spawn(smartpit_cli::streams::pump(clients, mapping, handler));
+    let pump = tokio::spawn(smartpit_local::streams::pump(clients, mapping, handler));
     // The mapping gives the batch up after its retries: Lambda's record, naming the range.
     let deadline = Instant::now() + Duration::from_secs(30);
     let report = loop {

@@ -74,7 +74,7 @@ fn file_of(lines: &[String]) -> String {
 }
 
 fn s3(s: &TestStack) -> aws_sdk_s3::Client {
-    smartpit_cli::stack::s3_client(&s.sdk())
+    smartpit_local::stack::s3_client(&s.sdk())
 }
 
 async fn deliver(s: &TestStack, file: &FileKey, body: &str) {
@@ -648,7 +648,7 @@ async fn one_bad_record_is_reported_and_the_rest_of_the_file_settles() {
 /// fed to a handler that records what it is given.
 #[tokio::test]
 async fn every_put_of_a_file_is_an_event_the_same_bytes_within_a_second_included() {
-    use smartpit_cli::template::BucketSource;
+    use smartpit_local::template::BucketSource;
     use std::sync::{Arc, Mutex};
     let s = stack();
     let bucket = unique("watched").to_lowercase().replace('_', "-");
@@ -665,7 +665,7 @@ async fn every_put_of_a_file_is_an_event_the_same_bytes_within_a_second_included
         .expect("bucket");
     let seen: Arc<Mutex<Vec<String>>> = Arc::default();
     let record = seen.clone();
-    let handler: smartpit_cli::stack::EventHandler = Arc::new(move |event: Value| {
+    let handler: smartpit_local::stack::EventHandler = Arc::new(move |event: Value| {
         let record = record.clone();
         Box::pin(async move {
             for r in event["Records"].as_array().into_iter().flatten() {
@@ -681,10 +681,10 @@ async fn every_put_of_a_file_is_an_event_the_same_bytes_within_a_second_included
         suffix: ".csv".into(),
     };
     let sqs = aws_sdk_sqs::Client::new(&s.sdk());
-    let queue = smartpit_cli::buckets::connect(&s3(s), &sqs, &bucket, &source)
+    let queue = smartpit_local::buckets::connect(&s3(s), &sqs, &bucket, &source)
         .await
         .expect("notifications");
-    tokio::spawn(smartpit_cli::buckets::feed(sqs, queue, source, handler));
+    tokio::spawn(smartpit_local::buckets::feed(sqs, queue, source, handler));
     let put = |key: &'static str| {
         s3(s)
             .put_object()

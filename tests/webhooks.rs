@@ -211,7 +211,7 @@ fn sweep_at(s: &TestStack, later: chrono::Duration) -> impl std::future::Future<
     let f = s.stack.webhook_delivery(&s.sdk()).expect("delivery");
     async move {
         f.handle_at(
-            smartpit_cli::stack::scheduled_event("arn:aws:events:ap-northeast-1:0:rule/test"),
+            smartpit_local::stack::scheduled_event("arn:aws:events:ap-northeast-1:0:rule/test"),
             move || Utc::now() + later,
         )
         .await

@@ -10,7 +10,7 @@ use std::time::Duration;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::Utc;
 use serde_json::Value;
-use smartpit_cli::stack::{repo_root, Seeded, Stack};
+use smartpit_local::stack::{repo_root, Seeded, Stack};
 use smartpit_shared::db::item::{key, Item};
 use smartpit_shared::issuance::{issue_one, Template};
 use smartpit_shared::{Db, NumberKind, SmartPitNumber};
@@ -23,7 +23,7 @@ pub struct TestStack {
     pub seeded: Seeded,
     pub stack: Stack,
     /// Every function of the template, running as its own processes.
-    pub functions: smartpit_cli::runtime::Functions,
+    pub functions: smartpit_local::runtime::Functions,
     /// Where the function processes' output goes (a file per function).
     pub function_logs: std::path::PathBuf,
 }
@@ -54,13 +54,13 @@ pub fn stack() -> &'static TestStack {
                 let binary = binary.split('-').next().unwrap_or("tests").to_string();
                 let logs = repo.join("target/function-logs").join(binary);
                 let _ = std::fs::remove_dir_all(&logs);
-                let running = smartpit_cli::stack::start(
+                let running = smartpit_local::stack::start(
                     &repo,
-                    smartpit_cli::stack::Options {
+                    smartpit_local::stack::Options {
                         api,
                         emulator_port: 0,
                         emulator_log: None,
-                        logs: smartpit_cli::runtime::Logs::Folder(logs.clone()),
+                        logs: smartpit_local::runtime::Logs::Folder(logs.clone()),
                     },
                 )
                 .await
@@ -118,7 +118,7 @@ impl TestStack {
     /// own. (The stack's handlers run on the stack's runtime; pooled connections opened on a
     /// test's runtime die with it, so tests never share the stack's client.)
     pub fn sdk(&self) -> aws_config::SdkConfig {
-        smartpit_cli::stack::local_sdk_config(&self.endpoint)
+        smartpit_local::stack::local_sdk_config(&self.endpoint)
     }
 
     pub fn db(&self) -> Db {
@@ -251,7 +251,7 @@ impl TestStack {
     /// setting would run them: one instance each. Lives as long as the test's runtime.
     pub async fn api_with(&self, functions: &[&str], env: &[(&str, &str)]) -> Client {
         let started = self.functions_with(functions, env).await;
-        let router = std::sync::Arc::new(smartpit_cli::server::Router::new(
+        let router = std::sync::Arc::new(smartpit_local::server::Router::new(
             self.stack.template.clone(),
             started,
         ));
@@ -259,7 +259,7 @@ impl TestStack {
             .await
             .expect("bind");
         let api = format!("http://{}", listener.local_addr().expect("addr"));
-        tokio::spawn(smartpit_cli::server::serve(listener, router));
+        tokio::spawn(smartpit_local::server::serve(listener, router));
         Client {
             api,
             http: reqwest::Client::new(),
@@ -272,10 +272,10 @@ impl TestStack {
         &self,
         functions: &[&str],
         env: &[(&str, &str)],
-    ) -> smartpit_cli::runtime::Functions {
+    ) -> smartpit_local::runtime::Functions {
         let configs = self
             .stack
-            .function_configs(smartpit_cli::runtime::Logs::Folder(
+            .function_configs(smartpit_local::runtime::Logs::Folder(
                 self.function_logs.join("api_with"),
             ))
             .expect("configs")
@@ -292,7 +292,7 @@ impl TestStack {
                 c
             })
             .collect();
-        smartpit_cli::runtime::Functions::start(configs)
+        smartpit_local::runtime::Functions::start(configs)
             .await
             .expect("functions")
     }

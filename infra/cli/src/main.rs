@@ -1,19 +1,20 @@
-//! `smartpit`: the local stack (`dev`) and the operator's commands.
+//! `smartpit`: the operator's commands, against a deployed stack or the local one.
 
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
-use smartpit_cli::provision::bucket_name;
-use smartpit_cli::stack::{repo_root, s3_client, Stack, StackFile};
 use smartpit_cli::{cards, onboard};
+use smartpit_local::provision::bucket_name;
+use smartpit_local::stack::{repo_root, s3_client, Stack};
 
 #[derive(Parser)]
 #[command(
     name = "smartpit",
     version,
-    about = "Smart Pit: local stack and operator commands",
-    after_help = "Local stack: `make dev`. Against a deployed stack, name its resources \
-                  (stack outputs) and give AWS credentials through the environment."
+    about = "Smart Pit: operator commands",
+    after_help = "Against a deployed stack, name its resources (stack outputs) and give AWS \
+                  credentials through the environment; against the local stack (`make dev`), \
+                  give --endpoint from inside the checkout."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -22,16 +23,6 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Start the emulator, create the template's tables and buckets, seed demo data and serve
-    /// every route on 127.0.0.1.
-    Dev {
-        /// Port of the API.
-        #[arg(long, env = "SMARTPIT_PORT", default_value_t = 3000)]
-        port: u16,
-        /// Port of the local AWS endpoint.
-        #[arg(long, env = "SMARTPIT_EMULATOR_PORT", default_value_t = 4566)]
-        emulator_port: u16,
-    },
     /// Issue a batch of generic card numbers and write the printer's CSV locally and to S3.
     IssueCards {
         /// How many numbers to issue (1 or more; 100,000 takes minutes on the local emulator).
@@ -284,9 +275,11 @@ struct Target {
 }
 
 impl Target {
-    async fn db(self, repo: &std::path::Path) -> Result<smartpit_shared::Db, String> {
+    async fn db(self) -> Result<smartpit_shared::Db, String> {
         match (self.endpoint, self.main_table) {
-            (Some(endpoint), _) => Stack::new(repo, &endpoint, "http://127.0.0.1:3000")?.db(),
+            (Some(endpoint), _) => {
+                Stack::new(&repo_root()?, &endpoint, "http://127.0.0.1:3000")?.db()
+            }
             (None, Some(main_table)) => {
                 let sdk = smartpit_shared::config::aws_from_env().await;
                 let res = smartpit_shared::config::Resources {
@@ -322,87 +315,12 @@ async fn main() {
 }
 
 async fn run(cli: Cli) -> Result<(), String> {
-    let repo = repo_root()?;
     match cli.command {
-        Command::Dev {
-            port,
-            emulator_port,
-        } => {
-            let dir = repo.join(".local");
-            std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-            // Both ports first: a busy one is said plainly, before anything is started or
-            // any running stack's files are touched.
-            let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
-                .await
-                .map_err(|e| {
-                    format!(
-                        "cannot listen on 127.0.0.1:{port} ({e}): is another `make dev` running? \
-                         SMARTPIT_PORT picks another port"
-                    )
-                })?;
-            if let Err(e) = std::net::TcpListener::bind(("127.0.0.1", emulator_port)) {
-                return Err(format!(
-                    "the emulator's port 127.0.0.1:{emulator_port} is busy ({e}): is another \
-                     `make dev` running? SMARTPIT_EMULATOR_PORT picks another port"
-                ));
-            }
-            eprintln!("repository: {}", repo.display());
-            eprintln!(
-                "starting the emulator and every function of the template as its own processes"
-            );
-            let running = smartpit_cli::stack::start(
-                &repo,
-                smartpit_cli::stack::Options {
-                    api: listener,
-                    emulator_port,
-                    emulator_log: Some(dir.join("emulator.log")),
-                    logs: smartpit_cli::runtime::Logs::Stderr,
-                },
-            )
-            .await?;
-            let seeded = &running.seeded;
-            let file = StackFile {
-                repository: repo.display().to_string(),
-                api_url: running.api_url.clone(),
-                aws_endpoint_url: running.emulator.endpoint.clone(),
-                merchants: &seeded.merchants,
-                store_chains: &seeded.store_chains,
-                cards: &seeded.cards,
-            };
-            let text = serde_json::to_string_pretty(&file).map_err(|e| e.to_string())?;
-            // Written whole or not at all, and removed when the stack stops: nobody reads a
-            // dead stack's ports.
-            let stack_json = dir.join("stack.json");
-            let partial = dir.join("stack.json.partial");
-            std::fs::write(&partial, format!("{text}\n")).map_err(|e| e.to_string())?;
-            std::fs::rename(&partial, &stack_json).map_err(|e| e.to_string())?;
-            println!("function processes (the binaries cargo built, under the Runtime API):");
-            for p in running.functions.processes() {
-                println!(
-                    "  {:<26} pid {:<7} {}",
-                    p.function,
-                    p.pid,
-                    p.binary.display()
-                );
-            }
-            print_welcome(&file);
-            // Ctrl-C or a plain `kill` (SIGTERM) both stop it cleanly.
-            let mut term =
-                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                    .map_err(|e| e.to_string())?;
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => println!("\nstopped"),
-                _ = term.recv() => println!("stopped (SIGTERM)"),
-            }
-            let _ = std::fs::remove_file(&stack_json);
-            drop(running);
-            Ok(())
-        }
         Command::Mail { endpoint, to } => {
             let endpoint = match endpoint {
                 Some(e) => e,
                 None => {
-                    let path = repo.join(".local/stack.json");
+                    let path = repo_root()?.join(".local/stack.json");
                     let text = std::fs::read_to_string(&path)
                         .map_err(|e| format!("{}: {e} (is `make dev` running?)", path.display()))?;
                     let v: serde_json::Value =
@@ -434,7 +352,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             add_key,
             target,
         } => {
-            let key = onboard::merchant_key(&target.db(&repo).await?, &id, &name, add_key).await?;
+            let key = onboard::merchant_key(&target.db().await?, &id, &name, add_key).await?;
             println!("{key}");
             eprintln!("merchant {id}: API key above, shown once (only its hash is stored)");
             Ok(())
@@ -446,35 +364,35 @@ async fn run(cli: Cli) -> Result<(), String> {
             main_table,
             max,
         } => {
-            let (db, sdk, url) = match (endpoint, queue_url, outbox_table, main_table) {
-                (Some(endpoint), _, _, _) => {
-                    let stack = Stack::new(&repo, &endpoint, "http://127.0.0.1:3000")?;
-                    let url = smartpit_cli::provision::queue_url(&endpoint, "NotifyFailuresQueue");
-                    (stack.db()?, stack.sdk.clone(), url)
-                }
-                (None, Some(url), Some(outbox_table), Some(main_table)) => {
-                    let sdk = smartpit_shared::config::aws_from_env().await;
-                    let res = smartpit_shared::config::Resources {
-                        outbox_table,
-                        main_table,
-                        ..Default::default()
-                    };
-                    let db = smartpit_shared::Db::with_profile(
-                        &sdk,
-                        res,
-                        smartpit_shared::timeouts::OPERATOR,
-                    );
-                    (db, sdk, url)
-                }
-                _ => {
-                    return Err(
+            let (db, sdk, url) =
+                match (endpoint, queue_url, outbox_table, main_table) {
+                    (Some(endpoint), _, _, _) => {
+                        let stack = Stack::new(&repo_root()?, &endpoint, "http://127.0.0.1:3000")?;
+                        let url =
+                            smartpit_local::provision::queue_url(&endpoint, "NotifyFailuresQueue");
+                        (stack.db()?, stack.sdk.clone(), url)
+                    }
+                    (None, Some(url), Some(outbox_table), Some(main_table)) => {
+                        let sdk = smartpit_shared::config::aws_from_env().await;
+                        let res = smartpit_shared::config::Resources {
+                            outbox_table,
+                            main_table,
+                            ..Default::default()
+                        };
+                        let db = smartpit_shared::Db::with_profile(
+                            &sdk,
+                            res,
+                            smartpit_shared::timeouts::OPERATOR,
+                        );
+                        (db, sdk, url)
+                    }
+                    _ => return Err(
                         "say which stack: --endpoint http://127.0.0.1:4566 for the local one, or \
                          --queue-url, --outbox-table and --main-table (stack outputs) with AWS \
                          credentials in the environment for a deployed one"
                             .into(),
-                    )
-                }
-            };
+                    ),
+                };
             let queue = smartpit_cli::redeliver::Queue {
                 sqs: &aws_sdk_sqs::Client::new(&sdk),
                 url: &url,
@@ -494,8 +412,8 @@ async fn run(cli: Cli) -> Result<(), String> {
             );
             Ok(())
         }
-        Command::Settlement { action } => settlement(&repo, action).await,
-        Command::Keys { action } => keys(&repo, action).await,
+        Command::Settlement { action } => settlement(action).await,
+        Command::Keys { action } => keys(action).await,
         Command::Smoke {
             api_url,
             merchant_key,
@@ -504,7 +422,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         } => {
             // Anything not given comes from the running local stack.
             let local = || -> Result<serde_json::Value, String> {
-                let path = repo.join(".local/stack.json");
+                let path = repo_root()?.join(".local/stack.json");
                 let text = std::fs::read_to_string(&path).map_err(|e| {
                     format!("{}: {e} (is `make dev` running? otherwise give --api-url, keys and --card)", path.display())
                 })?;
@@ -544,7 +462,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             rate_bp,
             target,
         } => {
-            let db = target.db(&repo).await?;
+            let db = target.db().await?;
             if db
                 .get_merchant(&id)
                 .await
@@ -572,7 +490,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::ChainKey { chain, target } => {
-            let key = onboard::chain_key(&target.db(&repo).await?, &chain).await?;
+            let key = onboard::chain_key(&target.db().await?, &chain).await?;
             println!("{key}");
             eprintln!("chain {chain}: API key above, shown once (only its hash is stored)");
             Ok(())
@@ -587,7 +505,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         } => {
             let (db, s3, bucket) = match (endpoint, numbers_table, bucket) {
                 (Some(endpoint), _, _) => {
-                    let stack = Stack::new(&repo, &endpoint, "http://127.0.0.1:3000")?;
+                    let stack = Stack::new(&repo_root()?, &endpoint, "http://127.0.0.1:3000")?;
                     (
                         stack.db()?,
                         s3_client(&stack.sdk),
@@ -635,11 +553,11 @@ async fn run(cli: Cli) -> Result<(), String> {
     }
 }
 
-async fn keys(repo: &std::path::Path, action: KeysAction) -> Result<(), String> {
+async fn keys(action: KeysAction) -> Result<(), String> {
     let now = chrono::Utc::now();
     match action {
         KeysAction::List { owner, target } => {
-            let db = target.db(repo).await?;
+            let db = target.db().await?;
             let keys = db
                 .list_keys(&owner.owner())
                 .await
@@ -651,7 +569,7 @@ async fn keys(repo: &std::path::Path, action: KeysAction) -> Result<(), String> 
             Ok(())
         }
         KeysAction::Revoke { prefix, target } => {
-            let db = target.db(repo).await?;
+            let db = target.db().await?;
             match db
                 .revoke_key(&prefix, now)
                 .await
@@ -671,7 +589,7 @@ async fn keys(repo: &std::path::Path, action: KeysAction) -> Result<(), String> 
             grace_hours,
             target,
         } => {
-            let db = target.db(repo).await?;
+            let db = target.db().await?;
             let (key, ended) = onboard::rotate(&db, &owner.owner(), grace_hours * 3600).await?;
             println!("{key}");
             eprintln!(
@@ -682,12 +600,12 @@ async fn keys(repo: &std::path::Path, action: KeysAction) -> Result<(), String> 
     }
 }
 
-async fn settlement(repo: &std::path::Path, action: SettlementAction) -> Result<(), String> {
+async fn settlement(action: SettlementAction) -> Result<(), String> {
     match action {
         SettlementAction::Show { file, target } => {
             let key = file.key()?;
             let summary = target
-                .db(repo)
+                .db()
                 .await?
                 .get_settlement_summary(&key)
                 .await
@@ -709,7 +627,7 @@ async fn settlement(repo: &std::path::Path, action: SettlementAction) -> Result<
             let (function, bucket) =
                 match (target.endpoint, target.main_table, events_table, bucket) {
                     (Some(endpoint), _, _, _) => {
-                        let stack = Stack::new(repo, &endpoint, "http://127.0.0.1:3000")?;
+                        let stack = Stack::new(&repo_root()?, &endpoint, "http://127.0.0.1:3000")?;
                         (
                             stack.settlement(&stack.sdk)?,
                             stack.bucket("SettlementsBucket")?,
@@ -753,7 +671,7 @@ async fn settlement(repo: &std::path::Path, action: SettlementAction) -> Result<
         } => {
             let key = file.key()?;
             let body = std::fs::read(&csv).map_err(|e| format!("{}: {e}", csv.display()))?;
-            let stack = Stack::new(repo, &endpoint, "http://127.0.0.1:3000")?;
+            let stack = Stack::new(&repo_root()?, &endpoint, "http://127.0.0.1:3000")?;
             let bucket = stack.bucket("SettlementsBucket")?;
             s3_client(&stack.sdk)
                 .put_object()
@@ -787,21 +705,4 @@ fn init_cli_logging() {
     } else {
         builder.json().try_init()
     };
-}
-
-fn print_welcome(f: &StackFile<'_>) {
-    let merchant = f.merchants.first().map_or("", |m| m.api_key.as_str());
-    let card = f.cards.first().map_or("", String::as_str);
-    println!(
-        "\nsmartpit local stack is up.\n\
-         \n  Repository:    {repo}\n  API:           {api}\n  AWS endpoint:  {aws} (moto)\n  Details:       .local/stack.json (emulator log: .local/emulator.log)\n\
-         \n  Merchant key:  {merchant}\n  Lawson key:    {lawson}\n  Demo card:     {card}\n\
-         \nTry:\n  curl -s {api}/v1/invoices -H 'Authorization: Bearer {merchant}'\n\
-         \nIn a browser:\n  {api}/get-number       a free number (FAQ Q03)\n  {api}/sandbox/store    the store simulator (paste the Lawson key)\n  {api}/s/<token>        a sheet link from a mail (make mail)\n\
-         \nSent mail:     make mail   (or {aws}/moto-api/data.json)\n\nCtrl-C stops the API and the emulator.",
-        api = f.api_url,
-        repo = f.repository,
-        aws = f.aws_endpoint_url,
-        lawson = f.store_chains.get("lawson").map_or("", String::as_str),
-    );
 }

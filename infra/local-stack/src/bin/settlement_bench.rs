@@ -9,7 +9,7 @@ use std::time::Instant;
 use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
 use chrono::Utc;
 use clap::Parser;
-use smartpit_cli::stack::{bench_stack, s3_client};
+use smartpit_local::stack::{bench_stack, s3_client};
 use smartpit_shared::db::item::s;
 use smartpit_shared::db::{Payment, PaymentRequest};
 use smartpit_shared::invoice::{Customer, Invoice, InvoiceStatus};

@@ -10,7 +10,7 @@ use std::time::Instant;
 use chrono::Utc;
 use clap::Parser;
 use futures::stream::{self, StreamExt, TryStreamExt};
-use smartpit_cli::stack::bench_stack;
+use smartpit_local::stack::bench_stack;
 use smartpit_shared::db::NumberRecord;
 use smartpit_shared::issuance::{issue_grouped, Template, CONCURRENCY};
 use smartpit_shared::{NumberKind, SmartPitNumber};
