@@ -69,3 +69,22 @@ pub async fn events<F: EventFunction>() -> Result<(), lambda_http::Error> {
     ))
     .await
 }
+
+/// An AWS configuration on which no call can succeed (no credentials, a closed local port):
+/// for unit tests that hand a function an event it must answer without AWS.
+pub fn offline_sdk() -> SdkConfig {
+    SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("ap-northeast-1"))
+        .endpoint_url("http://127.0.0.1:9")
+        .build()
+}
+
+/// API Gateway's event (payload format 2.0) as `lambda_http` reads it in the function's
+/// process; panics on a fixture that is not one (unit tests only).
+pub fn api_gateway_event(json: &str) -> Request {
+    match lambda_http::request::from_str(json) {
+        Ok(req) => req,
+        Err(e) => panic!("not an API Gateway event: {e}"),
+    }
+}

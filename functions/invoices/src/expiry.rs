@@ -69,3 +69,22 @@ impl smartpit_shared::lambda::EventFunction for ExpirySweep {
         Ok(self.handle_at(Value::Null, Utc::now).await)
     }
 }
+
+#[cfg(test)]
+mod event_tests {
+    use super::*;
+    use smartpit_shared::lambda::EventFunction;
+
+    /// EventBridge's scheduled event as AWS sends it reads as the sweep's event type.
+    #[test]
+    fn the_schedule_event_aws_sends_is_read() {
+        let event: <ExpirySweep as EventFunction>::Event =
+            serde_json::from_str(include_str!("../fixtures/aws-eventbridge-schedule.json"))
+                .expect("EventBridge event");
+        assert_eq!(event.detail_type, "Scheduled Event");
+        assert!(
+            serde_json::from_str::<<ExpirySweep as EventFunction>::Event>(r#"{"Records": []}"#)
+                .is_err()
+        );
+    }
+}
