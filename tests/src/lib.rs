@@ -57,7 +57,7 @@ pub fn stack() -> &'static TestStack {
                 let running = smartpit_local::stack::start(
                     &repo,
                     smartpit_local::stack::Options {
-                        api,
+                        api: Some(api),
                         emulator_port: 0,
                         emulator_log: None,
                         logs: smartpit_local::runtime::Logs::Folder(logs.clone()),

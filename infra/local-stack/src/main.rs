@@ -59,7 +59,7 @@ async fn run(cli: Cli) -> Result<(), String> {
     let running = smartpit_local::stack::start(
         &repo,
         smartpit_local::stack::Options {
-            api: listener,
+            api: Some(listener),
             emulator_port,
             emulator_log: Some(dir.join("emulator.log")),
             logs: smartpit_local::runtime::Logs::Stderr,

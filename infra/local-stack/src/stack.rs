@@ -48,24 +48,31 @@ pub fn local_sdk_config(endpoint: &str) -> SdkConfig {
         .build()
 }
 
-/// A bench's own stack: warnings on stderr, an emulator on a free port with the template's
-/// tables and buckets (no demo data, no API). The emulator lives as long as the returned guard.
-pub async fn bench_stack() -> Result<(crate::emulator::Emulator, Stack), String> {
+/// A bench's own stack: warnings on stderr, the emulator on a free port with the template's
+/// resources and the demo data, no functions and no API (a bench runs the code it measures
+/// itself). It lives as long as the returned value.
+pub async fn bench_stack() -> Result<Running, String> {
     let _ = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(tracing_subscriber::EnvFilter::new("warn"))
         .try_init();
-    let repo = repo_root()?;
-    let emu = crate::emulator::start(&repo, 0, None).await?;
-    let stack = Stack::new(&repo, &emu.endpoint, "http://127.0.0.1:3000")?;
-    stack.provision().await?;
-    Ok((emu, stack))
+    start(
+        &repo_root()?,
+        Options {
+            api: None,
+            emulator_port: 0,
+            emulator_log: None,
+            logs: crate::runtime::Logs::Stderr,
+        },
+    )
+    .await
 }
 
 /// How to start a whole local stack.
 pub struct Options {
-    /// The API's listener (bound first, so a busy port is said before anything starts).
-    pub api: tokio::net::TcpListener,
+    /// The API's listener (bound first, so a busy port is said before anything starts); `None`:
+    /// no functions, no API, no event sources (the benches).
+    pub api: Option<tokio::net::TcpListener>,
     /// The emulator's port (0: any free one) and where its request log goes.
     pub emulator_port: u16,
     pub emulator_log: Option<PathBuf>,
@@ -81,12 +88,14 @@ pub struct Running {
     pub functions: crate::runtime::Functions,
     pub seeded: Seeded,
     pub api_url: String,
-    server: tokio::task::JoinHandle<()>,
+    server: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Drop for Running {
     fn drop(&mut self) {
-        self.server.abort();
+        if let Some(server) = &self.server {
+            server.abort();
+        }
     }
 }
 
@@ -95,20 +104,31 @@ impl Drop for Running {
 pub async fn start(repo: &Path, opts: Options) -> Result<Running, String> {
     let emulator =
         crate::emulator::start(repo, opts.emulator_port, opts.emulator_log.as_deref()).await?;
-    let addr = opts.api.local_addr().map_err(|e| e.to_string())?;
-    let api_url = format!("http://{addr}");
+    let api_url = match &opts.api {
+        Some(listener) => format!(
+            "http://{}",
+            listener.local_addr().map_err(|e| e.to_string())?
+        ),
+        None => "http://127.0.0.1:3000".to_string(),
+    };
     // Problem `type` URLs start here, as PUBLIC_BASE_URL makes them on Lambda.
     smartpit_shared::problem::set_public_base_url(&api_url);
     let stack = Stack::new(repo, &emulator.endpoint, &api_url)?;
     stack.provision().await?;
     let seeded = stack.seed().await?;
-    let functions = stack.start_functions(opts.logs).await?;
-    let router = Arc::new(crate::server::Router::new(
-        stack.template.clone(),
-        functions.clone(),
-    ));
-    let server = tokio::spawn(crate::server::serve(opts.api, router));
-    stack.start_event_sources(&functions)?;
+    let (functions, server) = match opts.api {
+        Some(listener) => {
+            let functions = stack.start_functions(opts.logs).await?;
+            let router = Arc::new(crate::server::Router::new(
+                stack.template.clone(),
+                functions.clone(),
+            ));
+            let server = tokio::spawn(crate::server::serve(listener, router));
+            stack.start_event_sources(&functions)?;
+            (functions, Some(server))
+        }
+        None => (crate::runtime::Functions::default(), None),
+    };
     Ok(Running {
         emulator,
         stack,

@@ -31,7 +31,8 @@ const PLANTED: usize = 10;
 #[tokio::main]
 async fn main() -> Result<(), String> {
     let args = Args::parse();
-    let (_emu, stack) = bench_stack().await?;
+    let running = bench_stack().await?;
+    let stack = &running.stack;
     let db = stack.db()?;
     let now = Utc::now();
     let mut rng = rand::rng();
