@@ -22,13 +22,14 @@ export AWS_SHARED_CREDENTIALS_FILE := /dev/null
 PYTHON ?= python3
 VENV := .venv
 
-.PHONY: help binaries dev mail test contract openapi lint venv contract-venv tools browser-deps bench bench-sheets bench-settlement bench-cards bench-startup sizes screenshots validate deploy cfn-check font-layer clean install
+.PHONY: help binaries field-data dev mail test contract openapi lint venv contract-venv tools browser-deps bench bench-sheets bench-settlement bench-cards bench-startup sizes screenshots validate deploy cfn-check font-layer clean install
 
 help:
 	@echo "make dev    run the whole service locally (emulator, tables, demo data, API on 127.0.0.1:3000)"
 	@echo "make test   run every test (each test binary starts its own emulator)"
 	@echo "make mail   print the mail the running local stack has sent"
 	@echo "make lint   rustfmt and clippy, as CI runs them"
+	@echo "make field-data  Zengin codes and holidays from their pinned packages into shared/data"
 	@echo "make openapi  write infra/openapi.yaml from infra/openapi/document.yaml and the request types"
 	@echo "make contract  schemathesis from infra/openapi.yaml against the running local stack (make dev)"
 	@echo "make bench  sheet render time and size (criterion)"
@@ -169,6 +170,12 @@ bench-cards: venv
 	cargo run --release -p smartpit-local --bin cards_bench -- --count $(COUNT)
 
 # The font layer the NotifyFunction mounts at /opt/fonts (sam build packages it).
+# Field data from maintained sources, pinned in infra/data/package-lock.json (Zengin bank and
+# branch codes, Japanese public holidays), written into shared/data/, which the build embeds.
+# tests/field_data.rs fails when the committed files are not what the pinned packages give.
+field-data:
+	cd infra/data && npm ci --no-audit --no-fund --loglevel=error && node build.mjs
+
 font-layer: tools
 	mkdir -p .build/font-layer/fonts
 	cp /usr/share/fonts/truetype/vlgothic/VL-Gothic-Regular.ttf .build/font-layer/fonts/

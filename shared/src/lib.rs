@@ -2,6 +2,7 @@
 //! configuration and errors.
 
 pub mod auth;
+pub mod bank_calendar;
 pub mod calls;
 pub mod clock;
 pub mod config;
@@ -20,6 +21,7 @@ pub mod money;
 pub mod notice;
 pub mod number;
 pub mod payment;
+pub mod payout_cycle;
 #[cfg(feature = "pdf")]
 pub mod pdf;
 pub mod principal;
@@ -33,6 +35,8 @@ pub mod store_chain;
 pub mod text;
 pub mod timeouts;
 pub mod webhook;
+#[cfg(feature = "zengin")]
+pub mod zengin;
 
 pub use db::Db;
 pub use ids::InvoiceId;
@@ -45,6 +49,7 @@ pub use store_chain::{Channel, StoreChain};
 mod layers {
     /// The layers, kept visible: what each module of this crate is.
     const DOMAIN: &[&str] = &[
+        "bank_calendar",
         "clock",
         "fees",
         "ids",
@@ -54,12 +59,14 @@ mod layers {
         "notice",
         "number",
         "payment",
+        "payout_cycle",
         "principal",
         "report",
         "settlement",
         "store_chain",
         "text",
         "webhook",
+        "zengin",
     ];
     /// Between a request and storage: they read requests or call storage by design.
     const SERVICE: &[&str] = &[

@@ -89,6 +89,22 @@ enum Command {
         #[command(flatten)]
         target: Target,
     },
+    /// Set when a merchant is paid: its settlement cycle (5day: the 5th, 10th, ... and the last
+    /// day; 10day; half_month; month_end) and the bank business days from a close to the
+    /// transfer. Prints the setting with the next close and its pay date.
+    MerchantPayout {
+        /// The merchant's id.
+        #[arg(long)]
+        id: String,
+        /// 5day, 10day, half_month or month_end.
+        #[arg(long, default_value = "month_end")]
+        cycle: String,
+        /// Bank business days after a close (weekends, public holidays and 12/31-1/3 skipped).
+        #[arg(long, default_value_t = smartpit_shared::payout_cycle::DEFAULT_PAY_AFTER_BUSINESS_DAYS)]
+        pay_after_business_days: u32,
+        #[command(flatten)]
+        target: Target,
+    },
     /// Put the notices the notifier gave up on (its failure queue) back on its stream, after
     /// the cause is fixed: only their missing steps run again.
     Redeliver {
@@ -453,6 +469,41 @@ async fn run(cli: Cli) -> Result<(), String> {
                 println!("{:<10} {} {:>5} ms", s.name, s.status, s.millis);
             }
             println!("smoke test passed against {api_url}");
+            Ok(())
+        }
+        Command::MerchantPayout {
+            id,
+            cycle,
+            pay_after_business_days,
+            target,
+        } => {
+            use smartpit_shared::payout_cycle::{Cycle, PayoutSetting};
+            let setting = PayoutSetting::new(cycle.parse::<Cycle>()?, pay_after_business_days)?;
+            let db = target.db().await?;
+            if db
+                .get_merchant(&id)
+                .await
+                .map_err(|p| p.to_string())?
+                .is_none()
+            {
+                return Err(format!("no merchant {id}"));
+            }
+            let now = chrono::Utc::now();
+            let (period, pay) = setting.next(smartpit_shared::clock::jst_date(now))?;
+            db.put_payout_setting(&id, &setting, now)
+                .await
+                .map_err(|p| p.to_string())?;
+            let shown = serde_json::json!({
+                "merchant_id": id,
+                "cycle": setting.cycle.as_str(),
+                "pay_after_business_days": setting.pay_after_business_days,
+                "next_period": {"start": period.start.to_string(), "end": period.end.to_string()},
+                "next_pay_date": pay.to_string(),
+            });
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&shown).map_err(|e| e.to_string())?
+            );
             Ok(())
         }
         Command::MerchantFees {

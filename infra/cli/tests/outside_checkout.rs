@@ -64,6 +64,49 @@ async fn the_operator_command_works_outside_a_checkout() {
     );
     let text = String::from_utf8_lossy(&listed.stdout);
     assert!(text.contains(&key[..16]), "{text}");
+    // Its payout cycle: stored, read back as the payout run will read it.
+    let payout = run(&[
+        "merchant-payout",
+        "--id",
+        "far-away",
+        "--cycle",
+        "half_month",
+        "--pay-after-business-days",
+        "3",
+        "--main-table",
+        &main_table,
+    ]);
+    assert!(
+        payout.status.success(),
+        "{}",
+        String::from_utf8_lossy(&payout.stderr)
+    );
+    let shown: serde_json::Value = serde_json::from_slice(&payout.stdout).expect("json");
+    assert_eq!(shown["cycle"], "half_month");
+    assert!(shown["next_pay_date"]
+        .as_str()
+        .is_some_and(|d| d.len() == 10));
+    let db = stack.db().expect("db");
+    let setting = db.payout_setting("far-away").await.expect("read");
+    assert_eq!(
+        (setting.cycle.as_str(), setting.pay_after_business_days),
+        ("half_month", 3)
+    );
+    assert_eq!(
+        db.payout_setting("nobody").await.expect("read"),
+        smartpit_shared::payout_cycle::PayoutSetting::default()
+    );
+    let wrong = run(&[
+        "merchant-payout",
+        "--id",
+        "far-away",
+        "--cycle",
+        "weekly",
+        "--main-table",
+        &main_table,
+    ]);
+    assert!(!wrong.status.success());
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("5day, 10day, half_month, month_end"));
     // A local-stack shortcut still needs the checkout, and says so.
     let local = run(&[
         "merchant-key",

@@ -40,6 +40,7 @@ mod numbers;
 mod outbox;
 pub mod payment_item;
 mod payments;
+mod payouts;
 mod reports;
 mod resends;
 mod settlements;
