@@ -29,6 +29,8 @@ pub mod problem;
 pub mod report;
 pub mod request;
 pub mod routes;
+#[cfg(feature = "sealed")]
+pub mod sealed;
 pub mod settlement;
 pub mod sheet;
 pub mod store_chain;
@@ -82,6 +84,7 @@ mod layers {
         "problem",
         "request",
         "routes",
+        "sealed",
         "timeouts",
     ];
 

@@ -107,6 +107,149 @@ async fn the_operator_command_works_outside_a_checkout() {
     ]);
     assert!(!wrong.status.success());
     assert!(String::from_utf8_lossy(&wrong.stderr).contains("5day, 10day, half_month, month_end"));
+    // Its bank account: checked against the Zengin list, sealed with a KMS data key, only the
+    // masked view stored in clear.
+    let kms = aws_sdk_kms::Client::new(&stack.sdk);
+    let key = kms
+        .create_key()
+        .send()
+        .await
+        .expect("key")
+        .key_metadata()
+        .map(|m| m.key_id().to_string())
+        .expect("key id");
+    let bank = |holder: &str, number: &str| {
+        run(&[
+            "merchant-bank",
+            "--id",
+            "far-away",
+            "--bank",
+            "0001",
+            "--branch",
+            "001",
+            "--account-type",
+            "ordinary",
+            "--account-number",
+            number,
+            "--holder",
+            holder,
+            "--kms-key",
+            &key,
+            "--main-table",
+            &main_table,
+        ])
+    };
+    let refused = bank("山田商店", "1234567");
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--holder"));
+    assert!(
+        db.bank_account("far-away").await.expect("read").is_none(),
+        "nothing stored"
+    );
+    let short = bank("ﾔﾏﾀﾞ", "12345");
+    assert!(String::from_utf8_lossy(&short.stderr).contains("7 digits"));
+    let set = bank("カ）トオクノミセ", "7654321");
+    let said = String::from_utf8_lossy(&set.stdout).to_string();
+    assert!(
+        set.status.success(),
+        "{}",
+        String::from_utf8_lossy(&set.stderr)
+    );
+    assert!(
+        said.contains("****321") && !said.contains("7654321"),
+        "{said}"
+    );
+    let stored = db
+        .bank_account("far-away")
+        .await
+        .expect("read")
+        .expect("stored");
+    assert_eq!(stored.masked.bank_name, "みずほ");
+    assert_eq!(stored.masked.number, "****321");
+    // Nothing of the number or the holder in clear anywhere in the item.
+    let raw = stack
+        .db()
+        .expect("db")
+        .client
+        .get_item()
+        .table_name(&main_table)
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(smartpit_shared::db::merchant_pk(
+                "far-away",
+            )),
+        )
+        .key(
+            "sk",
+            aws_sdk_dynamodb::types::AttributeValue::S("BANK_ACCOUNT".into()),
+        )
+        .send()
+        .await
+        .expect("item");
+    let dump = format!("{:?}", raw.item());
+    assert!(dump.contains("BANK_ACCOUNT"), "{dump}");
+    for clear in ["7654321", "ﾄｵｸﾉﾐｾ", "トオクノミセ"] {
+        assert!(!dump.contains(clear), "{clear} stored in clear");
+    }
+    let sealed = smartpit_shared::sealed::Sealed {
+        encrypted_key: stored.encrypted_key.clone(),
+        nonce: stored.nonce.clone(),
+        ciphertext: stored.ciphertext.clone(),
+    };
+    let own = [("merchant_id", "far-away"), ("purpose", "payout_account")];
+    let opened = smartpit_shared::sealed::open(&kms, &own, &sealed)
+        .await
+        .expect("opens with its context");
+    let details: serde_json::Value = serde_json::from_slice(&opened).expect("json");
+    assert_eq!(details["account_number"], "7654321");
+    assert_eq!(details["holder"], "ｶ)ﾄｵｸﾉﾐｾ");
+    let other = [
+        ("merchant_id", "someone-else"),
+        ("purpose", "payout_account"),
+    ];
+    assert!(smartpit_shared::sealed::open(&kms, &other, &sealed)
+        .await
+        .is_err());
+    // On the local stack (from the checkout), the stack's own key is the default.
+    let local_bank = Command::new(env!("CARGO_BIN_EXE_smartpit"))
+        .args([
+            "merchant-bank",
+            "--id",
+            "far-away",
+            "--bank",
+            "0001",
+            "--branch",
+            "001",
+            "--account-type",
+            "savings",
+            "--account-number",
+            "1112223",
+            "--holder",
+            "ﾄｵｸﾉﾐｾ",
+            "--endpoint",
+            &emu.endpoint,
+        ])
+        .current_dir(&repo)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .expect("smartpit");
+    assert!(
+        local_bank.status.success(),
+        "{}",
+        String::from_utf8_lossy(&local_bank.stderr)
+    );
+    let again = db
+        .bank_account("far-away")
+        .await
+        .expect("read")
+        .expect("stored");
+    assert_eq!(
+        (
+            again.masked.account_type.as_str(),
+            again.masked.number.as_str()
+        ),
+        ("savings", "****223")
+    );
     // A local-stack shortcut still needs the checkout, and says so.
     let local = run(&[
         "merchant-key",

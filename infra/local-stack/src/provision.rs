@@ -36,11 +36,55 @@ pub fn queue_url(endpoint: &str, logical: &str) -> String {
 pub fn resolve_ref(t: &Template, logical: &str) -> Option<String> {
     if t.tables.contains_key(logical) {
         Some(table_name(logical))
+    } else if t.kms_keys.iter().any(|k| k == logical) {
+        Some(key_alias(logical))
     } else if t.buckets.iter().any(|b| b == logical) {
         Some(bucket_name(logical))
     } else {
         None
     }
+}
+
+/// A KMS key's local name: an alias (KMS takes one wherever it takes a key id).
+pub fn key_alias(logical: &str) -> String {
+    format!("alias/smartpit-{}", logical.to_lowercase())
+}
+
+/// The template's KMS keys, created on the emulator under their aliases (once).
+pub async fn kms_keys(kms: &aws_sdk_kms::Client, t: &Template) -> Result<(), String> {
+    let err = |e: &dyn std::fmt::Display| format!("KMS: {e}");
+    let existing: Vec<String> = kms
+        .list_aliases()
+        .send()
+        .await
+        .map_err(|e| err(&aws_sdk_kms::error::DisplayErrorContext(&e)))?
+        .aliases()
+        .iter()
+        .filter_map(|a| a.alias_name().map(str::to_string))
+        .collect();
+    for logical in &t.kms_keys {
+        let alias = key_alias(logical);
+        if existing.contains(&alias) {
+            continue;
+        }
+        let key = kms
+            .create_key()
+            .description(format!("smartpit local {logical}"))
+            .send()
+            .await
+            .map_err(|e| err(&aws_sdk_kms::error::DisplayErrorContext(&e)))?;
+        let id = key
+            .key_metadata()
+            .map(|m| m.key_id().to_string())
+            .ok_or("KMS created a key without an id")?;
+        kms.create_alias()
+            .alias_name(&alias)
+            .target_key_id(id)
+            .send()
+            .await
+            .map_err(|e| err(&aws_sdk_kms::error::DisplayErrorContext(&e)))?;
+    }
+    Ok(())
 }
 
 /// The template's queues, created on the emulator (creating one again changes nothing).

@@ -553,6 +553,7 @@ impl Stack {
             &self.endpoint,
         )
         .await?;
+        provision::kms_keys(&aws_sdk_kms::Client::new(&self.sdk), &self.template).await?;
         self.verify_mail_identity().await
     }
 

@@ -30,6 +30,8 @@ pub struct Template {
     pub streams: BTreeMap<String, StreamSource>,
     /// Logical ids of the `AWS::SQS::Queue`s.
     pub queues: Vec<String>,
+    /// Logical ids of the `AWS::KMS::Key`s.
+    pub kms_keys: Vec<String>,
     /// `Type: SQS` events: queue logical id -> how it feeds its function.
     pub queue_sources: BTreeMap<String, QueueSource>,
     /// `Type: Schedule` events.
@@ -160,6 +162,7 @@ impl Template {
             parameters: BTreeMap::new(),
             streams: BTreeMap::new(),
             queues: Vec::new(),
+            kms_keys: Vec::new(),
             queue_sources: BTreeMap::new(),
             schedules: Vec::new(),
             bucket_sources: BTreeMap::new(),
@@ -333,6 +336,7 @@ impl Template {
                     }
                 }
                 Some("AWS::SQS::Queue") => t.queues.push(id),
+                Some("AWS::KMS::Key") => t.kms_keys.push(id),
                 _ => {}
             }
         }

@@ -28,6 +28,7 @@ pub mod item;
 
 mod abuse;
 mod admin;
+pub mod bank_accounts;
 mod changes;
 mod error;
 pub mod events;

@@ -1,4 +1,4 @@
-//! Merchants' payout settings (`MERCHANT#<id>` / `PAYOUT_SETTING`).
+//! Merchants' payout settings (`MER#<id>` / `PAYOUT_SETTING`).
 
 use chrono::{DateTime, Utc};
 
