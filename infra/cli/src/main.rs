@@ -352,7 +352,7 @@ impl Target {
 async fn main() {
     // Logs go to stderr (never into stdout, which may be a key or a CSV path), readable in a
     // terminal, JSON otherwise.
-    init_cli_logging();
+    smartpit_local::init_cli_logging();
     if let Err(e) = run(Cli::parse()).await {
         eprintln!("smartpit: {e}");
         std::process::exit(1);
@@ -533,14 +533,7 @@ async fn run(cli: Cli) -> Result<(), String> {
                 ),
             };
             let db = target.db().await?;
-            if db
-                .get_merchant(&id)
-                .await
-                .map_err(|p| p.to_string())?
-                .is_none()
-            {
-                return Err(format!("no merchant {id}"));
-            }
+            require_merchant(&db, &id).await?;
             let details = serde_json::json!({
                 "bank_code": bank.code, "branch_code": branch.code,
                 "account_type": account_type.as_str(), "account_number": number,
@@ -591,14 +584,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             use smartpit_shared::payout_cycle::{Cycle, PayoutSetting};
             let setting = PayoutSetting::new(cycle.parse::<Cycle>()?, pay_after_business_days)?;
             let db = target.db().await?;
-            if db
-                .get_merchant(&id)
-                .await
-                .map_err(|p| p.to_string())?
-                .is_none()
-            {
-                return Err(format!("no merchant {id}"));
-            }
+            require_merchant(&db, &id).await?;
             let now = chrono::Utc::now();
             let (period, pay) = setting.next(smartpit_shared::clock::jst_date(now))?;
             db.put_payout_setting(&id, &setting, now)
@@ -625,14 +611,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             target,
         } => {
             let db = target.db().await?;
-            if db
-                .get_merchant(&id)
-                .await
-                .map_err(|p| p.to_string())?
-                .is_none()
-            {
-                return Err(format!("no merchant {id}"));
-            }
+            require_merchant(&db, &id).await?;
             let fee = smartpit_shared::fees::Fee { fixed_yen, rate_bp };
             fee.check()?;
             let mut schedule = db.fee_schedule(&id).await.map_err(|p| p.to_string())?;
@@ -854,17 +833,10 @@ async fn settlement(action: SettlementAction) -> Result<(), String> {
     }
 }
 
-fn init_cli_logging() {
-    use std::io::IsTerminal;
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let builder = tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(filter)
-        .with_target(false);
-    let _ = if std::io::stderr().is_terminal() {
-        builder.compact().try_init()
-    } else {
-        builder.json().try_init()
-    };
+/// Refuses a merchant id the stack does not know, before anything is written for it.
+async fn require_merchant(db: &smartpit_shared::Db, id: &str) -> Result<(), String> {
+    match db.get_merchant(id).await.map_err(|p| p.to_string())? {
+        Some(_) => Ok(()),
+        None => Err(format!("no merchant {id}")),
+    }
 }

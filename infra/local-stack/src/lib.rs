@@ -17,6 +17,23 @@ pub mod stack;
 pub mod streams;
 pub mod template;
 
+/// Logs of the stack's and the operator's commands: on stderr (never stdout, which may carry a
+/// key or a CSV path), readable in a terminal, JSON otherwise; `RUST_LOG` filters (warn).
+pub fn init_cli_logging() {
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(filter)
+        .with_target(false);
+    let _ = if std::io::stderr().is_terminal() {
+        builder.compact().try_init()
+    } else {
+        builder.json().try_init()
+    };
+}
+
 /// `make deploy` measures what `sam build` built before deploying it (issue 12's budgets).
 #[cfg(test)]
 mod size_gate {

@@ -23,7 +23,7 @@ struct Cli {
 
 #[tokio::main]
 async fn main() {
-    init_cli_logging();
+    smartpit_local::init_cli_logging();
     if let Err(e) = run(Cli::parse()).await {
         eprintln!("smartpit-local: {e}");
         std::process::exit(1);
@@ -102,21 +102,6 @@ async fn run(cli: Cli) -> Result<(), String> {
     let _ = std::fs::remove_file(&stack_json);
     drop(running);
     Ok(())
-}
-
-fn init_cli_logging() {
-    use std::io::IsTerminal;
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let builder = tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(filter)
-        .with_target(false);
-    let _ = if std::io::stderr().is_terminal() {
-        builder.compact().try_init()
-    } else {
-        builder.json().try_init()
-    };
 }
 
 fn print_welcome(f: &StackFile<'_>) {
