@@ -21,6 +21,7 @@ pub mod money;
 pub mod notice;
 pub mod number;
 pub mod payment;
+pub mod payout;
 pub mod payout_cycle;
 #[cfg(feature = "pdf")]
 pub mod pdf;
@@ -61,6 +62,7 @@ mod layers {
         "notice",
         "number",
         "payment",
+        "payout",
         "payout_cycle",
         "principal",
         "report",
