@@ -166,3 +166,37 @@ async fn a_function_past_its_time_out_is_killed() {
     }
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// Invocations waiting at once start more instances, never more than the function's limit.
+#[tokio::test]
+async fn scaling_out_stops_at_the_functions_limit() {
+    let s = stack();
+    let dir = std::env::temp_dir().join(format!("smartpit-scale-{}", std::process::id()));
+    let mut config: FunctionConfig = s
+        .stack
+        .function_configs(Logs::Folder(dir.clone()))
+        .expect("configs")
+        .into_iter()
+        .find(|c| c.name == "InvoicesFunction")
+        .expect("invoices");
+    config.max_instances = 2;
+    let functions = Functions::start(vec![config]).await.expect("start");
+    let text = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/apigw_v2_list_invoices.json"),
+    )
+    .expect("fixture")
+    .replace("MERCHANT_KEY", s.merchant_key(0));
+    let all = futures::future::join_all(
+        (0..16).map(|_| functions.invoke("InvoicesFunction", text.clone().into_bytes())),
+    )
+    .await;
+    for invoked in all {
+        let answer: Value =
+            serde_json::from_slice(&invoked.result.expect("invocation")).expect("2.0 response");
+        assert_eq!(answer["statusCode"], 200, "{answer}");
+    }
+    let running = functions.processes().len();
+    assert!((1..=2).contains(&running), "{running} instances");
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -1,6 +1,6 @@
 //! Every route makes exactly the AWS calls docs/ARCHITECTURE.md documents ("Access patterns and
-//! round trips"), counted by the SDK interceptor every client carries and reported by the
-//! local stack in `x-local-aws-calls`. A change that adds a call fails here. Keys are warm
+//! round trips"), counted by the local stack at each function instance's AWS endpoint and
+//! reported in `x-local-aws-calls`. A change that adds a call fails here. Keys are warm
 //! (a warm function trusts a key it has seen for 60 s).
 
 use serde_json::json;

@@ -70,6 +70,23 @@ pub async fn events<F: EventFunction>() -> Result<(), lambda_http::Error> {
     .await
 }
 
+/// An HTTP function, configured from `vars` on a test stack's resources with no AWS to reach,
+/// answers API Gateway's event `json` (its fixture): the status and the body as text. For unit
+/// tests of what a function decides before any call.
+pub async fn answer_offline<F: HttpFunction>(json: &str, vars: &Vars) -> (u16, String) {
+    let res = Resources {
+        key_environment: "test".into(),
+        ..Resources::default()
+    };
+    let function = match F::configured(&offline_sdk(), res, vars) {
+        Ok(f) => f,
+        Err(e) => panic!("not configured: {e}"),
+    };
+    let resp = function.serve(api_gateway_event(json)).await;
+    let body = String::from_utf8_lossy(resp.body().as_ref()).into_owned();
+    (resp.status().as_u16(), body)
+}
+
 /// An AWS configuration on which no call can succeed (no credentials, a closed local port):
 /// for unit tests that hand a function an event it must answer without AWS.
 pub fn offline_sdk() -> SdkConfig {

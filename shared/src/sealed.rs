@@ -23,15 +23,12 @@ pub struct Sealed {
 /// The encryption context: who the value belongs to, bound to its key and to its ciphertext.
 pub type Context<'a> = &'a [(&'a str, &'a str)];
 
+/// The context as associated data: its pairs sorted and written as JSON, so no value can run
+/// into another (a value holding `&` or `=` reads as itself).
 fn aad(context: Context<'_>) -> Vec<u8> {
     let mut pairs: Vec<_> = context.to_vec();
     pairs.sort();
-    pairs
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join("&")
-        .into_bytes()
+    serde_json::to_vec(&pairs).unwrap_or_default()
 }
 
 fn kms_context(context: Context<'_>) -> std::collections::HashMap<String, String> {

@@ -197,26 +197,18 @@ impl smartpit_shared::lambda::HttpFunction for InvoicesFunction {
 #[cfg(test)]
 mod api_gateway_events {
     use super::*;
-    use smartpit_shared::lambda::{api_gateway_event, offline_sdk, HttpFunction};
+    use smartpit_shared::lambda::answer_offline;
 
     /// API Gateway's own event shape, read by lambda_http, routed with its path parameter,
     /// and a key of the other environment refused before any AWS call.
     #[tokio::test]
     async fn a_live_key_on_a_test_stack_is_refused_before_any_call() {
-        let req = api_gateway_event(include_str!("../fixtures/apigw-v2-cancel-invoice.json"));
-        let res = Resources {
-            key_environment: "test".into(),
-            ..Resources::default()
-        };
-        let f = <InvoicesFunction as HttpFunction>::configured(
-            &offline_sdk(),
-            res,
+        let (status, body) = answer_offline::<InvoicesFunction>(
+            include_str!("../fixtures/apigw-v2-cancel-invoice.json"),
             &Default::default(),
         )
-        .expect("configured");
-        let resp = f.serve(req).await;
-        let body = String::from_utf8_lossy(resp.body().as_ref()).into_owned();
-        assert_eq!(resp.status(), 401, "{body}");
+        .await;
+        assert_eq!(status, 401, "{body}");
         assert!(body.contains("test keys"), "{body}");
     }
 }

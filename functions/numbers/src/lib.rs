@@ -315,22 +315,17 @@ impl smartpit_shared::lambda::HttpFunction for NumbersFunction {
 #[cfg(test)]
 mod api_gateway_events {
     use super::*;
-    use smartpit_shared::lambda::{api_gateway_event, offline_sdk, HttpFunction};
+    use smartpit_shared::lambda::answer_offline;
 
     /// API Gateway's own event shape, read by lambda_http, routed, answered without AWS.
     #[tokio::test]
     async fn a_joint_card_read_without_a_key_is_refused_before_any_call() {
-        let req = api_gateway_event(include_str!("../fixtures/apigw-v2-get-joint-card.json"));
-        let res = Resources {
-            key_environment: "test".into(),
-            ..Resources::default()
-        };
-        let f =
-            <NumbersFunction as HttpFunction>::configured(&offline_sdk(), res, &Default::default())
-                .expect("configured");
-        let resp = f.serve(req).await;
-        let body = String::from_utf8_lossy(resp.body().as_ref()).into_owned();
-        assert_eq!(resp.status(), 401, "{body}");
+        let (status, body) = answer_offline::<NumbersFunction>(
+            include_str!("../fixtures/apigw-v2-get-joint-card.json"),
+            &Default::default(),
+        )
+        .await;
+        assert_eq!(status, 401, "{body}");
         assert!(body.contains("\"unauthorized\""), "{body}");
     }
 }

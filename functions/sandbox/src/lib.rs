@@ -286,22 +286,17 @@ impl smartpit_shared::lambda::HttpFunction for SandboxFunction {
 #[cfg(test)]
 mod api_gateway_events {
     use super::*;
-    use smartpit_shared::lambda::{api_gateway_event, offline_sdk, HttpFunction};
+    use smartpit_shared::lambda::answer_offline;
 
     /// API Gateway's own event shape, read by lambda_http, routed, answered without AWS.
     #[tokio::test]
     async fn a_base64_form_body_is_read_as_the_form() {
-        let req = api_gateway_event(include_str!("../fixtures/apigw-v2-simulator-form.json"));
-        let res = Resources {
-            key_environment: "test".into(),
-            ..Resources::default()
-        };
-        let f =
-            <SandboxFunction as HttpFunction>::configured(&offline_sdk(), res, &Default::default())
-                .expect("configured");
-        let resp = f.serve(req).await;
-        let body = String::from_utf8_lossy(resp.body().as_ref()).into_owned();
-        assert!(resp.status().as_u16() < 500, "{body}");
+        let (status, body) = answer_offline::<SandboxFunction>(
+            include_str!("../fixtures/apigw-v2-simulator-form.json"),
+            &Default::default(),
+        )
+        .await;
+        assert!(status < 500, "{body}");
         // The store code came in the base64-encoded form and is shown back.
         assert!(body.contains("SIM-0001"), "{body}");
     }

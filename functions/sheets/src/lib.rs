@@ -311,22 +311,17 @@ impl smartpit_shared::lambda::HttpFunction for SheetsFunction {
 #[cfg(test)]
 mod api_gateway_events {
     use super::*;
-    use smartpit_shared::lambda::{api_gateway_event, offline_sdk, HttpFunction};
+    use smartpit_shared::lambda::answer_offline;
 
     /// API Gateway's own event shape, read by lambda_http, routed, answered without AWS.
     #[tokio::test]
     async fn a_problem_page_is_served_from_its_path_parameter() {
-        let req = api_gateway_event(include_str!("../fixtures/apigw-v2-problem-page.json"));
-        let res = Resources {
-            key_environment: "test".into(),
-            ..Resources::default()
-        };
-        let f =
-            <SheetsFunction as HttpFunction>::configured(&offline_sdk(), res, &Default::default())
-                .expect("configured");
-        let resp = f.serve(req).await;
-        let body = String::from_utf8_lossy(resp.body().as_ref()).into_owned();
-        assert_eq!(resp.status(), 200, "{body}");
+        let (status, body) = answer_offline::<SheetsFunction>(
+            include_str!("../fixtures/apigw-v2-problem-page.json"),
+            &Default::default(),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
         assert!(body.contains("invoice_not_found"), "{body}");
     }
 }

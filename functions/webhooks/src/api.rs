@@ -345,27 +345,23 @@ impl smartpit_shared::lambda::HttpFunction for WebhookApi {
 #[cfg(test)]
 mod api_gateway_events {
     use super::*;
-    use smartpit_shared::lambda::{api_gateway_event, offline_sdk, HttpFunction};
+    use smartpit_shared::lambda::answer_offline;
 
     /// API Gateway's own event shape, read by lambda_http, routed, answered without AWS.
     #[tokio::test]
     async fn the_events_listing_without_a_key_is_refused_before_any_call() {
-        let req = api_gateway_event(include_str!("../fixtures/apigw-v2-list-events.json"));
-        let res = Resources {
-            key_environment: "test".into(),
-            ..Resources::default()
-        };
         // The template gives it its queue.
         let vars = [(
             "WEBHOOK_QUEUE_URL".to_string(),
             "http://127.0.0.1:9/q".to_string(),
         )]
         .into();
-        let f = <WebhookApi as HttpFunction>::configured(&offline_sdk(), res, &vars)
-            .expect("configured");
-        let resp = f.serve(req).await;
-        let body = String::from_utf8_lossy(resp.body().as_ref()).into_owned();
-        assert_eq!(resp.status(), 401, "{body}");
+        let (status, body) = answer_offline::<WebhookApi>(
+            include_str!("../fixtures/apigw-v2-list-events.json"),
+            &vars,
+        )
+        .await;
+        assert_eq!(status, 401, "{body}");
         assert!(body.contains("\"unauthorized\""), "{body}");
     }
 }

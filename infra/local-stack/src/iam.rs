@@ -14,6 +14,11 @@ use serde_yaml::Value;
 use crate::provision::table_name;
 use crate::template::Template;
 
+/// Decides whether a function's AWS call may be sent: the service, the operation and the
+/// request body in; `Err` with the reason to refuse it, as AWS would (the stack asks it at each
+/// instance's AWS endpoint, `crate::runtime`).
+pub type Guard = Arc<dyn Fn(&str, &str, &[u8]) -> Result<(), String> + Send + Sync>;
+
 /// One DynamoDB permission: `dynamodb:<action>` on a table (`index: None`) or its index
 /// (`Some("*")`: any index).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -230,7 +235,7 @@ fn allowed(grants: &BTreeSet<Grant>, logical_of: &BTreeMap<String, String>, a: &
 }
 
 /// The guard of each function: refuses (or, when recording, writes down) its DynamoDB calls.
-pub fn guards(template: &Template) -> BTreeMap<String, smartpit_shared::calls::Guard> {
+pub fn guards(template: &Template) -> BTreeMap<String, Guard> {
     let g = grants(&template.raw);
     let logical_of: BTreeMap<String, String> = template
         .tables
@@ -246,7 +251,7 @@ pub fn guards(template: &Template) -> BTreeMap<String, smartpit_shared::calls::G
             let logical_of = logical_of.clone();
             let name = function.clone();
             let record = record.clone();
-            let guard: smartpit_shared::calls::Guard = Arc::new(move |service, op, body| {
+            let guard: Guard = Arc::new(move |service, op, body| {
                 if service != "DynamoDB" {
                     return Ok(());
                 }

@@ -26,7 +26,6 @@ use hyper::body::{Bytes, Incoming};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use smartpit_shared::calls::Guard;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::net::TcpListener;
 use tokio::sync::{oneshot, Notify};
@@ -56,7 +55,7 @@ pub struct FunctionConfig {
     pub min_instances: usize,
     pub max_instances: usize,
     /// Checks each AWS call against the function's role before it is sent.
-    pub guard: Option<Guard>,
+    pub guard: Option<crate::iam::Guard>,
     /// Where the instances' AWS calls go (the emulator).
     pub upstream: String,
     /// Where the instances' log lines go (stdout and stderr, prefixed with the function).
@@ -358,8 +357,7 @@ impl Pool {
                     .lock()
                     .map(|d| d.backlog.iter().any(|i| i.id == id))
                     .unwrap_or(false);
-                let count = pool.instances.lock().map(|l| l.len()).unwrap_or(usize::MAX);
-                if still && count < pool.config.max_instances {
+                if still {
                     if let Err(e) = pool.clone().add_instance().await {
                         tracing::warn!(function = %pool.config.name, error = %e, "no new instance");
                     }
@@ -374,6 +372,8 @@ impl Pool {
         }
     }
 
+    /// One more instance, unless the function already has its most (checked under the list's
+    /// lock: invocations waiting at once each ask, and only so many may start).
     async fn add_instance(self: Arc<Self>) -> Result<(), String> {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
@@ -381,6 +381,9 @@ impl Pool {
         let port = listener.local_addr().map_err(|e| e.to_string())?.port();
         let instance = {
             let mut list = self.instances.lock().map_err(|_| "poisoned")?;
+            if list.len() >= self.config.max_instances.max(self.config.min_instances) {
+                return Ok(());
+            }
             let i = Arc::new(Instance {
                 number: list.len(),
                 port,
