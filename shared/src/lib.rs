@@ -37,6 +37,8 @@ pub mod sheet;
 pub mod store_chain;
 pub mod text;
 pub mod timeouts;
+#[cfg(feature = "zengin")]
+pub mod transfer_file;
 pub mod webhook;
 #[cfg(feature = "zengin")]
 pub mod zengin;
@@ -69,6 +71,7 @@ mod layers {
         "settlement",
         "store_chain",
         "text",
+        "transfer_file",
         "webhook",
         "zengin",
     ];
@@ -96,7 +99,14 @@ mod layers {
     fn domain_modules_do_not_import_storage() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
         for name in DOMAIN {
-            let text = std::fs::read_to_string(dir.join(format!("{name}.rs"))).unwrap_or_default();
+            // A module is `name.rs`, or every file of `name/`.
+            let mut text =
+                std::fs::read_to_string(dir.join(format!("{name}.rs"))).unwrap_or_default();
+            if let Ok(files) = std::fs::read_dir(dir.join(name)) {
+                for f in files.flatten() {
+                    text.push_str(&std::fs::read_to_string(f.path()).unwrap_or_default());
+                }
+            }
             assert!(!text.is_empty(), "{name}.rs");
             for storage in [
                 "crate::db",

@@ -28,10 +28,16 @@ pub enum EventType {
     InvoiceSettled,
     /// A customer's mail or sheet could not be delivered.
     NoticeFailed,
+    /// A period closed and its payout was made (scheduled, held or carried forward).
+    PayoutCreated,
+    /// The operator's bank confirmed the payout's transfer.
+    PayoutPaid,
+    /// The payout's transfer failed; its amount returns to the next payout.
+    PayoutFailed,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 7] = [
+    pub const ALL: [EventType; 10] = [
         EventType::InvoicePaid,
         EventType::InvoicePaymentVoided,
         EventType::InvoiceExpired,
@@ -39,6 +45,9 @@ impl EventType {
         EventType::InvoiceUpdated,
         EventType::InvoiceSettled,
         EventType::NoticeFailed,
+        EventType::PayoutCreated,
+        EventType::PayoutPaid,
+        EventType::PayoutFailed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -50,6 +59,9 @@ impl EventType {
             EventType::InvoiceUpdated => "invoice.updated",
             EventType::InvoiceSettled => "invoice.settled",
             EventType::NoticeFailed => "notice.failed",
+            EventType::PayoutCreated => "payout.created",
+            EventType::PayoutPaid => "payout.paid",
+            EventType::PayoutFailed => "payout.failed",
         }
     }
 

@@ -167,6 +167,22 @@ const SYMBOLS: &[char] = &[' ', '(', ')', '-', '.', '/', ',', '｢', '｣'];
 /// ASCII, lower case to upper, small kana to their full size (ｯ → ﾂ, as banks print them), the
 /// long-vowel mark to `-`, runs of spaces to one. Anything else is refused, naming it.
 pub fn holder_name(s: &str) -> Result<String, String> {
+    let out = transfer_text(s)?;
+    if out.is_empty() {
+        return Err("the holder's name is empty".into());
+    }
+    if out.chars().count() > HOLDER_MAX {
+        return Err(format!(
+            "the holder's name is {} characters in a transfer record; at most {HOLDER_MAX}",
+            out.chars().count()
+        ));
+    }
+    Ok(out)
+}
+
+/// Any text as a transfer record writes it (a name, a bank's or branch's kana): the conversion
+/// `holder_name` describes, with no limit of length.
+pub fn transfer_text(s: &str) -> Result<String, String> {
     let all = kelp::ConvOption {
         ascii: true,
         digit: true,
@@ -202,17 +218,7 @@ pub fn holder_name(s: &str) -> Result<String, String> {
         }
         out.push(c);
     }
-    let out = out.trim_end().to_string();
-    if out.is_empty() {
-        return Err("the holder's name is empty".into());
-    }
-    if out.chars().count() > HOLDER_MAX {
-        return Err(format!(
-            "the holder's name is {} characters in a transfer record; at most {HOLDER_MAX}",
-            out.chars().count()
-        ));
-    }
-    Ok(out)
+    Ok(out.trim_end().to_string())
 }
 
 /// An account number shown to someone: the last three digits only.

@@ -3,6 +3,7 @@
 
 pub mod browser;
 pub mod pdf;
+pub mod receiver;
 
 use std::sync::OnceLock;
 use std::time::Duration;

@@ -4,5 +4,6 @@
 pub mod cards;
 pub mod mail;
 pub mod onboard;
+pub mod payouts;
 pub mod redeliver;
 pub mod smoke;

@@ -89,6 +89,18 @@ enum Command {
         #[command(flatten)]
         target: Target,
     },
+    /// Close the payout periods that end on a day (JST) for every merchant whose cycle closes
+    /// then, as the daily scheduled run does: one payout each, with its statement.
+    Payouts {
+        #[command(subcommand)]
+        action: PayoutsCommand,
+    },
+    /// The bank transfer file (Zengin 総合振込) of a pay date: `file` it, upload it to the bank,
+    /// then `confirm` what the bank paid and what it returned.
+    Transfers {
+        #[command(subcommand)]
+        action: TransfersCommand,
+    },
     /// Set the bank account a merchant is paid to. Bank and branch are checked against the
     /// Zengin list, the holder's name is made transfer characters (or refused, saying why); the
     /// details are sealed with a KMS data key before they are stored and only a masked view
@@ -304,6 +316,132 @@ impl SettlementFile {
 }
 
 /// Where the operator's command writes: the local stack, or a deployed stack's MainTable.
+#[derive(Subcommand)]
+enum PayoutsCommand {
+    /// Make the payouts of the periods closing on --date (after that day has ended in Japan).
+    Run {
+        /// The close day, YYYY-MM-DD.
+        #[arg(long)]
+        date: String,
+        #[command(flatten)]
+        target: PayoutTarget,
+    },
+}
+
+#[derive(Subcommand)]
+enum TransfersCommand {
+    /// Write the transfer file of the payouts due on --date (held ones whose merchant now has
+    /// an account too) to --out, and keep it in S3. Made again until confirmed.
+    File {
+        /// The pay date, YYYY-MM-DD.
+        #[arg(long)]
+        date: String,
+        #[arg(long)]
+        out: PathBuf,
+        /// 依頼人コード: the 10 digits the operator's bank gave.
+        #[arg(long, env = "TRANSFER_REQUESTER_CODE")]
+        requester_code: String,
+        /// 依頼人名, in kana, as the bank registered it.
+        #[arg(long, env = "TRANSFER_REQUESTER_NAME")]
+        requester_name: String,
+        /// The operator's paying account: bank code (4 digits).
+        #[arg(long, env = "TRANSFER_FROM_BANK")]
+        from_bank: String,
+        /// Branch code (3 digits).
+        #[arg(long, env = "TRANSFER_FROM_BRANCH")]
+        from_branch: String,
+        /// ordinary, current or savings.
+        #[arg(long, env = "TRANSFER_FROM_ACCOUNT_TYPE", default_value = "current")]
+        from_account_type: String,
+        /// Account number (7 digits).
+        #[arg(long, env = "TRANSFER_FROM_ACCOUNT_NUMBER")]
+        from_account_number: String,
+        #[command(flatten)]
+        target: PayoutTarget,
+    },
+    /// Mark the payouts of --date's file paid, except those named with --failed (returned by
+    /// the bank: failed, their amounts paid again with the merchant's next payout).
+    Confirm {
+        #[arg(long)]
+        date: String,
+        /// A payout the bank could not pay (repeat for several).
+        #[arg(long)]
+        failed: Vec<String>,
+        /// What the bank said, for the merchant (`failure_reason`).
+        #[arg(long, default_value = "the bank returned the transfer")]
+        reason: String,
+        #[command(flatten)]
+        target: PayoutTarget,
+    },
+}
+
+/// The stack the payout commands work on.
+#[derive(clap::Args)]
+struct PayoutTarget {
+    /// The local AWS endpoint (as `make dev` prints it).
+    #[arg(long)]
+    endpoint: Option<String>,
+    /// The deployed MainTable (stack output MainTableName).
+    #[arg(long, env = "MAIN_TABLE")]
+    main_table: Option<String>,
+    /// The deployed EventsTable (stack output EventsTableName).
+    #[arg(long, env = "EVENTS_TABLE")]
+    events_table: Option<String>,
+    /// The deployed StatementsBucket (stack output StatementsBucketName).
+    #[arg(long, env = "STATEMENTS_BUCKET")]
+    statements_bucket: Option<String>,
+    /// The bank-data key (stack output BankDataKeyArn): opens merchants' accounts for the
+    /// transfer file and encrypts its copy in S3.
+    #[arg(long, env = "BANK_DATA_KEY")]
+    kms_key: Option<String>,
+}
+
+impl PayoutTarget {
+    async fn open(self) -> Result<smartpit_cli::payouts::PayoutStack, String> {
+        if let Some(endpoint) = &self.endpoint {
+            let stack = Stack::new(&repo_root()?, endpoint, "http://127.0.0.1:3000")?;
+            let env = stack.env_of("PayoutRunFunction")?;
+            return Ok(smartpit_cli::payouts::PayoutStack {
+                db: stack.db()?,
+                bucket: env.get("STATEMENTS_BUCKET").cloned().unwrap_or_default(),
+                kms_key: self
+                    .kms_key
+                    .unwrap_or_else(|| smartpit_local::provision::key_alias("BankDataKey")),
+                run: stack.payout_run(&stack.sdk)?,
+                sdk: stack.sdk.clone(),
+            });
+        }
+        let missing = "say which stack: --endpoint for the local one, or --main-table, \
+                       --events-table, --statements-bucket and --kms-key (stack outputs) with AWS \
+                       credentials in the environment";
+        let (Some(main_table), Some(events_table), Some(bucket), Some(kms_key)) = (
+            self.main_table,
+            self.events_table,
+            self.statements_bucket,
+            self.kms_key,
+        ) else {
+            return Err(missing.into());
+        };
+        let sdk = smartpit_shared::config::aws_from_env().await;
+        let res = smartpit_shared::config::Resources {
+            main_table,
+            events_table,
+            ..Default::default()
+        };
+        Ok(smartpit_cli::payouts::PayoutStack {
+            db: smartpit_shared::Db::with_profile(
+                &sdk,
+                res.clone(),
+                smartpit_shared::timeouts::OPERATOR,
+            ),
+            run: smartpit_payouts::run::PayoutRun::new(&sdk, res, bucket.clone()),
+            bucket,
+            kms_key,
+            sdk,
+        })
+    }
+}
+
 #[derive(clap::Args)]
 struct Target {
     /// The local AWS endpoint (as `make dev` prints it).
@@ -500,6 +638,84 @@ async fn run(cli: Cli) -> Result<(), String> {
             println!("smoke test passed against {api_url}");
             Ok(())
         }
+        Command::Payouts {
+            action: PayoutsCommand::Run { date, target },
+        } => {
+            let date = smartpit_cli::payouts::parse_date(&date)?;
+            let stack = target.open().await?;
+            let report = smartpit_cli::payouts::run(&stack, date).await?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?
+            );
+            Ok(())
+        }
+        Command::Transfers {
+            action:
+                TransfersCommand::File {
+                    date,
+                    out,
+                    requester_code,
+                    requester_name,
+                    from_bank,
+                    from_branch,
+                    from_account_type,
+                    from_account_number,
+                    target,
+                },
+        } => {
+            let date = smartpit_cli::payouts::parse_date(&date)?;
+            let requester = smartpit_cli::payouts::RequesterArgs {
+                code: requester_code,
+                name: requester_name,
+                bank: from_bank,
+                branch: from_branch,
+                account_type: from_account_type,
+                account_number: from_account_number,
+            }
+            .checked()?;
+            let stack = target.open().await?;
+            let (bytes, lines, rec) = smartpit_cli::payouts::file(&stack, date, &requester).await?;
+            std::fs::write(&out, &bytes).map_err(|e| format!("{}: {e}", out.display()))?;
+            for l in &lines {
+                println!(
+                    "{}  {}  {:>12}  {}",
+                    l.payout_id, l.merchant_id, l.amount, l.account
+                );
+            }
+            println!(
+                "{} transfer(s), {} yen, pay date {date}: {} (kept in S3 at {})",
+                rec.count,
+                rec.total,
+                out.display(),
+                rec.s3_key
+            );
+            Ok(())
+        }
+        Command::Transfers {
+            action:
+                TransfersCommand::Confirm {
+                    date,
+                    failed,
+                    reason,
+                    target,
+                },
+        } => {
+            let date = smartpit_cli::payouts::parse_date(&date)?;
+            let stack = target.open().await?;
+            let done = smartpit_cli::payouts::confirm(&stack, date, &failed, &reason).await?;
+            println!(
+                "{date}: {} paid, {} failed{}",
+                done.paid.len(),
+                done.failed.len(),
+                if done.failed.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", done.failed.join(", "))
+                }
+            );
+            Ok(())
+        }
         Command::MerchantBank {
             id,
             bank,
@@ -565,7 +781,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             .await
             .map_err(|p| p.to_string())?;
             println!(
-                "merchant {id} is paid to {} ({}) {} ({}) {} {} (the details are sealed;                  the holder's name was accepted)",
+                "merchant {id} is paid to {} ({}) {} ({}) {} {} (the details are sealed; the holder's name was accepted)",
                 masked.bank_name,
                 masked.bank_code,
                 masked.branch_name,

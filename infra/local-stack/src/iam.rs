@@ -89,6 +89,15 @@ pub const NEEDS: &[&str] = &[
     "WebhookDeliveryFunction GetItem EventsTable",
     "WebhookDeliveryFunction UpdateItem EventsTable",
     "WebhookDeliveryFunction Query EventsTable/by_due",
+    // Payouts: the run reads merchants, their settled lines and states, writes payouts (one
+    // transaction each) and payout.created; the API reads.
+    "PayoutRunFunction GetItem MainTable",
+    "PayoutRunFunction PutItem MainTable",
+    "PayoutRunFunction Query MainTable",
+    "PayoutRunFunction BatchGetItem MainTable",
+    "PayoutRunFunction PutItem EventsTable",
+    "PayoutsApiFunction GetItem MainTable",
+    "PayoutsApiFunction Query MainTable",
     // Sandbox helpers (test stacks): the store's payment and void, the sweep's expiry, the
     // settlement's settle, on the merchant's own invoice.
     "SandboxFunction GetItem MainTable",

@@ -99,6 +99,11 @@ fn query_types(
             "/v1/events",
             query_parameters::<smartpit_webhooks::api::ListEvents>(g),
         ),
+        (
+            "get",
+            "/v1/payouts",
+            query_parameters::<smartpit_payouts::api::ListPayouts>(g),
+        ),
     ]
 }
 
@@ -140,6 +145,9 @@ fn request_parts() -> (serde_json::Map<String, serde_json::Value>, QueryParamete
     add::<smartpit_numbers::JointCardBatch>(&mut answers);
     add::<smartpit_invoices::requests::InvoicePageAnswer>(&mut answers);
     add::<smartpit_webhooks::api::EventPageAnswer>(&mut answers);
+    add::<smartpit_payouts::api::PayoutPageAnswer>(&mut answers);
+    add::<smartpit_shared::payout::PayoutView>(&mut answers);
+    add::<smartpit_sandbox::TestPayoutRunAnswer>(&mut answers);
     for (name, schema) in answers.take_definitions(true) {
         match schemas.get(&name) {
             Some(same) if *same == schema => {}
@@ -208,6 +216,7 @@ pub fn routed() -> BTreeSet<(String, String)> {
         smartpit_sandbox::routes().table(),
         smartpit_sheets::routes().table(),
         smartpit_webhooks::api::routes().table(),
+        smartpit_payouts::api::routes().table(),
     ] {
         out.extend(table);
     }

@@ -177,6 +177,10 @@ mod tests {
                 "WebhookApiFunction",
                 smartpit_webhooks::api::routes().table(),
             ),
+            (
+                "PayoutsApiFunction",
+                smartpit_payouts::api::routes().table(),
+            ),
         ];
         for (function, table) in &tables {
             let mut templated: Vec<(String, String)> = t

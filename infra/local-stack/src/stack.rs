@@ -403,6 +403,16 @@ impl Stack {
         self.in_process("SettlementFunction", sdk)
     }
 
+    /// The payout run, in this process (`smartpit payouts run` on a local stack), with the
+    /// font of its layer.
+    pub fn payout_run(&self, sdk: &SdkConfig) -> Result<smartpit_payouts::run::PayoutRun, String> {
+        let vars = self.function_env("PayoutRunFunction")?;
+        if let Some(font) = vars.get("SHEET_FONT_PATH") {
+            smartpit_shared::pdf::font::use_font_at(font);
+        }
+        self.in_process("PayoutRunFunction", sdk)
+    }
+
     /// The local name of a bucket the template defines.
     pub fn bucket(&self, logical: &str) -> Result<String, String> {
         resolve_ref(&self.template, logical)

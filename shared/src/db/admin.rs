@@ -27,7 +27,10 @@ impl Db {
         k.insert("merchant_id".into(), item::s(&merchant.id));
         k.insert("merchant_name".into(), item::s(&merchant.name));
         k.insert("created_at".into(), item::s(timestamp(now)));
-        let mut items = vec![m, k];
+        // The directory of merchants (`MERCHANTS` / id): what the payout run goes through.
+        let mut d = item::key(super::payouts::DIRECTORY_PK, &merchant.id);
+        d.insert("type".into(), item::s("merchant_entry"));
+        let mut items = vec![m, k, d];
         items.extend(self.key_records(
             &super::keys::KeyOwner::Merchant(merchant.id.clone()),
             api_key,

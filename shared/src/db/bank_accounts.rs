@@ -91,22 +91,28 @@ impl Db {
         else {
             return Ok(None);
         };
-        let text = |k: &str| get_s(&it, k).unwrap_or_default().to_string();
         let sealed = |k: &str| {
             bytes(&it, k).ok_or_else(|| StoreError::failed(&format!("bank account without {k}")))
         };
         Ok(Some(StoredAccount {
-            masked: MaskedAccount {
-                bank_code: text("bank_code"),
-                bank_name: text("bank_name"),
-                branch_code: text("branch_code"),
-                branch_name: text("branch_name"),
-                account_type: text("account_type"),
-                number: text("masked_number"),
-            },
+            masked: masked_of(&it)
+                .ok_or_else(|| StoreError::failed(&"bank account without its masked view"))?,
             encrypted_key: sealed("sealed_key")?,
             nonce: sealed("sealed_nonce")?,
             ciphertext: sealed("sealed_details")?,
         }))
     }
+}
+
+/// What may be shown of a stored account item.
+pub(crate) fn masked_of(it: &Item) -> Option<MaskedAccount> {
+    let text = |k: &str| get_s(it, k).map(str::to_string);
+    Some(MaskedAccount {
+        bank_code: text("bank_code")?,
+        bank_name: text("bank_name")?,
+        branch_code: text("branch_code")?,
+        branch_name: text("branch_name")?,
+        account_type: text("account_type")?,
+        number: text("masked_number")?,
+    })
 }

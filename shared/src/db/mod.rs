@@ -41,7 +41,7 @@ mod numbers;
 mod outbox;
 pub mod payment_item;
 mod payments;
-mod payouts;
+pub mod payouts;
 mod reports;
 mod resends;
 mod settlements;

@@ -199,10 +199,11 @@ impl Db {
                 .skip(1)
                 .position(|c| c == "ConditionalCheckFailed")
             {
-                // Items are the payment, then per invoice its update and its event.
+                // Items are the payment, then per invoice its update, its event and its
+                // settled line.
                 let invoice = payment
                     .lines
-                    .get(i / 2)
+                    .get(i / 3)
                     .map(|l| l.invoice_id.clone())
                     .unwrap_or_default();
                 return Ok(SettleResult::InvoiceNotPaid(invoice));
@@ -215,7 +216,8 @@ impl Db {
         ))
     }
 
-    /// The payment's conditional update, then per invoice its update and its event.
+    /// The payment's conditional update, then per invoice its update, its event and its settled
+    /// line (what the merchant's payout pays).
     fn settle_items(
         &self,
         file: &FileKey,
@@ -230,7 +232,7 @@ impl Db {
             settlement: Some(file.name()),
             ..payment.clone()
         };
-        let mut items = Vec::with_capacity(1 + 2 * payment.lines.len());
+        let mut items = Vec::with_capacity(1 + 3 * payment.lines.len());
         let update = Update::builder()
             .table_name(&self.res.main_table)
             .set_key(Some(payment_key(&payment.id)))
@@ -290,6 +292,13 @@ impl Db {
                 now,
             );
             items.push(self.event_put(&event)?);
+            // What the merchant's next payout pays (db/payouts.rs).
+            items.push(self.settled_line_put(
+                payment,
+                line,
+                invoices.get(&line.invoice_id),
+                now,
+            )?);
         }
         Ok(items)
     }

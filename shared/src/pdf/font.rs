@@ -53,6 +53,13 @@ pub fn typeface() -> Result<&'static Typeface, String> {
         .map_err(Clone::clone)
 }
 
+/// Reads the process's typeface from `path` before anything asks for it (an operator's command
+/// running a function's code in its own process, where the function's `SHEET_FONT_PATH` is not
+/// the process's). Has no effect once the typeface is read.
+pub fn use_font_at(path: &str) {
+    let _ = TYPEFACE.get_or_init(|| Typeface::load(path));
+}
+
 impl Typeface {
     /// Reads and checks the font at `path` (TrueType, face 0).
     pub fn load(path: &str) -> Result<Self, String> {

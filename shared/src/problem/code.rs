@@ -113,6 +113,7 @@ codes! {
     InvalidEventType = "invalid_event_type", BAD_REQUEST, "Unknown event type";
     WebhookEndpointNotFound = "webhook_endpoint_not_found", NOT_FOUND, "Webhook endpoint not found";
     EventNotFound = "event_not_found", NOT_FOUND, "Event not found";
+    PayoutNotFound = "payout_not_found", NOT_FOUND, "Payout not found";
     ServiceUnavailable = "service_unavailable", SERVICE_UNAVAILABLE, "Service temporarily unavailable";
     InternalError = "internal_error", INTERNAL_SERVER_ERROR, "Internal error";
 }

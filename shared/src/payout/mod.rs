@@ -4,21 +4,42 @@
 //! period (a line each), minus what an earlier period left owing. Never negative: a balance
 //! below zero pays nothing and is carried to the next period, and the statement says so.
 
+#[cfg(feature = "pdf")]
+pub mod document;
+pub mod files;
+mod record;
+
+pub use record::{
+    is_payout_id, payout_id, MaskedAccountView, Payout, PayoutStatus, PayoutView,
+    HELD_NO_BANK_ACCOUNT,
+};
+
 use std::collections::BTreeMap;
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::fees::FeeSchedule;
 use crate::payout_cycle::Period;
 
-/// One bill settled in the period.
+/// One bill settled in the period, as the settlement recorded it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SettledBill {
     pub settled_on: NaiveDate,
     pub chain_id: String,
+    pub store_code: String,
     pub invoice_id: String,
+    pub payment_id: String,
+    pub merchant_order_id: String,
+    pub amount: i64,
+    pub customer_fee: i64,
+    pub paid_at: DateTime<Utc>,
+}
+
+impl SettledBill {
     /// What the customer paid for it at the store (amount plus customer fee).
-    pub collected: i64,
+    pub fn collected(&self) -> i64 {
+        self.amount + self.customer_fee
+    }
 }
 
 /// One refund paid out in the period (issue 20), deducted from the merchant's payout.
@@ -49,27 +70,25 @@ pub struct Statement {
     pub gross: i64,
     pub fees: i64,
     pub refunded: i64,
-    /// Owed from the period before (a negative balance carried), deducted here.
-    pub carried_in: i64,
+    /// What earlier periods left: below zero what the merchant owes (a shortfall carried,
+    /// deducted here), above zero what is owed to the merchant (a failed transfer returned).
+    pub brought_forward: i64,
     /// Paid to the merchant's account: never below zero.
     pub net: i64,
     /// Owed to the next period when the balance went below zero (0 otherwise).
     pub carried_out: i64,
 }
 
-/// The statement of `period`. Bills or refunds outside the period, negative amounts and a
-/// negative carry are refused (a caller's mistake must not move money).
+/// The statement of `period`. Bills or refunds outside the period and negative amounts are
+/// refused (a caller's mistake must not move money).
 pub fn statement(
     period: Period,
     bills: &[SettledBill],
     refunds: &[RefundPaid],
     fees: &FeeSchedule,
-    carried_in: i64,
+    brought_forward: i64,
 ) -> Result<Statement, String> {
     let within = |d: NaiveDate| period.start <= d && d <= period.end;
-    if carried_in < 0 {
-        return Err("a carried balance is what is owed: 0 or more".into());
-    }
     let mut lines: BTreeMap<(NaiveDate, &str), DayLine> = BTreeMap::new();
     for b in bills {
         if !within(b.settled_on) {
@@ -78,10 +97,11 @@ pub fn statement(
                 b.invoice_id, b.settled_on, period.start, period.end
             ));
         }
-        if b.collected < 0 {
+        if b.amount < 0 || b.customer_fee < 0 {
             return Err(format!("{} collected a negative amount", b.invoice_id));
         }
-        let fee = fees.for_chain(&b.chain_id).on(b.collected);
+        let collected = b.collected();
+        let fee = fees.for_chain(&b.chain_id).on(collected);
         let line = lines
             .entry((b.settled_on, b.chain_id.as_str()))
             .or_insert_with(|| DayLine {
@@ -93,9 +113,9 @@ pub fn statement(
                 net: 0,
             });
         line.count += 1;
-        line.gross += b.collected;
+        line.gross += collected;
         line.fees += fee;
-        line.net += b.collected - fee;
+        line.net += collected - fee;
     }
     let mut refunds = refunds.to_vec();
     for r in &refunds {
@@ -111,7 +131,7 @@ pub fn statement(
     let gross = lines.iter().map(|l| l.gross).sum::<i64>();
     let fees_total = lines.iter().map(|l| l.fees).sum::<i64>();
     let refunded = refunds.iter().map(|r| r.amount).sum::<i64>();
-    let balance = gross - fees_total - refunded - carried_in;
+    let balance = gross - fees_total - refunded + brought_forward;
     Ok(Statement {
         period,
         lines,
@@ -119,7 +139,7 @@ pub fn statement(
         gross,
         fees: fees_total,
         refunded,
-        carried_in,
+        brought_forward,
         net: balance.max(0),
         carried_out: (-balance).max(0),
     })
@@ -139,8 +159,13 @@ mod tests {
         SettledBill {
             settled_on: d(day),
             chain_id: chain.into(),
+            store_code: "000123".into(),
             invoice_id: id.into(),
-            collected,
+            payment_id: format!("pay_{id}"),
+            merchant_order_id: format!("order-{id}"),
+            amount: collected,
+            customer_fee: 0,
+            paid_at: Utc::now(),
         }
     }
 
@@ -215,7 +240,7 @@ mod tests {
                 amount: 5_000,
             }],
             &fees(),
-            200,
+            -200,
         )
         .expect("statement");
         assert_eq!(s.net, 0);
@@ -227,7 +252,7 @@ mod tests {
             &[bill("2027-01-15", "ministop", "inv_b", 10_000)],
             &[],
             &fees(),
-            s.carried_out,
+            -s.carried_out,
         )
         .expect("statement");
         assert_eq!(next.net, 10_000 - 60 - s.carried_out);
@@ -252,7 +277,9 @@ mod tests {
             0,
         );
         assert!(negative.is_err());
-        assert!(statement(december(), &[], &[], &fees(), -1).is_err());
+        // A failed transfer returned is paid with the next period's bills.
+        let returned = statement(december(), &[], &[], &fees(), 1_500).expect("returned");
+        assert_eq!((returned.net, returned.carried_out), (1_500, 0));
         let empty = statement(december(), &[], &[], &fees(), 0).expect("empty");
         assert_eq!((empty.net, empty.carried_out, empty.lines.len()), (0, 0, 0));
     }

@@ -1,0 +1,225 @@
+//! The merchant's payouts: `GET /v1/payouts` (newest close first), `GET /v1/payouts/{id}` and
+//! its statement as PDF or CSV (a redirect to a presigned URL of the private statements bucket
+//! that lives 5 minutes). Another merchant's payout is not found.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use aws_sdk_s3::presigning::PresigningConfig;
+use chrono::Utc;
+use http::header::HeaderValue;
+use http::{Method, StatusCode};
+use lambda_http::{Body, Request, Response};
+use schemars::JsonSchema;
+use serde::Deserialize;
+use smartpit_shared::config::{OnFirstUse, Resources};
+use smartpit_shared::http as web;
+use smartpit_shared::payout::{Payout, PayoutView};
+use smartpit_shared::request::{self, Checked, Limit};
+use smartpit_shared::routes::Routes;
+use smartpit_shared::{auth, Code, Db, Problem};
+
+/// Lifetime of the presigned URL a statement route redirects to.
+pub const PRESIGNED_SECONDS: u64 = 300;
+
+/// What each of the function's routes does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    List,
+    Get,
+    StatementPdf,
+    StatementCsv,
+}
+
+/// The function's routes, as infra/template.yaml routes them here (a test holds the two equal).
+pub fn routes() -> &'static Routes<Route> {
+    static ROUTES: OnceLock<Routes<Route>> = OnceLock::new();
+    ROUTES.get_or_init(|| {
+        Routes::new()
+            .add(Method::GET, "/v1/payouts", Route::List)
+            .add(Method::GET, "/v1/payouts/{id}", Route::Get)
+            .add(
+                Method::GET,
+                "/v1/payouts/{id}/statement.pdf",
+                Route::StatementPdf,
+            )
+            .add(
+                Method::GET,
+                "/v1/payouts/{id}/statement.csv",
+                Route::StatementCsv,
+            )
+    })
+}
+
+/// `GET /v1/payouts?limit=&cursor=`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListPayouts {
+    #[serde(default)]
+    pub limit: Limit,
+    /// The `next_cursor` of the previous page
+    pub cursor: Option<String>,
+}
+
+impl Checked for ListPayouts {
+    fn code_of(field: &str) -> Code {
+        match field {
+            "limit" => Code::InvalidLimit,
+            _ => Code::InvalidCursor,
+        }
+    }
+}
+
+/// A page of `GET /v1/payouts`, newest close first.
+#[derive(Debug, serde::Serialize, JsonSchema)]
+#[schemars(rename = "PayoutPage", extend("additionalProperties" = false))]
+pub struct PayoutPageAnswer {
+    pub payouts: Vec<PayoutView>,
+    /// Pass as `cursor` for the next page; null on the last
+    pub next_cursor: Option<String>,
+}
+
+pub struct PayoutsApi {
+    db: Db,
+    s3: OnFirstUse<aws_sdk_s3::Client>,
+    bucket: String,
+}
+
+impl PayoutsApi {
+    pub fn new(sdk: &aws_config::SdkConfig, res: Resources, bucket: String) -> Self {
+        let for_s3 = sdk.clone();
+        PayoutsApi {
+            db: Db::new(sdk, res),
+            // Presigning only: no call is made.
+            s3: OnFirstUse::new(move || {
+                let conf = aws_sdk_s3::config::Builder::from(&for_s3)
+                    .force_path_style(true)
+                    .build();
+                aws_sdk_s3::Client::from_conf(conf)
+            }),
+            bucket,
+        }
+    }
+
+    pub async fn handle(&self, req: Request) -> Response<Body> {
+        web::respond(self.route(req).await)
+    }
+
+    async fn route(&self, req: Request) -> Result<Response<Body>, Problem> {
+        let found = routes()
+            .find(req.method(), req.uri().path())
+            .map_err(|miss| miss.problem())?;
+        let id = found.param("id");
+        match found.route {
+            Route::List => self.list(&req).await,
+            Route::Get => {
+                let p = self.own(&req, id).await?;
+                Ok(web::json(StatusCode::OK, &p.view()))
+            }
+            Route::StatementPdf => self.statement(&req, id, "pdf", "application/pdf").await,
+            Route::StatementCsv => {
+                self.statement(&req, id, "csv", "text/csv; charset=utf-8")
+                    .await
+            }
+        }
+    }
+
+    async fn list(&self, req: &Request) -> Result<Response<Body>, Problem> {
+        let merchant = auth::merchant(&self.db, req).await?;
+        let q: ListPayouts = request::query(req, Utc::now())?;
+        let page = self
+            .db
+            .list_payouts(&merchant.id, q.cursor.as_deref(), q.limit.0)
+            .await?;
+        Ok(web::json(
+            StatusCode::OK,
+            &PayoutPageAnswer {
+                payouts: page.payouts.iter().map(Payout::view).collect(),
+                next_cursor: page.next_cursor,
+            },
+        ))
+    }
+
+    /// The caller's payout (another merchant's is not found).
+    async fn own(&self, req: &Request, id: &str) -> Result<Payout, Problem> {
+        let merchant = auth::merchant(&self.db, req).await?;
+        self.db
+            .get_payout(&merchant.id, id)
+            .await?
+            .ok_or_else(|| Problem::of(Code::PayoutNotFound))
+    }
+
+    /// A redirect to a 5-minute presigned URL of the statement's file.
+    async fn statement(
+        &self,
+        req: &Request,
+        id: &str,
+        ext: &str,
+        content_type: &str,
+    ) -> Result<Response<Body>, Problem> {
+        let p = self.own(req, id).await?;
+        let config = PresigningConfig::expires_in(Duration::from_secs(PRESIGNED_SECONDS))
+            .map_err(|e| Problem::internal(&e))?;
+        let presigned = self
+            .s3
+            .get()
+            .get_object()
+            .bucket(&self.bucket)
+            .key(format!("{}.{ext}", p.statement_key))
+            .response_content_type(content_type)
+            .response_content_disposition(format!(
+                "attachment; filename=\"statement-{}.{ext}\"",
+                p.id
+            ))
+            .presigned(config)
+            .await
+            .map_err(|e| Problem::internal(&aws_sdk_s3::error::DisplayErrorContext(&e)))?;
+        let mut resp = Response::new(Body::Empty);
+        *resp.status_mut() = StatusCode::FOUND;
+        let location = HeaderValue::from_str(presigned.uri()).map_err(|e| Problem::internal(&e))?;
+        resp.headers_mut().insert(http::header::LOCATION, location);
+        resp.headers_mut().insert(
+            http::header::CACHE_CONTROL,
+            HeaderValue::from_static("private, no-store"),
+        );
+        resp.headers_mut().insert(
+            http::header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        );
+        Ok(resp)
+    }
+}
+
+/// What its `main` runs ([`smartpit_shared::lambda::http`]) and the local stack builds.
+impl smartpit_shared::lambda::HttpFunction for PayoutsApi {
+    fn configured(
+        sdk: &aws_config::SdkConfig,
+        res: Resources,
+        vars: &smartpit_shared::config::Vars,
+    ) -> Result<Self, String> {
+        Ok(PayoutsApi::new(sdk, res, crate::statements_bucket(vars)?))
+    }
+
+    fn serve(&self, req: Request) -> impl std::future::Future<Output = Response<Body>> + Send {
+        self.handle(req)
+    }
+}
+
+#[cfg(test)]
+mod api_gateway_events {
+    use super::*;
+    use smartpit_shared::lambda::answer_offline;
+
+    /// API Gateway's own event shape, read by lambda_http, routed, answered without AWS.
+    #[tokio::test]
+    async fn the_payouts_listing_without_a_key_is_refused_before_any_call() {
+        let vars = [("STATEMENTS_BUCKET".to_string(), "statements".to_string())].into();
+        let (status, body) = answer_offline::<PayoutsApi>(
+            include_str!("../fixtures/apigw-v2-list-payouts.json"),
+            &vars,
+        )
+        .await;
+        assert_eq!(status, 401, "{body}");
+        assert!(body.contains("\"unauthorized\""), "{body}");
+    }
+}

@@ -1,0 +1,315 @@
+//! The operator's payout day (docs/OPERATIONS.md#payouts): `smartpit payouts run` closes a
+//! day's periods (the scheduled run's code, in this process), `smartpit transfers file` writes
+//! the Zengin transfer file of a pay date (and keeps it in S3, encrypted with the bank-data
+//! key), `smartpit transfers confirm` marks its payouts paid, or failed as the bank says.
+
+use std::collections::BTreeSet;
+
+use aws_sdk_s3::types::ServerSideEncryption;
+use chrono::{NaiveDate, Utc};
+use serde::Deserialize;
+use serde_json::json;
+
+use smartpit_payouts::run::{PayoutRun, RunReport};
+use smartpit_shared::db::payouts::TransferRecord;
+use smartpit_shared::payout::{Payout, PayoutStatus};
+use smartpit_shared::transfer_file::{self, Requester, Transfer};
+use smartpit_shared::webhook::{Event, EventType};
+use smartpit_shared::zengin::{self, AccountType};
+use smartpit_shared::Db;
+
+/// What the payout commands work on.
+pub struct PayoutStack {
+    pub db: Db,
+    pub sdk: aws_config::SdkConfig,
+    pub bucket: String,
+    pub kms_key: String,
+    pub run: PayoutRun,
+}
+
+/// The operator's account the transfers are paid from, as its bank registered it.
+pub struct RequesterArgs {
+    pub code: String,
+    pub name: String,
+    pub bank: String,
+    pub branch: String,
+    pub account_type: String,
+    pub account_number: String,
+}
+
+impl RequesterArgs {
+    pub fn checked(&self) -> Result<Requester, String> {
+        let code = self.code.trim();
+        if code.len() != 10 || !code.bytes().all(|b| b.is_ascii_digit()) {
+            return Err("--requester-code: the 10 digits the bank gave".into());
+        }
+        let bank = zengin::bank_code(&self.bank).map_err(|e| format!("--from-bank: {e}"))?;
+        let branch = zengin::branch_code(bank.code, &self.branch)
+            .map_err(|e| format!("--from-branch: {e}"))?;
+        let name =
+            zengin::transfer_text(&self.name).map_err(|e| format!("--requester-name: {e}"))?;
+        if name.is_empty() || name.chars().count() > 40 {
+            return Err("--requester-name: 1 to 40 characters in a transfer record".into());
+        }
+        Ok(Requester {
+            code: code.to_string(),
+            name,
+            bank,
+            branch,
+            account_type: AccountType::parse(&self.account_type)
+                .map_err(|e| format!("--from-account-type: {e}"))?,
+            account_number: zengin::account_number(&self.account_number)
+                .map_err(|e| format!("--from-account-number: {e}"))?,
+        })
+    }
+}
+
+pub fn parse_date(s: &str) -> Result<NaiveDate, String> {
+    smartpit_shared::clock::parse_day(s).map_err(|e| format!("--date: {e}"))
+}
+
+/// `smartpit payouts run --date D`.
+pub async fn run(stack: &PayoutStack, date: NaiveDate) -> Result<RunReport, String> {
+    let report = stack.run.run_day(date, Utc::now()).await?;
+    if !report.failed.is_empty() {
+        return Err(format!(
+            "payouts of {} merchant(s) were not made ({}); run again: what was made is kept",
+            report.failed.len(),
+            report.failed.join(", ")
+        ));
+    }
+    Ok(report)
+}
+
+/// The sealed details of a merchant's account.
+#[derive(Deserialize)]
+struct Details {
+    bank_code: String,
+    branch_code: String,
+    account_type: String,
+    account_number: String,
+    holder: String,
+}
+
+/// One line of the file as the operator is shown it (never the number or the holder).
+pub struct FiledLine {
+    pub payout_id: String,
+    pub merchant_id: String,
+    pub amount: i64,
+    pub account: String,
+}
+
+/// `smartpit transfers file --date D --out FILE`: every payout due on D (and every held one
+/// whose merchant now has an account) put in D's file, the file written and kept in S3.
+/// Made again until it is confirmed: the same payouts, the same file.
+pub async fn file(
+    stack: &PayoutStack,
+    date: NaiveDate,
+    requester: &Requester,
+) -> Result<(Vec<u8>, Vec<FiledLine>, TransferRecord), String> {
+    let db = &stack.db;
+    let err = |e: smartpit_shared::db::StoreError| e.to_string();
+    if let Some(rec) = db.transfer_record(date).await.map_err(err)? {
+        if rec.status == "confirmed" {
+            return Err(format!("the transfer file of {date} is confirmed already"));
+        }
+    }
+    let now = Utc::now();
+    let (due, held) = db.payouts_to_file(date).await.map_err(err)?;
+    let mut filed: Vec<Payout> = Vec::new();
+    for (merchant, id) in due.iter().chain(held.iter()) {
+        let Some(p) = db.get_payout(merchant, id).await.map_err(err)? else {
+            continue;
+        };
+        if p.transfer_date == Some(date) {
+            filed.push(p);
+            continue;
+        }
+        if p.transfer_date.is_some()
+            || !matches!(p.status, PayoutStatus::Scheduled | PayoutStatus::Held)
+        {
+            continue;
+        }
+        let Some(account) = db.bank_account(merchant).await.map_err(err)? else {
+            continue; // still held: no account yet
+        };
+        let masked = smartpit_shared::db::payouts::masked_view(&account.masked);
+        if db.file_payout(&p, &masked, date, now).await.map_err(err)? {
+            if let Some(p) = db.get_payout(merchant, id).await.map_err(err)? {
+                filed.push(p);
+            }
+        }
+    }
+    filed.sort_by(|a, b| a.id.cmp(&b.id));
+    let kms = aws_sdk_kms::Client::new(&stack.sdk);
+    let mut transfers = Vec::with_capacity(filed.len());
+    let mut lines = Vec::with_capacity(filed.len());
+    for p in &filed {
+        let account = db
+            .bank_account(&p.merchant_id)
+            .await
+            .map_err(err)?
+            .ok_or_else(|| format!("{}: the merchant's account is gone", p.id))?;
+        let context = [
+            ("merchant_id", p.merchant_id.as_str()),
+            ("purpose", "payout_account"),
+        ];
+        let plain = smartpit_shared::sealed::open(
+            &kms,
+            &context,
+            &smartpit_shared::sealed::Sealed {
+                encrypted_key: account.encrypted_key.clone(),
+                nonce: account.nonce.clone(),
+                ciphertext: account.ciphertext.clone(),
+            },
+        )
+        .await?;
+        let d: Details = serde_json::from_slice(&plain)
+            .map_err(|_| format!("{}: the sealed account does not read", p.id))?;
+        let bank = zengin::bank_code(&d.bank_code)?;
+        transfers.push(Transfer {
+            bank,
+            branch: zengin::branch_code(bank.code, &d.branch_code)?,
+            account_type: AccountType::parse(&d.account_type)?,
+            account_number: d.account_number,
+            holder: d.holder,
+            amount: p.net,
+        });
+        lines.push(FiledLine {
+            payout_id: p.id.clone(),
+            merchant_id: p.merchant_id.clone(),
+            amount: p.net,
+            account: format!(
+                "{} {} {}",
+                account.masked.bank_name, account.masked.branch_name, account.masked.number
+            ),
+        });
+    }
+    let bytes = transfer_file::write(requester, date, &transfers)?;
+    let key = format!("transfers/{date}.txt");
+    // Account numbers and names: encrypted with the bank-data key.
+    smartpit_local::stack::s3_client(&stack.sdk)
+        .put_object()
+        .bucket(&stack.bucket)
+        .key(&key)
+        .content_type("text/plain; charset=Shift_JIS")
+        .server_side_encryption(ServerSideEncryption::AwsKms)
+        .ssekms_key_id(&stack.kms_key)
+        .body(bytes.clone().into())
+        .send()
+        .await
+        .map_err(|e| format!("S3: {}", aws_sdk_s3::error::DisplayErrorContext(&e)))?;
+    let rec = TransferRecord {
+        day: date,
+        status: "filed".into(),
+        count: i64::try_from(transfers.len()).unwrap_or(i64::MAX),
+        total: transfers.iter().map(|t| t.amount).sum(),
+        s3_key: key,
+    };
+    if !db.put_transfer_record(&rec, now).await.map_err(err)? {
+        return Err(format!(
+            "the transfer file of {date} was confirmed meanwhile"
+        ));
+    }
+    Ok((bytes, lines, rec))
+}
+
+/// What `confirm` did.
+#[derive(Debug, Default)]
+pub struct Confirmed {
+    pub paid: Vec<String>,
+    pub failed: Vec<String>,
+}
+
+/// `smartpit transfers confirm --date D [--failed po_…]`: the file's payouts paid, those the
+/// bank returned failed (their amounts back on the merchants' balances), each with its event.
+pub async fn confirm(
+    stack: &PayoutStack,
+    date: NaiveDate,
+    failed: &[String],
+    reason: &str,
+) -> Result<Confirmed, String> {
+    let db = &stack.db;
+    let err = |e: smartpit_shared::db::StoreError| e.to_string();
+    let Some(rec) = db.transfer_record(date).await.map_err(err)? else {
+        return Err(format!("no transfer file was made for {date}"));
+    };
+    let (due, _) = db.payouts_to_file(date).await.map_err(err)?;
+    let mut in_file = Vec::new();
+    for (merchant, id) in &due {
+        if let Some(p) = db.get_payout(merchant, id).await.map_err(err)? {
+            if p.transfer_date == Some(date) {
+                in_file.push(p);
+            }
+        }
+    }
+    // Every id named must be in the file: checked before anything is written.
+    let named: BTreeSet<&str> = failed.iter().map(String::as_str).collect();
+    for id in &named {
+        if !in_file.iter().any(|p| p.id == *id) {
+            return Err(format!("{id} is not in the transfer file of {date}"));
+        }
+    }
+    let now = Utc::now();
+    let mut out = Confirmed::default();
+    for p in in_file
+        .iter()
+        .filter(|p| p.status == PayoutStatus::Scheduled)
+    {
+        if named.contains(p.id.as_str()) {
+            let view = Payout {
+                status: PayoutStatus::Failed,
+                failure_reason: Some(reason.to_string()),
+                updated_at: now,
+                ..p.clone()
+            }
+            .view();
+            let event = Event::new(
+                &p.merchant_id,
+                EventType::PayoutFailed,
+                None,
+                json!({ "payout": view }),
+                now,
+            );
+            if db
+                .mark_payout_failed(p, date, reason, &event, now)
+                .await
+                .map_err(err)?
+            {
+                out.failed.push(p.id.clone());
+            }
+        } else {
+            let view = Payout {
+                status: PayoutStatus::Paid,
+                paid_at: Some(now),
+                updated_at: now,
+                ..p.clone()
+            }
+            .view();
+            let event = Event::new(
+                &p.merchant_id,
+                EventType::PayoutPaid,
+                None,
+                json!({ "payout": view }),
+                now,
+            );
+            if db
+                .mark_payout_paid(p, date, &event, now)
+                .await
+                .map_err(err)?
+            {
+                out.paid.push(p.id.clone());
+            }
+        }
+    }
+    db.put_transfer_record(
+        &TransferRecord {
+            status: "confirmed".into(),
+            ..rec
+        },
+        now,
+    )
+    .await
+    .map_err(err)?;
+    Ok(out)
+}
