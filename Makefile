@@ -22,7 +22,7 @@ export AWS_SHARED_CREDENTIALS_FILE := /dev/null
 PYTHON ?= python3
 VENV := .venv
 
-.PHONY: help binaries field-data dev mail test contract openapi lint venv contract-venv tools browser-deps bench bench-sheets bench-settlement bench-cards bench-startup sizes screenshots validate deploy cfn-check font-layer clean install
+.PHONY: help binaries field-data dev mail test contract openapi lint venv contract-venv tools browser-deps bench bench-sheets bench-settlement bench-payouts bench-cards bench-startup sizes screenshots validate deploy cfn-check font-layer clean install
 
 help:
 	@echo "make dev    run the whole service locally (emulator, tables, demo data, API on 127.0.0.1:3000)"
@@ -35,6 +35,7 @@ help:
 	@echo "make bench  sheet render time and size (criterion)"
 	@echo "make bench-sheets  1,000 sheets a round against reportlab drawing the same layouts (ROUNDS=5)"
 	@echo "make bench-settlement  reconcile a settlement file of LINES (10000) lines: time, calls per line"
+	@echo "make bench-payouts  the payout run over MERCHANTS (100) x BILLS (1000) settled bills: time, calls; a 10,000-bill statement"
 	@echo "make bench-cards  COUNT (10000) card numbers as issue-cards writes them vs a bare PutItem loop"
 	@echo "make sizes   every function binary built as sam build does, stripped and zipped, against its budget"
 	@echo "make bench-startup  start-up of every function vs a hello-world lambda_runtime binary (median of 20)"
@@ -154,6 +155,11 @@ bench-sheets: venv tools
 LINES ?= 10000
 bench-settlement: venv
 	cargo run --release -p smartpit-local --bin settlement_bench -- --lines $(LINES)
+
+MERCHANTS ?= 100
+BILLS ?= 1000
+bench-payouts: venv font-layer
+	cargo run --release -p smartpit-local --bin payout_bench -- --merchants $(MERCHANTS) --bills $(BILLS)
 
 # Release builds of every function binary, one at a time as `sam build` does; fails over budget.
 sizes:

@@ -430,6 +430,16 @@ async fn a_period_is_paid_out_once_filed_confirmed_and_pushed_signed() {
         std::str::from_utf8(&header[54..58]).expect("date"),
         &pay_date[5..].replace('-', "")
     );
+    // A day the banks do not work is refused.
+    let mut sunday = jst_date(Utc::now());
+    while chrono::Datelike::weekday(&sunday) != chrono::Weekday::Sun {
+        sunday = sunday.succ_opt().expect("day");
+    }
+    let sunday = sunday.to_string();
+    let mut on_sunday = file_args.to_vec();
+    on_sunday[3] = &sunday;
+    let (ok, out) = smartpit(s, &on_sunday);
+    assert!(!ok && out.contains("not a bank business day"), "{out}");
     // Made again before it is confirmed: the same file.
     let (ok, out) = smartpit(s, &file_args);
     assert!(ok, "{out}");
@@ -513,10 +523,168 @@ async fn a_frozen_emulator_and_runs_at_once_make_one_payout_held_without_an_acco
     assert_eq!(list[0]["held_reason"], "no_bank_account");
     assert_eq!(list[0]["net"], 4_000);
     assert!(list[0].get("bank_account").is_none());
+    // The merchant registers an account: the next transfer file pays the held payout.
+    let (ok, out) = smartpit(
+        s,
+        &[
+            "merchant-bank",
+            "--id",
+            &shop.id,
+            "--bank",
+            "0001",
+            "--branch",
+            "001",
+            "--account-type",
+            "savings",
+            "--account-number",
+            "0000042",
+            "--holder",
+            "ﾎﾘﾕｳ ｼﾖｳﾃﾝ",
+        ],
+    );
+    assert!(ok, "{out}");
+    // A bank business day some weeks on (a file is for a day the banks work).
+    let day = smartpit_shared::bank_calendar::business_days_after(
+        jst_date(Utc::now()) + TimeDelta::days(40),
+        1,
+    )
+    .expect("covered")
+    .to_string();
+    let out_file: PathBuf = std::env::temp_dir().join(format!("{}.txt", unique("held")));
+    let (ok, out) = smartpit(
+        s,
+        &[
+            "transfers",
+            "file",
+            "--date",
+            &day,
+            "--out",
+            out_file.to_str().expect("path"),
+            "--requester-code",
+            "1234567890",
+            "--requester-name",
+            "ｽﾏｰﾄﾋﾟﾂﾄ",
+            "--from-bank",
+            "0001",
+            "--from-branch",
+            "001",
+            "--from-account-number",
+            "7654321",
+        ],
+    );
+    assert!(ok, "{out}");
+    let file = TransferFile::read(&std::fs::read(&out_file).expect("file"));
+    assert!(
+        file.transfers()
+            .contains(&("0000042".to_string(), "ﾎﾘﾕｳ ｼﾖｳﾃﾝ".to_string(), 4_000)),
+        "{:?}",
+        file.transfers()
+    );
+    let _ = std::fs::remove_file(&out_file);
+    let r = c.send(c.get(&format!("/v1/payouts/{id}"), &shop.key)).await;
+    assert_eq!(r.body["status"], "scheduled", "{:?}", r.body);
+    assert_eq!(r.body["pay_date"], day.as_str());
+    assert!(r.body.get("held_reason").is_none(), "{:?}", r.body);
+    assert_eq!(r.body["bank_account"]["number"], "****042");
+
     // Listing: a forged cursor is refused, not followed.
     let r = c.send(c.get("/v1/payouts?cursor=cG86eA", &shop.key)).await;
     assert_eq!(
         (r.status, r.body["code"].clone()),
         (400, json!("invalid_cursor"))
     );
+}
+
+/// The scheduled function itself, in its own process under the Runtime API (its template
+/// environment, font layer and role): an operator's `{"date"}` event runs the closes of that
+/// day; a day that has not ended is refused and fails the invocation.
+#[tokio::test]
+async fn the_run_function_runs_a_day_and_refuses_one_not_ended() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let s = stack();
+    let yesterday = jst_date(Utc::now()) - TimeDelta::days(1);
+    let out = s
+        .functions
+        .invoke(
+            "PayoutRunFunction",
+            json!({"date": yesterday.to_string()})
+                .to_string()
+                .into_bytes(),
+        )
+        .await;
+    let report: Value = serde_json::from_slice(&out.result.expect("invoked")).expect("json");
+    assert_eq!(report["close"], yesterday.to_string());
+    assert!(report["merchants"].as_u64().unwrap_or(0) >= 2, "{report}");
+    assert_eq!(report["failed"], json!([]), "{report}");
+    let tomorrow = jst_date(Utc::now()) + TimeDelta::days(1);
+    let out = s
+        .functions
+        .invoke(
+            "PayoutRunFunction",
+            json!({"date": tomorrow.to_string()})
+                .to_string()
+                .into_bytes(),
+        )
+        .await;
+    let err = out.result.expect_err("refused");
+    assert!(err.contains("has not ended"), "{err}");
+
+    // A merchant onboarded before the directory existed is put in it by the operator, once.
+    let shop = shop(s).await;
+    s.ddb()
+        .delete_item()
+        .table_name(s.main_table())
+        .set_key(Some(smartpit_shared::db::item::key("MERCHANTS", &shop.id)))
+        .send()
+        .await
+        .expect("delete");
+    assert!(!s.db().merchant_ids().await.expect("ids").contains(&shop.id));
+    let (ok, out) = smartpit(s, &["merchant-directory"]);
+    assert!(ok && out.contains("1 merchant(s) added"), "{out}");
+    assert!(s.db().merchant_ids().await.expect("ids").contains(&shop.id));
+    let (ok, out) = smartpit(s, &["merchant-directory"]);
+    assert!(ok && out.contains("0 merchant(s) added"), "{out}");
+}
+
+/// A merchant's developer sees a payout on a test stack: the sandbox closes the period now,
+/// whatever the cycle, as the run does; a second call the same day makes none.
+#[tokio::test]
+async fn the_sandbox_closes_the_period_now_once_a_day() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let s = stack();
+    let c = s.client();
+    let shop = shop(s).await;
+    let r = c.send(c.post("/v1/test/payouts/run", &shop.key)).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(
+        r.body,
+        json!({"created": false, "payout": null}),
+        "nothing settled yet"
+    );
+    let card = s.fresh_card().await.to_string();
+    let a = bill(&c, &shop, &card, 2_500, 0).await;
+    pay(&c, s, "circle-k", &a, 2_500).await;
+    settle(&c, &shop, &a).await;
+    // What was settled up to 2 seconds ago.
+    tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
+    let r = c.send(c.post("/v1/test/payouts/run", &shop.key)).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    assert_eq!(r.body["created"], true);
+    let p = r.body["payout"].clone();
+    assert_eq!(
+        (p["gross"].clone(), p["bill_count"].clone()),
+        (json!(2_500), json!(1))
+    );
+    assert_eq!(p["status"], "held", "no account yet: {p}");
+    assert_eq!(p["period_end"], jst_date(Utc::now()).to_string());
+    let again = c.send(c.post("/v1/test/payouts/run", &shop.key)).await;
+    assert_eq!(again.status, 200, "{:?}", again.body);
+    assert_eq!(again.body["created"], false);
+    assert_eq!(again.body["payout"]["id"], p["id"]);
+    assert_eq!(payouts(&c, &shop.key).await.len(), 1);
+    // Another merchant's call closes its own period, never this one's.
+    let other = smartpit_tests::receiver::shop(s).await;
+    let r = c.send(c.post("/v1/test/payouts/run", &other.key)).await;
+    assert_eq!(r.body["payout"], Value::Null, "{:?}", r.body);
+    assert_eq!(payouts(&c, &shop.key).await.len(), 1);
 }

@@ -13,7 +13,7 @@
 //!
 //! - `POST /v1/test/payouts/run`: closes the caller's payout period now, whatever its cycle,
 //!   and makes its payout as the scheduled run does (`PayoutRun::run_now`: lines settled up to
-//!   10 seconds ago); a second call makes none for what is paid out already.
+//!   2 seconds ago); a second call makes none for what is paid out already.
 //!
 //! - `GET /sandbox/store`: a store simulator page over the public store API (simulator.rs).
 //!

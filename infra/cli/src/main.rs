@@ -89,6 +89,12 @@ enum Command {
         #[command(flatten)]
         target: Target,
     },
+    /// Put every onboarded merchant in the directory the payout run goes through (once, after
+    /// upgrading a stack whose merchants were onboarded before payouts existed).
+    MerchantDirectory {
+        #[command(flatten)]
+        target: Target,
+    },
     /// Close the payout periods that end on a day (JST) for every merchant whose cycle closes
     /// then, as the daily scheduled run does: one payout each, with its statement.
     Payouts {
@@ -636,6 +642,18 @@ async fn run(cli: Cli) -> Result<(), String> {
                 println!("{:<10} {} {:>5} ms", s.name, s.status, s.millis);
             }
             println!("smoke test passed against {api_url}");
+            Ok(())
+        }
+        Command::MerchantDirectory { target } => {
+            let db = target.db().await?;
+            let added = db
+                .backfill_merchant_directory()
+                .await
+                .map_err(|e| e.to_string())?;
+            println!(
+                "{added} merchant(s) added to the directory; {} in it",
+                db.merchant_ids().await.map_err(|e| e.to_string())?.len()
+            );
             Ok(())
         }
         Command::Payouts {

@@ -109,6 +109,11 @@ pub async fn file(
 ) -> Result<(Vec<u8>, Vec<FiledLine>, TransferRecord), String> {
     let db = &stack.db;
     let err = |e: smartpit_shared::db::StoreError| e.to_string();
+    if !smartpit_shared::bank_calendar::is_business_day(date).map_err(|e| e.to_string())? {
+        return Err(format!(
+            "{date} is not a bank business day (a weekend, a public holiday or 12/31-1/3)"
+        ));
+    }
     if let Some(rec) = db.transfer_record(date).await.map_err(err)? {
         if rec.status == "confirmed" {
             return Err(format!("the transfer file of {date} is confirmed already"));

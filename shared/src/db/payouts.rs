@@ -351,29 +351,26 @@ impl Db {
         invoice: Option<&Invoice>,
         now: DateTime<Utc>,
     ) -> Result<TransactWriteItem, StoreError> {
-        let mut it = item::key(
-            settled_pk(&line.merchant_id),
-            format!("{}#{}#{}", instant(now), payment.id, line.invoice_id),
-        );
-        it.insert("type".into(), item::s("settled_line"));
-        it.insert("settled_on".into(), item::s(jst_date(now).to_string()));
-        it.insert("chain_id".into(), item::s(&payment.chain_id));
-        it.insert("store_code".into(), item::s(&payment.store_code));
-        it.insert("invoice_id".into(), item::s(&line.invoice_id));
-        it.insert("payment_id".into(), item::s(&payment.id));
         let (order, amount, fee) = match invoice {
             Some(inv) => (inv.merchant_order_id.clone(), inv.amount, inv.customer_fee),
             None => (String::new(), line.amount, 0),
         };
-        it.insert("merchant_order_id".into(), item::s(order));
-        it.insert("amount".into(), item::n(amount));
-        it.insert("customer_fee".into(), item::n(fee));
-        it.insert("paid_at".into(), item::s(timestamp(payment.created_at)));
-        it.insert(
-            "expires_at".into(),
-            item::n(now.timestamp() + SETTLED_KEEP_SECONDS),
-        );
-        put_new(&self.res.main_table, it, "pk")
+        let bill = SettledBill {
+            settled_on: jst_date(now),
+            chain_id: payment.chain_id.clone(),
+            store_code: payment.store_code.clone(),
+            invoice_id: line.invoice_id.clone(),
+            payment_id: payment.id.clone(),
+            merchant_order_id: order,
+            amount,
+            customer_fee: fee,
+            paid_at: payment.created_at,
+        };
+        put_new(
+            &self.res.main_table,
+            settled_line_item(&line.merchant_id, &bill, now),
+            "pk",
+        )
     }
 
     /// The merchant's payout state (consistent); the default when none is stored.
@@ -432,6 +429,49 @@ impl Db {
             .iter()
             .filter_map(|it| get_s(it, "sk").map(str::to_string))
             .collect())
+    }
+
+    /// Puts every onboarded merchant in the directory (once, for merchants onboarded before it
+    /// existed): a `Scan` of the merchants' items, page by page, and a conditional `PutItem`
+    /// for each one missing. Answers how many it added.
+    pub async fn backfill_merchant_directory(&self) -> Result<usize, StoreError> {
+        let scan = self
+            .client
+            .scan()
+            .table_name(&self.res.main_table)
+            .filter_expression("sk = :hash AND begins_with(pk, :mer) AND #type = :merchant")
+            .expression_attribute_names("#type", "type")
+            .expression_attribute_values(":hash", av_s("#"))
+            .expression_attribute_values(":mer", av_s("MER#"))
+            .expression_attribute_values(":merchant", av_s("merchant"))
+            .projection_expression("pk");
+        let mut start: Option<Item> = None;
+        let mut added = 0;
+        loop {
+            let page = scan.clone().set_exclusive_start_key(start).send().await?;
+            for it in page.items() {
+                let Some(id) = get_s(it, "pk").and_then(|pk| pk.strip_prefix("MER#")) else {
+                    continue;
+                };
+                let mut entry = item::key(DIRECTORY_PK, id);
+                entry.insert("type".into(), item::s("merchant_entry"));
+                let res = self
+                    .client
+                    .put_item()
+                    .table_name(&self.res.main_table)
+                    .set_item(Some(entry))
+                    .condition_expression("attribute_not_exists(pk)")
+                    .send()
+                    .await;
+                if super::applied(res)? {
+                    added += 1;
+                }
+            }
+            start = page.last_evaluated_key().cloned();
+            if start.is_none() {
+                return Ok(added);
+            }
+        }
     }
 
     /// Name, setting, fees, state and masked account of each merchant: 5 keys a merchant, one
@@ -825,6 +865,34 @@ impl Db {
     }
 }
 
+/// The item of a bill settled at `settled_at` (its `settled_on` is that instant's JST day).
+pub fn settled_line_item(merchant_id: &str, bill: &SettledBill, settled_at: DateTime<Utc>) -> Item {
+    let mut it = item::key(
+        settled_pk(merchant_id),
+        format!(
+            "{}#{}#{}",
+            instant(settled_at),
+            bill.payment_id,
+            bill.invoice_id
+        ),
+    );
+    it.insert("type".into(), item::s("settled_line"));
+    it.insert("settled_on".into(), item::s(bill.settled_on.to_string()));
+    it.insert("chain_id".into(), item::s(&bill.chain_id));
+    it.insert("store_code".into(), item::s(&bill.store_code));
+    it.insert("invoice_id".into(), item::s(&bill.invoice_id));
+    it.insert("payment_id".into(), item::s(&bill.payment_id));
+    it.insert("merchant_order_id".into(), item::s(&bill.merchant_order_id));
+    it.insert("amount".into(), item::n(bill.amount));
+    it.insert("customer_fee".into(), item::n(bill.customer_fee));
+    it.insert("paid_at".into(), item::s(timestamp(bill.paid_at)));
+    it.insert(
+        "expires_at".into(),
+        item::n(settled_at.timestamp() + SETTLED_KEEP_SECONDS),
+    );
+    it
+}
+
 fn setting_of(found: Option<&Item>) -> Result<PayoutSetting, StoreError> {
     let Some(it) = found else {
         return Ok(PayoutSetting::default());
@@ -853,6 +921,29 @@ mod tests {
             decode_cursor(&base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("po_1")),
             None
         );
+    }
+
+    #[test]
+    fn a_settled_line_reads_back_as_the_bill_it_was() {
+        let t = DateTime::parse_from_rfc3339("2026-12-04T15:30:00Z")
+            .expect("t")
+            .with_timezone(&Utc);
+        let bill = SettledBill {
+            settled_on: jst_date(t),
+            chain_id: "lawson".into(),
+            store_code: "L1".into(),
+            invoice_id: "inv_x".into(),
+            payment_id: "pay_y".into(),
+            merchant_order_id: "o-1".into(),
+            amount: 1_000,
+            customer_fee: 100,
+            paid_at: t,
+        };
+        let it = settled_line_item("m", &bill, t);
+        assert_eq!(settled_of(&it).expect("reads"), bill);
+        // 00:30 JST the next day: the JST day, not UTC's.
+        assert_eq!(bill.settled_on.to_string(), "2026-12-05");
+        assert_eq!(get_s(&it, "pk"), Some("MER#m#SETTLED"));
     }
 
     #[test]
