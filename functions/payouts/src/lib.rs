@@ -1,10 +1,11 @@
 //! Payouts to merchants (issue 19). `run`: the daily run that closes each merchant's period and
 //! makes its one payout with its statement (PayoutRunFunction, on a schedule; also `smartpit
-//! payouts run` and the sandbox's `POST /v1/test/payouts/run`). `api`: the merchant's
-//! `GET /v1/payouts` routes (PayoutsApiFunction).
+//! payouts run`). `api`: the merchant's `GET /v1/payouts` routes (PayoutsApiFunction).
+//! `sandbox`: `POST /v1/test/payouts/run` on test stacks (PayoutSandboxFunction).
 
 pub mod api;
 pub mod run;
+pub mod sandbox;
 
 /// The private bucket of payout statements (`STATEMENTS_BUCKET`).
 pub fn statements_bucket(vars: &smartpit_shared::config::Vars) -> Result<String, String> {

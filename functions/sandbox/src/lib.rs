@@ -11,10 +11,6 @@
 //! - `POST /v1/test/invoices/{id}/settle`: what a settlement file confirming its payment does
 //!   (`settle_payments`, the file named `<chain>/<today>`).
 //!
-//! - `POST /v1/test/payouts/run`: closes the caller's payout period now, whatever its cycle,
-//!   and makes its payout as the scheduled run does (`PayoutRun::run_now`: lines settled up to
-//!   2 seconds ago); a second call makes none for what is paid out already.
-//!
 //! - `GET /sandbox/store`: a store simulator page over the public store API (simulator.rs).
 //!
 //! Each emits the events the real path emits (paid, voided, expired, settled), so webhooks fire
@@ -25,7 +21,6 @@ use http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use schemars::JsonSchema;
 use serde::Deserialize;
-use smartpit_payouts::run::{Made, PayoutRun};
 use smartpit_shared::auth::{self, ChainPrincipal, Merchant};
 use smartpit_shared::config::Resources;
 use smartpit_shared::db::SettleResult;
@@ -53,8 +48,6 @@ pub enum Route {
     Test(Action),
     /// The simulator page (GET) and its form (POST).
     StoreSimulator,
-    /// The caller's payout period closed now.
-    PayoutRun,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,19 +83,9 @@ pub fn routes() -> &'static Routes<Route> {
                 "/v1/test/invoices/{id}/settle",
                 Route::Test(Action::Settle),
             )
-            .add(Method::POST, "/v1/test/payouts/run", Route::PayoutRun)
             .add(Method::GET, "/sandbox/store", Route::StoreSimulator)
             .add(Method::POST, "/sandbox/store", Route::StoreSimulator)
     })
-}
-
-/// `POST /v1/test/payouts/run`: the payout the close made now (`created`), the one made before
-/// for today's close (`created: false`), or none when nothing was settled since the last one.
-#[derive(Debug, serde::Serialize, JsonSchema)]
-#[schemars(rename = "TestPayoutRun", extend("additionalProperties" = false))]
-pub struct TestPayoutRunAnswer {
-    pub created: bool,
-    pub payout: Option<smartpit_shared::payout::PayoutView>,
 }
 
 /// `POST /v1/test/invoices/{id}/pay`: the chain and store a test payment is made at.
@@ -127,50 +110,17 @@ impl Checked for TestPayment {
 pub struct SandboxFunction {
     db: Db,
     store: StoreFunction,
-    payouts: PayoutRun,
     test_stack: bool,
 }
 
 impl SandboxFunction {
-    pub fn new(sdk: &aws_config::SdkConfig, res: Resources, statements_bucket: String) -> Self {
+    pub fn new(sdk: &aws_config::SdkConfig, res: Resources) -> Self {
         let test_stack = res.key_environment == "test";
         SandboxFunction {
             db: Db::new(sdk, res.clone()),
-            store: StoreFunction::new(sdk, res.clone()),
-            payouts: PayoutRun::new(sdk, res, statements_bucket),
+            store: StoreFunction::new(sdk, res),
             test_stack,
         }
-    }
-
-    /// The caller's period closed now, its payout made as the scheduled run makes it.
-    async fn payout_run(
-        &self,
-        req: &Request,
-        now: DateTime<Utc>,
-    ) -> Result<Response<Body>, Problem> {
-        let merchant = auth::merchant(&self.db, req).await?;
-        let made = self
-            .payouts
-            .run_now(&merchant.id, now)
-            .await
-            .map_err(|e| Problem::unavailable(&e))?;
-        let (created, payout) = match made {
-            Made::Created(p) => (true, Some(p.view())),
-            Made::Exists(id) => (
-                false,
-                self.db
-                    .get_payout(&merchant.id, &id)
-                    .await?
-                    .map(|p| p.view()),
-            ),
-            Made::NothingToPay | Made::Behind => (false, None),
-        };
-        let status = if created {
-            StatusCode::CREATED
-        } else {
-            StatusCode::OK
-        };
-        Ok(web::json(status, &TestPayoutRunAnswer { created, payout }))
     }
 
     pub async fn handle(&self, req: Request) -> Response<Body> {
@@ -186,7 +136,6 @@ impl SandboxFunction {
             .map_err(|miss| miss.problem())?;
         let action = match found.route {
             Route::StoreSimulator => return Ok(simulator::handle(&self.store, &req).await),
-            Route::PayoutRun => return self.payout_run(&req, now).await,
             Route::Test(action) => action,
         };
         let merchant = auth::merchant(&self.db, &req).await?;
@@ -324,13 +273,9 @@ impl smartpit_shared::lambda::HttpFunction for SandboxFunction {
     fn configured(
         sdk: &aws_config::SdkConfig,
         res: Resources,
-        vars: &smartpit_shared::config::Vars,
+        _vars: &smartpit_shared::config::Vars,
     ) -> Result<Self, String> {
-        Ok(SandboxFunction::new(
-            sdk,
-            res,
-            smartpit_payouts::statements_bucket(vars)?,
-        ))
+        Ok(SandboxFunction::new(sdk, res))
     }
 
     fn serve(&self, req: Request) -> impl std::future::Future<Output = Response<Body>> + Send {
@@ -348,7 +293,7 @@ mod api_gateway_events {
     async fn a_base64_form_body_is_read_as_the_form() {
         let (status, body) = answer_offline::<SandboxFunction>(
             include_str!("../fixtures/apigw-v2-simulator-form.json"),
-            &[("STATEMENTS_BUCKET".to_string(), "statements".to_string())].into(),
+            &Default::default(),
         )
         .await;
         assert!(status < 500, "{body}");

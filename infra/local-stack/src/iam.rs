@@ -96,6 +96,11 @@ pub const NEEDS: &[&str] = &[
     "PayoutRunFunction Query MainTable",
     "PayoutRunFunction BatchGetItem MainTable",
     "PayoutRunFunction PutItem EventsTable",
+    "PayoutSandboxFunction GetItem MainTable",
+    "PayoutSandboxFunction PutItem MainTable",
+    "PayoutSandboxFunction Query MainTable",
+    "PayoutSandboxFunction BatchGetItem MainTable",
+    "PayoutSandboxFunction PutItem EventsTable",
     "PayoutsApiFunction GetItem MainTable",
     "PayoutsApiFunction Query MainTable",
     // Sandbox helpers (test stacks): the store's payment and void, the sweep's expiry, the

@@ -147,7 +147,7 @@ fn request_parts() -> (serde_json::Map<String, serde_json::Value>, QueryParamete
     add::<smartpit_webhooks::api::EventPageAnswer>(&mut answers);
     add::<smartpit_payouts::api::PayoutPageAnswer>(&mut answers);
     add::<smartpit_shared::payout::PayoutView>(&mut answers);
-    add::<smartpit_sandbox::TestPayoutRunAnswer>(&mut answers);
+    add::<smartpit_payouts::sandbox::TestPayoutRunAnswer>(&mut answers);
     for (name, schema) in answers.take_definitions(true) {
         match schemas.get(&name) {
             Some(same) if *same == schema => {}
@@ -217,6 +217,7 @@ pub fn routed() -> BTreeSet<(String, String)> {
         smartpit_sheets::routes().table(),
         smartpit_webhooks::api::routes().table(),
         smartpit_payouts::api::routes().table(),
+        smartpit_payouts::sandbox::routes().table(),
     ] {
         out.extend(table);
     }

@@ -181,6 +181,10 @@ mod tests {
                 "PayoutsApiFunction",
                 smartpit_payouts::api::routes().table(),
             ),
+            (
+                "PayoutSandboxFunction",
+                smartpit_payouts::sandbox::routes().table(),
+            ),
         ];
         for (function, table) in &tables {
             let mut templated: Vec<(String, String)> = t
