@@ -587,6 +587,51 @@ async fn a_frozen_emulator_and_runs_at_once_make_one_payout_held_without_an_acco
     assert!(r.body.get("held_reason").is_none(), "{:?}", r.body);
     assert_eq!(r.body["bank_account"]["number"], "****042");
 
+    // The bank returns it: failed, told to the merchant, its amount back on the balance for
+    // the next payout; an id not in the file is refused first, writing nothing.
+    let (ok, out) = smartpit(
+        s,
+        &[
+            "transfers",
+            "confirm",
+            "--date",
+            &day,
+            "--failed",
+            "po_20991231aaaaaaaaaaaa",
+        ],
+    );
+    assert!(!ok && out.contains("is not in the transfer file"), "{out}");
+    let (ok, out) = smartpit(
+        s,
+        &[
+            "transfers",
+            "confirm",
+            "--date",
+            &day,
+            "--failed",
+            &id,
+            "--reason",
+            "account closed",
+        ],
+    );
+    assert!(ok, "{out}");
+    let r = c.send(c.get(&format!("/v1/payouts/{id}"), &shop.key)).await;
+    assert_eq!(r.body["status"], "failed", "{:?}", r.body);
+    assert_eq!(r.body["failure_reason"], "account closed");
+    assert_eq!(
+        s.db().payout_state(&shop.id).await.expect("state").balance,
+        4_000
+    );
+    let r = c
+        .send(c.get("/v1/events?type=payout.failed", &shop.key))
+        .await;
+    assert_eq!(
+        r.body["events"].as_array().map(Vec::len),
+        Some(1),
+        "{:?}",
+        r.body
+    );
+
     // Listing: a forged cursor is refused, not followed.
     let r = c.send(c.get("/v1/payouts?cursor=cG86eA", &shop.key)).await;
     assert_eq!(
