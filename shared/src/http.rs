@@ -29,6 +29,24 @@ pub fn json<T: Serialize>(status: StatusCode, value: &T) -> Response<Body> {
     }
 }
 
+/// 302 to a presigned URL of a private file: never cached, never passed on as a referrer.
+pub fn private_redirect(location: &str) -> Result<Response<Body>, Problem> {
+    let location = HeaderValue::from_str(location).map_err(|e| Problem::internal(&e))?;
+    let mut resp = Response::new(Body::Empty);
+    *resp.status_mut() = StatusCode::FOUND;
+    let h = resp.headers_mut();
+    h.insert(http::header::LOCATION, location);
+    h.insert(
+        http::header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-store"),
+    );
+    h.insert(
+        http::header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    Ok(resp)
+}
+
 /// A JSON answer; the body ends with a newline, so a terminal prompt never lands on it.
 pub fn raw_json(status: StatusCode, mut text: String) -> Response<Body> {
     if !text.ends_with('\n') {

@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use aws_sdk_s3::presigning::PresigningConfig;
 use chrono::Utc;
-use http::header::HeaderValue;
 use http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use schemars::JsonSchema;
@@ -174,19 +173,7 @@ impl PayoutsApi {
             .presigned(config)
             .await
             .map_err(|e| Problem::internal(&aws_sdk_s3::error::DisplayErrorContext(&e)))?;
-        let mut resp = Response::new(Body::Empty);
-        *resp.status_mut() = StatusCode::FOUND;
-        let location = HeaderValue::from_str(presigned.uri()).map_err(|e| Problem::internal(&e))?;
-        resp.headers_mut().insert(http::header::LOCATION, location);
-        resp.headers_mut().insert(
-            http::header::CACHE_CONTROL,
-            HeaderValue::from_static("private, no-store"),
-        );
-        resp.headers_mut().insert(
-            http::header::REFERRER_POLICY,
-            HeaderValue::from_static("no-referrer"),
-        );
-        Ok(resp)
+        web::private_redirect(presigned.uri())
     }
 }
 
