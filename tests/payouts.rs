@@ -399,8 +399,32 @@ async fn a_period_is_paid_out_once_filed_confirmed_and_pushed_signed() {
         "--from-account-number",
         "7654321",
     ];
-    let (ok, out) = smartpit(s, &file_args);
-    assert!(ok, "{out}");
+    // Two operators make it at once: one file; the other is told to wait, or gets the same.
+    let twin_file = std::env::temp_dir().join(format!("{}.txt", unique("twin")));
+    let mut twin_args = file_args.to_vec();
+    twin_args[5] = twin_file.to_str().expect("path");
+    let ((ok, out), (twin_ok, twin_out)) = std::thread::scope(|scope| {
+        let first = scope.spawn(|| smartpit(s, &file_args));
+        let twin = smartpit(s, &twin_args);
+        (first.join().expect("first"), twin)
+    });
+    assert!(ok || twin_ok, "{out}\n{twin_out}");
+    for (ok, out) in [(ok, &out), (twin_ok, &twin_out)] {
+        assert!(
+            ok || out.contains("another `smartpit transfers file`"),
+            "{out}"
+        );
+    }
+    if !ok {
+        std::fs::copy(&twin_file, &out_file).expect("copy");
+    } else if twin_ok {
+        assert_eq!(
+            std::fs::read(&twin_file).expect("twin"),
+            std::fs::read(&out_file).expect("file")
+        );
+    }
+    let _ = std::fs::remove_file(&twin_file);
+    let out = if ok { out } else { twin_out };
     assert!(
         !out.contains("1234567 ") && !out.contains("ｱｸﾒ"),
         "no account details shown: {out}"
@@ -488,6 +512,31 @@ async fn a_frozen_emulator_and_runs_at_once_make_one_payout_held_without_an_acco
     let a = bill(&c, &shop, &card, 4_000, 0).await;
     pay(&c, s, "ministop", &a, 4_000).await;
     settle(&c, &shop, &a).await;
+    // Another merchant, with an account, closes the same day.
+    let other = smartpit_tests::receiver::shop(s).await;
+    let (ok, out) = smartpit(
+        s,
+        &[
+            "merchant-bank",
+            "--id",
+            &other.id,
+            "--bank",
+            "0005",
+            "--branch",
+            "001",
+            "--account-type",
+            "ordinary",
+            "--account-number",
+            "7777777",
+            "--holder",
+            "ｵﾂ ｼﾖｳﾃﾝ",
+        ],
+    );
+    assert!(ok, "{out}");
+    let other_card = s.fresh_card().await.to_string();
+    let o = bill(&c, &other, &other_card, 2_500, 0).await;
+    pay(&c, s, "lawson", &o, 2_500).await;
+    settle(&c, &other, &o).await;
     let (close, after) = next_close(Cycle::MonthEnd);
     let run = s.stack.payout_run(&s.sdk()).expect("run");
     let inputs = s
@@ -523,7 +572,57 @@ async fn a_frozen_emulator_and_runs_at_once_make_one_payout_held_without_an_acco
     assert_eq!(list[0]["held_reason"], "no_bank_account");
     assert_eq!(list[0]["net"], 4_000);
     assert!(list[0].get("bank_account").is_none());
-    // The merchant registers an account: the next transfer file pays the held payout.
+    let other_id = payout_id(&other.id, close);
+    let r = c
+        .send(c.get(&format!("/v1/payouts/{other_id}"), &other.key))
+        .await;
+    assert_eq!(r.body["status"], "scheduled", "{:?}", r.body);
+
+    // A bank business day some weeks on (a file is for a day the banks work): its file pays
+    // the other merchant's payout (due by then), not the held one.
+    let first = smartpit_shared::bank_calendar::business_days_after(
+        jst_date(Utc::now()) + TimeDelta::days(40),
+        1,
+    )
+    .expect("covered");
+    let file_of = |day: &NaiveDate, out: &PathBuf| -> (bool, String) {
+        smartpit(
+            s,
+            &[
+                "transfers",
+                "file",
+                "--date",
+                &day.to_string(),
+                "--out",
+                out.to_str().expect("path"),
+                "--requester-code",
+                "1234567890",
+                "--requester-name",
+                "ｽﾏｰﾄﾋﾟﾂﾄ",
+                "--from-bank",
+                "0001",
+                "--from-branch",
+                "001",
+                "--from-account-number",
+                "7654321",
+            ],
+        )
+    };
+    let out_file: PathBuf = std::env::temp_dir().join(format!("{}.txt", unique("held")));
+    let (ok, out) = file_of(&first, &out_file);
+    assert!(ok, "{out}");
+    let made = std::fs::read(&out_file).expect("file");
+    let paid_first = TransferFile::read(&made).transfers();
+    assert!(
+        paid_first.contains(&("7777777".to_string(), "ｵﾂ ｼﾖｳﾃﾝ".to_string(), 2_500)),
+        "{paid_first:?}"
+    );
+    assert!(
+        !paid_first.iter().any(|t| t.0 == "0000042"),
+        "{paid_first:?}"
+    );
+
+    // The merchant registers an account.
     let (ok, out) = smartpit(
         s,
         &[
@@ -543,42 +642,30 @@ async fn a_frozen_emulator_and_runs_at_once_make_one_payout_held_without_an_acco
         ],
     );
     assert!(ok, "{out}");
-    // A bank business day some weeks on (a file is for a day the banks work).
-    let day = smartpit_shared::bank_calendar::business_days_after(
-        jst_date(Utc::now()) + TimeDelta::days(40),
-        1,
-    )
-    .expect("covered")
-    .to_string();
-    let out_file: PathBuf = std::env::temp_dir().join(format!("{}.txt", unique("held")));
-    let (ok, out) = smartpit(
-        s,
-        &[
-            "transfers",
-            "file",
-            "--date",
-            &day,
-            "--out",
-            out_file.to_str().expect("path"),
-            "--requester-code",
-            "1234567890",
-            "--requester-name",
-            "ｽﾏｰﾄﾋﾟﾂﾄ",
-            "--from-bank",
-            "0001",
-            "--from-branch",
-            "001",
-            "--from-account-number",
-            "7654321",
-        ],
-    );
+    // The first day's file made again (it may have been uploaded already): the same bytes,
+    // nothing added; confirmed, it pays only what it holds.
+    let (ok, out) = file_of(&first, &out_file);
+    assert!(ok, "{out}");
+    assert_eq!(std::fs::read(&out_file).expect("file"), made);
+    let (ok, out) = smartpit(s, &["transfers", "confirm", "--date", &first.to_string()]);
+    assert!(ok, "{out}");
+    let r = c
+        .send(c.get(&format!("/v1/payouts/{other_id}"), &other.key))
+        .await;
+    assert_eq!(r.body["status"], "paid", "{:?}", r.body);
+    let r = c.send(c.get(&format!("/v1/payouts/{id}"), &shop.key)).await;
+    assert_eq!(r.body["status"], "held", "{:?}", r.body);
+
+    // The next bank business day's file pays the held payout.
+    let day = smartpit_shared::bank_calendar::business_days_after(first, 1)
+        .expect("covered")
+        .to_string();
+    let (ok, out) = file_of(&day.parse().expect("day"), &out_file);
     assert!(ok, "{out}");
     let file = TransferFile::read(&std::fs::read(&out_file).expect("file"));
-    assert!(
-        file.transfers()
-            .contains(&("0000042".to_string(), "ﾎﾘﾕｳ ｼﾖｳﾃﾝ".to_string(), 4_000)),
-        "{:?}",
-        file.transfers()
+    assert_eq!(
+        file.transfers(),
+        vec![("0000042".to_string(), "ﾎﾘﾕｳ ｼﾖｳﾃﾝ".to_string(), 4_000)]
     );
     let _ = std::fs::remove_file(&out_file);
     let r = c.send(c.get(&format!("/v1/payouts/{id}"), &shop.key)).await;

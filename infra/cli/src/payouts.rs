@@ -6,12 +6,12 @@
 use std::collections::BTreeSet;
 
 use aws_sdk_s3::types::ServerSideEncryption;
-use chrono::{NaiveDate, Utc};
+use chrono::{NaiveDate, TimeDelta, Utc};
 use serde::Deserialize;
 use serde_json::json;
 
 use smartpit_payouts::run::{PayoutRun, RunReport};
-use smartpit_shared::db::payouts::TransferRecord;
+use smartpit_shared::db::payouts::{FileOutcome, TransferClaim, TransferRecord, TransferStatus};
 use smartpit_shared::payout::{Payout, PayoutStatus};
 use smartpit_shared::transfer_file::{self, Requester, Transfer};
 use smartpit_shared::webhook::{Event, EventType};
@@ -99,9 +99,14 @@ pub struct FiledLine {
     pub account: String,
 }
 
-/// `smartpit transfers file --date D --out FILE`: every payout due on D (and every held one
-/// whose merchant now has an account) put in D's file, the file written and kept in S3.
-/// Made again until it is confirmed: the same payouts, the same file.
+/// A claim on a day's file left this long by a `transfers file` that stopped is taken over.
+const CLAIM_STALE_AFTER: TimeDelta = TimeDelta::minutes(10);
+
+/// `smartpit transfers file --date D --out FILE`: every payout due by D and not yet filed
+/// (and every held one whose merchant now has an account) put in D's file, the file written and
+/// kept in S3. The first making fixes the file: made again until it is confirmed, it is the
+/// same bytes (the S3 copy, its digest checked) with the same payouts; a payout that becomes
+/// payable meanwhile goes in the next day's file.
 pub async fn file(
     stack: &PayoutStack,
     date: NaiveDate,
@@ -114,22 +119,64 @@ pub async fn file(
             "{date} is not a bank business day (a weekend, a public holiday or 12/31-1/3)"
         ));
     }
-    if let Some(rec) = db.transfer_record(date).await.map_err(err)? {
-        if rec.status == "confirmed" {
+    let now = Utc::now();
+    let token = format!("{:032x}", rand::random::<u128>());
+    match db
+        .claim_transfer(date, &token, now, now - CLAIM_STALE_AFTER)
+        .await
+        .map_err(err)?
+    {
+        TransferClaim::Claimed => {}
+        TransferClaim::Made(rec) if rec.status == TransferStatus::Confirmed => {
             return Err(format!("the transfer file of {date} is confirmed already"));
         }
+        TransferClaim::Made(rec) => return made_again(stack, rec).await,
+        TransferClaim::Busy(since) => {
+            return Err(format!(
+                "another `smartpit transfers file` has been making the file of {date} since \
+                 {since}; run again when it is done (or 10 minutes after that if it stopped)"
+            ));
+        }
     }
-    let now = Utc::now();
+    match make(stack, date, requester, &token, now).await {
+        Ok(made) => Ok(made),
+        Err(Failed::TakenOver) => Err(taken_over(date)),
+        Err(Failed::Other(e)) => {
+            // Whatever was filed stays filed under the day: a run again makes the file of it.
+            if let Err(r) = db.release_transfer(date, &token).await {
+                return Err(format!("{e} (and the claim on the file stays: {r})"));
+            }
+            Err(e)
+        }
+    }
+}
+
+enum Failed {
+    TakenOver,
+    Other(String),
+}
+
+impl From<String> for Failed {
+    fn from(e: String) -> Self {
+        Self::Other(e)
+    }
+}
+
+/// The file made under the claim `token`.
+async fn make(
+    stack: &PayoutStack,
+    date: NaiveDate,
+    requester: &Requester,
+    token: &str,
+    now: chrono::DateTime<Utc>,
+) -> Result<(Vec<u8>, Vec<FiledLine>, TransferRecord), Failed> {
+    let db = &stack.db;
+    let err = |e: smartpit_shared::db::StoreError| e.to_string();
     let (due, held) = db.payouts_to_file(date).await.map_err(err)?;
-    let mut filed: Vec<Payout> = Vec::new();
     for (merchant, id) in due.iter().chain(held.iter()) {
         let Some(p) = db.get_payout(merchant, id).await.map_err(err)? else {
             continue;
         };
-        if p.transfer_date == Some(date) {
-            filed.push(p);
-            continue;
-        }
         if p.transfer_date.is_some()
             || !matches!(p.status, PayoutStatus::Scheduled | PayoutStatus::Held)
         {
@@ -139,16 +186,30 @@ pub async fn file(
             continue; // still held: no account yet
         };
         let masked = smartpit_shared::db::payouts::masked_view(&account.masked);
-        if db.file_payout(&p, &masked, date, now).await.map_err(err)? {
-            if let Some(p) = db.get_payout(merchant, id).await.map_err(err)? {
-                filed.push(p);
-            }
+        if db
+            .file_payout(&p, &masked, date, token, now)
+            .await
+            .map_err(err)?
+            == FileOutcome::ClaimLost
+        {
+            return Err(Failed::TakenOver);
         }
     }
-    filed.sort_by(|a, b| a.id.cmp(&b.id));
+    // The file holds what is filed under the day: by this claim, or by one that stopped.
+    let mut filed: Vec<Payout> = Vec::new();
+    for (merchant, id) in db.filed_payouts(date).await.map_err(err)? {
+        filed.push(
+            db.get_payout(&merchant, &id)
+                .await
+                .map_err(err)?
+                .ok_or_else(|| format!("{id}: filed but not found"))?,
+        );
+    }
+    if filed.is_empty() {
+        return Err(format!("nothing to transfer on {date}: no file made").into());
+    }
     let kms = aws_sdk_kms::Client::new(&stack.sdk);
     let mut transfers = Vec::with_capacity(filed.len());
-    let mut lines = Vec::with_capacity(filed.len());
     for p in &filed {
         let account = db
             .bank_account(&p.merchant_id)
@@ -180,18 +241,10 @@ pub async fn file(
             holder: d.holder,
             amount: p.net,
         });
-        lines.push(FiledLine {
-            payout_id: p.id.clone(),
-            merchant_id: p.merchant_id.clone(),
-            amount: p.net,
-            account: format!(
-                "{} {} {}",
-                account.masked.bank_name, account.masked.branch_name, account.masked.number
-            ),
-        });
     }
     let bytes = transfer_file::write(requester, date, &transfers)?;
-    let key = format!("transfers/{date}.txt");
+    // Each making its own object: one that stopped cannot overwrite the file made.
+    let key = format!("transfers/{date}-{token}.txt");
     // Account numbers and names: encrypted with the bank-data key.
     smartpit_local::stack::s3_client(&stack.sdk)
         .put_object()
@@ -206,15 +259,82 @@ pub async fn file(
         .map_err(|e| format!("S3: {}", aws_sdk_s3::error::DisplayErrorContext(&e)))?;
     let rec = TransferRecord {
         day: date,
-        status: "filed".into(),
+        status: TransferStatus::Filed,
         count: i64::try_from(transfers.len()).unwrap_or(i64::MAX),
         total: transfers.iter().map(|t| t.amount).sum(),
         s3_key: key,
+        digest: digest(&bytes),
+        token: token.to_string(),
+        claimed_at: String::new(),
     };
-    if !db.put_transfer_record(&rec, now).await.map_err(err)? {
+    if !db.finish_transfer(&rec, now).await.map_err(err)? {
+        return Err(Failed::TakenOver);
+    }
+    Ok((bytes, filed.iter().map(line).collect(), rec))
+}
+
+fn taken_over(date: NaiveDate) -> String {
+    format!(
+        "the transfer file of {date} was taken over by another `smartpit transfers file` \
+         (this one had stopped too long): use the file it made"
+    )
+}
+
+fn digest(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The line the operator is shown (the masked account the payout was filed with).
+fn line(p: &Payout) -> FiledLine {
+    FiledLine {
+        payout_id: p.id.clone(),
+        merchant_id: p.merchant_id.clone(),
+        amount: p.net,
+        account: p
+            .account
+            .as_ref()
+            .map(|a| format!("{} {} {}", a.bank_name, a.branch_name, a.number))
+            .unwrap_or_default(),
+    }
+}
+
+/// A made file again: the bytes kept in S3, checked against the digest recorded.
+async fn made_again(
+    stack: &PayoutStack,
+    rec: TransferRecord,
+) -> Result<(Vec<u8>, Vec<FiledLine>, TransferRecord), String> {
+    let db = &stack.db;
+    let err = |e: smartpit_shared::db::StoreError| e.to_string();
+    let object = smartpit_local::stack::s3_client(&stack.sdk)
+        .get_object()
+        .bucket(&stack.bucket)
+        .key(&rec.s3_key)
+        .send()
+        .await
+        .map_err(|e| format!("S3: {}", aws_sdk_s3::error::DisplayErrorContext(&e)))?;
+    let bytes = object
+        .body
+        .collect()
+        .await
+        .map_err(|e| format!("S3: {e}"))?
+        .into_bytes()
+        .to_vec();
+    if digest(&bytes) != rec.digest {
         return Err(format!(
-            "the transfer file of {date} was confirmed meanwhile"
+            "the kept copy of the transfer file of {} does not match its digest: do not send \
+             it; see docs/OPERATIONS.md#payouts",
+            rec.day
         ));
+    }
+    let mut lines = Vec::new();
+    for (merchant, id) in db.filed_payouts(rec.day).await.map_err(err)? {
+        if let Some(p) = db.get_payout(&merchant, &id).await.map_err(err)? {
+            lines.push(line(&p));
+        }
     }
     Ok((bytes, lines, rec))
 }
@@ -236,16 +356,18 @@ pub async fn confirm(
 ) -> Result<Confirmed, String> {
     let db = &stack.db;
     let err = |e: smartpit_shared::db::StoreError| e.to_string();
-    let Some(rec) = db.transfer_record(date).await.map_err(err)? else {
-        return Err(format!("no transfer file was made for {date}"));
-    };
-    let (due, _) = db.payouts_to_file(date).await.map_err(err)?;
+    match db.transfer_record(date).await.map_err(err)? {
+        None => return Err(format!("no transfer file was made for {date}")),
+        Some(rec) if rec.status == TransferStatus::Making => {
+            return Err(format!("the transfer file of {date} is not made yet"))
+        }
+        Some(_) => {}
+    }
+    // Exactly the payouts of the file as made.
     let mut in_file = Vec::new();
-    for (merchant, id) in &due {
-        if let Some(p) = db.get_payout(merchant, id).await.map_err(err)? {
-            if p.transfer_date == Some(date) {
-                in_file.push(p);
-            }
+    for (merchant, id) in db.filed_payouts(date).await.map_err(err)? {
+        if let Some(p) = db.get_payout(&merchant, &id).await.map_err(err)? {
+            in_file.push(p);
         }
     }
     // Every id named must be in the file: checked before anything is written.
@@ -307,14 +429,6 @@ pub async fn confirm(
             }
         }
     }
-    db.put_transfer_record(
-        &TransferRecord {
-            status: "confirmed".into(),
-            ..rec
-        },
-        now,
-    )
-    .await
-    .map_err(err)?;
+    db.confirm_transfer(date, now).await.map_err(err)?;
     Ok(out)
 }

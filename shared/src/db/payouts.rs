@@ -51,12 +51,26 @@ fn settled_pk(merchant_id: &str) -> String {
     format!("MER#{merchant_id}#SETTLED")
 }
 
-fn due_pk(day: NaiveDate) -> String {
-    format!("PAYDUE#{day}")
+/// The payouts due and not yet in a transfer file, sorted by pay date: a file takes every one
+/// due on or before its day (a payout made after its pay date's file is paid by the next).
+const DUE_PK: &str = "PAYDUE";
+
+fn due_key(day: NaiveDate, id: &str) -> Item {
+    item::key(DUE_PK, format!("{day}#{id}"))
+}
+
+/// A transfer file's partition: its record (`#`) and one `PAYOUT#<id>` item per payout in it,
+/// each written with its payout, so the file's contents are fixed once it is made.
+fn transfer_pk(day: NaiveDate) -> String {
+    format!("TRANSFER#{day}")
 }
 
 fn transfer_key(day: NaiveDate) -> Item {
-    item::key(format!("TRANSFER#{day}"), "#")
+    item::key(transfer_pk(day), "#")
+}
+
+fn filed_key(day: NaiveDate, id: &str) -> Item {
+    item::key(transfer_pk(day), format!("PAYOUT#{id}"))
 }
 
 /// A settled line's sort key starts with the instant, fixed width, so lines sort by it.
@@ -97,15 +111,69 @@ pub enum CreateOutcome {
     StateChanged,
 }
 
+/// Where a transfer file stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransferStatus {
+    /// One `transfers file` is putting payouts in it (`token` says which).
+    Making,
+    /// Made: its payouts and its bytes are fixed; made again, the same file.
+    Filed,
+    /// The bank's answer is recorded.
+    Confirmed,
+}
+
+impl TransferStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Making => "making",
+            Self::Filed => "filed",
+            Self::Confirmed => "confirmed",
+        }
+    }
+
+    fn parse(s: &str) -> Self {
+        match s {
+            "filed" => Self::Filed,
+            "confirmed" => Self::Confirmed,
+            _ => Self::Making,
+        }
+    }
+}
+
 /// A transfer file's record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TransferRecord {
     pub day: NaiveDate,
-    /// `filed` or `confirmed`.
-    pub status: String,
+    pub status: TransferStatus,
     pub count: i64,
     pub total: i64,
+    /// The file as first made (SSE-KMS), and its SHA-256 in hex.
     pub s3_key: String,
+    pub digest: String,
+    /// The `transfers file` that holds (or held) the claim, and since when.
+    pub token: String,
+    pub claimed_at: String,
+}
+
+/// What claiming a day's transfer file found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TransferClaim {
+    /// Ours: put the payouts in it, then `finish_transfer`.
+    Claimed,
+    /// Made (or confirmed) already.
+    Made(TransferRecord),
+    /// Another `transfers file` is making it, since that instant.
+    Busy(String),
+}
+
+/// What `file_payout` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileOutcome {
+    Filed,
+    /// Filed already, or no longer payable: nothing written.
+    NotPayable,
+    /// The claim on the file is no longer ours (taken over after it went stale).
+    ClaimLost,
 }
 
 pub fn masked_view(m: &MaskedAccount) -> MaskedAccountView {
@@ -555,7 +623,7 @@ impl Db {
         ];
         match payout.status {
             PayoutStatus::Scheduled => {
-                let mut due = item::key(due_pk(payout.pay_date), &payout.id);
+                let mut due = due_key(payout.pay_date, &payout.id);
                 due.insert("merchant_id".into(), item::s(&payout.merchant_id));
                 items.push(tx_put(table, due)?);
             }
@@ -645,74 +713,156 @@ impl Db {
         })
     }
 
-    /// The payouts due on `day` (merchant and payout ids) and those held.
+    /// The payouts to put in the transfer file of `day` (merchant and payout ids): those due on
+    /// or before it and not filed, and those held.
     pub async fn payouts_to_file(
         &self,
         day: NaiveDate,
     ) -> Result<(Vec<(String, String)>, Vec<(String, String)>), StoreError> {
-        let mut lists = Vec::with_capacity(2);
-        for pk in [due_pk(day), HELD_PK.to_string()] {
-            let query = self
-                .client
-                .query()
-                .table_name(&self.res.main_table)
-                .key_condition_expression("pk = :pk")
-                .expression_attribute_values(":pk", av_s(&pk))
-                .consistent_read(true);
-            lists.push(
-                self.query_all(query)
-                    .await?
-                    .iter()
-                    .filter_map(|it| {
-                        Some((
-                            get_s(it, "merchant_id")?.to_string(),
-                            get_s(it, "sk")?.to_string(),
-                        ))
-                    })
-                    .collect::<Vec<_>>(),
-            );
-        }
-        let held = lists.pop().unwrap_or_default();
-        let due = lists.pop().unwrap_or_default();
-        Ok((due, held))
+        let due = self
+            .client
+            .query()
+            .table_name(&self.res.main_table)
+            .key_condition_expression("pk = :pk AND sk <= :last")
+            .expression_attribute_values(":pk", av_s(DUE_PK))
+            // '~' sorts after every character of a payout id.
+            .expression_attribute_values(":last", av_s(&format!("{day}#~")))
+            .consistent_read(true);
+        let held = self
+            .client
+            .query()
+            .table_name(&self.res.main_table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", av_s(HELD_PK))
+            .consistent_read(true);
+        let ids = |items: Vec<Item>| {
+            items
+                .iter()
+                .filter_map(|it| {
+                    let sk = get_s(it, "sk")?;
+                    Some((
+                        get_s(it, "merchant_id")?.to_string(),
+                        sk.rsplit('#').next()?.to_string(),
+                    ))
+                })
+                .collect::<Vec<_>>()
+        };
+        Ok((
+            ids(self.query_all(due).await?),
+            ids(self.query_all(held).await?),
+        ))
     }
 
-    /// Puts a payout in the transfer file of `day`: a scheduled one due that day, or a held one
-    /// whose merchant now has an account (it becomes scheduled for `day`, with that account).
-    /// `Ok(false)`: it is filed already or no longer payable (nothing written).
+    /// Claims the transfer file of `day` for one `transfers file` (`token`): where none was
+    /// made, or a claim older than `stale_before` was left by one that stopped.
+    pub async fn claim_transfer(
+        &self,
+        day: NaiveDate,
+        token: &str,
+        now: DateTime<Utc>,
+        stale_before: DateTime<Utc>,
+    ) -> Result<TransferClaim, StoreError> {
+        let mut it = transfer_key(day);
+        it.insert("type".into(), item::s("transfer_file"));
+        it.insert("status".into(), item::s(TransferStatus::Making.as_str()));
+        it.insert("token".into(), item::s(token));
+        it.insert("claimed_at".into(), item::s(timestamp(now)));
+        let res = self
+            .client
+            .put_item()
+            .table_name(&self.res.main_table)
+            .set_item(Some(it))
+            .condition_expression(
+                "attribute_not_exists(pk) OR (#status = :making AND claimed_at < :stale)",
+            )
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":making", av_s(TransferStatus::Making.as_str()))
+            .expression_attribute_values(":stale", av_s(&timestamp(stale_before)))
+            .send()
+            .await;
+        if super::applied(res)? {
+            return Ok(TransferClaim::Claimed);
+        }
+        Ok(match self.transfer_record(day).await? {
+            Some(rec) if rec.status != TransferStatus::Making => TransferClaim::Made(rec),
+            Some(rec) => TransferClaim::Busy(rec.claimed_at),
+            None => TransferClaim::Busy(timestamp(now)),
+        })
+    }
+
+    /// Lets go of a claim that made no file (nothing to transfer, or it failed on the way):
+    /// what it filed stays in the day's partition, and the next claim's file holds it.
+    pub async fn release_transfer(&self, day: NaiveDate, token: &str) -> Result<(), StoreError> {
+        let res = self
+            .client
+            .delete_item()
+            .table_name(&self.res.main_table)
+            .set_key(Some(transfer_key(day)))
+            .condition_expression("#status = :making AND #token = :token")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#token", "token")
+            .expression_attribute_values(":making", av_s(TransferStatus::Making.as_str()))
+            .expression_attribute_values(":token", av_s(token))
+            .send()
+            .await;
+        super::applied(res).map(|_| ())
+    }
+
+    /// Puts a payout in the transfer file of `day`, under the claim `token`: a scheduled one
+    /// due by then, or a held one whose merchant now has an account (it becomes scheduled for
+    /// `day`, with that account). One transaction: the payout, its entry in the file, its
+    /// due or held entry gone, the claim checked.
     pub async fn file_payout(
         &self,
         payout: &Payout,
         account: &MaskedAccountView,
         day: NaiveDate,
+        token: &str,
         now: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<FileOutcome, StoreError> {
         let table = &self.res.main_table;
-        let mut items = vec![tx_update(
-            update(table, payout_key(&payout.merchant_id, &payout.id))
-                .update_expression(
-                    "SET transfer_date = :day, pay_date = :day, #status = :scheduled, \
-                     account = :account, updated_at = :now REMOVE held_reason",
-                )
-                .condition_expression(
-                    "(#status = :scheduled OR #status = :held) AND attribute_not_exists(transfer_date)",
-                )
-                .expression_attribute_names("#status", "status")
-                .expression_attribute_values(":day", av_s(&day.to_string()))
-                .expression_attribute_values(":scheduled", av_s("scheduled"))
-                .expression_attribute_values(":held", av_s("held"))
-                .expression_attribute_values(
-                    ":account",
-                    av_s(&serde_json::to_string(account).map_err(|e| StoreError::failed(&e))?),
-                )
-                .expression_attribute_values(":now", av_s(&timestamp(now))),
-        )?];
-        if payout.status == PayoutStatus::Held {
-            items.push(tx_delete(table, item::key(HELD_PK, &payout.id))?);
-            let mut due = item::key(due_pk(day), &payout.id);
-            due.insert("merchant_id".into(), item::s(&payout.merchant_id));
-            items.push(tx_put(table, due)?);
-        }
+        let claim = aws_sdk_dynamodb::types::ConditionCheck::builder()
+            .table_name(table)
+            .set_key(Some(transfer_key(day)))
+            .condition_expression("#status = :making AND #token = :token")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#token", "token")
+            .expression_attribute_values(":making", av_s(TransferStatus::Making.as_str()))
+            .expression_attribute_values(":token", av_s(token))
+            .build()
+            .map_err(|e| StoreError::failed(&e))?;
+        let mut filed = filed_key(day, &payout.id);
+        filed.insert("merchant_id".into(), item::s(&payout.merchant_id));
+        filed.insert("amount".into(), item::n(payout.net));
+        let listed = if payout.status == PayoutStatus::Held {
+            item::key(HELD_PK, &payout.id)
+        } else {
+            due_key(payout.pay_date, &payout.id)
+        };
+        let items = vec![
+            TransactWriteItem::builder().condition_check(claim).build(),
+            tx_update(
+                update(table, payout_key(&payout.merchant_id, &payout.id))
+                    .update_expression(
+                        "SET transfer_date = :day, pay_date = :day, #status = :scheduled, \
+                         account = :account, updated_at = :now REMOVE held_reason",
+                    )
+                    .condition_expression(
+                        "(#status = :scheduled OR #status = :held) AND attribute_not_exists(transfer_date)",
+                    )
+                    .expression_attribute_names("#status", "status")
+                    .expression_attribute_values(":day", av_s(&day.to_string()))
+                    .expression_attribute_values(":scheduled", av_s("scheduled"))
+                    .expression_attribute_values(":held", av_s("held"))
+                    .expression_attribute_values(
+                        ":account",
+                        av_s(&serde_json::to_string(account).map_err(|e| StoreError::failed(&e))?),
+                    )
+                    .expression_attribute_values(":now", av_s(&timestamp(now))),
+            )?,
+            tx_put(table, filed)?,
+            tx_delete(table, listed)?,
+        ];
         let res = self
             .client
             .transact_write_items()
@@ -720,10 +870,40 @@ impl Db {
             .send()
             .await;
         match res {
-            Ok(_) => Ok(true),
-            Err(e) if cancellation_codes(&e).is_some() => Ok(false),
-            Err(e) => Err(e.into()),
+            Ok(_) => Ok(FileOutcome::Filed),
+            Err(e) => match cancellation_codes(&e) {
+                Some(codes) if codes.first().is_some_and(|c| c == "ConditionalCheckFailed") => {
+                    Ok(FileOutcome::ClaimLost)
+                }
+                Some(_) => Ok(FileOutcome::NotPayable),
+                None => Err(e.into()),
+            },
         }
+    }
+
+    /// The payouts in the transfer file of `day` (merchant and payout ids, by id).
+    pub async fn filed_payouts(&self, day: NaiveDate) -> Result<Vec<(String, String)>, StoreError> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.res.main_table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :payout)")
+            .expression_attribute_values(":pk", av_s(&transfer_pk(day)))
+            .expression_attribute_values(":payout", av_s("PAYOUT#"))
+            .consistent_read(true);
+        let mut ids: Vec<(String, String)> = self
+            .query_all(query)
+            .await?
+            .iter()
+            .filter_map(|it| {
+                Some((
+                    get_s(it, "merchant_id")?.to_string(),
+                    get_s(it, "sk")?.strip_prefix("PAYOUT#")?.to_string(),
+                ))
+            })
+            .collect();
+        ids.sort_by(|a, b| a.1.cmp(&b.1));
+        Ok(ids)
     }
 
     /// Marks a filed payout paid, with its `payout.paid` event. `Ok(false)`: it was not
@@ -821,7 +1001,7 @@ impl Db {
         ))
     }
 
-    /// The record of the transfer file of `day`, if one was made.
+    /// The record of the transfer file of `day`, if one was claimed.
     pub async fn transfer_record(
         &self,
         day: NaiveDate,
@@ -829,36 +1009,71 @@ impl Db {
         Ok(self
             .read(&self.res.main_table, transfer_key(day))
             .await?
-            .map(|it| TransferRecord {
-                day,
-                status: get_s(&it, "status").unwrap_or("filed").to_string(),
-                count: get_n(&it, "count").unwrap_or(0),
-                total: get_n(&it, "total").unwrap_or(0),
-                s3_key: get_s(&it, "s3_key").unwrap_or_default().to_string(),
+            .map(|it| {
+                let text = |name: &str| get_s(&it, name).unwrap_or_default().to_string();
+                TransferRecord {
+                    day,
+                    status: TransferStatus::parse(get_s(&it, "status").unwrap_or_default()),
+                    count: get_n(&it, "count").unwrap_or(0),
+                    total: get_n(&it, "total").unwrap_or(0),
+                    s3_key: text("s3_key"),
+                    digest: text("digest"),
+                    token: text("token"),
+                    claimed_at: text("claimed_at"),
+                }
             }))
     }
 
-    /// Records the transfer file of `day` (made again until it is confirmed).
-    pub async fn put_transfer_record(
+    /// Marks the file made (its count, total, S3 copy and digest), if the claim is still ours.
+    pub async fn finish_transfer(
         &self,
         rec: &TransferRecord,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let mut it = transfer_key(rec.day);
-        it.insert("type".into(), item::s("transfer_file"));
-        it.insert("status".into(), item::s(&rec.status));
-        it.insert("count".into(), item::n(rec.count));
-        it.insert("total".into(), item::n(rec.total));
-        it.insert("s3_key".into(), item::s(&rec.s3_key));
-        it.insert("updated_at".into(), item::s(timestamp(now)));
         let res = self
             .client
-            .put_item()
+            .update_item()
             .table_name(&self.res.main_table)
-            .set_item(Some(it))
-            .condition_expression("attribute_not_exists(pk) OR #status <> :confirmed")
+            .set_key(Some(transfer_key(rec.day)))
+            .update_expression(
+                "SET #status = :filed, #count = :count, #total = :total, s3_key = :key, \
+                 digest = :digest, updated_at = :now",
+            )
+            .condition_expression("#status = :making AND #token = :token")
             .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":confirmed", av_s("confirmed"))
+            .expression_attribute_names("#token", "token")
+            .expression_attribute_names("#count", "count")
+            .expression_attribute_names("#total", "total")
+            .expression_attribute_values(":filed", av_s(TransferStatus::Filed.as_str()))
+            .expression_attribute_values(":making", av_s(TransferStatus::Making.as_str()))
+            .expression_attribute_values(":token", av_s(&rec.token))
+            .expression_attribute_values(":count", item::n(rec.count))
+            .expression_attribute_values(":total", item::n(rec.total))
+            .expression_attribute_values(":key", av_s(&rec.s3_key))
+            .expression_attribute_values(":digest", av_s(&rec.digest))
+            .expression_attribute_values(":now", av_s(&timestamp(now)))
+            .send()
+            .await;
+        super::applied(res)
+    }
+
+    /// Marks a made file confirmed (once).
+    pub async fn confirm_transfer(
+        &self,
+        day: NaiveDate,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let res = self
+            .client
+            .update_item()
+            .table_name(&self.res.main_table)
+            .set_key(Some(transfer_key(day)))
+            .update_expression("SET #status = :confirmed, updated_at = :now")
+            .condition_expression("#status = :filed")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":confirmed", av_s(TransferStatus::Confirmed.as_str()))
+            .expression_attribute_values(":filed", av_s(TransferStatus::Filed.as_str()))
+            .expression_attribute_values(":now", av_s(&timestamp(now)))
             .send()
             .await;
         super::applied(res)
