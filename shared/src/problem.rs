@@ -3,7 +3,8 @@
 
 use http::StatusCode;
 use lambda_http::{Body, Response};
-use serde_json::{json, Map, Value};
+use schemars::JsonSchema;
+use serde::Serialize;
 
 mod code;
 pub use code::Code;
@@ -83,14 +84,102 @@ impl FieldError {
     }
 }
 
+/// A field's mistake as the client reads it, in `errors`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[schemars(rename = "FieldError", extend("additionalProperties" = false))]
+pub struct FieldErrorBody {
+    /// The member's path in the request, e.g. `customer.email`.
+    pub field: String,
+    /// The code of this mistake (docs/ERRORS.md).
+    pub code: String,
+    pub message: String,
+}
+
+/// The members a code adds to its problem: typed, each named once here.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct ProblemMembers {
+    /// Every field mistake of a 400.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Vec<FieldErrorBody>")]
+    pub errors: Option<Vec<FieldErrorBody>>,
+    /// The member a shape mistake is about (given twice).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "String")]
+    pub field: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "String")]
+    pub invoice_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "String")]
+    pub payment_id: Option<String>,
+    /// What the invoice is now (`paid`, `cancelled`…).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "String")]
+    pub invoice_status: Option<String>,
+    /// What the invoices named total, in yen.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "i64")]
+    pub expected_amount: Option<i64>,
+    /// Until when a kiosk slip holds the invoice (null: not known).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<crate::contract::Timestamp>")]
+    pub held_until: Option<Option<String>>,
+    /// When the payment was voided.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<crate::contract::Timestamp>")]
+    pub voided_at: Option<Option<String>>,
+    /// Why a batch stopped (the first failure's code).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "String")]
+    pub cause: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "String")]
+    pub customer_ref: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "crate::contract::SmartPitNumber")]
+    pub smartpit_number: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "String")]
+    pub store_chain: Option<String>,
+}
+
+/// RFC 9457 problem details with a stable `code` (docs/ERRORS.md): the body of every error.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[schemars(rename = "Problem", extend("additionalProperties" = false))]
+pub struct ProblemBody {
+    /// `<base>/problems/<code>`: the code's page.
+    #[serde(rename = "type")]
+    #[schemars(extend("format" = "uri"))]
+    pub type_url: String,
+    pub title: String,
+    pub status: u16,
+    pub code: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "String")]
+    pub detail: Option<String>,
+    #[serde(flatten)]
+    pub members: ProblemMembers,
+}
+
 /// An error answer: its code (which fixes status and title), what of this request went wrong,
 /// and members or headers a code adds (`errors`, `Retry-After`, `Allow`).
 #[derive(Debug, Clone)]
 pub struct Problem {
     pub code: Code,
     pub detail: Option<String>,
-    pub extra: Map<String, Value>,
+    /// Boxed: most problems add none, and a problem travels in every `Result`.
+    pub members: Box<ProblemMembers>,
     pub headers: Vec<(http::HeaderName, String)>,
+}
+
+/// Typed setters of the members a code adds.
+macro_rules! member {
+    ($name:ident) => {
+        pub fn $name(mut self, value: impl Into<String>) -> Self {
+            self.members.$name = Some(value.into());
+            self
+        }
+    };
 }
 
 impl Problem {
@@ -99,7 +188,7 @@ impl Problem {
         Problem {
             code,
             detail: None,
-            extra: Map::new(),
+            members: Box::default(),
             headers: Vec::new(),
         }
     }
@@ -113,8 +202,33 @@ impl Problem {
         self
     }
 
-    pub fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
-        self.extra.insert(key.to_string(), value.into());
+    /// The member a shape mistake is about (`field`).
+    pub fn about_field(mut self, path: impl Into<String>) -> Self {
+        self.members.field = Some(path.into());
+        self
+    }
+
+    member!(invoice_id);
+    member!(payment_id);
+    member!(invoice_status);
+    member!(cause);
+    member!(customer_ref);
+    member!(smartpit_number);
+    member!(store_chain);
+
+    pub fn expected_amount(mut self, yen: i64) -> Self {
+        self.members.expected_amount = Some(yen);
+        self
+    }
+
+    /// Until when a slip holds the invoice (JST), null when not known.
+    pub fn held_until(mut self, at: Option<String>) -> Self {
+        self.members.held_until = Some(at);
+        self
+    }
+
+    pub fn voided_at(mut self, at: Option<String>) -> Self {
+        self.members.voided_at = Some(at);
         self
     }
 
@@ -132,11 +246,18 @@ impl Problem {
             .map(|e| format!("{}: {}", e.field, e.message))
             .collect::<Vec<_>>()
             .join("; ");
-        let list: Vec<Value> = errors
-            .iter()
-            .map(|e| json!({"field": e.field, "code": e.code.as_str(), "message": e.message}))
-            .collect();
-        Problem::of(code).detail(detail).with("errors", list)
+        let mut p = Problem::of(code).detail(detail);
+        p.members.errors = Some(
+            errors
+                .into_iter()
+                .map(|e| FieldErrorBody {
+                    field: e.field,
+                    code: e.code.as_str().to_string(),
+                    message: e.message,
+                })
+                .collect(),
+        );
+        p
     }
 
     /// One field's mistake, as a validation problem.
@@ -167,26 +288,29 @@ impl Problem {
             .detail("Retry after a short delay with the same request.")
     }
 
-    pub fn body(&self) -> Value {
-        let mut body = Map::new();
-        // Extras first: RFC 9457's members always win (an extra named `status` once replaced
-        // the HTTP status with an invoice's).
-        for (k, v) in &self.extra {
-            body.insert(k.clone(), v.clone());
-        }
+    /// The body as sent: RFC 9457's members and the typed ones a code adds (which cannot be
+    /// named like RFC 9457's: an untyped extra named `status` once replaced the HTTP status
+    /// with an invoice's).
+    pub fn body(&self) -> ProblemBody {
         let code = self.code.as_str();
-        body.insert("type".into(), Value::String(problem_type(code)));
-        body.insert("title".into(), Value::String(self.code.title().to_string()));
-        body.insert("status".into(), Value::from(self.status().as_u16()));
-        body.insert("code".into(), Value::String(code.to_string()));
-        if let Some(d) = &self.detail {
-            body.insert("detail".into(), Value::String(d.clone()));
+        ProblemBody {
+            type_url: problem_type(code),
+            title: self.code.title().to_string(),
+            status: self.status().as_u16(),
+            code: code.to_string(),
+            detail: self.detail.clone(),
+            members: (*self.members).clone(),
         }
-        Value::Object(body)
+    }
+
+    /// The body as JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::to_value(self.body()).unwrap_or_default()
     }
 
     pub fn into_response(self) -> Response<Body> {
-        let mut resp = Response::new(Body::Text(format!("{}\n", self.body())));
+        let text = serde_json::to_string(&self.body()).unwrap_or_default();
+        let mut resp = Response::new(Body::Text(format!("{text}\n")));
         *resp.status_mut() = self.status();
         resp.headers_mut().insert(
             http::header::CONTENT_TYPE,
@@ -235,15 +359,15 @@ impl From<crate::db::StoreError> for Problem {
                             "A kiosk slip holds it for payment at the register (30 minutes at \
                              most). Try again after held_until: it is then paid, or free again.",
                         )
-                        .with("invoice_id", invoice_id)
-                        .with("held_until", until.map(crate::invoice::jst_timestamp))
+                        .invoice_id(invoice_id)
+                        .held_until(until.map(crate::invoice::jst_timestamp))
                 }
                 Refusal::InvoiceNotFound => Problem::of(Code::InvoiceNotFound),
                 Refusal::InvoiceNotCancellable { invoice_id, status } => {
                     Problem::of(Code::InvoiceNotCancellable)
                         .detail(format!("The invoice is {status}."))
-                        .with("invoice_id", invoice_id)
-                        .with("invoice_status", status)
+                        .invoice_id(invoice_id)
+                        .invoice_status(status)
                 }
             },
         }
@@ -291,7 +415,7 @@ mod tests {
             FieldError::new("amount", Code::InvalidAmount, "must be at least 1"),
             FieldError::new("due_date", Code::InvalidDueDate, "must be a date"),
         ]);
-        let b = p.body();
+        let b = p.json();
         assert_eq!(b["code"], "invalid_amount");
         assert_eq!(b["status"], 400);
         assert_eq!(b["errors"].as_array().map(Vec::len), Some(2));

@@ -319,7 +319,7 @@ fn shape_problem<T: Checked>(path: &str, message: &str) -> Problem {
             .detail(format!(
                 "The member {field:?} is given more than once; send each member once."
             ))
-            .with("field", field);
+            .about_field(field);
     }
     if message.starts_with("unknown field ") {
         if let Some(name) = quoted(message) {
@@ -452,10 +452,10 @@ mod tests {
     }
 
     fn read(body: &str) -> Result<Order, (Code, Value)> {
-        let value = from_json::<Order>(body.as_bytes()).map_err(|p| (p.code, p.body()))?;
+        let value = from_json::<Order>(body.as_bytes()).map_err(|p| (p.code, p.json()))?;
         let mut r = Report::default();
         value.check(Utc::now(), &mut r);
-        r.finish().map_err(|p| (p.code, p.body()))?;
+        r.finish().map_err(|p| (p.code, p.json()))?;
         Ok(value)
     }
 

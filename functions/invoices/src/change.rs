@@ -28,9 +28,8 @@ fn not_changeable(inv: &Invoice, now: DateTime<Utc>) -> Option<Problem> {
     if let Some(h) = inv.held_at(now) {
         return Some(
             Problem::of(Code::PaymentInProgress)
-                .with("invoice_id", inv.id.as_str())
-                .with(
-                    "held_until",
+                .invoice_id(inv.id.as_str())
+                .held_until(
                     DateTime::from_timestamp(h.until, 0)
                         .map(smartpit_shared::invoice::jst_timestamp),
                 ),
@@ -40,8 +39,8 @@ fn not_changeable(inv: &Invoice, now: DateTime<Utc>) -> Option<Problem> {
     (status != InvoiceStatus::Registered).then(|| {
         Problem::of(Code::InvoiceNotChangeable)
             .detail(format!("The invoice is {}.", status.as_str()))
-            .with("invoice_id", inv.id.as_str())
-            .with("invoice_status", status.as_str())
+            .invoice_id(inv.id.as_str())
+            .invoice_status(status.as_str())
     })
 }
 

@@ -93,9 +93,11 @@ impl InvoicesFunction {
                 RegisterOutcome::DuplicateOrder {
                     existing_invoice_id,
                 } => {
-                    return Err(
-                        Problem::of(Code::DuplicateOrderId).with("invoice_id", existing_invoice_id)
-                    )
+                    let p = Problem::of(Code::DuplicateOrderId);
+                    return Err(match existing_invoice_id {
+                        Some(id) => p.invoice_id(id),
+                        None => p,
+                    });
                 }
             }
         }
@@ -186,7 +188,7 @@ impl InvoicesFunction {
             .ok_or_else(|| {
                 Problem::of(Code::CustomerRefNotFound)
                 .detail("Issue a joint card for the customer (POST /v1/joint-cards) or register with the card's number.")
-                .with("customer_ref", customer_ref.to_string())
+                .customer_ref(customer_ref.to_string())
             })
     }
 
@@ -199,7 +201,7 @@ impl InvoicesFunction {
         number: smartpit_shared::SmartPitNumber,
         now: DateTime<Utc>,
     ) -> Result<(), Problem> {
-        let unusable = |code: Code| Problem::of(code).with("smartpit_number", number.to_string());
+        let unusable = |code: Code| Problem::of(code).smartpit_number(number.to_string());
         let who = format!("merchant#{}", merchant.id);
         if let Some(until) = smartpit_shared::guessing::refused_until(&who, now) {
             return Err(guessing_refused(until, now));

@@ -192,7 +192,7 @@ fn partially_issued(cause: Problem, keyed: bool) -> Problem {
     };
     Problem::of(Code::JointCardsIncomplete)
         .detail(retry)
-        .with("cause", cause.code.as_str())
+        .cause(cause.code.as_str())
 }
 
 /// One of the merchant's joint cards (`GET /v1/joint-cards/{number}`).

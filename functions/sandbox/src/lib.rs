@@ -197,8 +197,8 @@ impl SandboxFunction {
         let past = DateTime::from_timestamp(inv.deadline + 1, 0).unwrap_or(now);
         if !self.db.expire_as_of(&inv.id, past, now).await? {
             return Err(Problem::of(Code::InvoiceNotExpirable)
-                .with("invoice_id", inv.id.as_str())
-                .with("invoice_status", inv.status_at(now).as_str()));
+                .invoice_id(inv.id.as_str())
+                .invoice_status(inv.status_at(now).as_str()));
         }
         self.answer(&inv.id, now).await
     }
@@ -250,8 +250,8 @@ fn not_paid(inv: &Invoice, now: DateTime<Utc>) -> Problem {
         _ => "The invoice has no payment to act on",
     };
     Problem::of(Code::InvoiceNotPaid)
-        .with("invoice_id", inv.id.as_str())
-        .with("invoice_status", status.as_str())
+        .invoice_id(inv.id.as_str())
+        .invoice_status(status.as_str())
 }
 
 /// A chain of the catalogue, as its key would say.
@@ -265,7 +265,7 @@ fn chain_of(id: &str) -> Result<ChainPrincipal, Problem> {
             name_ja: c.name_ja,
             channel: c.channel,
         })
-        .ok_or_else(|| Problem::of(Code::UnknownStoreChain).with("store_chain", id.to_string()))
+        .ok_or_else(|| Problem::of(Code::UnknownStoreChain).store_chain(id.to_string()))
 }
 
 /// What its `main` runs ([`smartpit_shared::lambda::http`]) and the local stack builds.

@@ -160,16 +160,16 @@ impl StoreFunction {
                 Ok(resp)
             }
             PayOutcome::TransactionIdReused(p) => Err(Problem::of(Code::StoreTransactionReused)
-            .with("payment_id", p.id)),
+            .payment_id(p.id)),
             PayOutcome::UnknownInvoice(id) => Err(Problem::of(Code::InvoiceNotFound)
-            .with("invoice_id", id)),
+            .invoice_id(id)),
             PayOutcome::NotPayable { invoice_id, status } => Err(Problem::of(Code::InvoiceNotPayable)
             .detail(format!(
                 "Invoice {invoice_id} is {}. Nothing was paid.",
                 status.as_str()
             ))
-            .with("invoice_id", invoice_id)
-            .with("invoice_status", status.as_str())),
+            .invoice_id(invoice_id)
+            .invoice_status(status.as_str())),
             PayOutcome::Voided(p) => Err(Problem::of(Code::PaymentVoided)
             .detail(format!(
                 "Payment {} of this store transaction was voided at {}. Nothing was paid now; \
@@ -177,20 +177,20 @@ impl StoreFunction {
                 p.id,
                 p.voided_at.map(jst_timestamp).unwrap_or_default()
             ))
-            .with("payment_id", p.id.clone())
-            .with("voided_at", p.voided_at.map(jst_timestamp))),
+            .payment_id(p.id.clone())
+            .voided_at(p.voided_at.map(jst_timestamp))),
             PayOutcome::Held { invoice_id, until } => Err(Problem::of(Code::InvoiceHeld)
             .detail("Pay it with that slip (slip_id), or after the slip has lapsed. Nothing was paid.")
-            .with("invoice_id", invoice_id)
-            .with("held_until", held_until(until))),
+            .invoice_id(invoice_id)
+            .held_until(held_until(until))),
             PayOutcome::SlipNotValid { invoice_id } => Err(Problem::of(Code::SlipNotValid)
             .detail("The slip lapsed (30 minutes), is another chain's, or was printed for other bills. Print a new slip. Nothing was paid.")
-            .with("invoice_id", invoice_id)),
+            .invoice_id(invoice_id)),
             PayOutcome::WrongAmount { expected } => Err(Problem::of(Code::AmountMismatch)
             .detail(format!(
                 "The invoices total {expected} yen. Nothing was paid."
             ))
-            .with("expected_amount", expected)),
+            .expected_amount(expected)),
         }
     }
 
@@ -207,7 +207,7 @@ impl StoreFunction {
         let (store, number, ids) = body.into_parts()?;
         // Bills of another number are not this customer's: unknown here.
         if let Some(other) = ids.iter().find(|id| id.number() != number) {
-            return Err(Problem::of(Code::InvoiceNotFound).with("invoice_id", other.to_string()));
+            return Err(Problem::of(Code::InvoiceNotFound).invoice_id(other.to_string()));
         }
         let view = |s: &Slip| requests::SlipAnswer {
             id: s.id.clone(),
@@ -229,17 +229,17 @@ impl StoreFunction {
                 Ok(resp)
             }
             SlipOutcome::UnknownInvoice(id) => {
-                Err(Problem::of(Code::InvoiceNotFound).with("invoice_id", id))
+                Err(Problem::of(Code::InvoiceNotFound).invoice_id(id))
             }
             SlipOutcome::NotPayable { invoice_id, status } => {
                 Err(Problem::of(Code::InvoiceNotPayable)
-                    .with("invoice_id", invoice_id)
-                    .with("invoice_status", status.as_str()))
+                    .invoice_id(invoice_id)
+                    .invoice_status(status.as_str()))
             }
             SlipOutcome::Held { invoice_id, until } => Err(Problem::of(Code::InvoiceHeld)
                 .detail("Another slip holds this bill for payment at the register")
-                .with("invoice_id", invoice_id)
-                .with("held_until", held_until(until))),
+                .invoice_id(invoice_id)
+                .held_until(held_until(until))),
         }
     }
 
@@ -267,11 +267,9 @@ impl StoreFunction {
                 Ok(web::json(StatusCode::OK, &p.view()))
             }
             VoidOutcome::NotFound => Err(Problem::of(Code::PaymentNotFound)),
-            VoidOutcome::Settled(p) => {
-                Err(Problem::of(Code::PaymentSettled).with("payment_id", p.id))
-            }
+            VoidOutcome::Settled(p) => Err(Problem::of(Code::PaymentSettled).payment_id(p.id)),
             VoidOutcome::WindowClosed(p) => {
-                Err(Problem::of(Code::VoidWindowClosed).with("payment_id", p.id))
+                Err(Problem::of(Code::VoidWindowClosed).payment_id(p.id))
             }
         }
     }

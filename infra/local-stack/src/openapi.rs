@@ -148,6 +148,7 @@ fn request_parts() -> (serde_json::Map<String, serde_json::Value>, QueryParamete
     add::<smartpit_payouts::api::PayoutPageAnswer>(&mut answers);
     add::<smartpit_shared::payout::PayoutView>(&mut answers);
     add::<smartpit_payouts::sandbox::TestPayoutRunAnswer>(&mut answers);
+    add::<smartpit_shared::problem::ProblemBody>(&mut answers);
     for (name, schema) in answers.take_definitions(true) {
         match schemas.get(&name) {
             Some(same) if *same == schema => {}
