@@ -22,7 +22,7 @@ export AWS_SHARED_CREDENTIALS_FILE := /dev/null
 PYTHON ?= python3
 VENV := .venv
 
-.PHONY: help binaries field-data dev mail test contract openapi lint venv contract-venv tools browser-deps bench bench-sheets bench-settlement bench-payouts bench-cards bench-startup sizes screenshots validate deploy cfn-check font-layer clean install
+.PHONY: help binaries field-data dev mail test contract openapi lint venv contract-venv tools browser-deps bench bench-sheets bench-settlement bench-payouts bench-item-mapping bench-cards bench-startup sizes screenshots validate deploy cfn-check font-layer clean install
 
 help:
 	@echo "make dev    run the whole service locally (emulator, tables, demo data, API on 127.0.0.1:3000)"
@@ -160,6 +160,13 @@ MERCHANTS ?= 100
 BILLS ?= 1000
 bench-payouts: venv font-layer
 	cargo run --release -p smartpit-local --bin payout_bench -- --merchants $(MERCHANTS) --bills $(BILLS)
+
+# serde_dynamo against the hand invoice mapping (issue 18): speed on the same items, and the
+# stripped release size of two probes that differ only in the mapping.
+bench-item-mapping:
+	cargo bench -p smartpit-shared --features dynamo-probe --bench item_mapping
+	cargo build --quiet --release -p smartpit-shared --features dynamo-probe --example item_probe_hand --example item_probe_serde
+	@for p in item_probe_hand item_probe_serde; do strip -o target/release/examples/$$p.stripped target/release/examples/$$p; printf '%s: %s bytes stripped\n' $$p $$(stat -c %s target/release/examples/$$p.stripped); done
 
 # Release builds of every function binary, one at a time as `sam build` does; fails over budget.
 sizes:

@@ -45,6 +45,8 @@ pub mod payouts;
 mod reports;
 mod resends;
 mod settlements;
+#[cfg(feature = "dynamo-probe")]
+pub mod serde_probe;
 mod sheets;
 mod slips;
 
