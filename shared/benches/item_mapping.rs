@@ -14,7 +14,11 @@ fn mapping(c: &mut Criterion) {
     let paid = paid_item(inv.to_item());
     let by_hand = Invoice::from_item(&paid).ok();
     assert!(by_hand.is_some(), "the hand mapping reads the paid item");
-    assert_eq!(from_item(paid.clone()).ok(), by_hand, "read invoices differ");
+    assert_eq!(
+        from_item(paid.clone()).ok(),
+        by_hand,
+        "read invoices differ"
+    );
     println!(
         "paid item: {} attributes, {} payments",
         paid.len(),

@@ -27,6 +27,7 @@ pub mod payout_cycle;
 pub mod pdf;
 pub mod principal;
 pub mod problem;
+pub mod refund;
 pub mod report;
 pub mod request;
 pub mod routes;
@@ -66,6 +67,7 @@ mod layers {
         "payment",
         "payout",
         "payout_cycle",
+        "refund",
         "principal",
         "report",
         "settlement",

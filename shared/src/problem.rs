@@ -23,16 +23,21 @@ pub fn set_public_base_url(url: &str) {
     let _ = PROBLEM_BASE.set(url.trim_end_matches('/').to_string());
 }
 
-/// A problem's `type`: the page this service serves for its code, under the API's public
-/// address, e.g. `https://pay.example.jp/problems/billing_not_found`.
-pub fn problem_type(code: &str) -> String {
-    let base = PROBLEM_BASE.get_or_init(|| {
+/// The API's public address (no trailing `/`): what `set_public_base_url` set, else
+/// `PUBLIC_BASE_URL`. Links the service hands out (problem types, refund pages) start with it.
+pub fn public_base_url() -> &'static str {
+    PROBLEM_BASE.get_or_init(|| {
         std::env::var("PUBLIC_BASE_URL")
             .unwrap_or_default()
             .trim_end_matches('/')
             .to_string()
-    });
-    format!("{base}/problems/{code}")
+    })
+}
+
+/// A problem's `type`: the page this service serves for its code, under the API's public
+/// address, e.g. `https://pay.example.jp/problems/billing_not_found`.
+pub fn problem_type(code: &str) -> String {
+    format!("{}/problems/{code}", public_base_url())
 }
 
 /// What docs/ERRORS.md says of a code: its HTTP status and when it is answered.

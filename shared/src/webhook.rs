@@ -34,10 +34,14 @@ pub enum EventType {
     PayoutPaid,
     /// The payout's transfer failed; its amount returns to the next payout.
     PayoutFailed,
+    /// The merchant refunded (part of) a paid bill; the customer is asked for an account.
+    RefundCreated,
+    /// The merchant cancelled a refund before it was paid.
+    RefundCancelled,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 10] = [
+    pub const ALL: [EventType; 12] = [
         EventType::InvoicePaid,
         EventType::InvoicePaymentVoided,
         EventType::InvoiceExpired,
@@ -48,6 +52,8 @@ impl EventType {
         EventType::PayoutCreated,
         EventType::PayoutPaid,
         EventType::PayoutFailed,
+        EventType::RefundCreated,
+        EventType::RefundCancelled,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -62,6 +68,8 @@ impl EventType {
             EventType::PayoutCreated => "payout.created",
             EventType::PayoutPaid => "payout.paid",
             EventType::PayoutFailed => "payout.failed",
+            EventType::RefundCreated => "refund.created",
+            EventType::RefundCancelled => "refund.cancelled",
         }
     }
 

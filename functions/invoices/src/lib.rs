@@ -11,6 +11,7 @@
 
 mod change;
 pub mod expiry;
+pub mod refunds;
 mod register;
 mod reports;
 pub mod requests;
@@ -41,6 +42,10 @@ pub enum Route {
     Cancel,
     Resend,
     PaymentsReport,
+    CreateRefund,
+    ListRefunds,
+    GetRefund,
+    CancelRefund,
 }
 
 /// The function's routes, as infra/template.yaml routes them here (a test holds the two equal).
@@ -57,6 +62,14 @@ pub fn routes() -> &'static Routes<Route> {
             .add(Method::POST, "/v1/invoices/{id}/cancel", Route::Cancel)
             .add(Method::POST, "/v1/invoices/{id}/resend", Route::Resend)
             .add(Method::GET, "/v1/reports/payments", Route::PaymentsReport)
+            .add(
+                Method::POST,
+                "/v1/invoices/{id}/refunds",
+                Route::CreateRefund,
+            )
+            .add(Method::GET, "/v1/invoices/{id}/refunds", Route::ListRefunds)
+            .add(Method::GET, "/v1/refunds/{id}", Route::GetRefund)
+            .add(Method::POST, "/v1/refunds/{id}/cancel", Route::CancelRefund)
     })
 }
 
@@ -106,6 +119,10 @@ impl InvoicesFunction {
             Route::Cancel => self.cancel(&req, id, now).await,
             Route::Resend => self.resend(&req, id, now).await,
             Route::PaymentsReport => self.payments_report(&req).await,
+            Route::CreateRefund => self.create_refund(&req, id, now).await,
+            Route::ListRefunds => self.list_refunds(&req, id).await,
+            Route::GetRefund => self.get_refund(&req, id).await,
+            Route::CancelRefund => self.cancel_refund(&req, id, now).await,
         }
     }
 

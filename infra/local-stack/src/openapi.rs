@@ -119,6 +119,7 @@ fn request_parts() -> (serde_json::Map<String, serde_json::Value>, QueryParamete
     add::<smartpit_invoices::requests::RegisterInvoice>(&mut generator);
     add::<smartpit_invoices::requests::ChangeInvoice>(&mut generator);
     add::<smartpit_invoices::requests::MoveInvoice>(&mut generator);
+    add::<smartpit_invoices::refunds::CreateRefund>(&mut generator);
     add::<smartpit_numbers::IssueJointCards>(&mut generator);
     add::<smartpit_webhooks::api::PutEndpoint>(&mut generator);
     add::<smartpit_store::requests::Lookup>(&mut generator);
@@ -147,6 +148,8 @@ fn request_parts() -> (serde_json::Map<String, serde_json::Value>, QueryParamete
     add::<smartpit_webhooks::api::EventPageAnswer>(&mut answers);
     add::<smartpit_payouts::api::PayoutPageAnswer>(&mut answers);
     add::<smartpit_shared::payout::PayoutView>(&mut answers);
+    add::<smartpit_shared::refund::RefundView>(&mut answers);
+    add::<smartpit_invoices::refunds::RefundListAnswer>(&mut answers);
     add::<smartpit_payouts::sandbox::TestPayoutRunAnswer>(&mut answers);
     add::<smartpit_shared::problem::ProblemBody>(&mut answers);
     for (name, schema) in answers.take_definitions(true) {

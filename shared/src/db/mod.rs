@@ -42,11 +42,12 @@ mod outbox;
 pub mod payment_item;
 mod payments;
 pub mod payouts;
+pub mod refunds;
 mod reports;
 mod resends;
-mod settlements;
 #[cfg(feature = "dynamo-probe")]
 pub mod serde_probe;
+mod settlements;
 mod sheets;
 mod slips;
 

@@ -402,7 +402,13 @@ impl Db {
                      REMOVE payment_id, paid_at, store_chain, store_code, store_transaction_id"
                 ))
                 .expression_attribute_values(":open", av_s(&open_shard(&inv)))
-                .condition_expression("#status = :paid AND payment_id = :pid")
+                // Never a payment something was refunded of (refunds start the next JST
+                // day; a void decided just before midnight may land after one).
+                .condition_expression(
+                    "#status = :paid AND payment_id = :pid \
+                     AND (attribute_not_exists(refunded) OR refunded = :none)",
+                )
+                .expression_attribute_values(":none", item::n(0))
                 .expression_attribute_names("#status", "status")
                 .expression_attribute_values(":registered", av_s("registered"))
                 .expression_attribute_values(":paid", av_s("paid"))

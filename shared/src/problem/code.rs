@@ -114,6 +114,11 @@ codes! {
     WebhookEndpointNotFound = "webhook_endpoint_not_found", NOT_FOUND, "Webhook endpoint not found";
     EventNotFound = "event_not_found", NOT_FOUND, "Event not found";
     PayoutNotFound = "payout_not_found", NOT_FOUND, "Payout not found";
+    InvalidReason = "invalid_reason", BAD_REQUEST, "The reason is not valid";
+    InvoiceNotRefundable = "invoice_not_refundable", CONFLICT, "The bill cannot be refunded now";
+    RefundExceedsPaid = "refund_exceeds_paid", UNPROCESSABLE_ENTITY, "The bill's refunds would exceed what the customer paid";
+    RefundNotFound = "refund_not_found", NOT_FOUND, "Refund not found";
+    RefundNotCancellable = "refund_not_cancellable", CONFLICT, "Only a refund not yet in a transfer file can be cancelled";
     ServiceUnavailable = "service_unavailable", SERVICE_UNAVAILABLE, "Service temporarily unavailable";
     InternalError = "internal_error", INTERNAL_SERVER_ERROR, "Internal error";
 }

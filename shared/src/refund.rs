@@ -1,0 +1,197 @@
+//! Refunds of cash payments (issue 20): the customer paid at a store, so the money goes back by
+//! bank transfer to an account the customer gives on a page of ours. A bill's refunds never sum
+//! above what the customer paid for it (amount and customer fee); a bill is refundable once
+//! its payment can no longer be voided by the store (the day after it was paid, JST) or is
+//! settled.
+
+use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
+use serde::Serialize;
+
+use crate::clock::jst_date;
+use crate::ids::{base32, base32_decode, random_bytes};
+use crate::invoice::{jst_timestamp, Invoice, InvoiceStatus};
+
+/// Longest `reason`.
+pub const REASON_CHARS: usize = 200;
+
+/// Where a refund stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RefundStatus {
+    /// Made; the customer has not given an account yet (`details_url`).
+    AwaitingDetails,
+    /// The customer gave an account; the next transfer file pays it.
+    DetailsReceived,
+    /// In a transfer file, not yet confirmed by the bank.
+    Filed,
+    Paid,
+    /// The bank returned the transfer; the customer's page asks for an account again.
+    Failed,
+    /// The merchant cancelled it before it was in a transfer file.
+    Cancelled,
+}
+
+impl RefundStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AwaitingDetails => "awaiting_details",
+            Self::DetailsReceived => "details_received",
+            Self::Filed => "filed",
+            Self::Paid => "paid",
+            Self::Failed => "failed",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Self::AwaitingDetails,
+            Self::DetailsReceived,
+            Self::Filed,
+            Self::Paid,
+            Self::Failed,
+            Self::Cancelled,
+        ]
+        .into_iter()
+        .find(|st| st.as_str() == s)
+    }
+
+    /// Whether the merchant may still cancel it (not yet in a transfer file, not paid).
+    pub fn cancellable(self) -> bool {
+        matches!(
+            self,
+            Self::AwaitingDetails | Self::DetailsReceived | Self::Failed
+        )
+    }
+}
+
+/// A refund of (part of) a bill's payment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refund {
+    pub id: String,
+    pub merchant_id: String,
+    pub invoice_id: String,
+    /// The payment refunded (the bill's payment when the refund was made).
+    pub payment_id: String,
+    pub amount: i64,
+    pub reason: Option<String>,
+    pub status: RefundStatus,
+    /// The customer's page (`/r/{token}`); shown to the merchant to hand over.
+    pub details_url: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub cancelled_at: Option<DateTime<Utc>>,
+}
+
+/// A new refund id: `ref_` + base32 of 16 random bytes.
+pub fn new_refund_id() -> String {
+    format!("ref_{}", base32(&random_bytes::<16>()))
+}
+
+/// Whether `s` has the shape of a refund id (checked before it reaches storage).
+pub fn is_refund_id(s: &str) -> bool {
+    s.strip_prefix("ref_")
+        .is_some_and(|rest| base32_decode(rest, 16).is_some())
+}
+
+/// A new token for the customer's page: as unguessable as a sheet's (160 random bits).
+pub fn new_details_token() -> String {
+    base32(&random_bytes::<20>())
+}
+
+/// Why a bill cannot be refunded now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotRefundable {
+    /// Not paid (registered, cancelled, expired, moved; a voided payment was never collected).
+    NotPaid(InvoiceStatus),
+    /// Paid today: the store may still void the payment until the end of the JST day.
+    VoidablePayment,
+}
+
+/// What the customer paid for the bill (amount and customer fee), if it is refundable now.
+pub fn refundable(inv: &Invoice, now: DateTime<Utc>) -> Result<i64, NotRefundable> {
+    let status = inv.status_at(now);
+    match status {
+        InvoiceStatus::Settled => {}
+        InvoiceStatus::Paid => {
+            let paid_today = inv.paid_at.is_none_or(|at| jst_date(at) >= jst_date(now));
+            if paid_today {
+                return Err(NotRefundable::VoidablePayment);
+            }
+        }
+        other => return Err(NotRefundable::NotPaid(other)),
+    }
+    Ok(inv.amount + inv.customer_fee)
+}
+
+/// A refund as the merchant API shows it.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[schemars(rename = "Refund", extend("additionalProperties" = false))]
+pub struct RefundView {
+    #[schemars(pattern("^ref_[0-9a-z]{26}$"))]
+    pub id: String,
+    pub invoice_id: String,
+    pub payment_id: String,
+    #[schemars(with = "crate::contract::Jpy")]
+    pub currency: &'static str,
+    /// Yen going back to the customer.
+    pub amount: i64,
+    pub reason: Option<String>,
+    pub status: RefundStatus,
+    /// The customer's page for their bank account: hand it over where the bill has no mail
+    /// address. Null once the refund is paid or cancelled.
+    pub details_url: Option<String>,
+    #[schemars(with = "crate::contract::Timestamp")]
+    pub created_at: String,
+    #[schemars(with = "crate::contract::Timestamp")]
+    pub updated_at: String,
+    #[schemars(with = "Option<crate::contract::Timestamp>")]
+    pub cancelled_at: Option<String>,
+}
+
+impl Refund {
+    pub fn view(&self) -> RefundView {
+        let open = !matches!(self.status, RefundStatus::Paid | RefundStatus::Cancelled);
+        RefundView {
+            id: self.id.clone(),
+            invoice_id: self.invoice_id.clone(),
+            payment_id: self.payment_id.clone(),
+            currency: "JPY",
+            amount: self.amount,
+            reason: self.reason.clone(),
+            status: self.status,
+            details_url: open.then(|| self.details_url.clone()),
+            created_at: jst_timestamp(self.created_at),
+            updated_at: jst_timestamp(self.updated_at),
+            cancelled_at: self.cancelled_at.map(jst_timestamp),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_have_their_shape() {
+        let id = new_refund_id();
+        assert!(is_refund_id(&id), "{id}");
+        assert!(!is_refund_id("ref_x"));
+        assert!(!is_refund_id(&id.replace("ref_", "po_")));
+        assert_eq!(new_details_token().len(), 32);
+    }
+
+    #[test]
+    fn statuses_read_back() {
+        for s in [
+            RefundStatus::AwaitingDetails,
+            RefundStatus::Filed,
+            RefundStatus::Cancelled,
+        ] {
+            assert_eq!(RefundStatus::parse(s.as_str()), Some(s));
+        }
+        assert!(RefundStatus::Failed.cancellable());
+        assert!(!RefundStatus::Filed.cancellable());
+    }
+}

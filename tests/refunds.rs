@@ -1,0 +1,329 @@
+//! Refunds of paid bills (issue 20, the merchant's side): a settled bill refunded in part twice
+//! and the third over the rest refused (422), 20 refunds of one bill sent at once of which
+//! exactly what was paid lands (the bill's `refunded` read back from DynamoDB), a cancel that
+//! frees its amount, a bill paid today or not paid refused (409), another merchant's refunds
+//! out of reach (404), odd input refused writing nothing, `refund.created` pushed signed.
+
+use serde_json::{json, Value};
+use smartpit_tests::receiver::{shop, verify, Shop};
+use smartpit_tests::{due_in, stack, unique, Client, Reply, TestStack};
+
+async fn bill(c: &Client, shop: &Shop, number: &str, amount: i64, fee: i64) -> String {
+    let r = c
+        .register(
+            &shop.key,
+            &unique("idem"),
+            &json!({"merchant_order_id": unique("rf"), "amount": amount, "customer_fee": fee,
+                    "due_date": due_in(5), "smartpit_number": number}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    r.body["id"].as_str().unwrap_or_default().to_string()
+}
+
+async fn pay(c: &Client, s: &TestStack, id: &str, total: i64) {
+    let r = c
+        .post_json(
+            "/store/v1/payments",
+            s.chain_key("lawson"),
+            &json!({"store_code": "P001", "store_transaction_id": unique("T"),
+                    "invoice_ids": [id], "amount": total}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+}
+
+/// Paid and settled (確報): past the store's void window, refundable.
+async fn settled_bill(c: &Client, s: &TestStack, shop: &Shop, amount: i64, fee: i64) -> String {
+    let card = s.fresh_card().await.to_string();
+    let id = bill(c, shop, &card, amount, fee).await;
+    pay(c, s, &id, amount + fee).await;
+    let r = c
+        .send(c.post(&format!("/v1/test/invoices/{id}/settle"), &shop.key))
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    id
+}
+
+async fn refund(c: &Client, key: &str, invoice: &str, idem: &str, body: &Value) -> Reply {
+    c.send(
+        c.post(&format!("/v1/invoices/{invoice}/refunds"), key)
+            .header("Idempotency-Key", idem)
+            .json(body),
+    )
+    .await
+}
+
+/// The bill's `refunded` as stored.
+async fn refunded(s: &TestStack, invoice: &str) -> i64 {
+    let id = smartpit_shared::ids::InvoiceId::parse(invoice).expect("id");
+    s.db().refunded_total(&id).await.expect("read")
+}
+
+#[tokio::test]
+async fn a_settled_bill_is_refunded_in_part_up_to_what_was_paid() {
+    let s = stack();
+    let c = s.client();
+    let shop = shop(s).await;
+    let inv = settled_bill(&c, s, &shop, 3_000, 100).await;
+
+    // Twice in part: 1,000 and 1,500 of the 3,100 paid.
+    let idem = unique("rf");
+    let first = refund(
+        &c,
+        &shop.key,
+        &inv,
+        &idem,
+        &json!({"amount": 1_000, "reason": "返品"}),
+    )
+    .await;
+    assert_eq!(first.status, 201, "{:?}", first.body);
+    let r1 = first.body.clone();
+    assert_eq!(r1["status"], "awaiting_details");
+    assert_eq!(r1["invoice_id"], inv.as_str());
+    assert_eq!(r1["amount"], 1_000);
+    assert_eq!(r1["reason"], "返品");
+    let url = r1["details_url"].as_str().expect("details_url");
+    assert!(url.starts_with(&format!("{}/r/", s.api)), "{url}");
+    assert_eq!(url.rsplit('/').next().map(str::len), Some(32), "{url}");
+    let rid = r1["id"].as_str().expect("id").to_string();
+    assert_eq!(
+        first.headers.get("location").and_then(|v| v.to_str().ok()),
+        Some(format!("/v1/refunds/{rid}").as_str())
+    );
+    // The same request again: the same refund, not a second.
+    let again = refund(
+        &c,
+        &shop.key,
+        &inv,
+        &idem,
+        &json!({"amount": 1_000, "reason": "返品"}),
+    )
+    .await;
+    assert_eq!((again.status, &again.body), (201, &r1));
+    assert!(again.headers.contains_key("idempotent-replayed"));
+    let second = refund(
+        &c,
+        &shop.key,
+        &inv,
+        &unique("rf"),
+        &json!({"amount": 1_500}),
+    )
+    .await;
+    assert_eq!(second.status, 201, "{:?}", second.body);
+    assert_eq!(refunded(s, &inv).await, 2_500);
+
+    // A third over the rest (600 left) is refused, writing nothing.
+    let over = refund(&c, &shop.key, &inv, &unique("rf"), &json!({"amount": 601})).await;
+    assert_eq!(
+        (over.status, over.code()),
+        (422, "refund_exceeds_paid"),
+        "{:?}",
+        over.body
+    );
+    assert!(
+        over.body["detail"].as_str().unwrap_or("").contains("600"),
+        "{:?}",
+        over.body
+    );
+    assert_eq!(refunded(s, &inv).await, 2_500);
+    let list = c
+        .send(c.get(&format!("/v1/invoices/{inv}/refunds"), &shop.key))
+        .await;
+    assert_eq!(list.status, 200, "{:?}", list.body);
+    let ids: Vec<&str> = list.body["refunds"]
+        .as_array()
+        .expect("refunds")
+        .iter()
+        .filter_map(|r| r["id"].as_str())
+        .collect();
+    assert_eq!(ids.len(), 2, "{:?}", list.body);
+    assert_eq!(ids[0], rid, "oldest first");
+
+    // Cancelled, its amount may be refunded again; a second cancel is refused.
+    let cancel = |idem: String| {
+        let c = c.clone();
+        let key = shop.key.clone();
+        let rid = rid.clone();
+        async move {
+            c.send(
+                c.post(&format!("/v1/refunds/{rid}/cancel"), &key)
+                    .header("Idempotency-Key", idem),
+            )
+            .await
+        }
+    };
+    let r = cancel(unique("cx")).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["status"], "cancelled");
+    assert!(r.body["cancelled_at"].is_string());
+    assert!(r.body["details_url"].is_null(), "{:?}", r.body);
+    assert_eq!(refunded(s, &inv).await, 1_500);
+    let r = cancel(unique("cx")).await;
+    assert_eq!(
+        (r.status, r.code()),
+        (409, "refund_not_cancellable"),
+        "{:?}",
+        r.body
+    );
+    let rest = refund(
+        &c,
+        &shop.key,
+        &inv,
+        &unique("rf"),
+        &json!({"amount": 1_600}),
+    )
+    .await;
+    assert_eq!(rest.status, 201, "{:?}", rest.body);
+    assert_eq!(refunded(s, &inv).await, 3_100);
+    let r = c
+        .send(c.get(&format!("/v1/refunds/{rid}"), &shop.key))
+        .await;
+    assert_eq!(
+        (r.status, r.body["status"].clone()),
+        (200, json!("cancelled"))
+    );
+
+    // Another merchant reaches none of it.
+    let other = s.merchant_key(0);
+    let r = c.send(c.get(&format!("/v1/refunds/{rid}"), other)).await;
+    assert_eq!((r.status, r.code()), (404, "refund_not_found"));
+    let r = c
+        .send(c.get(&format!("/v1/invoices/{inv}/refunds"), other))
+        .await;
+    assert_eq!((r.status, r.code()), (404, "invoice_not_found"));
+    let r = refund(&c, other, &inv, &unique("rf"), &json!({"amount": 1})).await;
+    assert_eq!((r.status, r.code()), (404, "invoice_not_found"));
+    let r = c
+        .send(
+            c.post(&format!("/v1/refunds/{rid}/cancel"), other)
+                .header("Idempotency-Key", unique("cx")),
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (404, "refund_not_found"));
+    // A forged id is not found, not an error.
+    let r = c.send(c.get("/v1/refunds/ref_zzzz", &shop.key)).await;
+    assert_eq!((r.status, r.code()), (404, "refund_not_found"));
+
+    // The merchant is told, signed.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let created = |got: &[smartpit_tests::receiver::Delivery]| {
+        got.iter()
+            .filter(|d| d.json()["type"] == "refund.created")
+            .count()
+    };
+    let mut got = shop.receiver.deliveries();
+    while created(&got) < 3 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        got = shop.receiver.deliveries();
+    }
+    assert_eq!(created(&got), 3, "one event a refund made");
+    for d in &got {
+        verify(&shop.secret, d);
+    }
+    let first_event = got
+        .iter()
+        .find(|d| d.json()["data"]["refund"]["id"] == rid.as_str())
+        .expect("the first refund's event");
+    assert_eq!(first_event.json()["data"]["invoice"]["id"], inv.as_str());
+}
+
+#[tokio::test]
+async fn twenty_refunds_at_once_never_exceed_what_was_paid() {
+    let s = stack();
+    let c = s.client();
+    let shop = shop(s).await;
+    let inv = settled_bill(&c, s, &shop, 5_000, 0).await;
+    let replies = futures::future::join_all((0..20).map(|_| {
+        let c = c.clone();
+        let key = shop.key.clone();
+        let inv = inv.clone();
+        async move { refund(&c, &key, &inv, &unique("rf"), &json!({"amount": 1_000})).await }
+    }))
+    .await;
+    let made = replies.iter().filter(|r| r.status == 201).count();
+    for r in replies.iter().filter(|r| r.status != 201) {
+        assert_eq!(
+            (r.status, r.code()),
+            (422, "refund_exceeds_paid"),
+            "{:?}",
+            r.body
+        );
+    }
+    assert_eq!(made, 5, "exactly what was paid");
+    assert_eq!(refunded(s, &inv).await, 5_000);
+    let list = c
+        .send(c.get(&format!("/v1/invoices/{inv}/refunds"), &shop.key))
+        .await;
+    assert_eq!(list.body["refunds"].as_array().map(Vec::len), Some(5));
+}
+
+#[tokio::test]
+async fn a_bill_not_paid_or_paid_today_and_odd_input_are_refused() {
+    let s = stack();
+    let c = s.client();
+    let shop = shop(s).await;
+    let card = s.fresh_card().await.to_string();
+    let open = bill(&c, &shop, &card, 2_000, 0).await;
+    let r = refund(&c, &shop.key, &open, &unique("rf"), &json!({"amount": 100})).await;
+    assert_eq!(
+        (r.status, r.code()),
+        (409, "invoice_not_refundable"),
+        "{:?}",
+        r.body
+    );
+    assert_eq!(r.body["invoice_status"], "registered");
+    // Paid today: the store may still void it, so no refund yet.
+    pay(&c, s, &open, 2_000).await;
+    let r = refund(&c, &shop.key, &open, &unique("rf"), &json!({"amount": 100})).await;
+    assert_eq!(
+        (r.status, r.code()),
+        (409, "invoice_not_refundable"),
+        "{:?}",
+        r.body
+    );
+    assert!(
+        r.body["detail"].as_str().unwrap_or("").contains("void"),
+        "{:?}",
+        r.body
+    );
+
+    let inv = settled_bill(&c, s, &shop, 1_000, 0).await;
+    for (body, code) in [
+        (json!({"amount": 0}), "invalid_amount"),
+        (json!({"amount": -5}), "invalid_amount"),
+        (json!({"amount": "100"}), "invalid_amount"),
+        (json!({"amount": 1.5}), "invalid_amount"),
+        (json!({}), "invalid_amount"),
+        (json!({"amount": 100, "reason": ""}), "invalid_reason"),
+        (
+            json!({"amount": 100, "reason": "返品\u{202e}"}),
+            "invalid_reason",
+        ),
+        (
+            json!({"amount": 100, "reason": "x".repeat(201)}),
+            "invalid_reason",
+        ),
+        (json!({"amount": 100, "currency": "JPY"}), "unknown_field"),
+        (
+            json!({"amount": 9_007_199_254_740_993_i64}),
+            "invalid_amount",
+        ),
+        (json!({"amount": 1_001}), "refund_exceeds_paid"),
+    ] {
+        let r = refund(&c, &shop.key, &inv, &unique("rf"), &body).await;
+        assert_eq!(r.code(), code, "{body}: {:?}", r.body);
+    }
+    let r = c
+        .send(
+            c.post(&format!("/v1/invoices/{inv}/refunds"), &shop.key)
+                .json(&json!({"amount": 100})),
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (400, "idempotency_key_missing"));
+    assert_eq!(refunded(s, &inv).await, 0, "nothing written");
+    let r = c
+        .send(c.get(&format!("/v1/invoices/{inv}/refunds"), &shop.key))
+        .await;
+    assert_eq!(r.body["refunds"], json!([]));
+}
