@@ -327,3 +327,196 @@ async fn a_bill_not_paid_or_paid_today_and_odd_input_are_refused() {
         .await;
     assert_eq!(r.body["refunds"], json!([]));
 }
+
+/// The customer's page: the form, a wrong branch refused with its message (nothing stored),
+/// the right details sealed (the stored item holds no account number or name in clear), the
+/// merchant told; the page then says it has them (410), as a cancelled refund's does.
+#[tokio::test]
+async fn the_customer_gives_an_account_on_the_page_and_it_is_stored_sealed() {
+    let s = stack();
+    let c = s.client();
+    let shop = shop(s).await;
+    let inv = settled_bill(&c, s, &shop, 4_000, 0).await;
+    let r = refund(
+        &c,
+        &shop.key,
+        &inv,
+        &unique("rf"),
+        &json!({"amount": 1_200, "reason": "返品"}),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let rid = r.body["id"].as_str().expect("id").to_string();
+    let url = r.body["details_url"].as_str().expect("url").to_string();
+    let browser = reqwest::Client::new();
+
+    let page = browser.get(&url).send().await.expect("page");
+    assert_eq!(page.status(), 200);
+    let csp = page
+        .headers()
+        .get("content-security-policy")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        csp.contains("default-src 'none'") && !csp.contains("script-src"),
+        "{csp}"
+    );
+    let html = page.text().await.expect("html");
+    for shown in [
+        "ウェブフック商店",
+        "返品",
+        "name=\"bank\"",
+        "name=\"holder\"",
+    ] {
+        assert!(html.contains(shown), "{shown} not in the page");
+    }
+    let english = browser
+        .get(format!("{url}?lang=en"))
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html");
+    assert!(english.contains("Your account for the refund"));
+
+    // A branch the bank does not have, and a name in kanji: the form again, nothing stored.
+    let post = |fields: Vec<(&'static str, &'static str)>| {
+        let browser = browser.clone();
+        let url = url.clone();
+        async move {
+            let r = browser.post(&url).form(&fields).send().await.expect("post");
+            (r.status().as_u16(), r.text().await.expect("html"))
+        }
+    };
+    let (status, html) = post(vec![
+        ("bank", "0005"),
+        ("branch", "999"),
+        ("account_type", "ordinary"),
+        ("number", "1234567"),
+        ("holder", "山田太郎"),
+    ])
+    .await;
+    assert_eq!(status, 400);
+    assert!(html.contains("支店コードを確認してください"), "{html}");
+    assert!(html.contains("口座名義はカナでご入力ください"), "{html}");
+    let r = c
+        .send(c.get(&format!("/v1/refunds/{rid}"), &shop.key))
+        .await;
+    assert_eq!(r.body["status"], "awaiting_details");
+    assert!(r.body["bank_account"].is_null());
+
+    // The right details: received, names shown back, the merchant sees them masked.
+    let (status, html) = post(vec![
+        ("bank", "0005"),
+        ("branch", "001"),
+        ("account_type", "ordinary"),
+        ("number", "1234567"),
+        ("holder", "ヤマダ タロウ"),
+    ])
+    .await;
+    assert_eq!(status, 200, "{html}");
+    let bank = smartpit_shared::zengin::bank("0005").expect("bank");
+    let branch = smartpit_shared::zengin::branch("0005", "001").expect("branch");
+    assert!(
+        html.contains(bank.name) && html.contains(branch.name),
+        "{html}"
+    );
+    assert!(
+        html.contains("****567") && !html.contains("1234567"),
+        "{html}"
+    );
+    let r = c
+        .send(c.get(&format!("/v1/refunds/{rid}"), &shop.key))
+        .await;
+    assert_eq!(r.body["status"], "details_received", "{:?}", r.body);
+    assert_eq!(r.body["bank_account"]["number"], "****567");
+    assert_eq!(r.body["bank_account"]["bank_code"], "0005");
+    assert!(r.body["details_received_at"].is_string());
+
+    // As stored: nothing of the account in clear but the masked view.
+    let item = s
+        .item(&format!("REFUNDS#{inv}"), &format!("REFUND#{rid}"))
+        .await
+        .expect("refund item");
+    for (name, value) in &item {
+        let bytes: Vec<u8> = match value {
+            aws_sdk_dynamodb::types::AttributeValue::S(t) => t.as_bytes().to_vec(),
+            aws_sdk_dynamodb::types::AttributeValue::B(b) => b.as_ref().to_vec(),
+            _ => continue,
+        };
+        for secret in ["1234567", "ﾔﾏﾀﾞ", "ヤマダ"] {
+            assert!(
+                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                "{name} holds {secret} in clear"
+            );
+        }
+    }
+    assert!(item.contains_key("sealed_details") && item.contains_key("sealed_key"));
+
+    // Given: the page says so, and a second submit changes nothing.
+    let page = browser.get(&url).send().await.expect("page");
+    assert_eq!(page.status(), 410);
+    let (status, _) = post(vec![
+        ("bank", "0001"),
+        ("branch", "001"),
+        ("account_type", "savings"),
+        ("number", "7654321"),
+        ("holder", "ﾍﾞﾂｼﾞﾝ"),
+    ])
+    .await;
+    assert_eq!(status, 410);
+    let r = c
+        .send(c.get(&format!("/v1/refunds/{rid}"), &shop.key))
+        .await;
+    assert_eq!(r.body["bank_account"]["number"], "****567");
+
+    // A cancelled refund's page, and a link that was never made.
+    let other = refund(&c, &shop.key, &inv, &unique("rf"), &json!({"amount": 100})).await;
+    let other_url = other.body["details_url"].as_str().expect("url").to_string();
+    let other_id = other.body["id"].as_str().expect("id").to_string();
+    let r = c
+        .send(
+            c.post(&format!("/v1/refunds/{other_id}/cancel"), &shop.key)
+                .header("Idempotency-Key", unique("cx")),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let page = browser.get(&other_url).send().await.expect("page");
+    assert_eq!(page.status(), 410);
+    assert!(page
+        .text()
+        .await
+        .expect("html")
+        .contains("取り消されました"));
+    let page = browser
+        .get(format!("{}/r/{}", s.api, "0".repeat(32)))
+        .send()
+        .await
+        .expect("page");
+    assert_eq!(page.status(), 404);
+
+    // The merchant is told, signed, with the account masked.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let got = shop.receiver.deliveries();
+        if let Some(d) = got
+            .iter()
+            .find(|d| d.json()["type"] == "refund.details_received")
+        {
+            verify(&shop.secret, d);
+            assert_eq!(
+                d.json()["data"]["refund"]["bank_account"]["number"],
+                "****567"
+            );
+            assert!(!String::from_utf8_lossy(&d.body).contains("1234567"));
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no refund.details_received"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}

@@ -11,6 +11,7 @@ use serde::Serialize;
 use crate::clock::jst_date;
 use crate::ids::{base32, base32_decode, random_bytes};
 use crate::invoice::{jst_timestamp, Invoice, InvoiceStatus};
+use crate::payout::MaskedAccountView;
 
 /// Longest `reason`.
 pub const REASON_CHARS: usize = 200;
@@ -82,6 +83,9 @@ pub struct Refund {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub cancelled_at: Option<DateTime<Utc>>,
+    /// The customer's account, masked (the details are sealed beside it).
+    pub account: Option<MaskedAccountView>,
+    pub details_received_at: Option<DateTime<Utc>>,
 }
 
 /// A new refund id: `ref_` + base32 of 16 random bytes.
@@ -98,6 +102,12 @@ pub fn is_refund_id(s: &str) -> bool {
 /// A new token for the customer's page: as unguessable as a sheet's (160 random bits).
 pub fn new_details_token() -> String {
     base32(&random_bytes::<20>())
+}
+
+/// When a refund whose details arrive at `now` is expected in the customer's account: the next
+/// bank business day's transfer file (JST). `None` past the holiday list.
+pub fn expected_transfer(now: DateTime<Utc>) -> Option<chrono::NaiveDate> {
+    crate::bank_calendar::business_days_after(jst_date(now), 1).ok()
 }
 
 /// Why a bill cannot be refunded now.
@@ -148,6 +158,10 @@ pub struct RefundView {
     pub updated_at: String,
     #[schemars(with = "Option<crate::contract::Timestamp>")]
     pub cancelled_at: Option<String>,
+    /// The account the customer gave, masked; null until then.
+    pub bank_account: Option<MaskedAccountView>,
+    #[schemars(with = "Option<crate::contract::Timestamp>")]
+    pub details_received_at: Option<String>,
 }
 
 impl Refund {
@@ -165,6 +179,8 @@ impl Refund {
             created_at: jst_timestamp(self.created_at),
             updated_at: jst_timestamp(self.updated_at),
             cancelled_at: self.cancelled_at.map(jst_timestamp),
+            bank_account: self.account.clone(),
+            details_received_at: self.details_received_at.map(jst_timestamp),
         }
     }
 }

@@ -36,12 +36,14 @@ pub enum EventType {
     PayoutFailed,
     /// The merchant refunded (part of) a paid bill; the customer is asked for an account.
     RefundCreated,
+    /// The customer gave the account the refund is paid to.
+    RefundDetailsReceived,
     /// The merchant cancelled a refund before it was paid.
     RefundCancelled,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 12] = [
+    pub const ALL: [EventType; 13] = [
         EventType::InvoicePaid,
         EventType::InvoicePaymentVoided,
         EventType::InvoiceExpired,
@@ -53,6 +55,7 @@ impl EventType {
         EventType::PayoutPaid,
         EventType::PayoutFailed,
         EventType::RefundCreated,
+        EventType::RefundDetailsReceived,
         EventType::RefundCancelled,
     ];
 
@@ -69,6 +72,7 @@ impl EventType {
             EventType::PayoutPaid => "payout.paid",
             EventType::PayoutFailed => "payout.failed",
             EventType::RefundCreated => "refund.created",
+            EventType::RefundDetailsReceived => "refund.details_received",
             EventType::RefundCancelled => "refund.cancelled",
         }
     }

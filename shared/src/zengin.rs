@@ -221,6 +221,74 @@ pub fn transfer_text(s: &str) -> Result<String, String> {
     Ok(out.trim_end().to_string())
 }
 
+/// An account as a customer types it on a form (each field as sent).
+#[derive(Debug, Clone, Default)]
+pub struct AccountForm {
+    pub bank: String,
+    pub branch: String,
+    pub account_type: String,
+    pub number: String,
+    pub holder: String,
+}
+
+/// An account every field of which the Zengin list and a transfer record accept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckedAccount {
+    pub bank: Entry,
+    pub branch: Entry,
+    pub account_type: AccountType,
+    pub number: String,
+    pub holder: String,
+}
+
+impl CheckedAccount {
+    /// The form checked field by field: every field's mistake, by the form's field name.
+    pub fn of(form: &AccountForm) -> Result<Self, Vec<(&'static str, String)>> {
+        let mut errors = Vec::new();
+        let bank = bank_code(&form.bank)
+            .map_err(|e| errors.push(("bank", e)))
+            .ok();
+        let branch = bank.and_then(|b| {
+            branch_code(b.code, &form.branch)
+                .map_err(|e| errors.push(("branch", e)))
+                .ok()
+        });
+        let account_type = AccountType::parse(form.account_type.trim())
+            .map_err(|e| errors.push(("account_type", e)))
+            .ok();
+        let number = account_number(&form.number)
+            .map_err(|e| errors.push(("number", e)))
+            .ok();
+        let holder = holder_name(&form.holder)
+            .map_err(|e| errors.push(("holder", e)))
+            .ok();
+        match (bank, branch, account_type, number, holder) {
+            (Some(bank), Some(branch), Some(account_type), Some(number), Some(holder))
+                if errors.is_empty() =>
+            {
+                Ok(CheckedAccount {
+                    bank,
+                    branch,
+                    account_type,
+                    number,
+                    holder,
+                })
+            }
+            _ => Err(errors),
+        }
+    }
+
+    /// The details as sealed (JSON; never stored or logged in clear).
+    pub fn sealed_form(&self) -> String {
+        serde_json::json!({
+            "bank_code": self.bank.code, "branch_code": self.branch.code,
+            "account_type": self.account_type.as_str(), "account_number": self.number,
+            "holder": self.holder,
+        })
+        .to_string()
+    }
+}
+
 /// An account number shown to someone: the last three digits only.
 pub fn masked(account_number: &str) -> String {
     let tail: String = account_number
@@ -237,6 +305,29 @@ pub fn masked(account_number: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_form_is_checked_field_by_field() {
+        let form = AccountForm {
+            bank: "０００５".into(),
+            branch: "001".into(),
+            account_type: "ordinary".into(),
+            number: "1234567".into(),
+            holder: "やまだ たろう".into(),
+        };
+        let ok = CheckedAccount::of(&form).expect("valid");
+        assert_eq!((ok.bank.code, ok.branch.code), ("0005", "001"));
+        assert_eq!(ok.holder, "ﾔﾏﾀﾞ ﾀﾛｳ");
+        let bad = CheckedAccount::of(&AccountForm {
+            branch: "999".into(),
+            number: "12345".into(),
+            holder: "山田".into(),
+            ..form
+        })
+        .expect_err("invalid");
+        let fields: Vec<&str> = bad.iter().map(|e| e.0).collect();
+        assert_eq!(fields, ["branch", "number", "holder"]);
+    }
 
     #[test]
     fn the_list_has_the_banks_and_branches() {

@@ -134,6 +134,8 @@ impl InvoicesFunction {
                         created_at: now,
                         updated_at: now,
                         cancelled_at: None,
+                        account: None,
+                        details_received_at: None,
                     };
                     let view = refund.view();
                     let response = serde_json::to_string(&view).map_err(|e| Problem::internal(&e))?;

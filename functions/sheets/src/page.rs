@@ -132,19 +132,34 @@ pub fn english_date(d: NaiveDate) -> String {
     format!("{} {month} {}", d.day(), d.year())
 }
 
-fn date(lang: Lang, d: NaiveDate) -> String {
+pub fn date(lang: Lang, d: NaiveDate) -> String {
     match lang {
         Lang::Ja => japanese_date(d),
         Lang::En => english_date(d),
     }
 }
 
-fn yen(amount: i64) -> String {
+pub fn yen(amount: i64) -> String {
     format_yen(amount)
 }
 
 /// The page frame: language switch, title, the stylesheet, the body.
 pub fn frame(lang: Lang, title: &str, switch_to: Option<&str>, body: Markup) -> String {
+    let footer = lang.pick(
+        "お支払いは現金のみです。ご請求内容のお問い合わせはご請求元へお願いします。",
+        "Cash only. For questions about the bill, please contact the merchant.",
+    );
+    frame_with(lang, title, switch_to, body, footer)
+}
+
+/// As `frame`, with the footer's words.
+pub fn frame_with(
+    lang: Lang,
+    title: &str,
+    switch_to: Option<&str>,
+    body: Markup,
+    footer: &str,
+) -> String {
     let other = match lang {
         Lang::Ja => ("en", "English"),
         Lang::En => ("ja", "日本語"),
@@ -171,10 +186,7 @@ pub fn frame(lang: Lang, title: &str, switch_to: Option<&str>, body: Markup) -> 
                 }
                 main { (body) }
                 footer {
-                    p { (lang.pick(
-                        "お支払いは現金のみです。ご請求内容のお問い合わせはご請求元へお願いします。",
-                        "Cash only. For questions about the bill, please contact the merchant."
-                    )) }
+                    p { (footer) }
                 }
             }
         }
@@ -182,7 +194,7 @@ pub fn frame(lang: Lang, title: &str, switch_to: Option<&str>, body: Markup) -> 
     page.into_string()
 }
 
-fn banner(kind: &str, heading: &str, text: &str) -> Markup {
+pub fn banner(kind: &str, heading: &str, text: &str) -> Markup {
     html! {
         section class=(format!("banner {kind}")) role="status" {
             h1 { (heading) }

@@ -101,6 +101,11 @@ pub const NEEDS: &[&str] = &[
     "PayoutSandboxFunction Query MainTable",
     "PayoutSandboxFunction BatchGetItem MainTable",
     "PayoutSandboxFunction PutItem EventsTable",
+    // The refund page reads the token, refund and bill, counts misses, stores the sealed
+    // details with refund.details_received.
+    "RefundPageFunction GetItem MainTable",
+    "RefundPageFunction UpdateItem MainTable",
+    "RefundPageFunction PutItem EventsTable",
     "PayoutsApiFunction GetItem MainTable",
     "PayoutsApiFunction Query MainTable",
     // Sandbox helpers (test stacks): the store's payment and void, the sweep's expiry, the

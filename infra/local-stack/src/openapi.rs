@@ -222,6 +222,7 @@ pub fn routed() -> BTreeSet<(String, String)> {
         smartpit_webhooks::api::routes().table(),
         smartpit_payouts::api::routes().table(),
         smartpit_payouts::sandbox::routes().table(),
+        smartpit_refunds::routes().table(),
     ] {
         out.extend(table);
     }

@@ -185,6 +185,7 @@ mod tests {
                 "PayoutSandboxFunction",
                 smartpit_payouts::sandbox::routes().table(),
             ),
+            ("RefundPageFunction", smartpit_refunds::routes().table()),
         ];
         for (function, table) in &tables {
             let mut templated: Vec<(String, String)> = t

@@ -31,6 +31,14 @@ pub struct StoredAccount {
     pub ciphertext: Vec<u8>,
 }
 
+/// Sealed details as stored (the parts of `crate::sealed::Sealed`, without its feature).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealedParts {
+    pub encrypted_key: Vec<u8>,
+    pub nonce: Vec<u8>,
+    pub ciphertext: Vec<u8>,
+}
+
 fn account_key(merchant_id: &str) -> Item {
     item::key(merchant_pk(merchant_id), "BANK_ACCOUNT")
 }

@@ -14,6 +14,7 @@ use super::invoice_item::parse_time;
 use super::item::{self, get_n, get_s, req_n, req_s, Corrupt, Item};
 use super::{av_s, cancellation_codes, merchant_pk, put_new, timestamp, Db};
 use crate::ids::{sha256_hex, InvoiceId};
+use crate::payout::MaskedAccountView;
 use crate::refund::{is_refund_id, Refund, RefundStatus};
 use crate::webhook::Event;
 
@@ -51,6 +52,10 @@ fn refund_item(r: &Refund) -> Item {
     it
 }
 
+fn masked_of(it: &Item) -> Option<MaskedAccountView> {
+    get_s(it, "account").and_then(|a| serde_json::from_str(a).ok())
+}
+
 fn refund_of(it: &Item) -> Result<Refund, Corrupt> {
     let time = |name: &'static str| get_s(it, name).and_then(parse_time);
     Ok(Refund {
@@ -65,6 +70,8 @@ fn refund_of(it: &Item) -> Result<Refund, Corrupt> {
         created_at: time("created_at").ok_or(Corrupt("created_at"))?,
         updated_at: time("updated_at").ok_or(Corrupt("updated_at"))?,
         cancelled_at: time("cancelled_at"),
+        account: masked_of(it),
+        details_received_at: time("details_received_at"),
     })
 }
 
@@ -264,5 +271,63 @@ impl Db {
             self.complete_idempotency_key(lock, response_status, response_body)?,
         ];
         self.applied_transaction(items).await
+    }
+
+    /// The refund a customer page's token opens (`None`: no such token).
+    pub async fn refund_by_token(&self, token: &str) -> Result<Option<Refund>, StoreError> {
+        let Some(t) = self.read(&self.res.main_table, token_key(token)).await? else {
+            return Ok(None);
+        };
+        let (Some(invoice_id), Some(id)) = (get_s(&t, "invoice_id"), get_s(&t, "refund_id")) else {
+            return Ok(None);
+        };
+        self.read(&self.res.main_table, refund_key(invoice_id, id))
+            .await?
+            .as_ref()
+            .map(refund_of)
+            .transpose()
+            .map_err(|e| StoreError::failed(&e))
+    }
+
+    /// Stores the customer's account for a refund still waiting for one (or whose transfer
+    /// failed): the details sealed, the masked view, `details_received`, with its event, in
+    /// one transaction. `Ok(false)`: it no longer waits (given already, cancelled, paid).
+    pub async fn put_refund_details(
+        &self,
+        refund: &Refund,
+        masked: &MaskedAccountView,
+        sealed: &crate::db::bank_accounts::SealedParts,
+        event: &Event,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let blob = |b: &[u8]| {
+            aws_sdk_dynamodb::types::AttributeValue::B(aws_sdk_dynamodb::primitives::Blob::new(
+                b.to_vec(),
+            ))
+        };
+        let u = Update::builder()
+            .table_name(&self.res.main_table)
+            .set_key(Some(refund_key(&refund.invoice_id, &refund.id)))
+            .update_expression(
+                "SET #status = :received, account = :account, sealed_key = :key, \
+                 sealed_nonce = :nonce, sealed_details = :details, details_received_at = :now, \
+                 updated_at = :now",
+            )
+            .condition_expression("#status = :awaiting OR #status = :failed")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":received", av_s(RefundStatus::DetailsReceived.as_str()))
+            .expression_attribute_values(":awaiting", av_s(RefundStatus::AwaitingDetails.as_str()))
+            .expression_attribute_values(":failed", av_s(RefundStatus::Failed.as_str()))
+            .expression_attribute_values(
+                ":account",
+                av_s(&serde_json::to_string(masked).map_err(|e| StoreError::failed(&e))?),
+            )
+            .expression_attribute_values(":key", blob(&sealed.encrypted_key))
+            .expression_attribute_values(":nonce", blob(&sealed.nonce))
+            .expression_attribute_values(":details", blob(&sealed.ciphertext))
+            .expression_attribute_values(":now", av_s(&timestamp(now)))
+            .build()
+            .map_err(|e| StoreError::failed(&e))?;
+        self.update_with_event(u, event).await
     }
 }
