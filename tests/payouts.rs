@@ -7,7 +7,6 @@
 //! nothing wrong.
 
 use std::path::PathBuf;
-use std::process::Command;
 
 use chrono::{NaiveDate, TimeDelta, Utc};
 use serde_json::{json, Value};
@@ -15,28 +14,13 @@ use smartpit_payouts::run::end_of_day;
 use smartpit_shared::clock::jst_date;
 use smartpit_shared::payout::payout_id;
 use smartpit_shared::payout_cycle::Cycle;
+use smartpit_tests::operator::{smartpit, TransferFile};
 use smartpit_tests::pdf::pdf_text;
 use smartpit_tests::receiver::{shop, verify, Shop};
 use smartpit_tests::{due_in, stack, unique, Client, Frozen, TestStack};
 
 /// One test at a time in this binary: one of them freezes the emulator.
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-/// The operator's command, as built by `make binaries`, against this stack.
-fn smartpit(s: &TestStack, args: &[&str]) -> (bool, String) {
-    let bin = s.stack.binaries_dir().join("smartpit");
-    let out = Command::new(&bin)
-        .args(args)
-        .args(["--endpoint", &s.endpoint])
-        .output()
-        .unwrap_or_else(|e| panic!("{}: {e}", bin.display()));
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
-}
 
 async fn bill(c: &Client, shop: &Shop, number: &str, amount: i64, fee: i64) -> String {
     let r = c
@@ -109,62 +93,6 @@ async fn statement(c: &Client, key: &str, id: &str, ext: &str) -> Vec<u8> {
     let file = reqwest::get(&location).await.expect("presigned");
     assert_eq!(file.status(), 200);
     file.bytes().await.expect("bytes").to_vec()
-}
-
-/// A reader of Zengin transfer files, written from the format (not from our writer): records of
-/// 120 bytes, each ended by CR LF.
-struct TransferFile {
-    records: Vec<Vec<u8>>,
-}
-
-impl TransferFile {
-    fn read(bytes: &[u8]) -> TransferFile {
-        assert_eq!(bytes.len() % 122, 0, "records of 120 bytes and CR LF");
-        let records: Vec<Vec<u8>> = bytes.chunks(122).map(|r| r.to_vec()).collect();
-        for r in &records {
-            assert_eq!(&r[120..], b"\r\n");
-        }
-        TransferFile {
-            records: records.into_iter().map(|r| r[..120].to_vec()).collect(),
-        }
-    }
-
-    fn kinds(&self) -> String {
-        self.records.iter().map(|r| r[0] as char).collect()
-    }
-
-    fn number(r: &[u8], from: usize, to: usize) -> i64 {
-        std::str::from_utf8(&r[from..to])
-            .expect("digits")
-            .parse()
-            .expect("number")
-    }
-
-    fn sjis(r: &[u8], from: usize, to: usize) -> String {
-        let (text, _, bad) = encoding_rs::SHIFT_JIS.decode(&r[from..to]);
-        assert!(!bad, "Shift_JIS");
-        text.trim_end().to_string()
-    }
-
-    /// (account number, name, amount) of each data record.
-    fn transfers(&self) -> Vec<(String, String, i64)> {
-        self.records
-            .iter()
-            .filter(|r| r[0] == b'2')
-            .map(|r| {
-                (
-                    String::from_utf8_lossy(&r[43..50]).to_string(),
-                    Self::sjis(r, 50, 80),
-                    Self::number(r, 80, 90),
-                )
-            })
-            .collect()
-    }
-
-    fn trailer(&self) -> (i64, i64) {
-        let t = self.records.iter().find(|r| r[0] == b'8').expect("trailer");
-        (Self::number(t, 1, 7), Self::number(t, 7, 19))
-    }
 }
 
 #[tokio::test]

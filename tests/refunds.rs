@@ -4,9 +4,19 @@
 //! frees its amount, a bill paid today or not paid refused (409), another merchant's refunds
 //! out of reach (404), odd input refused writing nothing, `refund.created` pushed signed.
 
+use chrono::{TimeDelta, Utc};
 use serde_json::{json, Value};
+use smartpit_payouts::run::end_of_day;
+use smartpit_shared::clock::jst_date;
+use smartpit_shared::payout::payout_id;
+use smartpit_shared::payout_cycle::Cycle;
+use smartpit_tests::operator::{smartpit, TransferFile};
 use smartpit_tests::receiver::{shop, verify, Shop};
 use smartpit_tests::{due_in, stack, unique, Client, Reply, TestStack};
+
+/// The transfer-file test runs alone: a file takes every refund with an account, and the
+/// others' refunds must not be filed while they look at theirs.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 async fn bill(c: &Client, shop: &Shop, number: &str, amount: i64, fee: i64) -> String {
     let r = c
@@ -333,6 +343,7 @@ async fn a_bill_not_paid_or_paid_today_and_odd_input_are_refused() {
 /// merchant told; the page then says it has them (410), as a cancelled refund's does.
 #[tokio::test]
 async fn the_customer_gives_an_account_on_the_page_and_it_is_stored_sealed() {
+    let _one = ONE_AT_A_TIME.lock().await;
     let s = stack();
     let c = s.client();
     let shop = shop(s).await;
@@ -519,4 +530,219 @@ async fn the_customer_gives_an_account_on_the_page_and_it_is_stored_sealed() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
+}
+
+/// A refund's customer details given on the page (as a customer's browser posts them).
+async fn give_details(url: &str, number: &'static str) {
+    let r = reqwest::Client::new()
+        .post(url)
+        .form(&[
+            ("bank", "0005"),
+            ("branch", "001"),
+            ("account_type", "ordinary"),
+            ("number", number),
+            ("holder", "ヤマダ タロウ"),
+        ])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), 200);
+}
+
+fn file_args(day: &str, out: &std::path::Path) -> Vec<String> {
+    [
+        "transfers",
+        "file",
+        "--date",
+        day,
+        "--out",
+        out.to_str().expect("path"),
+        "--requester-code",
+        "1234567890",
+        "--requester-name",
+        "ｽﾏｰﾄﾋﾟﾂﾄ",
+        "--from-bank",
+        "0001",
+        "--from-branch",
+        "001",
+        "--from-account-number",
+        "7654321",
+    ]
+    .iter()
+    .map(|a| a.to_string())
+    .collect()
+}
+
+/// The operator's transfer file pays a refund to the customer's account; confirmed, it is
+/// paid and deducted from the merchant's next payout (a statement line); a returned one is
+/// failed, its account erased and its page open again; 30 days after a transfer the sealed
+/// account is erased by the daily run.
+#[tokio::test]
+async fn a_refund_is_paid_by_the_transfer_file_and_taken_off_the_payout() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let s = stack();
+    let c = s.client();
+    let shop = shop(s).await;
+    let (ok, out) = smartpit(
+        s,
+        &[
+            "merchant-bank",
+            "--id",
+            &shop.id,
+            "--bank",
+            "0001",
+            "--branch",
+            "001",
+            "--account-type",
+            "ordinary",
+            "--account-number",
+            "0000777",
+            "--holder",
+            "ｼﾖｳﾃﾝ",
+        ],
+    );
+    assert!(ok, "{out}");
+    let inv = settled_bill(&c, s, &shop, 5_000, 0).await;
+    let paid = refund(
+        &c,
+        &shop.key,
+        &inv,
+        &unique("rf"),
+        &json!({"amount": 1_200}),
+    )
+    .await;
+    let paid_id = paid.body["id"].as_str().expect("id").to_string();
+    give_details(paid.body["details_url"].as_str().expect("url"), "1234567").await;
+    let returned = refund(&c, &shop.key, &inv, &unique("rf"), &json!({"amount": 300})).await;
+    let returned_id = returned.body["id"].as_str().expect("id").to_string();
+    let returned_url = returned.body["details_url"]
+        .as_str()
+        .expect("url")
+        .to_string();
+    give_details(&returned_url, "7777777").await;
+
+    // The file of a bank business day some weeks on holds both, to the customer's account.
+    let day = smartpit_shared::bank_calendar::business_days_after(
+        jst_date(Utc::now()) + TimeDelta::days(45),
+        1,
+    )
+    .expect("covered");
+    let out_file = std::env::temp_dir().join(format!("{}.txt", unique("refunds")));
+    let args = file_args(&day.to_string(), &out_file);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (ok, out) = smartpit(s, &args);
+    assert!(ok, "{out}");
+    assert!(!out.contains("1234567"), "masked: {out}");
+    let transfers = TransferFile::read(&std::fs::read(&out_file).expect("file")).transfers();
+    let _ = std::fs::remove_file(&out_file);
+    for (number, amount) in [("1234567", 1_200), ("7777777", 300)] {
+        assert!(
+            transfers.contains(&(number.to_string(), "ﾔﾏﾀﾞ ﾀﾛｳ".to_string(), amount)),
+            "{transfers:?}"
+        );
+    }
+    let r = c
+        .send(c.get(&format!("/v1/refunds/{paid_id}"), &shop.key))
+        .await;
+    assert_eq!(r.body["status"], "filed", "{:?}", r.body);
+    // In a file: no longer cancellable.
+    let r = c
+        .send(
+            c.post(&format!("/v1/refunds/{paid_id}/cancel"), &shop.key)
+                .header("Idempotency-Key", unique("cx")),
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (409, "refund_not_cancellable"));
+
+    // The bank pays one and returns the other.
+    let (ok, out) = smartpit(
+        s,
+        &[
+            "transfers",
+            "confirm",
+            "--date",
+            &day.to_string(),
+            "--failed",
+            &returned_id,
+            "--reason",
+            "口座なし",
+        ],
+    );
+    assert!(ok, "{out}");
+    let r = c
+        .send(c.get(&format!("/v1/refunds/{paid_id}"), &shop.key))
+        .await;
+    assert_eq!(r.body["status"], "paid", "{:?}", r.body);
+    assert!(r.body["paid_at"].is_string());
+    let r = c
+        .send(c.get(&format!("/v1/refunds/{returned_id}"), &shop.key))
+        .await;
+    assert_eq!(r.body["status"], "failed", "{:?}", r.body);
+    assert_eq!(r.body["failure_reason"], "口座なし");
+    assert!(
+        r.body["bank_account"].is_null(),
+        "the wrong account is erased"
+    );
+    let item = s
+        .item(&format!("REFUNDS#{inv}"), &format!("REFUND#{returned_id}"))
+        .await
+        .expect("item");
+    assert!(!item.contains_key("sealed_details"));
+    // Its page asks again.
+    let page = reqwest::get(&returned_url).await.expect("page");
+    assert_eq!(page.status(), 200);
+
+    // The merchant's next payout: the bill, less the refund paid.
+    let close = Cycle::MonthEnd
+        .period_of(jst_date(Utc::now()))
+        .expect("period")
+        .end;
+    let run = s.stack.payout_run(&s.sdk()).expect("run");
+    let after = end_of_day(close) + TimeDelta::minutes(1);
+    let report = run.run_day(close, after).await.expect("run");
+    let id = payout_id(&shop.id, close);
+    assert!(report.created.contains(&id), "{report:?}");
+    let p = c.send(c.get(&format!("/v1/payouts/{id}"), &shop.key)).await;
+    assert_eq!(p.body["gross"], 5_000, "{:?}", p.body);
+    assert_eq!(p.body["refunds"], 1_200, "{:?}", p.body);
+    assert_eq!(
+        p.body["net"].as_i64(),
+        Some(5_000 - p.body["fees"].as_i64().unwrap_or(0) - 1_200)
+    );
+
+    // Thirty days after its transfer, the daily run erases the paid refund's sealed account.
+    let later = run
+        .run_day(close, Utc::now() + TimeDelta::days(31))
+        .await
+        .expect("run");
+    assert!(later.refund_details_erased >= 1, "{later:?}");
+    let item = s
+        .item(&format!("REFUNDS#{inv}"), &format!("REFUND#{paid_id}"))
+        .await
+        .expect("item");
+    assert!(!item.contains_key("sealed_details") && !item.contains_key("sealed_key"));
+
+    // The merchant was told of both, signed.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let kinds = |got: &[smartpit_tests::receiver::Delivery]| -> Vec<String> {
+        got.iter()
+            .map(|d| d.json()["type"].as_str().unwrap_or_default().to_string())
+            .collect()
+    };
+    let mut got = shop.receiver.deliveries();
+    while !(kinds(&got).contains(&"refund.paid".into())
+        && kinds(&got).contains(&"refund.failed".into()))
+        && std::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        got = shop.receiver.deliveries();
+    }
+    for d in &got {
+        verify(&shop.secret, d);
+    }
+    let k = kinds(&got);
+    assert!(
+        k.contains(&"refund.paid".into()) && k.contains(&"refund.failed".into()),
+        "{k:?}"
+    );
 }

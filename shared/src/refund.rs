@@ -86,6 +86,11 @@ pub struct Refund {
     /// The customer's account, masked (the details are sealed beside it).
     pub account: Option<MaskedAccountView>,
     pub details_received_at: Option<DateTime<Utc>>,
+    /// The pay date of the transfer file that holds it, once filed.
+    pub transfer_date: Option<chrono::NaiveDate>,
+    pub paid_at: Option<DateTime<Utc>>,
+    /// Why the bank returned the transfer (the customer is asked for an account again).
+    pub failure_reason: Option<String>,
 }
 
 /// A new refund id: `ref_` + base32 of 16 random bytes.
@@ -162,6 +167,10 @@ pub struct RefundView {
     pub bank_account: Option<MaskedAccountView>,
     #[schemars(with = "Option<crate::contract::Timestamp>")]
     pub details_received_at: Option<String>,
+    #[schemars(with = "Option<crate::contract::Timestamp>")]
+    pub paid_at: Option<String>,
+    /// Why the bank returned the transfer; the page asks the customer for an account again.
+    pub failure_reason: Option<String>,
 }
 
 impl Refund {
@@ -181,6 +190,8 @@ impl Refund {
             cancelled_at: self.cancelled_at.map(jst_timestamp),
             bank_account: self.account.clone(),
             details_received_at: self.details_received_at.map(jst_timestamp),
+            paid_at: self.paid_at.map(jst_timestamp),
+            failure_reason: self.failure_reason.clone(),
         }
     }
 }

@@ -40,10 +40,14 @@ pub enum EventType {
     RefundDetailsReceived,
     /// The merchant cancelled a refund before it was paid.
     RefundCancelled,
+    /// The operator's bank confirmed the refund's transfer.
+    RefundPaid,
+    /// The bank returned the refund's transfer; the customer's page asks for an account again.
+    RefundFailed,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 13] = [
+    pub const ALL: [EventType; 15] = [
         EventType::InvoicePaid,
         EventType::InvoicePaymentVoided,
         EventType::InvoiceExpired,
@@ -57,6 +61,8 @@ impl EventType {
         EventType::RefundCreated,
         EventType::RefundDetailsReceived,
         EventType::RefundCancelled,
+        EventType::RefundPaid,
+        EventType::RefundFailed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -74,6 +80,8 @@ impl EventType {
             EventType::RefundCreated => "refund.created",
             EventType::RefundDetailsReceived => "refund.details_received",
             EventType::RefundCancelled => "refund.cancelled",
+            EventType::RefundPaid => "refund.paid",
+            EventType::RefundFailed => "refund.failed",
         }
     }
 

@@ -2,6 +2,7 @@
 //! template's tables, the demo data, the API on a free port), shared by the binary's tests.
 
 pub mod browser;
+pub mod operator;
 pub mod pdf;
 pub mod receiver;
 

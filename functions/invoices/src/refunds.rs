@@ -136,6 +136,9 @@ impl InvoicesFunction {
                         cancelled_at: None,
                         account: None,
                         details_received_at: None,
+                        transfer_date: None,
+                        paid_at: None,
+                        failure_reason: None,
                     };
                     let view = refund.view();
                     let response = serde_json::to_string(&view).map_err(|e| Problem::internal(&e))?;

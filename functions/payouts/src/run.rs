@@ -73,6 +73,8 @@ pub struct RunReport {
     /// Merchants whose payout could not be made this time, with why (the next run retries
     /// them).
     pub failed: Vec<String>,
+    /// Refunds whose customers' sealed accounts were erased (paid 30 days ago or more).
+    pub refund_details_erased: usize,
 }
 
 pub struct PayoutRun {
@@ -178,6 +180,17 @@ impl PayoutRun {
         report.created.sort();
         report.existing.sort();
         report.failed.sort();
+        // The day's other duty: customers' refund accounts are kept 30 days after the transfer.
+        match self.db.erase_paid_refund_details(now).await {
+            Ok(erased) => report.refund_details_erased = erased.len(),
+            Err(e) => {
+                tracing::error!(error = %e, "refund details not erased; the next run retries");
+                report.failed.push(format!(
+                    "refund details erasure: {}",
+                    e.to_string().chars().take(300).collect::<String>()
+                ));
+            }
+        }
         tracing::info!(
             close = %close,
             created = report.created.len(),
@@ -224,9 +237,9 @@ impl PayoutRun {
                     return Ok(Made::Behind);
                 }
             }
-            let bills = self
+            let (bills, refunds) = self
                 .db
-                .settled_bills(m, state.cutoff, cutoff)
+                .period_lines(m, state.cutoff, cutoff)
                 .await
                 .map_err(|e| e.to_string())?;
             let cycle = inputs.setting.cycle;
@@ -237,7 +250,9 @@ impl PayoutRun {
             // Lines settled on the last close's day after its cut-off (a sandbox close made
             // during the day), or before a first payout's period: paid here, and the period
             // says from when.
-            if let Some(first) = bills.iter().map(|b| b.settled_on).min() {
+            let first_bill = bills.iter().map(|b| b.settled_on).min();
+            let first_refund = refunds.iter().map(|r| r.paid_on).min();
+            if let Some(first) = first_bill.into_iter().chain(first_refund).min() {
                 start = start.min(first);
             }
             let period = Period {
@@ -245,7 +260,7 @@ impl PayoutRun {
                 start: start.min(close),
                 end: close,
             };
-            let st = statement(period, &bills, &[], &inputs.fees, state.balance)?;
+            let st = statement(period, &bills, &refunds, &inputs.fees, state.balance)?;
             if st.lines.is_empty() && st.refunds.is_empty() && state.balance == 0 {
                 return Ok(Made::NothingToPay);
             }

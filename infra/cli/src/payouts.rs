@@ -13,6 +13,7 @@ use serde_json::json;
 use smartpit_payouts::run::{PayoutRun, RunReport};
 use smartpit_shared::db::payouts::{FileOutcome, TransferClaim, TransferRecord, TransferStatus};
 use smartpit_shared::payout::{Payout, PayoutStatus};
+use smartpit_shared::refund::{Refund, RefundStatus};
 use smartpit_shared::transfer_file::{self, Requester, Transfer};
 use smartpit_shared::webhook::{Event, EventType};
 use smartpit_shared::zengin::{self, AccountType};
@@ -195,6 +196,20 @@ async fn make(
             return Err(Failed::TakenOver);
         }
     }
+    // Refunds whose customers gave an account.
+    for (invoice, id) in db.refunds_to_file().await.map_err(err)? {
+        match db.refund_in(&invoice, &id).await.map_err(err)? {
+            Some(r) if r.status == RefundStatus::DetailsReceived => {
+                if db.file_refund(&r, date, token, now).await.map_err(err)?
+                    == FileOutcome::ClaimLost
+                {
+                    return Err(Failed::TakenOver);
+                }
+            }
+            // Cancelled (or gone) since: no longer due.
+            _ => db.drop_refund_due(&id).await.map_err(err)?,
+        }
+    }
     // The file holds what is filed under the day: by this claim, or by one that stopped.
     let mut filed: Vec<Payout> = Vec::new();
     for (merchant, id) in db.filed_payouts(date).await.map_err(err)? {
@@ -205,11 +220,20 @@ async fn make(
                 .ok_or_else(|| format!("{id}: filed but not found"))?,
         );
     }
-    if filed.is_empty() {
+    let mut refunds: Vec<Refund> = Vec::new();
+    for (invoice, id) in db.filed_refunds(date).await.map_err(err)? {
+        refunds.push(
+            db.refund_in(&invoice, &id)
+                .await
+                .map_err(err)?
+                .ok_or_else(|| format!("{id}: filed but not found"))?,
+        );
+    }
+    if filed.is_empty() && refunds.is_empty() {
         return Err(format!("nothing to transfer on {date}: no file made").into());
     }
     let kms = aws_sdk_kms::Client::new(&stack.sdk);
-    let mut transfers = Vec::with_capacity(filed.len());
+    let mut transfers = Vec::with_capacity(filed.len() + refunds.len());
     for p in &filed {
         let account = db
             .bank_account(&p.merchant_id)
@@ -242,6 +266,35 @@ async fn make(
             amount: p.net,
         });
     }
+    for r in &refunds {
+        let sealed = db
+            .refund_sealed(r)
+            .await
+            .map_err(err)?
+            .ok_or_else(|| format!("{}: the customer's account is gone", r.id))?;
+        let context = [("refund_id", r.id.as_str()), ("purpose", "refund_account")];
+        let plain = smartpit_shared::sealed::open(
+            &kms,
+            &context,
+            &smartpit_shared::sealed::Sealed {
+                encrypted_key: sealed.encrypted_key,
+                nonce: sealed.nonce,
+                ciphertext: sealed.ciphertext,
+            },
+        )
+        .await?;
+        let d: Details = serde_json::from_slice(&plain)
+            .map_err(|_| format!("{}: the sealed account does not read", r.id))?;
+        let bank = zengin::bank_code(&d.bank_code)?;
+        transfers.push(Transfer {
+            bank,
+            branch: zengin::branch_code(bank.code, &d.branch_code)?,
+            account_type: AccountType::parse(&d.account_type)?,
+            account_number: d.account_number,
+            holder: d.holder,
+            amount: r.amount,
+        });
+    }
     let bytes = transfer_file::write(requester, date, &transfers)?;
     // Each making its own object: one that stopped cannot overwrite the file made.
     let key = format!("transfers/{date}-{token}.txt");
@@ -270,7 +323,12 @@ async fn make(
     if !db.finish_transfer(&rec, now).await.map_err(err)? {
         return Err(Failed::TakenOver);
     }
-    Ok((bytes, filed.iter().map(line).collect(), rec))
+    let lines = filed
+        .iter()
+        .map(line)
+        .chain(refunds.iter().map(refund_line))
+        .collect();
+    Ok((bytes, lines, rec))
 }
 
 fn taken_over(date: NaiveDate) -> String {
@@ -295,6 +353,20 @@ fn line(p: &Payout) -> FiledLine {
         merchant_id: p.merchant_id.clone(),
         amount: p.net,
         account: p
+            .account
+            .as_ref()
+            .map(|a| format!("{} {} {}", a.bank_name, a.branch_name, a.number))
+            .unwrap_or_default(),
+    }
+}
+
+/// A refund's line as the operator is shown it.
+fn refund_line(r: &Refund) -> FiledLine {
+    FiledLine {
+        payout_id: r.id.clone(),
+        merchant_id: r.merchant_id.clone(),
+        amount: r.amount,
+        account: r
             .account
             .as_ref()
             .map(|a| format!("{} {} {}", a.bank_name, a.branch_name, a.number))
@@ -336,6 +408,11 @@ async fn made_again(
             lines.push(line(&p));
         }
     }
+    for (invoice, id) in db.filed_refunds(rec.day).await.map_err(err)? {
+        if let Some(r) = db.refund_in(&invoice, &id).await.map_err(err)? {
+            lines.push(refund_line(&r));
+        }
+    }
     Ok((bytes, lines, rec))
 }
 
@@ -370,10 +447,16 @@ pub async fn confirm(
             in_file.push(p);
         }
     }
+    let mut refunds_in_file = Vec::new();
+    for (invoice, id) in db.filed_refunds(date).await.map_err(err)? {
+        if let Some(r) = db.refund_in(&invoice, &id).await.map_err(err)? {
+            refunds_in_file.push(r);
+        }
+    }
     // Every id named must be in the file: checked before anything is written.
     let named: BTreeSet<&str> = failed.iter().map(String::as_str).collect();
     for id in &named {
-        if !in_file.iter().any(|p| p.id == *id) {
+        if !in_file.iter().any(|p| p.id == *id) && !refunds_in_file.iter().any(|r| r.id == *id) {
             return Err(format!("{id} is not in the transfer file of {date}"));
         }
     }
@@ -426,6 +509,48 @@ pub async fn confirm(
                 .map_err(err)?
             {
                 out.paid.push(p.id.clone());
+            }
+        }
+    }
+    for r in refunds_in_file
+        .iter()
+        .filter(|r| r.status == RefundStatus::Filed)
+    {
+        let failed_here = named.contains(r.id.as_str());
+        let after = Refund {
+            status: if failed_here {
+                RefundStatus::Failed
+            } else {
+                RefundStatus::Paid
+            },
+            paid_at: (!failed_here).then_some(now),
+            failure_reason: failed_here.then(|| reason.to_string()),
+            account: if failed_here { None } else { r.account.clone() },
+            updated_at: now,
+            ..r.clone()
+        };
+        let event = Event::new(
+            &r.merchant_id,
+            if failed_here {
+                EventType::RefundFailed
+            } else {
+                EventType::RefundPaid
+            },
+            Some(r.invoice_id.as_str()),
+            json!({ "refund": after.view() }),
+            now,
+        );
+        let done = if failed_here {
+            db.mark_refund_failed(r, date, reason, &event, now).await
+        } else {
+            db.mark_refund_paid(r, date, &event, now).await
+        }
+        .map_err(err)?;
+        if done {
+            if failed_here {
+                out.failed.push(r.id.clone());
+            } else {
+                out.paid.push(r.id.clone());
             }
         }
     }

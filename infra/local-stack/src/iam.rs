@@ -95,6 +95,9 @@ pub const NEEDS: &[&str] = &[
     "PayoutRunFunction PutItem MainTable",
     "PayoutRunFunction Query MainTable",
     "PayoutRunFunction BatchGetItem MainTable",
+    // ... and erases refund accounts paid 30 days ago (the sealed attributes, the queue entry).
+    "PayoutRunFunction UpdateItem MainTable",
+    "PayoutRunFunction DeleteItem MainTable",
     "PayoutRunFunction PutItem EventsTable",
     "PayoutSandboxFunction GetItem MainTable",
     "PayoutSandboxFunction PutItem MainTable",
@@ -105,6 +108,7 @@ pub const NEEDS: &[&str] = &[
     // details with refund.details_received.
     "RefundPageFunction GetItem MainTable",
     "RefundPageFunction UpdateItem MainTable",
+    "RefundPageFunction PutItem MainTable",
     "RefundPageFunction PutItem EventsTable",
     "PayoutsApiFunction GetItem MainTable",
     "PayoutsApiFunction Query MainTable",

@@ -26,7 +26,9 @@ use crate::clock::jst_date;
 use crate::fees::FeeSchedule;
 use crate::invoice::Invoice;
 use crate::payment::{Payment, PaymentLine};
-use crate::payout::{is_payout_id, MaskedAccountView, Payout, PayoutStatus, SettledBill};
+use crate::payout::{
+    is_payout_id, MaskedAccountView, Payout, PayoutStatus, RefundPaid, SettledBill,
+};
 use crate::payout_cycle::{Cycle, PayoutSetting, Period};
 use crate::webhook::Event;
 
@@ -61,11 +63,11 @@ fn due_key(day: NaiveDate, id: &str) -> Item {
 
 /// A transfer file's partition: its record (`#`) and one `PAYOUT#<id>` item per payout in it,
 /// each written with its payout, so the file's contents are fixed once it is made.
-fn transfer_pk(day: NaiveDate) -> String {
+pub(crate) fn transfer_pk(day: NaiveDate) -> String {
     format!("TRANSFER#{day}")
 }
 
-fn transfer_key(day: NaiveDate) -> Item {
+pub(crate) fn transfer_key(day: NaiveDate) -> Item {
     item::key(transfer_pk(day), "#")
 }
 
@@ -164,6 +166,25 @@ pub enum TransferClaim {
     Made(TransferRecord),
     /// Another `transfers file` is making it, since that instant.
     Busy(String),
+}
+
+/// The check, in a filing transaction, that the day's file is still claimed by `token`.
+pub(crate) fn claim_check(
+    table: &str,
+    day: NaiveDate,
+    token: &str,
+) -> Result<TransactWriteItem, StoreError> {
+    let check = aws_sdk_dynamodb::types::ConditionCheck::builder()
+        .table_name(table)
+        .set_key(Some(transfer_key(day)))
+        .condition_expression("#status = :making AND #token = :token")
+        .expression_attribute_names("#status", "status")
+        .expression_attribute_names("#token", "token")
+        .expression_attribute_values(":making", av_s(TransferStatus::Making.as_str()))
+        .expression_attribute_values(":token", av_s(token))
+        .build()
+        .map_err(|e| StoreError::failed(&e))?;
+    Ok(TransactWriteItem::builder().condition_check(check).build())
 }
 
 /// What `file_payout` did.
@@ -315,6 +336,41 @@ fn settled_of(it: &Item) -> Result<SettledBill, StoreError> {
     })
 }
 
+fn refund_line_of(it: &Item) -> Result<RefundPaid, StoreError> {
+    let bad = |f: &'static str| StoreError::failed(&item::Corrupt(f));
+    Ok(RefundPaid {
+        paid_on: NaiveDate::parse_from_str(get_s(it, "paid_on").unwrap_or_default(), "%Y-%m-%d")
+            .map_err(|_| bad("paid_on"))?,
+        refund_id: get_s(it, "refund_id")
+            .ok_or_else(|| bad("refund_id"))?
+            .to_string(),
+        amount: get_n(it, "amount").ok_or_else(|| bad("amount"))?,
+    })
+}
+
+/// The line of a refund paid at `paid_at`, deducted from the merchant's next payout: in the
+/// settled lines' partition, sorted by the same instant.
+pub fn refund_line_item(
+    merchant_id: &str,
+    refund_id: &str,
+    amount: i64,
+    paid_at: DateTime<Utc>,
+) -> Item {
+    let mut it = item::key(
+        settled_pk(merchant_id),
+        format!("{}#{refund_id}", instant(paid_at)),
+    );
+    it.insert("type".into(), item::s("refund_line"));
+    it.insert("refund_id".into(), item::s(refund_id));
+    it.insert("amount".into(), item::n(amount));
+    it.insert("paid_on".into(), item::s(jst_date(paid_at).to_string()));
+    it.insert(
+        "expires_at".into(),
+        item::n(paid_at.timestamp() + SETTLED_KEEP_SECONDS),
+    );
+    it
+}
+
 /// A conditional update's builder on the main table.
 fn update(table: &str, key: Item) -> aws_sdk_dynamodb::types::builders::UpdateBuilder {
     Update::builder().table_name(table).set_key(Some(key))
@@ -328,7 +384,7 @@ fn tx_update(
         .build())
 }
 
-fn tx_put(table: &str, it: Item) -> Result<TransactWriteItem, StoreError> {
+pub(crate) fn tx_put(table: &str, it: Item) -> Result<TransactWriteItem, StoreError> {
     Ok(TransactWriteItem::builder()
         .put(
             Put::builder()
@@ -340,7 +396,7 @@ fn tx_put(table: &str, it: Item) -> Result<TransactWriteItem, StoreError> {
         .build())
 }
 
-fn tx_delete(table: &str, key: Item) -> Result<TransactWriteItem, StoreError> {
+pub(crate) fn tx_delete(table: &str, key: Item) -> Result<TransactWriteItem, StoreError> {
     Ok(TransactWriteItem::builder()
         .delete(
             Delete::builder()
@@ -451,14 +507,14 @@ impl Db {
             .unwrap_or_default())
     }
 
-    /// The bills of a merchant settled after `after` (none: from the first) up to `through`,
-    /// in the order they were settled. Consistent, one call a 1 MB page.
-    pub async fn settled_bills(
+    /// The lines of a merchant's next payout: bills settled and refunds paid after `after` up
+    /// to `through` (one partition, sorted by instant: one consistent query per 1 MB).
+    pub async fn period_lines(
         &self,
         merchant_id: &str,
         after: Option<DateTime<Utc>>,
         through: DateTime<Utc>,
-    ) -> Result<Vec<SettledBill>, StoreError> {
+    ) -> Result<(Vec<SettledBill>, Vec<RefundPaid>), StoreError> {
         // `$` sorts after `#`: lines at exactly `after` are left out, those at `through` in;
         // with no `after`, from the first (a key may not be empty: "0" is before any instant).
         let low = after
@@ -474,11 +530,26 @@ impl Db {
             .expression_attribute_values(":low", av_s(&low))
             .expression_attribute_values(":high", av_s(&high))
             .consistent_read(true);
-        self.query_all(query)
-            .await?
-            .iter()
-            .map(settled_of)
-            .collect()
+        let mut bills = Vec::new();
+        let mut refunds = Vec::new();
+        for it in self.query_all(query).await? {
+            if get_s(&it, "type") == Some("refund_line") {
+                refunds.push(refund_line_of(&it)?);
+            } else {
+                bills.push(settled_of(&it)?);
+            }
+        }
+        Ok((bills, refunds))
+    }
+
+    /// The bills of `period_lines`.
+    pub async fn settled_bills(
+        &self,
+        merchant_id: &str,
+        after: Option<DateTime<Utc>>,
+        through: DateTime<Utc>,
+    ) -> Result<Vec<SettledBill>, StoreError> {
+        Ok(self.period_lines(merchant_id, after, through).await?.0)
     }
 
     /// Every merchant's id, from the directory. One consistent query a page.
@@ -821,16 +892,6 @@ impl Db {
         now: DateTime<Utc>,
     ) -> Result<FileOutcome, StoreError> {
         let table = &self.res.main_table;
-        let claim = aws_sdk_dynamodb::types::ConditionCheck::builder()
-            .table_name(table)
-            .set_key(Some(transfer_key(day)))
-            .condition_expression("#status = :making AND #token = :token")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_names("#token", "token")
-            .expression_attribute_values(":making", av_s(TransferStatus::Making.as_str()))
-            .expression_attribute_values(":token", av_s(token))
-            .build()
-            .map_err(|e| StoreError::failed(&e))?;
         let mut filed = filed_key(day, &payout.id);
         filed.insert("merchant_id".into(), item::s(&payout.merchant_id));
         filed.insert("amount".into(), item::n(payout.net));
@@ -840,7 +901,7 @@ impl Db {
             due_key(payout.pay_date, &payout.id)
         };
         let items = vec![
-            TransactWriteItem::builder().condition_check(claim).build(),
+            claim_check(table, day, token)?,
             tx_update(
                 update(table, payout_key(&payout.merchant_id, &payout.id))
                     .update_expression(

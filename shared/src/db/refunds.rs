@@ -72,7 +72,33 @@ fn refund_of(it: &Item) -> Result<Refund, Corrupt> {
         cancelled_at: time("cancelled_at"),
         account: masked_of(it),
         details_received_at: time("details_received_at"),
+        transfer_date: get_s(it, "transfer_date")
+            .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()),
+        paid_at: time("paid_at"),
+        failure_reason: get_s(it, "failure_reason").map(str::to_string),
     })
+}
+
+/// Refunds whose customer gave an account and that no transfer file holds yet.
+const DUE_PK: &str = "REFUNDDUE";
+/// Refunds paid, by when: their sealed details are erased `ERASE_AFTER_DAYS` after.
+const PAID_PK: &str = "REFUNDPAID";
+/// Days a paid refund's sealed details are kept (a returned transfer is known by then).
+pub const ERASE_AFTER_DAYS: i64 = 30;
+
+fn due_key(id: &str) -> Item {
+    item::key(DUE_PK, id)
+}
+
+fn filed_key(day: chrono::NaiveDate, id: &str) -> Item {
+    item::key(super::payouts::transfer_pk(day), format!("REFUND#{id}"))
+}
+
+fn blob_of(it: &Item, name: &str) -> Option<Vec<u8>> {
+    match it.get(name) {
+        Some(aws_sdk_dynamodb::types::AttributeValue::B(b)) => Some(b.as_ref().to_vec()),
+        _ => None,
+    }
 }
 
 /// What `create_refund` did.
@@ -267,6 +293,7 @@ impl Db {
         let items = vec![
             TransactWriteItem::builder().update(cancel).build(),
             TransactWriteItem::builder().update(counter).build(),
+            super::payouts::tx_delete(table, due_key(&refund.id))?,
             self.event_put(event)?,
             self.complete_idempotency_key(lock, response_status, response_body)?,
         ];
@@ -328,6 +355,293 @@ impl Db {
             .expression_attribute_values(":now", av_s(&timestamp(now)))
             .build()
             .map_err(|e| StoreError::failed(&e))?;
+        let mut due = due_key(&refund.id);
+        due.insert("invoice_id".into(), item::s(&refund.invoice_id));
+        due.insert("merchant_id".into(), item::s(&refund.merchant_id));
+        let items = vec![
+            TransactWriteItem::builder().update(u).build(),
+            super::payouts::tx_put(&self.res.main_table, due)?,
+            self.event_put(event)?,
+        ];
+        self.applied_transaction(items).await
+    }
+
+    /// The refunds waiting for a transfer file (invoice and refund ids).
+    pub async fn refunds_to_file(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.res.main_table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", av_s(DUE_PK))
+            .consistent_read(true);
+        Ok(self
+            .query_all(query)
+            .await?
+            .iter()
+            .filter_map(|it| {
+                Some((
+                    get_s(it, "invoice_id")?.to_string(),
+                    get_s(it, "sk")?.to_string(),
+                ))
+            })
+            .collect())
+    }
+
+    /// A refund by its bill and id (for the operator's transfer file).
+    pub async fn refund_in(
+        &self,
+        invoice_id: &str,
+        id: &str,
+    ) -> Result<Option<Refund>, StoreError> {
+        self.read(&self.res.main_table, refund_key(invoice_id, id))
+            .await?
+            .as_ref()
+            .map(refund_of)
+            .transpose()
+            .map_err(|e| StoreError::failed(&e))
+    }
+
+    /// A refund's sealed account details, if it holds some.
+    pub async fn refund_sealed(
+        &self,
+        refund: &Refund,
+    ) -> Result<Option<crate::db::bank_accounts::SealedParts>, StoreError> {
+        let Some(it) = self
+            .read(
+                &self.res.main_table,
+                refund_key(&refund.invoice_id, &refund.id),
+            )
+            .await?
+        else {
+            return Ok(None);
+        };
+        Ok(
+            match (
+                blob_of(&it, "sealed_key"),
+                blob_of(&it, "sealed_nonce"),
+                blob_of(&it, "sealed_details"),
+            ) {
+                (Some(encrypted_key), Some(nonce), Some(ciphertext)) => {
+                    Some(crate::db::bank_accounts::SealedParts {
+                        encrypted_key,
+                        nonce,
+                        ciphertext,
+                    })
+                }
+                _ => None,
+            },
+        )
+    }
+
+    /// Drops a due entry whose refund is no longer waiting (cancelled meanwhile).
+    pub async fn drop_refund_due(&self, id: &str) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.res.main_table)
+            .set_key(Some(due_key(id)))
+            .send()
+            .await?;
+        Ok(())
+    }
+
+    /// Puts a refund with its customer's account in the transfer file of `day`, under the
+    /// claim `token`: the refund, its entry in the day's file, its due entry gone, the claim
+    /// checked, one transaction.
+    pub async fn file_refund(
+        &self,
+        refund: &Refund,
+        day: chrono::NaiveDate,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<super::payouts::FileOutcome, StoreError> {
+        use super::payouts::FileOutcome;
+        let table = &self.res.main_table;
+        let u = Update::builder()
+            .table_name(table)
+            .set_key(Some(refund_key(&refund.invoice_id, &refund.id)))
+            .update_expression("SET #status = :filed, transfer_date = :day, updated_at = :now")
+            .condition_expression("#status = :received")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":filed", av_s(RefundStatus::Filed.as_str()))
+            .expression_attribute_values(":received", av_s(RefundStatus::DetailsReceived.as_str()))
+            .expression_attribute_values(":day", av_s(&day.to_string()))
+            .expression_attribute_values(":now", av_s(&timestamp(now)))
+            .build()
+            .map_err(|e| StoreError::failed(&e))?;
+        let mut filed = filed_key(day, &refund.id);
+        filed.insert("invoice_id".into(), item::s(&refund.invoice_id));
+        filed.insert("merchant_id".into(), item::s(&refund.merchant_id));
+        filed.insert("amount".into(), item::n(refund.amount));
+        let items = vec![
+            super::payouts::claim_check(table, day, token)?,
+            TransactWriteItem::builder().update(u).build(),
+            super::payouts::tx_put(table, filed)?,
+            super::payouts::tx_delete(table, due_key(&refund.id))?,
+        ];
+        let res = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(FileOutcome::Filed),
+            Err(e) => match cancellation_codes(&e) {
+                Some(codes) if codes.first().is_some_and(|c| c == "ConditionalCheckFailed") => {
+                    Ok(FileOutcome::ClaimLost)
+                }
+                Some(_) => Ok(FileOutcome::NotPayable),
+                None => Err(e.into()),
+            },
+        }
+    }
+
+    /// The refunds in the transfer file of `day` (invoice and refund ids, by id).
+    pub async fn filed_refunds(
+        &self,
+        day: chrono::NaiveDate,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.res.main_table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :refund)")
+            .expression_attribute_values(":pk", av_s(&super::payouts::transfer_pk(day)))
+            .expression_attribute_values(":refund", av_s("REFUND#"))
+            .consistent_read(true);
+        let mut ids: Vec<(String, String)> = self
+            .query_all(query)
+            .await?
+            .iter()
+            .filter_map(|it| {
+                Some((
+                    get_s(it, "invoice_id")?.to_string(),
+                    get_s(it, "sk")?.strip_prefix("REFUND#")?.to_string(),
+                ))
+            })
+            .collect();
+        ids.sort_by(|a, b| a.1.cmp(&b.1));
+        Ok(ids)
+    }
+
+    /// A filed refund paid: its line on the merchant's next payout, its erasure due in
+    /// `ERASE_AFTER_DAYS`, `refund.paid`, one transaction. `Ok(false)`: not filed that day.
+    pub async fn mark_refund_paid(
+        &self,
+        refund: &Refund,
+        day: chrono::NaiveDate,
+        event: &Event,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let table = &self.res.main_table;
+        let u = Update::builder()
+            .table_name(table)
+            .set_key(Some(refund_key(&refund.invoice_id, &refund.id)))
+            .update_expression("SET #status = :paid, paid_at = :now, updated_at = :now")
+            .condition_expression("#status = :filed AND transfer_date = :day")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":paid", av_s(RefundStatus::Paid.as_str()))
+            .expression_attribute_values(":filed", av_s(RefundStatus::Filed.as_str()))
+            .expression_attribute_values(":day", av_s(&day.to_string()))
+            .expression_attribute_values(":now", av_s(&timestamp(now)))
+            .build()
+            .map_err(|e| StoreError::failed(&e))?;
+        let mut erase = item::key(PAID_PK, format!("{}#{}", timestamp(now), refund.id));
+        erase.insert("invoice_id".into(), item::s(&refund.invoice_id));
+        erase.insert("refund_id".into(), item::s(&refund.id));
+        let items = vec![
+            TransactWriteItem::builder().update(u).build(),
+            super::payouts::tx_put(
+                table,
+                super::payouts::refund_line_item(
+                    &refund.merchant_id,
+                    &refund.id,
+                    refund.amount,
+                    now,
+                ),
+            )?,
+            super::payouts::tx_put(table, erase)?,
+            self.event_put(event)?,
+        ];
+        self.applied_transaction(items).await
+    }
+
+    /// A filed refund the bank returned: `failed` with the reason, its sealed account erased
+    /// (it was wrong), the page open for new details, `refund.failed`. `Ok(false)`: not filed
+    /// that day.
+    pub async fn mark_refund_failed(
+        &self,
+        refund: &Refund,
+        day: chrono::NaiveDate,
+        reason: &str,
+        event: &Event,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let u = Update::builder()
+            .table_name(&self.res.main_table)
+            .set_key(Some(refund_key(&refund.invoice_id, &refund.id)))
+            .update_expression(
+                "SET #status = :failed, failure_reason = :reason, updated_at = :now \
+                 REMOVE transfer_date, sealed_key, sealed_nonce, sealed_details, account",
+            )
+            .condition_expression("#status = :filed AND transfer_date = :day")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":failed", av_s(RefundStatus::Failed.as_str()))
+            .expression_attribute_values(":filed", av_s(RefundStatus::Filed.as_str()))
+            .expression_attribute_values(":day", av_s(&day.to_string()))
+            .expression_attribute_values(":reason", av_s(reason))
+            .expression_attribute_values(":now", av_s(&timestamp(now)))
+            .build()
+            .map_err(|e| StoreError::failed(&e))?;
         self.update_with_event(u, event).await
+    }
+
+    /// Erases the sealed details of refunds paid `ERASE_AFTER_DAYS` or more before `now` (the
+    /// masked view stays): what it erased. One query, one write a refund.
+    pub async fn erase_paid_refund_details(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<String>, StoreError> {
+        let before = now - chrono::TimeDelta::days(ERASE_AFTER_DAYS);
+        let query = self
+            .client
+            .query()
+            .table_name(&self.res.main_table)
+            .key_condition_expression("pk = :pk AND sk <= :before")
+            .expression_attribute_values(":pk", av_s(PAID_PK))
+            .expression_attribute_values(":before", av_s(&format!("{}#~", timestamp(before))))
+            .consistent_read(true);
+        let mut erased = Vec::new();
+        for it in self.query_all(query).await? {
+            let (Some(invoice_id), Some(id), Some(sk)) = (
+                get_s(&it, "invoice_id"),
+                get_s(&it, "refund_id"),
+                get_s(&it, "sk"),
+            ) else {
+                continue;
+            };
+            let items = vec![
+                TransactWriteItem::builder()
+                    .update(
+                        Update::builder()
+                            .table_name(&self.res.main_table)
+                            .set_key(Some(refund_key(invoice_id, id)))
+                            .update_expression(
+                                "SET details_erased_at = :now \
+                                 REMOVE sealed_key, sealed_nonce, sealed_details",
+                            )
+                            .expression_attribute_values(":now", av_s(&timestamp(now)))
+                            .build()
+                            .map_err(|e| StoreError::failed(&e))?,
+                    )
+                    .build(),
+                super::payouts::tx_delete(&self.res.main_table, item::key(PAID_PK, sk))?,
+            ];
+            if self.applied_transaction(items).await? {
+                erased.push(id.to_string());
+            }
+        }
+        Ok(erased)
     }
 }
