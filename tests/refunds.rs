@@ -619,7 +619,23 @@ async fn a_refund_is_paid_by_the_transfer_file_and_taken_off_the_payout() {
         .as_str()
         .expect("url")
         .to_string();
-    give_details(&returned_url, "7777777").await;
+    // The other one's account given through the sandbox (a test account, sealed as real).
+    let r = c
+        .send(c.post(
+            &format!("/v1/test/refunds/{returned_id}/details"),
+            &shop.key,
+        ))
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["status"], "details_received");
+    assert_eq!(r.body["bank_account"]["number"], "****567");
+    let r = c
+        .send(c.post(
+            &format!("/v1/test/refunds/{returned_id}/details"),
+            &shop.key,
+        ))
+        .await;
+    assert_eq!((r.status, r.code()), (409, "refund_details_given"));
 
     // The file of a bank business day some weeks on holds both, to the customer's account.
     let day = smartpit_shared::bank_calendar::business_days_after(
@@ -635,11 +651,10 @@ async fn a_refund_is_paid_by_the_transfer_file_and_taken_off_the_payout() {
     assert!(!out.contains("1234567"), "masked: {out}");
     let transfers = TransferFile::read(&std::fs::read(&out_file).expect("file")).transfers();
     let _ = std::fs::remove_file(&out_file);
-    for (number, amount) in [("1234567", 1_200), ("7777777", 300)] {
-        assert!(
-            transfers.contains(&(number.to_string(), "ﾔﾏﾀﾞ ﾀﾛｳ".to_string(), amount)),
-            "{transfers:?}"
-        );
+    for transfer in [("1234567", "ﾔﾏﾀﾞ ﾀﾛｳ", 1_200), ("1234567", "ﾃｽﾄ ﾀﾛｳ", 300)]
+    {
+        let t = (transfer.0.to_string(), transfer.1.to_string(), transfer.2);
+        assert!(transfers.contains(&t), "{transfers:?}");
     }
     let r = c
         .send(c.get(&format!("/v1/refunds/{paid_id}"), &shop.key))
@@ -710,6 +725,29 @@ async fn a_refund_is_paid_by_the_transfer_file_and_taken_off_the_payout() {
         Some(5_000 - p.body["fees"].as_i64().unwrap_or(0) - 1_200)
     );
 
+    // Its statement says so: a refund line in the CSV, 返金 in the PDF.
+    let csv = c
+        .send(c.get(&format!("/v1/payouts/{id}/statement.csv"), &shop.key))
+        .await
+        .text;
+    assert!(
+        csv.lines()
+            .any(|l| l.contains(&paid_id) && l.contains("refund") && l.contains("-1200")),
+        "{csv}"
+    );
+    let pdf = c
+        .http
+        .get(format!("{}/v1/payouts/{id}/statement.pdf", c.api))
+        .bearer_auth(&shop.key)
+        .send()
+        .await
+        .expect("pdf")
+        .bytes()
+        .await
+        .expect("bytes");
+    let text = smartpit_tests::pdf::pdf_text(&pdf);
+    assert!(text.contains("返金") && text.contains(&paid_id), "{text}");
+
     // Thirty days after its transfer, the daily run erases the paid refund's sealed account.
     let later = run
         .run_day(close, Utc::now() + TimeDelta::days(31))
@@ -745,4 +783,74 @@ async fn a_refund_is_paid_by_the_transfer_file_and_taken_off_the_payout() {
         k.contains(&"refund.paid".into()) && k.contains(&"refund.failed".into()),
         "{k:?}"
     );
+}
+
+/// The refund page in Chromium, as a customer fills it on a phone: a branch the bank does not
+/// have shows its message beside the field (what was typed kept), the right one the
+/// confirmation with the bank and branch by name; no script runs, nothing breaks the
+/// Content-Security-Policy.
+#[tokio::test]
+async fn the_refund_page_is_filled_in_a_browser() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let s = stack();
+    let c = s.client();
+    let shop = shop(s).await;
+    let inv = settled_bill(&c, s, &shop, 2_000, 0).await;
+    let r = refund(
+        &c,
+        &shop.key,
+        &inv,
+        &unique("rf"),
+        &json!({"amount": 800, "reason": "サイズ違い"}),
+    )
+    .await;
+    let url = r.body["details_url"].as_str().expect("url").to_string();
+    let rid = r.body["id"].as_str().expect("id").to_string();
+    let seen = smartpit_tests::browser::drive(&json!([
+        {"viewport": [390, 1400, 2]},
+        {"goto": url},
+        {"fill": ["#bank", "0005"]},
+        {"fill": ["#branch", "999"]},
+        {"select": ["#account_type", "savings"]},
+        {"fill": ["#number", "1234567"]},
+        {"fill": ["#holder", "やまだ たろう"]},
+        {"click": "button[type=submit]"},
+        {"fill": ["#branch", "001"]},
+        {"click": "button[type=submit]"},
+    ]))
+    .await;
+    let form = &seen[1];
+    assert_eq!(form.status, Some(200));
+    assert!(form.html.contains("返金先口座のご登録") && form.html.contains("サイズ違い"));
+    let refused = &seen[7];
+    assert_eq!(refused.status, Some(400), "{}", refused.html);
+    assert!(
+        refused.html.contains("支店コードを確認してください"),
+        "{}",
+        refused.html
+    );
+    assert!(
+        refused.html.contains("value=\"1234567\""),
+        "what was typed is kept"
+    );
+    let done = &seen[9];
+    assert_eq!(done.status, Some(200), "{}", done.html);
+    let branch = smartpit_shared::zengin::branch("0005", "001").expect("branch");
+    assert!(done.html.contains("口座情報を受け付けました") && done.html.contains(branch.name));
+    // The form answered 400 is the only message (Chromium notes any 4xx document).
+    let messages: Vec<&String> = seen
+        .last()
+        .map(|s| s.messages.iter().collect())
+        .unwrap_or_default();
+    assert!(
+        messages
+            .iter()
+            .all(|m| m.contains("status of 400 (Bad Request)")),
+        "no script, no CSP refusal: {messages:?}"
+    );
+    let r = c
+        .send(c.get(&format!("/v1/refunds/{rid}"), &shop.key))
+        .await;
+    assert_eq!(r.body["status"], "details_received");
+    assert_eq!(r.body["bank_account"]["account_type"], "savings");
 }

@@ -22,6 +22,7 @@ use smartpit_shared::{Db, Problem};
 use smartpit_sheets::page::{self as frame, Lang};
 
 pub mod page;
+pub mod sandbox;
 use page::View;
 
 /// What each of the function's routes does.
@@ -189,50 +190,9 @@ impl RefundPage {
                 ))
             }
         };
-        let context = [
-            ("refund_id", refund.id.as_str()),
-            ("purpose", "refund_account"),
-        ];
-        let sealed = smartpit_shared::sealed::seal(
-            &self.kms,
-            &self.key_id,
-            &context,
-            checked.sealed_form().as_bytes(),
-        )
-        .await
-        .map_err(|e| Problem::unavailable(&e))?;
-        let masked = MaskedAccountView {
-            bank_code: checked.bank.code.into(),
-            bank_name: checked.bank.name.into(),
-            branch_code: checked.branch.code.into(),
-            branch_name: checked.branch.name.into(),
-            account_type: checked.account_type.as_str().into(),
-            number: zengin::masked(&checked.number),
-        };
-        let received = Refund {
-            status: RefundStatus::DetailsReceived,
-            account: Some(masked.clone()),
-            details_received_at: Some(now),
-            updated_at: now,
-            ..refund.clone()
-        };
-        let event = Event::new(
-            &refund.merchant_id,
-            EventType::RefundDetailsReceived,
-            Some(refund.invoice_id.as_str()),
-            json!({"refund": received.view()}),
-            now,
-        );
-        let parts = smartpit_shared::db::bank_accounts::SealedParts {
-            encrypted_key: sealed.encrypted_key,
-            nonce: sealed.nonce,
-            ciphertext: sealed.ciphertext,
-        };
-        if !self
-            .db
-            .put_refund_details(refund, &masked, &parts, &event, now)
-            .await?
-        {
+        let (stored, received) =
+            store_details(&self.db, &self.kms, &self.key_id, refund, &checked, now).await?;
+        if !stored {
             // Given by another submit meanwhile (or cancelled): what it is now.
             let now_refund = self
                 .db
@@ -260,6 +220,58 @@ impl RefundPage {
             ),
         ))
     }
+}
+
+/// Seals a checked account with a data key bound to the refund and stores it, with
+/// `refund.details_received`: whether it was stored (the refund still waited for one), and
+/// the refund as it now is.
+pub async fn store_details(
+    db: &Db,
+    kms: &aws_sdk_kms::Client,
+    key_id: &str,
+    refund: &Refund,
+    checked: &CheckedAccount,
+    now: DateTime<Utc>,
+) -> Result<(bool, Refund), Problem> {
+    let context = [
+        ("refund_id", refund.id.as_str()),
+        ("purpose", "refund_account"),
+    ];
+    let sealed =
+        smartpit_shared::sealed::seal(kms, key_id, &context, checked.sealed_form().as_bytes())
+            .await
+            .map_err(|e| Problem::unavailable(&e))?;
+    let masked = MaskedAccountView {
+        bank_code: checked.bank.code.into(),
+        bank_name: checked.bank.name.into(),
+        branch_code: checked.branch.code.into(),
+        branch_name: checked.branch.name.into(),
+        account_type: checked.account_type.as_str().into(),
+        number: zengin::masked(&checked.number),
+    };
+    let received = Refund {
+        status: RefundStatus::DetailsReceived,
+        account: Some(masked.clone()),
+        details_received_at: Some(now),
+        updated_at: now,
+        ..refund.clone()
+    };
+    let event = Event::new(
+        &refund.merchant_id,
+        EventType::RefundDetailsReceived,
+        Some(refund.invoice_id.as_str()),
+        json!({"refund": received.view()}),
+        now,
+    );
+    let parts = smartpit_shared::db::bank_accounts::SealedParts {
+        encrypted_key: sealed.encrypted_key,
+        nonce: sealed.nonce,
+        ciphertext: sealed.ciphertext,
+    };
+    let stored = db
+        .put_refund_details(refund, &masked, &parts, &event, now)
+        .await?;
+    Ok((stored, received))
 }
 
 /// What a refund no longer waiting for an account shows.

@@ -110,6 +110,10 @@ pub const NEEDS: &[&str] = &[
     "RefundPageFunction UpdateItem MainTable",
     "RefundPageFunction PutItem MainTable",
     "RefundPageFunction PutItem EventsTable",
+    "RefundSandboxFunction GetItem MainTable",
+    "RefundSandboxFunction UpdateItem MainTable",
+    "RefundSandboxFunction PutItem MainTable",
+    "RefundSandboxFunction PutItem EventsTable",
     "PayoutsApiFunction GetItem MainTable",
     "PayoutsApiFunction Query MainTable",
     // Sandbox helpers (test stacks): the store's payment and void, the sweep's expiry, the

@@ -223,6 +223,7 @@ pub fn routed() -> BTreeSet<(String, String)> {
         smartpit_payouts::api::routes().table(),
         smartpit_payouts::sandbox::routes().table(),
         smartpit_refunds::routes().table(),
+        smartpit_refunds::sandbox::routes().table(),
     ] {
         out.extend(table);
     }

@@ -186,6 +186,10 @@ mod tests {
                 smartpit_payouts::sandbox::routes().table(),
             ),
             ("RefundPageFunction", smartpit_refunds::routes().table()),
+            (
+                "RefundSandboxFunction",
+                smartpit_refunds::sandbox::routes().table(),
+            ),
         ];
         for (function, table) in &tables {
             let mut templated: Vec<(String, String)> = t

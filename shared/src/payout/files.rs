@@ -1,4 +1,5 @@
-//! A payout's statement as CSV: one line per bill settled in the period, then the totals.
+//! A payout's statement as CSV: one line per bill settled in the period, one per refund paid
+//! in it (negative, `refund` in the order column), then the totals.
 
 use super::{SettledBill, Statement};
 use crate::fees::FeeSchedule;
@@ -48,6 +49,23 @@ pub fn csv(bills: &[SettledBill], fees: &FeeSchedule, s: &Statement) -> Result<V
         .map_err(err)?;
     }
     let blank = String::new;
+    for r in &s.refunds {
+        w.write_record([
+            r.paid_on.to_string(),
+            blank(),
+            r.refund_id.clone(),
+            "refund".to_string(),
+            blank(),
+            blank(),
+            blank(),
+            blank(),
+            blank(),
+            (-r.amount).to_string(),
+            "0".to_string(),
+            (-r.amount).to_string(),
+        ])
+        .map_err(err)?;
+    }
     w.write_record([
         "total".to_string(),
         blank(),
@@ -58,9 +76,9 @@ pub fn csv(bills: &[SettledBill], fees: &FeeSchedule, s: &Statement) -> Result<V
         blank(),
         blank(),
         blank(),
-        s.gross.to_string(),
+        (s.gross - s.refunded).to_string(),
         s.fees.to_string(),
-        (s.gross - s.fees).to_string(),
+        (s.gross - s.fees - s.refunded).to_string(),
     ])
     .map_err(err)?;
     w.into_inner().map_err(|e| e.to_string())

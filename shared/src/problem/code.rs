@@ -118,6 +118,7 @@ codes! {
     InvoiceNotRefundable = "invoice_not_refundable", CONFLICT, "The bill cannot be refunded now";
     RefundExceedsPaid = "refund_exceeds_paid", UNPROCESSABLE_ENTITY, "The bill's refunds would exceed what the customer paid";
     RefundNotFound = "refund_not_found", NOT_FOUND, "Refund not found";
+    RefundDetailsGiven = "refund_details_given", CONFLICT, "The refund has its customer's account already";
     RefundNotCancellable = "refund_not_cancellable", CONFLICT, "Only a refund not yet in a transfer file can be cancelled";
     ServiceUnavailable = "service_unavailable", SERVICE_UNAVAILABLE, "Service temporarily unavailable";
     InternalError = "internal_error", INTERNAL_SERVER_ERROR, "Internal error";
