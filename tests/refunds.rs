@@ -854,3 +854,79 @@ async fn the_refund_page_is_filled_in_a_browser() {
     assert_eq!(r.body["status"], "details_received");
     assert_eq!(r.body["bank_account"]["account_type"], "savings");
 }
+
+/// A bill with the customer's mail address: the refund asks them by mail
+/// (「返金手続きのお願い」 with the page's link, read back from the emulator), noted on the bill.
+#[tokio::test]
+async fn the_customer_of_a_bill_with_an_address_is_asked_by_mail() {
+    let s = stack();
+    let c = s.client();
+    let shop = shop(s).await;
+    let to = format!("{}@example.jp", unique("refund"));
+    let r = c
+        .register(
+            &shop.key,
+            &unique("idem"),
+            &json!({"merchant_order_id": unique("rf"), "amount": 3_300, "due_date": due_in(5),
+                    "customer": {"email": to}}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let inv = r.body["id"].as_str().expect("id").to_string();
+    pay(&c, s, &inv, 3_300).await;
+    let settled = c
+        .send(c.post(&format!("/v1/test/invoices/{inv}/settle"), &shop.key))
+        .await;
+    assert_eq!(settled.status, 200, "{:?}", settled.body);
+    let r = refund(
+        &c,
+        &shop.key,
+        &inv,
+        &unique("rf"),
+        &json!({"amount": 3_300}),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let url = r.body["details_url"].as_str().expect("url").to_string();
+
+    // The refund's mail (the registration's sheet mail may have gone first, or been skipped
+    // once the bill was paid).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let asked = loop {
+        let mails = s.mail_to(&to, 1, 5).await;
+        if let Some(m) = mails
+            .into_iter()
+            .find(|m| m.to_string().contains("返金手続きのお願い"))
+        {
+            break m;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no refund mail to {to}"
+        );
+    };
+    let text = asked.to_string();
+    assert!(text.contains(&url), "{text}");
+    assert!(text.contains("3,300"), "{text}");
+    // Noted on the bill as sent.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let r = c
+            .send(c.get(&format!("/v1/invoices/{inv}"), &shop.key))
+            .await;
+        let sent = r.body["notices"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|n| n["kind"] == "refund_mail" && n["status"] == "sent");
+        if sent {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{:?}",
+            r.body["notices"]
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}

@@ -10,7 +10,7 @@ use crate::invoice::jst_timestamp;
 #[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
 #[schemars(inline, extend("additionalProperties" = false))]
 pub struct NoticeView {
-    #[schemars(extend("enum" = ["sheet", "sheet_mail", "mobile_mail"]))]
+    #[schemars(extend("enum" = ["sheet", "sheet_mail", "mobile_mail", "refund_mail"]))]
     pub kind: &'static str,
     pub to: Option<String>,
     #[schemars(extend("enum" = ["queued", "sent", "failed", "skipped", "bounced", "complained"]))]
@@ -28,13 +28,16 @@ pub enum NoticeKind {
     SheetMail,
     /// 「【Smart Pit】請求登録のお知らせ」 to the mobile address.
     MobileMail,
+    /// 「返金手続きのお願い」: a refund's page, to the bill's address (the latest refund's).
+    RefundMail,
 }
 
 impl NoticeKind {
-    pub const ALL: [NoticeKind; 3] = [
+    pub const ALL: [NoticeKind; 4] = [
         NoticeKind::Sheet,
         NoticeKind::SheetMail,
         NoticeKind::MobileMail,
+        NoticeKind::RefundMail,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -42,6 +45,7 @@ impl NoticeKind {
             NoticeKind::Sheet => "sheet",
             NoticeKind::SheetMail => "sheet_mail",
             NoticeKind::MobileMail => "mobile_mail",
+            NoticeKind::RefundMail => "refund_mail",
         }
     }
 

@@ -11,10 +11,12 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use smartpit_shared::auth;
-use smartpit_shared::db::refunds::RefundWrite;
+use smartpit_shared::db::refunds::{RefundMail, RefundWrite};
+use smartpit_shared::db::RefundRequest;
 use smartpit_shared::http as web;
 use smartpit_shared::idempotent::{Keyed, OnFailure};
 use smartpit_shared::invoice::Invoice;
+use smartpit_shared::notice::{Notice, NoticeKind};
 use smartpit_shared::refund::{
     new_details_token, new_refund_id, refundable, NotRefundable, Refund, RefundStatus, RefundView,
     REASON_CHARS,
@@ -149,9 +151,29 @@ impl InvoicesFunction {
                         json!({"refund": view, "invoice": inv.merchant_view(now)}),
                         now,
                     );
+                    // Where the bill has the customer's address, they are asked by mail.
+                    let to = inv.customer.email.as_ref().or(inv.customer.mobile_email.as_ref());
+                    let mail = to.map(|to| RefundMail {
+                        request: RefundRequest {
+                            refund_id: refund.id.clone(),
+                            details_url: refund.details_url.clone(),
+                            amount: refund.amount,
+                        },
+                        notice: Notice::queued(NoticeKind::RefundMail, Some(to), now),
+                        first_notice: inv.notices.is_empty(),
+                    });
                     let written = self
                         .db
-                        .create_refund(&refund, paid, &token, &event, &lock, 201, &response)
+                        .create_refund(
+                            &refund,
+                            paid,
+                            &token,
+                            mail.as_ref(),
+                            &event,
+                            &lock,
+                            201,
+                            &response,
+                        )
                         .await?;
                     match written {
                         RefundWrite::Created => {

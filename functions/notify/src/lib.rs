@@ -191,6 +191,9 @@ impl NotifyFunction {
             tracing::error!(outbox_id = %outbox_id, "outbox names an unknown invoice; dropped");
             return Ok(());
         };
+        if let Some(request) = &rec.refund {
+            return self.ask_for_account(&rec, &invoice, request, now).await;
+        }
         let steps = self.steps(&rec, &invoice);
         // A bill that can no longer be paid gets no "please pay" mail.
         if !invoice.is_payable_at(now) {
@@ -240,6 +243,67 @@ impl NotifyFunction {
                 .map_err(passing)?;
         }
         Ok(())
+    }
+
+    /// 「返金手続きのお願い」: a refund's page to the bill's address (PC, else mobile), once;
+    /// unless the refund no longer waits for an account (given, cancelled): then skipped.
+    async fn ask_for_account(
+        &self,
+        rec: &OutboxRecord,
+        invoice: &Invoice,
+        request: &smartpit_shared::db::RefundRequest,
+        now: DateTime<Utc>,
+    ) -> Result<(), String> {
+        let passing = |e: smartpit_shared::db::StoreError| {
+            let p = smartpit_shared::Problem::from(e);
+            format!("{} {}", p.status().as_u16(), p.code)
+        };
+        let step = Step::RefundMailSent;
+        if rec.done(step) {
+            return Ok(());
+        }
+        let to = invoice
+            .customer
+            .email
+            .as_ref()
+            .or(invoice.customer.mobile_email.as_ref());
+        let waiting = self
+            .db
+            .refund_in(invoice.id.as_str(), &request.refund_id)
+            .await
+            .map_err(passing)?
+            .is_some_and(|r| {
+                matches!(
+                    r.status,
+                    smartpit_shared::refund::RefundStatus::AwaitingDetails
+                )
+            });
+        let (status, value, reason) = match to {
+            Some(to) if waiting => {
+                match self
+                    .send(
+                        &mail::refund_request(to, invoice, request),
+                        invoice.id.as_str(),
+                        NoticeKind::RefundMail,
+                    )
+                    .await
+                {
+                    Ok(id) => (NoticeStatus::Sent, id, None),
+                    Err(Failure::Permanent(reason)) => {
+                        (NoticeStatus::Failed, "failed".to_string(), Some(reason))
+                    }
+                    Err(Failure::Passing(reason)) => return Err(reason),
+                }
+            }
+            _ => (
+                NoticeStatus::Skipped,
+                "skipped".to_string(),
+                Some("the refund no longer waits for the customer's account".to_string()),
+            ),
+        };
+        self.record(rec, invoice, step, status, &value, reason.as_deref(), now)
+            .await
+            .map_err(passing)
     }
 
     /// The steps of a record that have no outcome yet, in order: the PDF, then the mails.

@@ -8,6 +8,7 @@ use smartpit_shared::Invoice;
 
 pub const SHEET_SUBJECT: &str = "スマートピットシート配信のお知らせ";
 pub const MOBILE_SUBJECT: &str = "【Smart Pit】請求登録のお知らせ";
+pub const REFUND_SUBJECT: &str = "【Smart Pit】返金手続きのお願い";
 /// Said in every part of every mail, as on the sheet (FAQ 12 and 14).
 pub const CASH_ONLY: &str = "お支払いは現金のみです。";
 pub const ASK_THE_MERCHANT: &str = "ご請求内容についてはご請求元へお問い合わせください。";
@@ -109,6 +110,35 @@ pub fn sheet_notice(to: &str, inv: &Invoice, link: Option<&str>) -> Mail {
         subject: SHEET_SUBJECT,
         text,
         html: Some(html),
+    }
+}
+
+/// 「返金手続きのお願い」: the merchant refunds (part of) what the customer paid at a store; the
+/// link is the page where the customer gives the account it is paid to. Plain text (read on a
+/// phone as on a PC).
+pub fn refund_request(
+    to: &str,
+    inv: &Invoice,
+    request: &smartpit_shared::db::RefundRequest,
+) -> Mail {
+    let merchant = plain(&inv.merchant_name);
+    let order = plain(&inv.merchant_order_id);
+    let amount = format_yen(request.amount);
+    let link = plain(&request.details_url);
+    let text = format!(
+        "{merchant}から、コンビニでお支払いいただいた代金の返金のお知らせです。\n\n\
+         ■ご返金元: {merchant}\n■ご注文番号: {order}\n■ご返金額: {amount}\n\n\
+         返金は銀行振込でお受け取りいただきます。次のページでお振込先の口座をご登録ください。\n\
+         {link}\n\n\
+         口座情報は暗号化して保管し、お振込み後30日で消去します。\n\
+         ご返金の内容についてはご返金元へお問い合わせください。\n\n\
+         スマートピットセンター\n"
+    );
+    Mail {
+        to: to.to_string(),
+        subject: REFUND_SUBJECT,
+        text,
+        html: None,
     }
 }
 

@@ -65,7 +65,7 @@ pub use invoice_item::{
 };
 pub use invoices::{InvoicePage, RegisterOutcome};
 pub use numbers::{GroupOutcome, NumberRecord};
-pub use outbox::{step_of, Failures, OutboxRecord, Step};
+pub use outbox::{step_of, Failures, OutboxRecord, RefundRequest, Step};
 pub use payments::{PayOutcome, VoidOutcome};
 pub use resends::RESENDS_PER_DAY;
 pub use settlements::SettleResult;

@@ -21,6 +21,7 @@ pub enum Step {
     SheetStored,
     MailSent,
     MobileMailSent,
+    RefundMailSent,
 }
 
 impl Step {
@@ -29,6 +30,7 @@ impl Step {
             Step::SheetStored => "sheet_stored_at",
             Step::MailSent => "mail_message_id",
             Step::MobileMailSent => "mobile_mail_message_id",
+            Step::RefundMailSent => "refund_mail_message_id",
         }
     }
 
@@ -38,6 +40,7 @@ impl Step {
             Step::SheetStored => NoticeKind::Sheet,
             Step::MailSent => NoticeKind::SheetMail,
             Step::MobileMailSent => NoticeKind::MobileMail,
+            Step::RefundMailSent => NoticeKind::RefundMail,
         }
     }
 }
@@ -54,7 +57,17 @@ pub struct OutboxRecord {
     pub id: String,
     pub invoice_id: String,
     pub sheet_token: Option<String>,
+    /// A refund's request for an account (`refund_requested`): its page and amount.
+    pub refund: Option<RefundRequest>,
     item: Item,
+}
+
+/// What a `refund_requested` record asks the customer for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefundRequest {
+    pub refund_id: String,
+    pub details_url: String,
+    pub amount: i64,
 }
 
 impl OutboxRecord {
@@ -143,6 +156,27 @@ impl Db {
         put_new(&self.res.outbox_table, it, "id")
     }
 
+    /// The transaction item that asks a bill's customer for the account a refund is paid to
+    /// (「返金手続きのお願い」, one record per refund).
+    pub fn outbox_put_refund(
+        &self,
+        invoice_id: &str,
+        request: &RefundRequest,
+        now: DateTime<Utc>,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let mut it = self.outbox_item(
+            "refund_requested",
+            &format!("refund_requested#{}", request.refund_id),
+            invoice_id,
+            None,
+            now,
+        );
+        it.insert("refund_id".into(), item::s(&request.refund_id));
+        it.insert("details_url".into(), item::s(&request.details_url));
+        it.insert("refund_amount".into(), item::n(request.amount));
+        put_new(&self.res.outbox_table, it, "id")
+    }
+
     fn outbox_item(
         &self,
         kind: &str,
@@ -175,6 +209,18 @@ impl Db {
                 id: get_s(it, "id")?.to_string(),
                 invoice_id: get_s(it, "invoice_id")?.to_string(),
                 sheet_token: get_s(it, "sheet_token").map(str::to_string),
+                refund: match (
+                    get_s(it, "refund_id"),
+                    get_s(it, "details_url"),
+                    super::item::get_n(it, "refund_amount"),
+                ) {
+                    (Some(refund_id), Some(url), Some(amount)) => Some(RefundRequest {
+                        refund_id: refund_id.to_string(),
+                        details_url: url.to_string(),
+                        amount,
+                    }),
+                    _ => None,
+                },
                 item: it.clone(),
             })
         }))
@@ -450,5 +496,6 @@ pub fn step_of(kind: NoticeKind) -> Step {
         NoticeKind::Sheet => Step::SheetStored,
         NoticeKind::SheetMail => Step::MailSent,
         NoticeKind::MobileMail => Step::MobileMailSent,
+        NoticeKind::RefundMail => Step::RefundMailSent,
     }
 }

@@ -12,6 +12,7 @@ use super::error::StoreError;
 use super::idempotency::Lock;
 use super::invoice_item::parse_time;
 use super::item::{self, get_n, get_s, req_n, req_s, Corrupt, Item};
+use super::notices::notice_attr;
 use super::{av_s, cancellation_codes, merchant_pk, put_new, timestamp, Db};
 use crate::ids::{sha256_hex, InvoiceId};
 use crate::payout::MaskedAccountView;
@@ -101,6 +102,15 @@ fn blob_of(it: &Item, name: &str) -> Option<Vec<u8>> {
     }
 }
 
+/// The mail a refund sends the bill's customer: its outbox request and the queued notice
+/// (`first_notice`: the bill has no notices yet, so the map is written whole).
+#[derive(Debug, Clone)]
+pub struct RefundMail {
+    pub request: super::RefundRequest,
+    pub notice: crate::notice::Notice,
+    pub first_notice: bool,
+}
+
 /// What `create_refund` did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RefundWrite {
@@ -138,6 +148,7 @@ impl Db {
         refund: &Refund,
         paid: i64,
         token: &str,
+        mail: Option<&RefundMail>,
         event: &Event,
         lock: &Lock,
         response_status: u16,
@@ -153,9 +164,31 @@ impl Db {
             });
         }
         for _ in 0..8 {
+            // A bill with a customer's address: 「返金手続きのお願い」 queued, its notice with it.
+            let (notice_set, notice_value) = match mail {
+                Some(m) if m.first_notice => (
+                    ", notices = :notice",
+                    Some(aws_sdk_dynamodb::types::AttributeValue::M(
+                        [(m.notice.kind.as_str().to_string(), notice_attr(&m.notice))].into(),
+                    )),
+                ),
+                Some(m) => (
+                    ", notices.refund_mail = :notice",
+                    Some(notice_attr(&m.notice)),
+                ),
+                None => ("", None),
+            };
             let counter = self
                 .invoice_update(&invoice)
-                .update_expression("SET refunded = if_not_exists(refunded, :zero) + :amount")
+                .update_expression(format!(
+                    "SET refunded = if_not_exists(refunded, :zero) + :amount{notice_set}"
+                ))
+                .expression_attribute_values(":amount", item::n(refund.amount));
+            let counter = match notice_value {
+                Some(v) => counter.expression_attribute_values(":notice", v),
+                None => counter,
+            };
+            let counter = counter
                 .condition_expression(
                     "(#status = :paid OR #status = :settled) AND payment_id = :payment \
                      AND (attribute_not_exists(refunded) OR refunded <= :room)",
@@ -175,7 +208,7 @@ impl Db {
             token_item.insert("refund_id".into(), item::s(&refund.id));
             token_item.insert("invoice_id".into(), item::s(&refund.invoice_id));
             token_item.insert("merchant_id".into(), item::s(&refund.merchant_id));
-            let items = vec![
+            let mut items = vec![
                 TransactWriteItem::builder().update(counter).build(),
                 put_new(table, refund_item(refund), "pk")?,
                 put_new(table, pointer, "pk")?,
@@ -183,6 +216,13 @@ impl Db {
                 self.event_put(event)?,
                 self.complete_idempotency_key(lock, response_status, response_body)?,
             ];
+            if let Some(m) = mail {
+                items.push(self.outbox_put_refund(
+                    &refund.invoice_id,
+                    &m.request,
+                    refund.created_at,
+                )?);
+            }
             let res = self
                 .client
                 .transact_write_items()
