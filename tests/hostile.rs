@@ -516,14 +516,6 @@ async fn keys_are_bound_to_their_environment_revoked_and_rotated() {
 /// The limit these tests give the functions (the template's is sized for a whole chain).
 const TEST_MISS_LIMIT: i64 = 20;
 
-/// Waits for a minute with room for the limit's misses in it.
-async fn fresh_minute() {
-    let secs = chrono::Utc::now().timestamp() % 60;
-    if secs > 50 {
-        tokio::time::sleep(std::time::Duration::from_secs((61 - secs) as u64)).await;
-    }
-}
-
 fn status_code(r: &Reply) -> (u16, String) {
     (r.status, r.code().to_string())
 }
@@ -550,7 +542,7 @@ async fn a_key_guessing_numbers_is_refused_for_the_minute() {
         )
         .await;
     assert_eq!(r.status, 201);
-    fresh_minute().await;
+    smartpit_tests::fresh_minute().await;
     let key = s.chain_key("three-f");
     let look = |barcode: String| {
         let body = json!({"store_code": "F-1", "barcode": barcode});
@@ -608,7 +600,7 @@ async fn a_merchant_probing_numbers_is_refused_for_the_minute() {
     let key = smartpit_cli::onboard::merchant_key(&s.db(), &unique("probe"), "探り屋", false)
         .await
         .expect("merchant");
-    fresh_minute().await;
+    smartpit_tests::fresh_minute().await;
     let register = |number: String| {
         let body = json!({"merchant_order_id": unique("o"), "amount": 100,
                           "due_date": due_in(2), "smartpit_number": number});

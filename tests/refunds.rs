@@ -31,7 +31,7 @@ async fn bill(c: &Client, shop: &Shop, number: &str, amount: i64, fee: i64) -> S
     r.body["id"].as_str().unwrap_or_default().to_string()
 }
 
-async fn pay(c: &Client, s: &TestStack, id: &str, total: i64) {
+async fn pay(c: &Client, s: &TestStack, id: &str, total: i64) -> String {
     let r = c
         .post_json(
             "/store/v1/payments",
@@ -41,6 +41,7 @@ async fn pay(c: &Client, s: &TestStack, id: &str, total: i64) {
         )
         .await;
     assert_eq!(r.status, 201, "{:?}", r.body);
+    r.body["id"].as_str().unwrap_or_default().to_string()
 }
 
 /// Paid and settled (確報): past the store's void window, refundable.
@@ -284,7 +285,7 @@ async fn a_bill_not_paid_or_paid_today_and_odd_input_are_refused() {
     );
     assert_eq!(r.body["invoice_status"], "registered");
     // Paid today: the store may still void it, so no refund yet.
-    pay(&c, s, &open, 2_000).await;
+    let payment = pay(&c, s, &open, 2_000).await;
     let r = refund(&c, &shop.key, &open, &unique("rf"), &json!({"amount": 100})).await;
     assert_eq!(
         (r.status, r.code()),
@@ -296,6 +297,19 @@ async fn a_bill_not_paid_or_paid_today_and_odd_input_are_refused() {
         r.body["detail"].as_str().unwrap_or("").contains("void"),
         "{:?}",
         r.body
+    );
+    // Voided by the store: never collected, so nothing to refund.
+    let voided = c
+        .send(c.post(
+            &format!("/store/v1/payments/{payment}/void"),
+            s.chain_key("lawson"),
+        ))
+        .await;
+    assert_eq!(voided.status, 200, "{:?}", voided.body);
+    let r = refund(&c, &shop.key, &open, &unique("rf"), &json!({"amount": 100})).await;
+    assert_eq!(
+        (r.status, r.code(), r.body["invoice_status"].clone()),
+        (409, "invoice_not_refundable", json!("registered"))
     );
 
     let inv = settled_bill(&c, s, &shop, 1_000, 0).await;
@@ -703,9 +717,11 @@ async fn a_refund_is_paid_by_the_transfer_file_and_taken_off_the_payout() {
         .await
         .expect("item");
     assert!(!item.contains_key("sealed_details"));
-    // Its page asks again.
+    // Its page asks again, saying why.
     let page = reqwest::get(&returned_url).await.expect("page");
     assert_eq!(page.status(), 200);
+    let html = page.text().await.expect("html");
+    assert!(html.contains("お振込みができませんでした") && html.contains("name=\"bank\""));
 
     // The merchant's next payout: the bill, less the refund paid.
     let close = Cycle::MonthEnd
@@ -929,4 +945,48 @@ async fn the_customer_of_a_bill_with_an_address_is_asked_by_mail() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
+}
+
+/// Someone trying tokens: past the limit of unknown ones in a minute (`MISSES_PER_MINUTE`, 5
+/// here) from one address, every page is refused (429 with `Retry-After`), a real one too.
+#[tokio::test]
+async fn tokens_tried_one_after_another_are_refused_for_the_minute() {
+    let s = stack();
+    let c = s.client();
+    let shop = shop(s).await;
+    let inv = settled_bill(&c, s, &shop, 1_000, 0).await;
+    let r = refund(&c, &shop.key, &inv, &unique("rf"), &json!({"amount": 100})).await;
+    let token = r.body["details_url"]
+        .as_str()
+        .and_then(|u| u.rsplit('/').next())
+        .expect("token")
+        .to_string();
+    let pages = s
+        .api_with(&["RefundPageFunction"], &[("MISSES_PER_MINUTE", "5")])
+        .await;
+    smartpit_tests::fresh_minute().await;
+    let mut refused = None;
+    for i in 0..8 {
+        let guess = format!("{:0>32}", i);
+        let r = pages
+            .send(pages.http.get(format!("{}/r/{guess}", pages.api)))
+            .await;
+        match r.status {
+            404 => continue,
+            429 => {
+                refused = Some(i);
+                assert!(r.headers.contains_key("retry-after"));
+                break;
+            }
+            other => panic!("{other}: {}", r.text),
+        }
+    }
+    assert!(refused.is_some_and(|i| i <= 6), "{refused:?}");
+    let r = pages
+        .send(pages.http.get(format!("{}/r/{token}", pages.api)))
+        .await;
+    assert_eq!(
+        r.status, 429,
+        "the real page too, for the rest of the minute"
+    );
 }

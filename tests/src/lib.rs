@@ -301,6 +301,15 @@ impl TestStack {
 }
 
 /// A due date `days` after today, JST.
+/// Waits for the next minute when this one is nearly over, so a per-minute count a test
+/// drives up is not reset half way.
+pub async fn fresh_minute() {
+    let secs = chrono::Utc::now().timestamp() % 60;
+    if secs > 50 {
+        tokio::time::sleep(Duration::from_secs((61 - secs) as u64)).await;
+    }
+}
+
 pub fn due_in(days: i64) -> String {
     (smartpit_shared::clock::jst_date(Utc::now()) + chrono::Duration::days(days)).to_string()
 }

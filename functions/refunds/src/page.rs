@@ -93,7 +93,14 @@ fn form(
     errors: &[(&'static str, String)],
 ) -> Markup {
     let type_error = field_error(lang, errors, "account_type");
+    let returned = refund.status == smartpit_shared::refund::RefundStatus::Failed;
     html! {
+        @if returned {
+            (banner("expired", lang.pick("お振込みができませんでした", "The transfer came back"), lang.pick(
+                "ご登録の口座へのお振込みが銀行から返却されました。口座情報をご確認のうえ、もう一度ご登録ください。",
+                "The bank returned the transfer to the account you gave. Please check it and enter it again."
+            )))
+        }
         h1 { (lang.pick("返金先口座のご登録", "Your account for the refund")) }
         p { (lang.pick(
             "コンビニでお支払いいただいた代金を、銀行振込でお返しします。お振込先の口座をご入力ください。",
