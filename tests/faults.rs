@@ -156,6 +156,39 @@ async fn a_frozen_dependency_gets_503s_not_hangs_and_nothing_half_written() {
     let slip_body = json!({"store_code": "L-9", "smartpit_number": slip_card,
                            "invoice_ids": [slip_bill]});
     let today = smartpit_shared::clock::jst_date(chrono::Utc::now());
+    // A settled bill to refund (a refund is money going back: whole or absent, once).
+    let refund_card = s.fresh_card().await.to_string();
+    let refunded_bill = c
+        .register(
+            key,
+            &unique("idem"),
+            &json!({"merchant_order_id": unique("o"), "amount": 2000, "due_date": due_in(3),
+                    "smartpit_number": refund_card}),
+        )
+        .await;
+    let refunded_bill = refunded_bill.body["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let r = c
+        .post_json(
+            "/store/v1/payments",
+            lawson,
+            &json!({"store_code": "L-9", "store_transaction_id": unique("t"),
+                    "invoice_ids": [refunded_bill], "amount": 2000}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let r = c
+        .send(c.post(&format!("/v1/test/invoices/{refunded_bill}/settle"), key))
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let refund_key = unique("idem");
+    let refund_req = || {
+        c.post(&format!("/v1/invoices/{refunded_bill}/refunds"), key)
+            .header("Idempotency-Key", &refund_key)
+            .json(&json!({"amount": 600}))
+    };
 
     let frozen = Frozen::new(s);
     let requests: Vec<(&str, reqwest::RequestBuilder)> = vec![
@@ -208,6 +241,12 @@ async fn a_frozen_dependency_gets_503s_not_hangs_and_nothing_half_written() {
         }
     }))
     .await;
+    // A refund, still frozen, after the others (the invoices function has 8 instances here, as
+    // a reserved concurrency would give it, and the batch above keeps them busy).
+    let started = Instant::now();
+    let refund_answer = tokio::time::timeout(Duration::from_secs(10), c.send(refund_req())).await;
+    let mut answers = answers;
+    answers.push(("refund", started.elapsed(), refund_answer));
     drop(frozen);
     for (what, took, r) in answers {
         let r = r.unwrap_or_else(|_| panic!("{what} hung for 10 s"));
@@ -307,7 +346,29 @@ async fn a_frozen_dependency_gets_503s_not_hangs_and_nothing_half_written() {
         "the day's count and the queued mail stand together"
     );
 
+    // A refund and the bill's refunded sum stand together.
+    let refunded = || async {
+        s.db()
+            .refunded_total(&refunded_bill.parse_id())
+            .await
+            .expect("read")
+    };
+    let listed = s
+        .db()
+        .list_refunds(&refunded_bill)
+        .await
+        .expect("read")
+        .len();
+    assert_eq!(
+        refunded().await,
+        600 * i64::try_from(listed).unwrap_or(0),
+        "a refund and the bill's sum stand together"
+    );
+
     // Retries with the same keys complete every request, once.
+    let r = until_settled("refund", || c.send(refund_req())).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    assert_eq!(refunded().await, 600, "one refund under one key");
     let r = until_settled("resend", || c.send(resend())).await;
     assert_eq!(r.status, 202, "{:?}", r.body);
     assert_eq!(resend_count().await, Some(1), "one re-send under one key");

@@ -14,49 +14,14 @@ use smartpit_payouts::run::end_of_day;
 use smartpit_shared::clock::jst_date;
 use smartpit_shared::payout::payout_id;
 use smartpit_shared::payout_cycle::Cycle;
+use smartpit_tests::bills::{bill, pay, settle};
 use smartpit_tests::operator::{smartpit, TransferFile};
 use smartpit_tests::pdf::pdf_text;
-use smartpit_tests::receiver::{shop, verify, Shop};
-use smartpit_tests::{due_in, stack, unique, Client, Frozen, TestStack};
+use smartpit_tests::receiver::{shop, verify};
+use smartpit_tests::{stack, unique, Client, Frozen};
 
 /// One test at a time in this binary: one of them freezes the emulator.
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-async fn bill(c: &Client, shop: &Shop, number: &str, amount: i64, fee: i64) -> String {
-    let r = c
-        .register(
-            &shop.key,
-            &unique("idem"),
-            &json!({"merchant_order_id": unique("po"), "amount": amount, "customer_fee": fee,
-                    "due_date": due_in(5), "smartpit_number": number}),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{:?}", r.body);
-    r.body["id"].as_str().unwrap_or_default().to_string()
-}
-
-/// Pays the bill at `chain` (201), answers the payment id.
-async fn pay(c: &Client, s: &TestStack, chain: &str, id: &str, total: i64) -> String {
-    let r = c
-        .post_json(
-            "/store/v1/payments",
-            s.chain_key(chain),
-            &json!({"store_code": "P001", "store_transaction_id": unique("T"),
-                    "invoice_ids": [id], "amount": total}),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{:?}", r.body);
-    r.body["id"].as_str().unwrap_or_default().to_string()
-}
-
-/// Settled as a chain's file settles it (the sandbox runs the settlement's code).
-async fn settle(c: &Client, shop: &Shop, id: &str) {
-    let r = c
-        .send(c.post(&format!("/v1/test/invoices/{id}/settle"), &shop.key))
-        .await;
-    assert_eq!(r.status, 200, "{:?}", r.body);
-    assert_eq!(r.body["status"], "settled");
-}
 
 /// The close the run makes next for a merchant on `cycle`, and an instant just after it.
 fn next_close(cycle: Cycle) -> (NaiveDate, chrono::DateTime<Utc>) {

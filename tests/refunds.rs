@@ -10,6 +10,7 @@ use smartpit_payouts::run::end_of_day;
 use smartpit_shared::clock::jst_date;
 use smartpit_shared::payout::payout_id;
 use smartpit_shared::payout_cycle::Cycle;
+use smartpit_tests::bills::{bill, pay, settle};
 use smartpit_tests::operator::{smartpit, TransferFile};
 use smartpit_tests::receiver::{shop, verify, Shop};
 use smartpit_tests::{due_in, stack, unique, Client, Reply, TestStack};
@@ -18,41 +19,12 @@ use smartpit_tests::{due_in, stack, unique, Client, Reply, TestStack};
 /// others' refunds must not be filed while they look at theirs.
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-async fn bill(c: &Client, shop: &Shop, number: &str, amount: i64, fee: i64) -> String {
-    let r = c
-        .register(
-            &shop.key,
-            &unique("idem"),
-            &json!({"merchant_order_id": unique("rf"), "amount": amount, "customer_fee": fee,
-                    "due_date": due_in(5), "smartpit_number": number}),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{:?}", r.body);
-    r.body["id"].as_str().unwrap_or_default().to_string()
-}
-
-async fn pay(c: &Client, s: &TestStack, id: &str, total: i64) -> String {
-    let r = c
-        .post_json(
-            "/store/v1/payments",
-            s.chain_key("lawson"),
-            &json!({"store_code": "P001", "store_transaction_id": unique("T"),
-                    "invoice_ids": [id], "amount": total}),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{:?}", r.body);
-    r.body["id"].as_str().unwrap_or_default().to_string()
-}
-
 /// Paid and settled (確報): past the store's void window, refundable.
 async fn settled_bill(c: &Client, s: &TestStack, shop: &Shop, amount: i64, fee: i64) -> String {
     let card = s.fresh_card().await.to_string();
     let id = bill(c, shop, &card, amount, fee).await;
-    pay(c, s, &id, amount + fee).await;
-    let r = c
-        .send(c.post(&format!("/v1/test/invoices/{id}/settle"), &shop.key))
-        .await;
-    assert_eq!(r.status, 200, "{:?}", r.body);
+    pay(c, s, "lawson", &id, amount + fee).await;
+    settle(c, shop, &id).await;
     id
 }
 
@@ -285,7 +257,7 @@ async fn a_bill_not_paid_or_paid_today_and_odd_input_are_refused() {
     );
     assert_eq!(r.body["invoice_status"], "registered");
     // Paid today: the store may still void it, so no refund yet.
-    let payment = pay(&c, s, &open, 2_000).await;
+    let payment = pay(&c, s, "lawson", &open, 2_000).await;
     let r = refund(&c, &shop.key, &open, &unique("rf"), &json!({"amount": 100})).await;
     assert_eq!(
         (r.status, r.code()),
@@ -889,11 +861,8 @@ async fn the_customer_of_a_bill_with_an_address_is_asked_by_mail() {
         .await;
     assert_eq!(r.status, 201, "{:?}", r.body);
     let inv = r.body["id"].as_str().expect("id").to_string();
-    pay(&c, s, &inv, 3_300).await;
-    let settled = c
-        .send(c.post(&format!("/v1/test/invoices/{inv}/settle"), &shop.key))
-        .await;
-    assert_eq!(settled.status, 200, "{:?}", settled.body);
+    pay(&c, s, "lawson", &inv, 3_300).await;
+    settle(&c, &shop, &inv).await;
     let r = refund(
         &c,
         &shop.key,

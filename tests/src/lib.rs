@@ -1,6 +1,7 @@
 //! The harness: one local stack per test binary (its own emulator on a free port, the
 //! template's tables, the demo data, the API on a free port), shared by the binary's tests.
 
+pub mod bills;
 pub mod browser;
 pub mod operator;
 pub mod pdf;

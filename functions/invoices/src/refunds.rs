@@ -27,9 +27,9 @@ use smartpit_shared::{Code, Problem};
 
 use crate::InvoicesFunction;
 
-/// The most a customer can have paid for one bill: its amount and customer fee at their most.
-const MAX_REFUND_YEN: i64 =
-    smartpit_shared::money::MAX_INVOICE_YEN + smartpit_shared::money::MAX_CUSTOMER_FEE_YEN;
+/// The most a customer can have paid for one bill: what a store may collect for it, the
+/// amount and the customer fee together.
+const MAX_REFUND_YEN: i64 = smartpit_shared::money::MAX_INVOICE_YEN;
 
 /// `POST /v1/invoices/{id}/refunds`: yen going back to the customer.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -38,7 +38,7 @@ const MAX_REFUND_YEN: i64 =
 pub struct CreateRefund {
     /// yen, at least 1; with the bill's other refunds at most what the customer paid for it
     /// (amount and customer fee), else 422 refund_exceeds_paid
-    #[schemars(required, with = "Whole", range(min = 1, max = 301000))]
+    #[schemars(required, with = "Whole", range(min = 1, max = 300000))]
     pub amount: Option<Whole>,
     /// why, for the merchant's records and the customer's page
     #[schemars(length(max = 200))]

@@ -924,6 +924,50 @@ impl Db {
             tx_put(table, filed)?,
             tx_delete(table, listed)?,
         ];
+        self.file_under_claim(items).await
+    }
+
+    /// The payouts in the transfer file of `day` (merchant and payout ids, by id).
+    pub async fn filed_payouts(&self, day: NaiveDate) -> Result<Vec<(String, String)>, StoreError> {
+        self.filed_entries(day, "PAYOUT#", "merchant_id").await
+    }
+
+    /// The entries of the transfer file of `day` whose key starts `prefix` (`PAYOUT#`,
+    /// `REFUND#`): the `parent` attribute of each and its id, by id. One consistent query.
+    pub(crate) async fn filed_entries(
+        &self,
+        day: NaiveDate,
+        prefix: &str,
+        parent: &str,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.res.main_table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":pk", av_s(&transfer_pk(day)))
+            .expression_attribute_values(":prefix", av_s(prefix))
+            .consistent_read(true);
+        let mut ids: Vec<(String, String)> = self
+            .query_all(query)
+            .await?
+            .iter()
+            .filter_map(|it| {
+                Some((
+                    get_s(it, parent)?.to_string(),
+                    get_s(it, "sk")?.strip_prefix(prefix)?.to_string(),
+                ))
+            })
+            .collect();
+        ids.sort_by(|a, b| a.1.cmp(&b.1));
+        Ok(ids)
+    }
+
+    /// Runs a filing transaction whose first item checks the day's claim.
+    pub(crate) async fn file_under_claim(
+        &self,
+        items: Vec<TransactWriteItem>,
+    ) -> Result<FileOutcome, StoreError> {
         let res = self
             .client
             .transact_write_items()
@@ -940,31 +984,6 @@ impl Db {
                 None => Err(e.into()),
             },
         }
-    }
-
-    /// The payouts in the transfer file of `day` (merchant and payout ids, by id).
-    pub async fn filed_payouts(&self, day: NaiveDate) -> Result<Vec<(String, String)>, StoreError> {
-        let query = self
-            .client
-            .query()
-            .table_name(&self.res.main_table)
-            .key_condition_expression("pk = :pk AND begins_with(sk, :payout)")
-            .expression_attribute_values(":pk", av_s(&transfer_pk(day)))
-            .expression_attribute_values(":payout", av_s("PAYOUT#"))
-            .consistent_read(true);
-        let mut ids: Vec<(String, String)> = self
-            .query_all(query)
-            .await?
-            .iter()
-            .filter_map(|it| {
-                Some((
-                    get_s(it, "merchant_id")?.to_string(),
-                    get_s(it, "sk")?.strip_prefix("PAYOUT#")?.to_string(),
-                ))
-            })
-            .collect();
-        ids.sort_by(|a, b| a.1.cmp(&b.1));
-        Ok(ids)
     }
 
     /// Marks a filed payout paid, with its `payout.paid` event. `Ok(false)`: it was not

@@ -495,7 +495,6 @@ impl Db {
         token: &str,
         now: DateTime<Utc>,
     ) -> Result<super::payouts::FileOutcome, StoreError> {
-        use super::payouts::FileOutcome;
         let table = &self.res.main_table;
         let u = Update::builder()
             .table_name(table)
@@ -519,22 +518,7 @@ impl Db {
             super::payouts::tx_put(table, filed)?,
             super::payouts::tx_delete(table, due_key(&refund.id))?,
         ];
-        let res = self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await;
-        match res {
-            Ok(_) => Ok(FileOutcome::Filed),
-            Err(e) => match cancellation_codes(&e) {
-                Some(codes) if codes.first().is_some_and(|c| c == "ConditionalCheckFailed") => {
-                    Ok(FileOutcome::ClaimLost)
-                }
-                Some(_) => Ok(FileOutcome::NotPayable),
-                None => Err(e.into()),
-            },
-        }
+        self.file_under_claim(items).await
     }
 
     /// The refunds in the transfer file of `day` (invoice and refund ids, by id).
@@ -542,27 +526,7 @@ impl Db {
         &self,
         day: chrono::NaiveDate,
     ) -> Result<Vec<(String, String)>, StoreError> {
-        let query = self
-            .client
-            .query()
-            .table_name(&self.res.main_table)
-            .key_condition_expression("pk = :pk AND begins_with(sk, :refund)")
-            .expression_attribute_values(":pk", av_s(&super::payouts::transfer_pk(day)))
-            .expression_attribute_values(":refund", av_s("REFUND#"))
-            .consistent_read(true);
-        let mut ids: Vec<(String, String)> = self
-            .query_all(query)
-            .await?
-            .iter()
-            .filter_map(|it| {
-                Some((
-                    get_s(it, "invoice_id")?.to_string(),
-                    get_s(it, "sk")?.strip_prefix("REFUND#")?.to_string(),
-                ))
-            })
-            .collect();
-        ids.sort_by(|a, b| a.1.cmp(&b.1));
-        Ok(ids)
+        self.filed_entries(day, "REFUND#", "invoice_id").await
     }
 
     /// A filed refund paid: its line on the merchant's next payout, its erasure due in
