@@ -494,6 +494,20 @@ async fn the_customer_gives_an_account_on_the_page_and_it_is_stored_sealed() {
         .expect("page");
     assert_eq!(page.status(), 404);
 
+    // Cancelled with its account given: the sealed account goes with it.
+    let r = c
+        .send(
+            c.post(&format!("/v1/refunds/{rid}/cancel"), &shop.key)
+                .header("Idempotency-Key", unique("cx")),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let item = s
+        .item(&format!("REFUNDS#{inv}"), &format!("REFUND#{rid}"))
+        .await
+        .expect("refund item");
+    assert!(!item.contains_key("sealed_details") && !item.contains_key("sealed_key"));
+
     // The merchant is told, signed, with the account masked.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {

@@ -298,7 +298,8 @@ impl Db {
     }
 
     /// Cancels a refund still `cancellable` as read (`refund.status`): its amount leaves the
-    /// bill's `refunded`, with its event and the stored answer, in one transaction.
+    /// bill's `refunded`, any sealed account is erased, with its event and the stored answer,
+    /// in one transaction.
     /// `Ok(false)`: it changed meanwhile (filed, paid, cancelled by another request).
     pub async fn cancel_refund(
         &self,
@@ -315,7 +316,11 @@ impl Db {
         let cancel = Update::builder()
             .table_name(table)
             .set_key(Some(refund_key(&refund.invoice_id, &refund.id)))
-            .update_expression("SET #status = :cancelled, cancelled_at = :now, updated_at = :now")
+            // A customer's account given for it is of no further use: erased with the cancel.
+            .update_expression(
+                "SET #status = :cancelled, cancelled_at = :now, updated_at = :now \
+                 REMOVE sealed_key, sealed_nonce, sealed_details",
+            )
             .condition_expression("#status = :was")
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":cancelled", av_s(RefundStatus::Cancelled.as_str()))
