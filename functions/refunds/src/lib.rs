@@ -47,7 +47,8 @@ const FORM_BYTES: usize = 4 * 1024;
 
 pub struct RefundPage {
     db: Db,
-    kms: aws_sdk_kms::Client,
+    /// Built when details first arrive: a page view never needs it (start-up, issue 12).
+    kms: smartpit_shared::config::OnFirstUse<aws_sdk_kms::Client>,
     /// The key the details are sealed under (`BANK_DATA_KEY`).
     key_id: String,
     /// Unknown tokens a client address may try in a minute.
@@ -58,7 +59,10 @@ impl RefundPage {
     pub fn new(sdk: &aws_config::SdkConfig, res: Resources, key_id: &str) -> Self {
         RefundPage {
             db: Db::new(sdk, res),
-            kms: aws_sdk_kms::Client::new(sdk),
+            kms: {
+                let sdk = sdk.clone();
+                smartpit_shared::config::OnFirstUse::new(move || aws_sdk_kms::Client::new(&sdk))
+            },
             key_id: key_id.to_string(),
             misses_per_minute: smartpit_shared::guessing::DEFAULT_MISSES_PER_MINUTE,
         }
@@ -190,8 +194,15 @@ impl RefundPage {
                 ))
             }
         };
-        let (stored, received) =
-            store_details(&self.db, &self.kms, &self.key_id, refund, &checked, now).await?;
+        let (stored, received) = store_details(
+            &self.db,
+            self.kms.get(),
+            &self.key_id,
+            refund,
+            &checked,
+            now,
+        )
+        .await?;
         if !stored {
             // Given by another submit meanwhile (or cancelled): what it is now.
             let now_refund = self

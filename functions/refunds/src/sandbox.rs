@@ -45,7 +45,8 @@ fn test_account() -> AccountForm {
 
 pub struct RefundSandbox {
     db: Db,
-    kms: aws_sdk_kms::Client,
+    /// Built when details first arrive: a page view never needs it (start-up, issue 12).
+    kms: smartpit_shared::config::OnFirstUse<aws_sdk_kms::Client>,
     key_id: String,
     test_stack: bool,
 }
@@ -85,7 +86,7 @@ impl RefundSandbox {
             .map_err(|_| Problem::internal(&"the test account is not a valid Zengin account"))?;
         let (stored, received) = crate::store_details(
             &self.db,
-            &self.kms,
+            self.kms.get(),
             &self.key_id,
             &refund,
             &checked,
@@ -112,7 +113,10 @@ impl smartpit_shared::lambda::HttpFunction for RefundSandbox {
         let test_stack = res.key_environment == "test";
         Ok(RefundSandbox {
             db: Db::new(sdk, res),
-            kms: aws_sdk_kms::Client::new(sdk),
+            kms: {
+                let sdk = sdk.clone();
+                smartpit_shared::config::OnFirstUse::new(move || aws_sdk_kms::Client::new(&sdk))
+            },
             key_id: key.to_string(),
             test_stack,
         })

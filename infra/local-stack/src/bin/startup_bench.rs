@@ -144,6 +144,21 @@ async fn main() -> Result<(), String> {
             "sandbox",
             http_event("GET /sandbox/store", "/sandbox/store"),
         ),
+        ("payouts-api", http_event("GET /v1/payouts", "/v1/payouts")),
+        (
+            "payouts-sandbox",
+            http_event("POST /v1/test/payouts/run", "/v1/test/payouts/run"),
+        ),
+        (
+            "refund-sandbox",
+            http_event(
+                "POST /v1/test/refunds/{id}/details",
+                "/v1/test/refunds/ref_x/details",
+            ),
+        ),
+        // The page looks its token up at once: against the closed endpoint, its answer is the
+        // fault page after the SDK's retries (init is the figure to read).
+        ("refund-page", http_event("GET /r/{token}", "/r/x")),
         ("notify", empty.clone()),
         ("mail-events", empty.clone()),
         ("settlement", empty.clone()),
@@ -271,6 +286,8 @@ fn env(runtime_api: &str, bin: &str) -> Vec<(String, String)> {
         ("PUBLIC_BASE_URL", "https://pay.example.jp"),
         ("KEY_ENVIRONMENT", "test"),
         ("WEBHOOK_QUEUE_URL", "http://127.0.0.1:9/queue"),
+        ("STATEMENTS_BUCKET", "b"),
+        ("BANK_DATA_KEY", "alias/bench"),
         (
             "FONT_PATH",
             "/usr/share/fonts/truetype/vlgothic/VL-Gothic-Regular.ttf",
