@@ -3,7 +3,7 @@
 //! the screenshot and from the print, its four state banners, and its security headers.
 
 use chrono::Utc;
-use serde_json::json;
+use serde_json::{json, Value};
 use smartpit_shared::db::item;
 use smartpit_shared::sheet::payment_code::{company_code, PaymentCode};
 use smartpit_shared::{Invoice, InvoiceId};
@@ -147,12 +147,17 @@ async fn the_payment_page_shows_the_bill_on_a_phone_in_both_languages_and_prints
         .unwrap_or_default()
         .contains("lang=\"en\""));
 
-    // Driven by playwright: no console message or page error (a CSP refusal would be one).
-    let seen = browser::drive(&json!([{"goto": link}, {"goto": en_url}])).await;
+    // Driven by playwright: no console message or page error (a CSP refusal would be one), and
+    // no serious or critical accessibility violation (axe-core) in either language.
+    let seen =
+        browser::drive(&json!([{"goto": link}, {"axe": true}, {"goto": en_url}, {"axe": true}]))
+            .await;
     assert_eq!(
         seen.iter().map(|s| s.status).collect::<Vec<_>>(),
-        [Some(200), Some(200)]
+        [Some(200), Some(200), Some(200), Some(200)]
     );
+    browser::assert_accessible(&seen[1]);
+    browser::assert_accessible(&seen[3]);
     assert!(
         seen.iter().all(|s| s.messages.is_empty()),
         "{:?}",
@@ -246,6 +251,19 @@ async fn each_state_of_a_bill_has_its_banner_and_shows_no_more_than_it_should() 
             None,
         ),
     ];
+    // axe-core on every state's page, in one browser.
+    let steps: Vec<Value> = cases
+        .iter()
+        .flat_map(|(link, ..)| [json!({"goto": link}), json!({"axe": true})])
+        .collect();
+    for seen in browser::drive(&json!(steps))
+        .await
+        .iter()
+        .skip(1)
+        .step_by(2)
+    {
+        browser::assert_accessible(seen);
+    }
     for (link, kind, status, shown, inv) in cases {
         let answer = reqwest::Client::new().get(link).send().await.expect("page");
         assert_eq!(answer.status().as_u16(), status, "{kind}");
@@ -335,11 +353,15 @@ async fn a_free_number_from_the_web_site_is_billed_by_any_merchant_until_it_expi
     let seen = browser::drive(&json!([
         {"viewport": [390, 900, 3]},
         {"goto": format!("{}/get-number", s.api)},
+        {"axe": true},
         {"click": "button[type=submit]"},
         {"screenshot": card_png.display().to_string()},
+        {"axe": true},
     ]))
     .await;
-    let (form, card) = (&seen[1], &seen[2]);
+    let (form, card) = (&seen[1], &seen[3]);
+    browser::assert_accessible(&seen[2]);
+    browser::assert_accessible(&seen[5]);
     assert_eq!(form.status, Some(200));
     assert!(form.html.contains("番号を発行する"), "{}", form.html);
     assert_eq!(card.status, Some(201), "{}", card.html);

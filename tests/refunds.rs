@@ -811,20 +811,23 @@ async fn the_refund_page_is_filled_in_a_browser() {
     let seen = smartpit_tests::browser::drive(&json!([
         {"viewport": [390, 1400, 2]},
         {"goto": url},
+        {"axe": true},
         {"fill": ["#bank", "0005"]},
         {"fill": ["#branch", "999"]},
         {"select": ["#account_type", "savings"]},
         {"fill": ["#number", "1234567"]},
         {"fill": ["#holder", "やまだ たろう"]},
         {"click": "button[type=submit]"},
+        {"axe": true},
         {"fill": ["#branch", "001"]},
         {"click": "button[type=submit]"},
+        {"axe": true},
     ]))
     .await;
     let form = &seen[1];
     assert_eq!(form.status, Some(200));
     assert!(form.html.contains("返金先口座のご登録") && form.html.contains("サイズ違い"));
-    let refused = &seen[7];
+    let refused = &seen[8];
     assert_eq!(refused.status, Some(400), "{}", refused.html);
     assert!(
         refused.html.contains("支店コードを確認してください"),
@@ -835,8 +838,12 @@ async fn the_refund_page_is_filled_in_a_browser() {
         refused.html.contains("value=\"1234567\""),
         "what was typed is kept"
     );
-    let done = &seen[9];
+    let done = &seen[11];
     assert_eq!(done.status, Some(200), "{}", done.html);
+    // axe-core: the form, the form refused (aria-invalid, the messages), the page after.
+    for i in [2, 9, 12] {
+        smartpit_tests::browser::assert_accessible(&seen[i]);
+    }
     let branch = smartpit_shared::zengin::branch("0005", "001").expect("branch");
     assert!(done.html.contains("口座情報を受け付けました") && done.html.contains(branch.name));
     // The form answered 400 is the only message (Chromium notes any 4xx document).

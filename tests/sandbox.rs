@@ -234,9 +234,11 @@ async fn the_store_simulator_pays_and_voids_through_the_store_api() {
         {"click": "#lookup"},
         {"click": row},
         {"click": "#void"},
+        {"axe": true},
     ]))
     .await;
     assert_eq!(seen[0].status, Some(200));
+    smartpit_tests::browser::assert_accessible(&seen[6]);
     assert!(
         seen[3].html.contains(&id),
         "the bill is listed: {}",

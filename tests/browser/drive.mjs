@@ -2,10 +2,18 @@
 // step saw as one JSON line. Usage: node drive.mjs '<steps as JSON>'
 // Steps: {"goto": url}, {"click": selector} (waits for the navigation it starts),
 // {"fill": [selector, value]}, {"upload": [selector, path]}, {"select": [selector, value]},
-// {"screenshot": path}, {"pdf": path}, {"viewport": [width, height, scale]}.
+// {"screenshot": path}, {"pdf": path}, {"viewport": [width, height, scale]}, {"axe": true}
+// (axe-core, pinned in package.json, run on the page as it stands: its serious and critical
+// violations are reported under "axe"; evaluated through the driver, so the page's CSP, which
+// forbids every script, stays as it is).
 // After every step: the page's URL, the status of the last navigation, its HTML and any
 // console message or page error (a Content-Security-Policy refusal shows there).
 import { chromium } from "playwright-core";
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+
+const axeSource = () =>
+  readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
 
 const steps = JSON.parse(process.argv[2] ?? "[]");
 if (!process.env.CHROMIUM_FLAGS) {
@@ -60,7 +68,18 @@ try {
       await page.pdf({ path: step.pdf, preferCSSPageSize: true, printBackground: true });
       await page.emulateMedia({ media: "screen" });
     }
-    out.push({ step, url: page.url(), status, html: await page.content(), messages: [...messages] });
+    let axe = null;
+    if (step.axe) {
+      await page.evaluate(axeSource());
+      const result = await page.evaluate(() =>
+        // eslint-disable-next-line no-undef
+        axe.run(document, { resultTypes: ["violations"] }),
+      );
+      axe = result.violations
+        .filter((v) => v.impact === "serious" || v.impact === "critical")
+        .map((v) => ({ id: v.id, impact: v.impact, help: v.help, targets: v.nodes.map((n) => n.target.join(" ")) }));
+    }
+    out.push({ step, url: page.url(), status, html: await page.content(), messages: [...messages], axe });
   }
 } finally {
   await browser.close();

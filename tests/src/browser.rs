@@ -134,6 +134,8 @@ pub struct Seen {
     pub html: String,
     /// Console messages and page errors so far (a Content-Security-Policy refusal shows here).
     pub messages: Vec<String>,
+    /// After an `{"axe": true}` step: axe-core's serious and critical violations on the page.
+    pub axe: Option<Vec<serde_json::Value>>,
 }
 
 /// Runs `steps` (see tests/browser/drive.mjs) in one browser; what each step saw.
@@ -157,4 +159,19 @@ pub async fn drive(steps: &serde_json::Value) -> Vec<Seen> {
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).expect("the driver's report")
+}
+
+/// The page an `{"axe": true}` step ran on has no serious or critical accessibility violation
+/// (axe-core, pinned in tests/browser/package.json).
+pub fn assert_accessible(seen: &Seen) {
+    let found = seen
+        .axe
+        .as_ref()
+        .unwrap_or_else(|| panic!("no axe step ran on {}", seen.url));
+    assert!(
+        found.is_empty(),
+        "axe-core on {}: {}",
+        seen.url,
+        serde_json::to_string_pretty(found).unwrap_or_default()
+    );
 }
