@@ -140,7 +140,11 @@ async fn each_route_makes_the_documented_calls() {
     );
     let page = c.send(c.http.get(format!("{}{path}", s.api))).await;
     assert_eq!(page.status, 200);
-    assert_eq!(calls(&page), ddb(&["GetItem", "GetItem"]), "link, invoice");
+    assert_eq!(
+        calls(&page),
+        ddb(&["GetItem", "GetItem", "GetItem"]),
+        "link, invoice, the merchant's contact details"
+    );
     let number = c.send(c.http.post(format!("{}/get-number", s.api))).await;
     assert_eq!(number.status, 201);
     assert_eq!(

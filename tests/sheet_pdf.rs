@@ -11,6 +11,7 @@ fn sheet(merchant_name: &str, amount: i64) -> SheetContent {
     let number = SmartPitNumber::from_body(221_234_567_890);
     let due = NaiveDate::from_ymd_opt(2026, 12, 10).expect("date");
     SheetContent {
+        contact: None,
         number,
         merchant_name: merchant_name.to_string(),
         amount,

@@ -202,9 +202,24 @@ async fn a_sheet_customer_gets_mail_prints_the_sheet_and_pays() {
     assert_eq!(pay.status, 201, "{:?}", pay.body);
     let rows = s.number_partition(&number).await;
     assert_eq!(get_s(&rows[0], "status"), Some("paid"));
-    // Exactly one mail each, however the stream was delivered.
-    assert_eq!(s.mail_to(&email, 2, 1).await.len(), 1);
-    assert_eq!(s.mail_to(&mobile, 2, 1).await.len(), 1);
+    // Exactly one registration mail each, however the stream was delivered, then one
+    // 「お支払い完了のお知らせ」 each for the payment.
+    for to in [&email, &mobile] {
+        let mails = s.mail_to(to, 3, 5).await;
+        let subjects: Vec<&str> = mails
+            .iter()
+            .map(|m| m["subject"].as_str().unwrap_or_default())
+            .collect();
+        assert_eq!(subjects.len(), 2, "{subjects:?}");
+        assert_eq!(
+            subjects
+                .iter()
+                .filter(|t| **t == "【Smart Pit】お支払い完了のお知らせ")
+                .count(),
+            1,
+            "{subjects:?}"
+        );
+    }
 }
 
 #[tokio::test]

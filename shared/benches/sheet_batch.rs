@@ -45,6 +45,7 @@ fn sheets(n: usize) -> Vec<SheetContent> {
             let fee = if i % 4 == 0 { 110 } else { 0 };
             let item = ITEMS[i % ITEMS.len()];
             SheetContent {
+                contact: None,
                 number,
                 merchant_name: MERCHANTS[i % MERCHANTS.len()].into(),
                 amount,

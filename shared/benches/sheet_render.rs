@@ -11,6 +11,7 @@ fn sheet() -> SheetContent {
     let number = SmartPitNumber::from_body(221_234_567_890);
     let due = NaiveDate::from_ymd_opt(2026, 12, 10).unwrap_or_default();
     SheetContent {
+        contact: None,
         number,
         merchant_name: "スマートピット商店".into(),
         amount: 12_345,

@@ -6,6 +6,7 @@ pub mod bank_calendar;
 pub mod calls;
 pub mod clock;
 pub mod config;
+pub mod confirmation;
 pub mod contract;
 pub mod db;
 pub mod fees;
@@ -17,6 +18,7 @@ pub mod invoice;
 pub mod issuance;
 pub mod lambda;
 pub mod mail_address;
+pub mod merchant_contact;
 pub mod money;
 pub mod notice;
 pub mod number;
@@ -57,10 +59,12 @@ mod layers {
     const DOMAIN: &[&str] = &[
         "bank_calendar",
         "clock",
+        "confirmation",
         "fees",
         "ids",
         "invoice",
         "mail_address",
+        "merchant_contact",
         "money",
         "notice",
         "number",

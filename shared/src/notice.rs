@@ -10,7 +10,7 @@ use crate::invoice::jst_timestamp;
 #[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
 #[schemars(inline, extend("additionalProperties" = false))]
 pub struct NoticeView {
-    #[schemars(extend("enum" = ["sheet", "sheet_mail", "mobile_mail", "refund_mail"]))]
+    #[schemars(extend("enum" = ["sheet", "sheet_mail", "mobile_mail", "refund_mail", "confirmation", "paid_mail", "paid_mobile_mail", "reminder_mail"]))]
     pub kind: &'static str,
     pub to: Option<String>,
     #[schemars(extend("enum" = ["queued", "sent", "failed", "skipped", "bounced", "complained"]))]
@@ -30,14 +30,26 @@ pub enum NoticeKind {
     MobileMail,
     /// 「返金手続きのお願い」: a refund's page, to the bill's address (the latest refund's).
     RefundMail,
+    /// お支払い完了証明, the PDF behind the payment page once the bill is paid (sheet bills).
+    Confirmation,
+    /// 「お支払い完了のお知らせ」 to the PC address (the latest payment's).
+    PaidMail,
+    /// 「お支払い完了のお知らせ」 to the mobile address (the latest payment's).
+    PaidMobileMail,
+    /// 「お支払い期限のお知らせ」: the one reminder before the due date (PC address, else mobile).
+    ReminderMail,
 }
 
 impl NoticeKind {
-    pub const ALL: [NoticeKind; 4] = [
+    pub const ALL: [NoticeKind; 8] = [
         NoticeKind::Sheet,
         NoticeKind::SheetMail,
         NoticeKind::MobileMail,
         NoticeKind::RefundMail,
+        NoticeKind::Confirmation,
+        NoticeKind::PaidMail,
+        NoticeKind::PaidMobileMail,
+        NoticeKind::ReminderMail,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -46,6 +58,10 @@ impl NoticeKind {
             NoticeKind::SheetMail => "sheet_mail",
             NoticeKind::MobileMail => "mobile_mail",
             NoticeKind::RefundMail => "refund_mail",
+            NoticeKind::Confirmation => "confirmation",
+            NoticeKind::PaidMail => "paid_mail",
+            NoticeKind::PaidMobileMail => "paid_mobile_mail",
+            NoticeKind::ReminderMail => "reminder_mail",
         }
     }
 
@@ -63,7 +79,8 @@ pub enum NoticeStatus {
     /// It can never be done as asked (SES refused the address, the PDF could not be made), or
     /// the notifier stopped retrying and parked it for an operator (`reason` says which).
     Failed,
-    /// Not sent because the bill was no longer payable (cancelled, expired or paid) by then.
+    /// Not sent because the bill was no longer payable (cancelled, expired or paid) by then, or
+    /// (a payment's notices) the payment was voided before it went out.
     Skipped,
     /// SES accepted it, then the receiving server refused it for good (a hard bounce).
     Bounced,

@@ -50,6 +50,19 @@ fn not_changeable(inv: &Invoice, now: DateTime<Utc>) -> Option<Problem> {
 fn changes(body: ChangeInvoice, inv: &Invoice, now: DateTime<Utc>) -> Result<Invoice, Problem> {
     let mut r = Report::default();
     let mut next = inv.clone();
+    if let Some(c) = &body.customer {
+        for (p, slot) in [
+            (&c.email, &mut next.customer.email),
+            (&c.mobile_email, &mut next.customer.mobile_email),
+        ] {
+            match p {
+                Patch::Value(v) => *slot = Some(v.clone()),
+                Patch::Null => *slot = None,
+                Patch::Absent => {}
+            }
+        }
+    }
+    let terms_change = body.changes_terms();
     if let Patch::Value(Whole(a)) = body.amount {
         next.amount = a;
     }
@@ -87,7 +100,9 @@ fn changes(body: ChangeInvoice, inv: &Invoice, now: DateTime<Utc>) -> Result<Inv
         Patch::Absent => {}
     }
     r.finish()?;
-    next.version = inv.version + 1;
+    if terms_change {
+        next.version = inv.version + 1;
+    }
     next.updated_at = now;
     Ok(next)
 }
@@ -174,6 +189,12 @@ impl InvoicesFunction {
         now: DateTime<Utc>,
     ) -> Result<Response<Body>, Problem> {
         let (merchant, keyed, body, inv) = self.begin::<ChangeInvoice>(req, id, now).await?;
+        if !body.changes_terms() {
+            let next = changes(body, &inv, now)?;
+            return self
+                .change_addresses(&merchant, &keyed, &inv, next, now)
+                .await;
+        }
         let mut next = changes(body, &inv, now)?;
         // A sheet customer gets the new sheet (its barcode's reissue digit one higher) and mail.
         let token = inv
@@ -183,10 +204,10 @@ impl InvoicesFunction {
             .map(str::to_string);
         if token.is_some() {
             let mut notices = vec![Notice::queued(NoticeKind::Sheet, None, now)];
-            if let Some(to) = &inv.customer.email {
+            if let Some(to) = &next.customer.email {
                 notices.push(Notice::queued(NoticeKind::SheetMail, Some(to), now));
             }
-            if let Some(to) = &inv.customer.mobile_email {
+            if let Some(to) = &next.customer.mobile_email {
                 notices.push(Notice::queued(NoticeKind::MobileMail, Some(to), now));
             }
             next.notices = notices;
@@ -215,6 +236,64 @@ impl InvoicesFunction {
             })
             .await?;
         tracing::info!(invoice_id = %inv.id, merchant_id = %merchant.id, version, "invoice changed");
+        Ok(answer)
+    }
+
+    /// A change of the customer's addresses only: the bill keeps its version and sheet; each
+    /// changed address gets the bill's registration mail (a sheet's mail to the PC address, the
+    /// registration notice to the mobile one), and mail still to go follows the bill's
+    /// addresses, so the old ones get nothing more.
+    async fn change_addresses(
+        &self,
+        merchant: &Merchant,
+        keyed: &Keyed,
+        inv: &Invoice,
+        mut next: Invoice,
+        now: DateTime<Utc>,
+    ) -> Result<Response<Body>, Problem> {
+        let token = inv
+            .sheet_url
+            .as_deref()
+            .and_then(|u| u.rsplit('/').next())
+            .map(str::to_string);
+        let email = (next.customer.email != inv.customer.email)
+            .then_some(next.customer.email.as_deref())
+            .flatten()
+            .filter(|_| token.is_some());
+        let mobile = (next.customer.mobile_email != inv.customer.mobile_email)
+            .then_some(next.customer.mobile_email.as_deref())
+            .flatten();
+        let mut queued = Vec::new();
+        if let Some(to) = email {
+            queued.push(Notice::queued(NoticeKind::SheetMail, Some(to), now));
+        }
+        if let Some(to) = mobile {
+            queued.push(Notice::queued(NoticeKind::MobileMail, Some(to), now));
+        }
+        for n in &queued {
+            next.notices.retain(|m| m.kind != n.kind);
+            next.notices.push(n.clone());
+        }
+        next.notices.sort_by_key(|n| n.kind);
+        let view = next.merchant_view(now);
+        let response = view.to_string();
+        let event = json!({"invoice": view, "previous": terms(inv), "customer_changed": true});
+        let mail = smartpit_shared::db::AddressMail {
+            sheet_token: token.as_deref(),
+            email: email.is_some(),
+            mobile: mobile.is_some(),
+        };
+        let next = &next;
+        let answer = self
+            .change_under_key(keyed, merchant, inv, now, |lock| async move {
+                let applied = self
+                    .db
+                    .change_addresses(inv, next, event, mail, &lock, 200, &response, now)
+                    .await?;
+                Ok((applied, web::raw_json(StatusCode::OK, response)))
+            })
+            .await?;
+        tracing::info!(invoice_id = %inv.id, merchant_id = %merchant.id, "customer addresses changed");
         Ok(answer)
     }
 

@@ -1,6 +1,7 @@
 //! The expiry sweep (ExpiryFunction, on a schedule): stores `expired` on every registered
 //! invoice past its deadline (23:59:59 JST of its due date) and emits `invoice.expired`, in one
-//! transaction each. Lookups and payments never offered such an invoice anyway (they check the
+//! transaction each; between 09:00 and 20:00 JST it also queues the reminders whose day has come
+//! (`Db::remind_due`). Lookups and payments never offered such an invoice anyway (they check the
 //! deadline themselves); the sweep makes the state stored, listable and pushed.
 
 use chrono::{DateTime, Utc};
@@ -16,13 +17,24 @@ const MAX_PASSES: usize = 10;
 
 pub struct ExpirySweep {
     db: Db,
+    /// Days a closed bill's customer addresses are kept (`CUSTOMER_RETENTION_DAYS`).
+    retention_days: u64,
 }
 
 impl ExpirySweep {
     pub fn new(sdk: &aws_config::SdkConfig, res: Resources) -> Self {
         ExpirySweep {
             db: Db::with_profile(sdk, res, BACKGROUND_DYNAMODB),
+            retention_days: smartpit_shared::db::DEFAULT_RETENTION_DAYS,
         }
+    }
+
+    /// With the environment's `CUSTOMER_RETENTION_DAYS` (1 to 365; else the default, 90).
+    pub fn with_retention(mut self, var: Option<&str>) -> Self {
+        if let Some(d) = var.and_then(|v| v.parse::<u64>().ok()) {
+            self.retention_days = d.clamp(1, smartpit_shared::db::MAX_RETENTION_DAYS);
+        }
+        self
     }
 
     /// A scheduled event in; `{"expired": n}` out.
@@ -46,7 +58,38 @@ impl ExpirySweep {
                 }
             }
         }
-        json!({"expired": total})
+        // Reminders go out in the day only (09:00-20:00 JST), each once.
+        let hour = chrono::Timelike::hour(&clock().with_timezone(&smartpit_shared::clock::jst()));
+        let mut reminded = 0;
+        if (9..20).contains(&hour) {
+            match self.db.remind_due(clock()).await {
+                Ok(ids) => {
+                    reminded = ids.len();
+                    if reminded > 0 {
+                        tracing::info!(count = reminded, "reminders queued");
+                    }
+                }
+                Err(p) => tracing::warn!(problem = %p, "reminders stopped; the next run goes on"),
+            }
+        }
+        // The retention rule: closed bills' customer addresses erased, in the night.
+        let mut erased = 0;
+        if hour == 3 {
+            match self
+                .db
+                .erase_closed_customers(clock(), self.retention_days)
+                .await
+            {
+                Ok(n) => {
+                    erased = n;
+                    if n > 0 {
+                        tracing::info!(count = n, "customer addresses erased");
+                    }
+                }
+                Err(p) => tracing::warn!(problem = %p, "erasure stopped; the next run goes on"),
+            }
+        }
+        json!({"expired": total, "reminded": reminded, "erased": erased})
     }
 }
 
@@ -58,9 +101,10 @@ impl smartpit_shared::lambda::EventFunction for ExpirySweep {
     fn configured(
         sdk: &aws_config::SdkConfig,
         res: Resources,
-        _vars: &smartpit_shared::config::Vars,
+        vars: &smartpit_shared::config::Vars,
     ) -> Result<Self, String> {
-        Ok(ExpirySweep::new(sdk, res))
+        Ok(ExpirySweep::new(sdk, res)
+            .with_retention(vars.get("CUSTOMER_RETENTION_DAYS").map(String::as_str)))
     }
 
     async fn on_event(&self, event: Self::Event) -> Result<Self::Answer, String> {

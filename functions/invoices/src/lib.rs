@@ -41,6 +41,7 @@ pub enum Route {
     Move,
     Cancel,
     Resend,
+    EraseCustomer,
     PaymentsReport,
     CreateRefund,
     ListRefunds,
@@ -61,6 +62,11 @@ pub fn routes() -> &'static Routes<Route> {
             .add(Method::POST, "/v1/invoices/{id}/move", Route::Move)
             .add(Method::POST, "/v1/invoices/{id}/cancel", Route::Cancel)
             .add(Method::POST, "/v1/invoices/{id}/resend", Route::Resend)
+            .add(
+                Method::DELETE,
+                "/v1/invoices/{id}/customer",
+                Route::EraseCustomer,
+            )
             .add(Method::GET, "/v1/reports/payments", Route::PaymentsReport)
             .add(
                 Method::POST,
@@ -118,6 +124,7 @@ impl InvoicesFunction {
             Route::Move => self.move_to(&req, id, now).await,
             Route::Cancel => self.cancel(&req, id, now).await,
             Route::Resend => self.resend(&req, id, now).await,
+            Route::EraseCustomer => self.erase_customer(&req, id, now).await,
             Route::PaymentsReport => self.payments_report(&req).await,
             Route::CreateRefund => self.create_refund(&req, id, now).await,
             Route::ListRefunds => self.list_refunds(&req, id).await,
@@ -135,6 +142,26 @@ impl InvoicesFunction {
         let merchant = auth::merchant(&self.db, req).await?;
         let invoice = self.invoice_of(&merchant, id).await?;
         Ok(web::json(StatusCode::OK, &invoice.merchant_view(now)))
+    }
+
+    /// `DELETE /v1/invoices/{id}/customer`: the customer's addresses erased from the bill now
+    /// (and from its notices), whatever its state; no mail goes to them any more. Erasing
+    /// twice answers the same bill.
+    async fn erase_customer(
+        &self,
+        req: &Request,
+        id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Response<Body>, Problem> {
+        let merchant = auth::merchant(&self.db, req).await?;
+        let invoice = self.invoice_of(&merchant, id).await?;
+        let erased = self
+            .db
+            .erase_customer(&invoice, false, now)
+            .await?
+            .ok_or_else(|| Problem::of(Code::InvoiceNotFound))?;
+        tracing::info!(invoice_id = %invoice.id, merchant_id = %merchant.id, "customer addresses erased");
+        Ok(web::json(StatusCode::OK, &erased.merchant_view(now)))
     }
 
     /// The merchant's invoice `id`: another merchant's is 404, as a missing one.

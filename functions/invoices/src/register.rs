@@ -171,6 +171,11 @@ impl InvoicesFunction {
             sheet_url,
             notices: queued_notices(new, sheet_token.is_some(), now),
         };
+        // A customer with an address may be reminded before the due date.
+        if invoice.customer.email.is_some() || invoice.customer.mobile_email.is_some() {
+            extra.push(self.db.reminder_entry_put(&invoice)?);
+            extra.push(self.db.erasure_entry_put(&invoice)?);
+        }
         Ok((invoice, extra))
     }
 

@@ -235,6 +235,33 @@ pub struct ChangeInvoice {
     #[serde(default)]
     #[schemars(length(max = 20))]
     pub store_description: Patch<String>,
+    /// A corrected address: the new one gets the bill's mail, the old one nothing more. An
+    /// address alone changes neither the bill's version nor its sheet.
+    pub customer: Option<CustomerChange>,
+}
+
+/// The customer's addresses in a change: each left out to keep it, null to remove it.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(inline, extend("minProperties" = 1))]
+pub struct CustomerChange {
+    #[serde(default)]
+    #[schemars(email, length(max = 254))]
+    pub email: Patch<String>,
+    #[serde(default)]
+    #[schemars(email, length(max = 254))]
+    pub mobile_email: Patch<String>,
+}
+
+impl ChangeInvoice {
+    /// Some term of the bill changes (a new version, a reissued sheet), not only an address.
+    pub fn changes_terms(&self) -> bool {
+        !(self.amount.is_absent()
+            && self.customer_fee.is_absent()
+            && self.due_date.is_absent()
+            && self.description.is_absent()
+            && self.store_description.is_absent())
+    }
 }
 
 impl Checked for ChangeInvoice {
@@ -245,23 +272,34 @@ impl Checked for ChangeInvoice {
             "due_date" => Code::InvalidDueDate,
             "description" => Code::InvalidDescription,
             "store_description" => Code::InvalidStoreDescription,
+            "customer" => Code::InvalidCustomer,
+            f if f.starts_with("customer.") => Code::InvalidEmail,
             _ => Code::InvalidRequest,
         }
     }
 
     /// What the body alone decides; the terms against the bill are `change::changes`.
     fn check(&self, _: DateTime<Utc>, r: &mut Report) {
-        if self.amount.is_absent()
-            && self.customer_fee.is_absent()
-            && self.due_date.is_absent()
-            && self.description.is_absent()
-            && self.store_description.is_absent()
-        {
+        let addresses = self
+            .customer
+            .as_ref()
+            .is_some_and(|c| !(c.email.is_absent() && c.mobile_email.is_absent()));
+        if !self.changes_terms() && !addresses {
             r.push(
                 "amount",
                 Code::NothingToChange,
-                "give at least one of amount, due_date, description, store_description, customer_fee",
+                "give at least one of amount, due_date, description, store_description, customer_fee, customer",
             );
+        }
+        if let Some(c) = &self.customer {
+            for (field, p) in [
+                ("customer.email", &c.email),
+                ("customer.mobile_email", &c.mobile_email),
+            ] {
+                if let Patch::Value(v) = p {
+                    r.mail_address(field, Some(v));
+                }
+            }
         }
         match self.amount {
             Patch::Value(Whole(a)) => check_amount(r, a),

@@ -29,6 +29,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 use smartpit_shared::config::{OnFirstUse, Resources};
 use smartpit_shared::db::{OutboxRecord, Step};
+use smartpit_shared::merchant_contact::MerchantContact;
 use smartpit_shared::notice::{NoticeKind, NoticeStatus};
 use smartpit_shared::sheet::payment_code::{company_code, PaymentCode};
 use smartpit_shared::sheet::{pdf, SheetContent};
@@ -84,7 +85,7 @@ pub struct NotifyFunction {
 }
 
 /// The mails of a record: which address, which step records it, how it is written.
-type Compose = fn(&str, &Invoice, Option<&str>) -> mail::Mail;
+type Compose = fn(&str, &Invoice, Option<&str>, &MerchantContact) -> mail::Mail;
 
 impl NotifyFunction {
     pub fn new(sdk: &aws_config::SdkConfig, res: Resources, settings: Settings) -> Self {
@@ -191,8 +192,24 @@ impl NotifyFunction {
             tracing::error!(outbox_id = %outbox_id, "outbox names an unknown invoice; dropped");
             return Ok(());
         };
+        // How the customer reaches the merchant, in every mail (and on the sheet).
+        let contact = self
+            .db
+            .merchant_contact(&invoice.merchant_id)
+            .await
+            .map_err(passing)?;
         if let Some(request) = &rec.refund {
-            return self.ask_for_account(&rec, &invoice, request, now).await;
+            return self
+                .ask_for_account(&rec, &invoice, request, &contact, now)
+                .await;
+        }
+        if let Some(payment_id) = &rec.payment_id {
+            return self
+                .confirm_payment(&rec, &invoice, payment_id, &contact, now)
+                .await;
+        }
+        if rec.reminder.is_some() {
+            return self.remind(&rec, &invoice, &contact, now).await;
         }
         let steps = self.steps(&rec, &invoice);
         // A bill that can no longer be paid gets no "please pay" mail.
@@ -219,10 +236,10 @@ impl NotifyFunction {
         }
         for (step, to, compose) in steps {
             let outcome = match (step, to, compose) {
-                (Step::SheetStored, _, _) => self.store_sheet(&rec, &invoice, now).await,
+                (Step::SheetStored, _, _) => self.store_sheet(&rec, &invoice, &contact, now).await,
                 (_, Some(to), Some(compose)) => {
                     self.send(
-                        &compose(&to, &invoice, invoice.sheet_url.as_deref()),
+                        &compose(&to, &invoice, invoice.sheet_url.as_deref(), &contact),
                         invoice.id.as_str(),
                         step.notice(),
                     )
@@ -252,6 +269,7 @@ impl NotifyFunction {
         rec: &OutboxRecord,
         invoice: &Invoice,
         request: &smartpit_shared::db::RefundRequest,
+        contact: &MerchantContact,
         now: DateTime<Utc>,
     ) -> Result<(), String> {
         let passing = |e: smartpit_shared::db::StoreError| {
@@ -282,7 +300,7 @@ impl NotifyFunction {
             Some(to) if waiting => {
                 match self
                     .send(
-                        &mail::refund_request(to, invoice, request),
+                        &mail::refund_request(to, invoice, request, contact),
                         invoice.id.as_str(),
                         NoticeKind::RefundMail,
                     )
@@ -304,6 +322,180 @@ impl NotifyFunction {
         self.record(rec, invoice, step, status, &value, reason.as_deref(), now)
             .await
             .map_err(passing)
+    }
+
+    /// A payment's notices: the confirmation PDF (a sheet bill's), then 「お支払い完了のお知らせ」
+    /// to each address on the bill; each once. Skipped, all of them, once the payment no longer
+    /// stands on the bill (the store voided it): a void sends nothing further.
+    async fn confirm_payment(
+        &self,
+        rec: &OutboxRecord,
+        invoice: &Invoice,
+        payment_id: &str,
+        contact: &MerchantContact,
+        now: DateTime<Utc>,
+    ) -> Result<(), String> {
+        let passing = |e: smartpit_shared::db::StoreError| {
+            let p = smartpit_shared::Problem::from(e);
+            format!("{} {}", p.status().as_u16(), p.code)
+        };
+        let mut steps: Vec<(Step, Option<String>, Option<Compose>)> = Vec::new();
+        if invoice.sheet_url.is_some() {
+            steps.push((Step::ConfirmationStored, None, None));
+        }
+        if let Some(to) = &invoice.customer.email {
+            steps.push((
+                Step::PaidMailSent,
+                Some(to.clone()),
+                Some(mail::paid_notice),
+            ));
+        }
+        if let Some(to) = &invoice.customer.mobile_email {
+            steps.push((
+                Step::PaidMobileMailSent,
+                Some(to.clone()),
+                Some(mail::paid_mobile_notice),
+            ));
+        }
+        steps.retain(|(step, _, _)| !rec.done(*step));
+        let stands = invoice.payment_id.as_deref() == Some(payment_id)
+            && matches!(
+                invoice.status_at(now),
+                InvoiceStatus::Paid | InvoiceStatus::Settled
+            );
+        if !stands {
+            for (step, _, _) in steps {
+                let why = "the payment was voided before this notice went out";
+                self.record(
+                    rec,
+                    invoice,
+                    step,
+                    NoticeStatus::Skipped,
+                    "skipped",
+                    Some(why),
+                    now,
+                )
+                .await
+                .map_err(passing)?;
+            }
+            return Ok(());
+        }
+        for (step, to, compose) in steps {
+            let outcome = match (step, to, compose) {
+                (Step::ConfirmationStored, _, _) => {
+                    self.store_confirmation(invoice, payment_id, now).await
+                }
+                (_, Some(to), Some(compose)) => {
+                    self.send(
+                        &compose(&to, invoice, invoice.sheet_url.as_deref(), contact),
+                        invoice.id.as_str(),
+                        step.notice(),
+                    )
+                    .await
+                }
+                _ => continue,
+            };
+            let (status, value, reason) = match outcome {
+                Ok(value) => (NoticeStatus::Sent, value, None),
+                Err(Failure::Permanent(reason)) => {
+                    (NoticeStatus::Failed, "failed".to_string(), Some(reason))
+                }
+                Err(Failure::Passing(reason)) => return Err(reason),
+            };
+            self.record(rec, invoice, step, status, &value, reason.as_deref(), now)
+                .await
+                .map_err(passing)?;
+        }
+        Ok(())
+    }
+
+    /// 「お支払い期限のお知らせ」, once: to the PC address (with the payment page of a sheet
+    /// bill), else the mobile one; `skipped` when the bill can no longer be paid (paid,
+    /// cancelled, expired, moved) or a kiosk slip holds it.
+    async fn remind(
+        &self,
+        rec: &OutboxRecord,
+        invoice: &Invoice,
+        contact: &MerchantContact,
+        now: DateTime<Utc>,
+    ) -> Result<(), String> {
+        let passing = |e: smartpit_shared::db::StoreError| {
+            let p = smartpit_shared::Problem::from(e);
+            format!("{} {}", p.status().as_u16(), p.code)
+        };
+        let step = Step::ReminderMailSent;
+        if rec.done(step) {
+            return Ok(());
+        }
+        let to = match (&invoice.customer.email, &invoice.customer.mobile_email) {
+            (Some(pc), _) => Some((pc, false)),
+            (None, Some(mobile)) => Some((mobile, true)),
+            (None, None) => None,
+        };
+        let (status, value, reason) = match to {
+            Some((to, mobile)) if invoice.is_payable_at(now) => {
+                let m = mail::reminder(to, invoice, invoice.sheet_url.as_deref(), contact, mobile);
+                match self
+                    .send(&m, invoice.id.as_str(), NoticeKind::ReminderMail)
+                    .await
+                {
+                    Ok(id) => (NoticeStatus::Sent, id, None),
+                    Err(Failure::Permanent(reason)) => {
+                        (NoticeStatus::Failed, "failed".to_string(), Some(reason))
+                    }
+                    Err(Failure::Passing(reason)) => return Err(reason),
+                }
+            }
+            _ => (
+                NoticeStatus::Skipped,
+                "skipped".to_string(),
+                Some(format!(
+                    "the invoice was {} when the reminder was due",
+                    match invoice.held_at(now) {
+                        Some(_) => "held by a kiosk slip",
+                        None => invoice.status_at(now).as_str(),
+                    }
+                )),
+            ),
+        };
+        self.record(rec, invoice, step, status, &value, reason.as_deref(), now)
+            .await
+            .map_err(passing)
+    }
+
+    /// Renders the お支払い完了証明 of the payment standing on the bill and puts it at its key
+    /// (a retry overwrites the same object). Returns when it was stored.
+    async fn store_confirmation(
+        &self,
+        inv: &Invoice,
+        payment_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<String, Failure> {
+        use smartpit_shared::confirmation::{self, Confirmation};
+        let Some(c) = Confirmation::of(inv) else {
+            return Err(Failure::Permanent(
+                "the bill has no payment to confirm".into(),
+            ));
+        };
+        let issued = smartpit_shared::clock::japanese_date(smartpit_shared::clock::jst_date(now));
+        let bytes = confirmation::render(&c, &issued).map_err(|e| {
+            Failure::Permanent(format!("the confirmation could not be rendered: {e}"))
+        })?;
+        let put = self
+            .s3
+            .get()
+            .put_object()
+            .bucket(&self.db.res.sheets_bucket)
+            .key(confirmation::s3_key(inv.id.as_str(), payment_id))
+            .content_type("application/pdf")
+            .body(bytes.into())
+            .send()
+            .await;
+        if let Err(e) = put {
+            let status = e.raw_response().map(|r| r.status().as_u16());
+            return Err(failure::s3(&e, status));
+        }
+        Ok(smartpit_shared::db::timestamp(now))
     }
 
     /// The steps of a record that have no outcome yet, in order: the PDF, then the mails.
@@ -364,6 +556,7 @@ impl NotifyFunction {
         &self,
         rec: &OutboxRecord,
         inv: &Invoice,
+        contact: &MerchantContact,
         now: DateTime<Utc>,
     ) -> Result<String, Failure> {
         let Some(token) = &rec.sheet_token else {
@@ -387,6 +580,7 @@ impl NotifyFunction {
                 inv.total(),
             )
             .reissued(inv.reissue()),
+            contact: (!contact.is_empty()).then(|| contact.one_line()),
         };
         let bytes = pdf::render(&content)
             .map_err(|e| Failure::Permanent(format!("the sheet could not be rendered: {e}")))?;

@@ -339,6 +339,7 @@ mod tests {
         let due = chrono::NaiveDate::from_ymd_opt(2026, 12, 10).unwrap_or_default();
         let code = PaymentCode::new("912345", number, due, 4_321);
         let sheet = SheetContent {
+            contact: None,
             number,
             // Merchant text beyond the shared glyphs: the sheet has two fonts.
             merchant_name: "髙橋﨑商会".into(),

@@ -30,6 +30,7 @@ pub const PRESIGNED_SECONDS: u64 = 300;
 pub enum Route {
     PaymentPage,
     SheetPdf,
+    ConfirmationPdf,
     GetNumberPage,
     GetNumber,
     ProblemType,
@@ -42,6 +43,11 @@ pub fn routes() -> &'static Routes<Route> {
         Routes::new()
             .add(Method::GET, "/s/{token}", Route::PaymentPage)
             .add(Method::GET, "/s/{token}/sheet.pdf", Route::SheetPdf)
+            .add(
+                Method::GET,
+                "/s/{token}/confirmation.pdf",
+                Route::ConfirmationPdf,
+            )
             .add(Method::GET, "/get-number", Route::GetNumberPage)
             .add(Method::POST, "/get-number", Route::GetNumber)
             .add(Method::GET, "/problems/{code}", Route::ProblemType)
@@ -145,19 +151,29 @@ impl SheetsFunction {
             }
             Route::PaymentPage => self.payment_page(&req, found.param("token")).await,
             Route::SheetPdf => self.sheet_pdf(&req, found.param("token")).await,
+            Route::ConfirmationPdf => self.confirmation_pdf(&req, found.param("token")).await,
         };
         web::respond(answer)
     }
 
-    /// What a link leads to (one read of the link, one of its invoice).
+    /// What a link leads to.
     async fn look_up(&self, token: &str) -> Result<Found, Problem> {
+        Ok(self.look_up_with_merchant(token).await?.0)
+    }
+
+    /// What a link leads to, and its bill's merchant (id and name) when the bill is known (one
+    /// read of the link, one of its invoice).
+    async fn look_up_with_merchant(
+        &self,
+        token: &str,
+    ) -> Result<(Found, Option<(String, String)>), Problem> {
         let valid_form = token.len() <= 64 && token.starts_with("sht_");
         let link = match valid_form {
             true => self.db.get_sheet_link(token).await?,
             false => None,
         };
         let Some(link) = link else {
-            return Ok(Found::Closed(State::Unknown));
+            return Ok((Found::Closed(State::Unknown), None));
         };
         let now = Utc::now();
         // Past the deadline nothing can be paid; a bill paid in time still says it was paid.
@@ -167,38 +183,50 @@ impl SheetsFunction {
             None => None,
         };
         let Some(invoice) = invoice else {
-            return Ok(Found::Closed(match past_deadline {
+            let state = match past_deadline {
                 true => State::Expired,
                 false => State::Unknown,
-            }));
+            };
+            return Ok((Found::Closed(state), None));
         };
-        Ok(match invoice.status_at(now) {
+        let merchant = Some((invoice.merchant_id.clone(), invoice.merchant_name.clone()));
+        let found = match invoice.status_at(now) {
             InvoiceStatus::Moved => Found::Closed(State::Moved),
             InvoiceStatus::Cancelled => Found::Closed(State::Cancelled),
             InvoiceStatus::Expired => Found::Closed(State::Expired),
             InvoiceStatus::Paid | InvoiceStatus::Settled => Found::Paid(Box::new(invoice)),
             InvoiceStatus::Registered if past_deadline => Found::Closed(State::Expired),
             InvoiceStatus::Registered => Found::Payable(link, Box::new(invoice)),
-        })
+        };
+        Ok((found, merchant))
     }
 
-    /// `GET /s/{token}`: the payment page (or the page of its state).
+    /// `GET /s/{token}`: the payment page (or the page of its state), with the merchant's
+    /// contact details under it (one more read when the bill is known).
     async fn payment_page(&self, req: &Request, token: &str) -> Result<Response<Body>, Problem> {
         let lang = Lang::of(req);
         let path = format!("/s/{token}");
-        let found = self.look_up(token).await?;
+        let (found, merchant) = self.look_up_with_merchant(token).await?;
+        let contact = match &merchant {
+            Some((id, _)) => self.db.merchant_contact(id).await?,
+            None => Default::default(),
+        };
+        let merchant = merchant.as_ref().map(|(_, name)| (name.as_str(), &contact));
         let state = match &found {
-            Found::Closed(state) => page::render(lang, state, Some(&path)),
-            Found::Paid(inv) => page::render(
+            Found::Closed(state) => page::render_for(lang, state, Some(&path), merchant),
+            Found::Paid(inv) => page::render_for(
                 lang,
                 &State::Paid {
                     merchant_name: &inv.merchant_name,
                     total: inv.total(),
                     paid_on: page::paid_on(inv.paid_at.unwrap_or(inv.updated_at)),
+                    confirmation: confirmation_stored(inv)
+                        .then(|| format!("/s/{token}/confirmation.pdf")),
                 },
                 Some(&path),
+                merchant,
             ),
-            Found::Payable(_, inv) => page::render(
+            Found::Payable(_, inv) => page::render_for(
                 lang,
                 &State::Payable(Bill {
                     token,
@@ -212,6 +240,7 @@ impl SheetsFunction {
                     payment_code: payment_code(inv),
                 }),
                 Some(&path),
+                merchant,
             ),
         };
         let status = match &found {
@@ -250,6 +279,52 @@ impl SheetsFunction {
                 .insert(http::header::RETRY_AFTER, HeaderValue::from_static("5"));
             return Ok(resp);
         }
+        self.presigned_pdf(&link.s3_key).await
+    }
+
+    /// `GET /s/{token}/confirmation.pdf`: a paid bill's お支払い完了証明, once the notifier
+    /// stored it (503 before); a bill with no payment standing (never paid, or voided since)
+    /// has none (404); a closed bill answers its state's page.
+    async fn confirmation_pdf(
+        &self,
+        req: &Request,
+        token: &str,
+    ) -> Result<Response<Body>, Problem> {
+        let lang = Lang::of(req);
+        let inv = match self.look_up(token).await? {
+            Found::Paid(inv) => inv,
+            Found::Payable(..) => {
+                return Ok(page::respond(
+                    StatusCode::NOT_FOUND,
+                    page::render(lang, &State::NotPaid, None),
+                ))
+            }
+            Found::Closed(state) => {
+                return Ok(page::respond(
+                    state.status(),
+                    page::render(lang, &state, None),
+                ))
+            }
+        };
+        let Some(payment_id) = inv
+            .payment_id
+            .as_deref()
+            .filter(|_| confirmation_stored(&inv))
+        else {
+            let mut resp = page::respond(
+                StatusCode::SERVICE_UNAVAILABLE,
+                page::render(lang, &State::ConfirmationPreparing, None),
+            );
+            resp.headers_mut()
+                .insert(http::header::RETRY_AFTER, HeaderValue::from_static("5"));
+            return Ok(resp);
+        };
+        let key = smartpit_shared::confirmation::s3_key(inv.id.as_str(), payment_id);
+        self.presigned_pdf(&key).await
+    }
+
+    /// A redirect to a presigned URL of a PDF in the sheets bucket, living 5 minutes.
+    async fn presigned_pdf(&self, key: &str) -> Result<Response<Body>, Problem> {
         let config = PresigningConfig::expires_in(Duration::from_secs(PRESIGNED_SECONDS))
             .map_err(|e| Problem::internal(&e))?;
         let presigned = self
@@ -257,13 +332,22 @@ impl SheetsFunction {
             .get()
             .get_object()
             .bucket(&self.db.res.sheets_bucket)
-            .key(&link.s3_key)
+            .key(key)
             .response_content_type("application/pdf")
             .presigned(config)
             .await
             .map_err(|e| Problem::internal(&aws_sdk_s3::error::DisplayErrorContext(&e)))?;
         web::private_redirect(presigned.uri())
     }
+}
+
+/// The notifier stored the confirmation of the payment standing on the bill: its notice is
+/// `sent` and no later than the payment (a notice of an earlier, voided payment does not count).
+fn confirmation_stored(inv: &Invoice) -> bool {
+    use smartpit_shared::notice::{NoticeKind, NoticeStatus};
+    inv.notice(NoticeKind::Confirmation).is_some_and(|n| {
+        n.status == NoticeStatus::Sent && inv.paid_at.is_some_and(|paid| n.at >= paid)
+    })
 }
 
 /// What a sheet link leads to.

@@ -8,6 +8,7 @@ use http::{HeaderValue, StatusCode};
 use lambda_http::{Body, Request, Response};
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 use smartpit_shared::clock::japanese_date;
+use smartpit_shared::merchant_contact::MerchantContact;
 use smartpit_shared::money::format_yen;
 use smartpit_shared::store_chain::{catalogue, how_to_pay, Channel};
 use smartpit_shared::SmartPitNumber;
@@ -89,6 +90,8 @@ pub enum State<'a> {
         merchant_name: &'a str,
         total: i64,
         paid_on: NaiveDate,
+        /// The お支払い完了証明's link, once the notifier stored it.
+        confirmation: Option<String>,
     },
     Expired,
     Cancelled,
@@ -98,6 +101,10 @@ pub enum State<'a> {
     Preparing,
     /// The PDF of a paid bill (the PDF route only).
     AlreadyPaid,
+    /// The confirmation of a payment that is not made yet (the confirmation route only).
+    ConfirmationPreparing,
+    /// The confirmation of a bill with no payment standing (never paid, or voided).
+    NotPaid,
 }
 
 impl State<'_> {
@@ -107,8 +114,8 @@ impl State<'_> {
             State::Expired | State::Cancelled | State::Moved | State::AlreadyPaid => {
                 StatusCode::GONE
             }
-            State::Unknown => StatusCode::NOT_FOUND,
-            State::Preparing => StatusCode::SERVICE_UNAVAILABLE,
+            State::Unknown | State::NotPaid => StatusCode::NOT_FOUND,
+            State::Preparing | State::ConfirmationPreparing => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 }
@@ -298,15 +305,65 @@ fn payable(lang: Lang, bill: &Bill) -> Markup {
     }
 }
 
+/// How to reach the merchant, under a bill's page (payable, paid or closed) when it gave any.
+pub fn contact_block(lang: Lang, merchant_name: &str, contact: &MerchantContact) -> Markup {
+    html! {
+        @if !contact.is_empty() {
+            section.contact aria-labelledby="contact" {
+                h2 #contact { (lang.pick("お問い合わせ先", "Contact the merchant")) ": " (merchant_name) }
+                dl.bill {
+                    @for (ja, en, v) in contact.labelled() {
+                        dt { (lang.pick(ja, en)) }
+                        dd {
+                            @match ja {
+                                "Web" => a href=(v) rel="noopener noreferrer" { (v) },
+                                "メール" => a href=(format!("mailto:{v}")) { (v) },
+                                "電話" => a href=(format!("tel:{}", v.replace('-', ""))) { (v) },
+                                _ => (v),
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The page of a link's state, with the merchant's contact details (`merchant`: its name and
+/// contact) under it.
+pub fn render_for(
+    lang: Lang,
+    state: &State,
+    path: Option<&str>,
+    merchant: Option<(&str, &MerchantContact)>,
+) -> String {
+    let shown = render_body(lang, state);
+    let body = match merchant {
+        Some((name, contact)) => html! { (shown) (contact_block(lang, name, contact)) },
+        None => shown,
+    };
+    frame(
+        lang,
+        lang.pick("スマートピット お支払い", "Smart Pit payment"),
+        path,
+        body,
+    )
+}
+
 /// The page of a link's state.
 pub fn render(lang: Lang, state: &State, path: Option<&str>) -> String {
-    let title = lang.pick("スマートピット お支払い", "Smart Pit payment");
-    let body = match state {
+    render_for(lang, state, path, None)
+}
+
+/// The body of a link's state's page.
+fn render_body(lang: Lang, state: &State) -> Markup {
+    match state {
         State::Payable(bill) => payable(lang, bill),
         State::Paid {
             merchant_name,
             total,
             paid_on,
+            confirmation,
         } => html! {
             (banner("paid", lang.pick("お支払い済みです", "Paid"), &match lang {
                 Lang::Ja => format!("{}にお支払いいただきました。ありがとうございました。", date(lang, *paid_on)),
@@ -318,6 +375,18 @@ pub fn render(lang: Lang, state: &State, path: Option<&str>) -> String {
                 dt { (lang.pick("お支払金額", "Amount paid")) }
                 dd.amount { (yen(*total)) }
             }
+            @if let Some(href) = confirmation {
+                p.download {
+                    a.button href=(href) {
+                        (lang.pick("お支払い完了証明 (PDF)", "Payment confirmation (PDF)"))
+                    }
+                }
+            } @else {
+                p { (lang.pick("お支払い完了証明を準備しています。しばらくしてから再度お開きください。",
+                    "The payment confirmation is being prepared. Please open this page again in a moment.")) }
+            }
+            p { (lang.pick("お支払い完了証明は領収書ではありません。領収書はお支払いいただいた店舗のレシートです。",
+                "The payment confirmation is not a receipt: the store's receipt is.")) }
         },
         State::Expired => banner(
             "expired",
@@ -359,6 +428,22 @@ pub fn render(lang: Lang, state: &State, path: Option<&str>) -> String {
                 "This bill is paid: its sheet is no longer needed.",
             ),
         ),
+        State::ConfirmationPreparing => banner(
+            "unknown",
+            lang.pick("お支払い完了証明を準備しています", "The payment confirmation is being prepared"),
+            lang.pick(
+                "お支払い完了証明を準備しています。しばらくしてから再度お開きください。",
+                "The payment confirmation is being prepared. Please try again in a moment.",
+            ),
+        ),
+        State::NotPaid => banner(
+            "unknown",
+            lang.pick("お支払いの記録がありません", "No payment to confirm"),
+            lang.pick(
+                "このご請求にはお支払いの記録がありません。お支払いページをご確認ください。",
+                "There is no payment of this bill to confirm. Please see the payment page.",
+            ),
+        ),
         State::Preparing => banner(
             "unknown",
             lang.pick("シートを準備しています", "The sheet is being prepared"),
@@ -367,8 +452,7 @@ pub fn render(lang: Lang, state: &State, path: Option<&str>) -> String {
                 "The sheet is being prepared. Please try again in a moment.",
             ),
         ),
-    };
-    frame(lang, title, path, body)
+    }
 }
 
 /// An HTML answer with the pages' security headers: the policy above, no referrer (a link's

@@ -27,7 +27,9 @@ use std::sync::OnceLock;
 
 pub mod requests;
 
-/// The most invoices one visit may pay together.
+/// The most invoices one visit may pay together. The payment is one transaction of at most
+/// 1 + 4 items per bill (the bill, its settled line, `invoice.paid`, the customer's notices'
+/// outbox record): 81 of DynamoDB's 100.
 pub const MAX_INVOICES_PER_PAYMENT: usize = 20;
 
 /// What each of the function's routes does.

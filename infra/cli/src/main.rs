@@ -70,6 +70,40 @@ enum Command {
         #[command(flatten)]
         target: Target,
     },
+    /// Set how customers reach a merchant (shown on sheets, the payment page, its closed pages
+    /// and every customer mail) and print it. Each field given replaces the stored one;
+    /// `--clear` removes them all first. The phone number is read by libphonenumber (a Japanese
+    /// number, or `+81…`), the page must be https.
+    MerchantContact {
+        /// The merchant's id.
+        #[arg(long)]
+        merchant: String,
+        #[arg(long)]
+        phone: Option<String>,
+        #[arg(long)]
+        url: Option<String>,
+        #[arg(long)]
+        email: Option<String>,
+        /// When someone answers, as the customer reads it (at most 40 characters).
+        #[arg(long)]
+        hours: Option<String>,
+        #[arg(long)]
+        clear: bool,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Set how many days before a bill's due date its customer is reminded by mail
+    /// (「お支払い期限のお知らせ」, once per bill, 09:00-20:00 JST): 1 to 7, 0 turns it off
+    /// (the default).
+    MerchantReminders {
+        /// The merchant's id.
+        #[arg(long)]
+        merchant: String,
+        #[arg(long, value_parser = clap::value_parser!(u8).range(0..=7))]
+        days: u8,
+        #[command(flatten)]
+        target: Target,
+    },
     /// Set a merchant's fee (per paid bill: fixed yen plus a rate of what the store collected),
     /// for one chain or as its default, and print the schedule. It shows in the merchant's
     /// daily report (`GET /v1/reports/payments`).
@@ -544,6 +578,68 @@ async fn run(cli: Cli) -> Result<(), String> {
             let key = onboard::merchant_key(&target.db().await?, &id, &name, add_key).await?;
             println!("{key}");
             eprintln!("merchant {id}: API key above, shown once (only its hash is stored)");
+            Ok(())
+        }
+        Command::MerchantReminders {
+            merchant,
+            days,
+            target,
+        } => {
+            let db = target.db().await?;
+            if !db
+                .set_reminder_days(&merchant, days)
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                return Err(format!("no merchant {merchant}"));
+            }
+            match days {
+                0 => println!("merchant {merchant}: no reminders"),
+                d => println!(
+                    "merchant {merchant}: reminded {d} days before the due date, 09:00-20:00 JST"
+                ),
+            }
+            Ok(())
+        }
+        Command::MerchantContact {
+            merchant,
+            phone,
+            url,
+            email,
+            hours,
+            clear,
+            target,
+        } => {
+            let db = target.db().await?;
+            let mut contact = match clear {
+                true => smartpit_shared::merchant_contact::MerchantContact::default(),
+                false => db
+                    .merchant_contact(&merchant)
+                    .await
+                    .map_err(|e| e.to_string())?,
+            };
+            let given = smartpit_shared::merchant_contact::check(
+                phone.as_deref(),
+                url.as_deref(),
+                email.as_deref(),
+                hours.as_deref(),
+            )
+            .map_err(|(field, why)| format!("--{field} {why}"))?;
+            contact.phone = given.phone.or(contact.phone);
+            contact.url = given.url.or(contact.url);
+            contact.email = given.email.or(contact.email);
+            contact.hours = given.hours.or(contact.hours);
+            if !db
+                .set_merchant_contact(&merchant, &contact)
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                return Err(format!("no merchant {merchant}"));
+            }
+            match contact.is_empty() {
+                true => println!("merchant {merchant}: no contact details (its name is shown)"),
+                false => println!("merchant {merchant}: {}", contact.one_line()),
+            }
             Ok(())
         }
         Command::Redeliver {

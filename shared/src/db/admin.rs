@@ -6,7 +6,18 @@ use chrono::{DateTime, Utc};
 use super::item::{self, get_s, Item};
 use super::Db;
 use super::{key_pk, merchant_pk, timestamp};
+use crate::merchant_contact::MerchantContact;
 use crate::principal::{ChainPrincipal, Merchant, Principal};
+
+/// The merchant record's attribute of each contact field.
+fn contact_attributes(c: &MerchantContact) -> [(&'static str, Option<&str>); 4] {
+    [
+        ("contact_phone", c.phone.as_deref()),
+        ("contact_url", c.url.as_deref()),
+        ("contact_email", c.email.as_deref()),
+        ("contact_hours", c.hours.as_deref()),
+    ]
+}
 use crate::store_chain::{Channel, StoreChain};
 
 impl Db {
@@ -17,10 +28,21 @@ impl Db {
         api_key: &str,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let mut m = item::key(merchant_pk(&merchant.id), "#");
-        m.insert("type".into(), item::s("merchant"));
-        m.insert("name".into(), item::s(&merchant.name));
-        m.insert("created_at".into(), item::s(timestamp(now)));
+        // The merchant's record is updated, not replaced: a rename keeps its contact details.
+        self.client
+            .update_item()
+            .table_name(&self.res.main_table)
+            .set_key(Some(item::key(merchant_pk(&merchant.id), "#")))
+            .update_expression(
+                "SET #type = :type, #name = :name, created_at = if_not_exists(created_at, :now)",
+            )
+            .expression_attribute_names("#type", "type")
+            .expression_attribute_names("#name", "name")
+            .expression_attribute_values(":type", item::s("merchant"))
+            .expression_attribute_values(":name", item::s(&merchant.name))
+            .expression_attribute_values(":now", item::s(timestamp(now)))
+            .send()
+            .await?;
         let mut k = item::key(key_pk(api_key), "#");
         k.insert("type".into(), item::s("api_key"));
         k.insert("principal".into(), item::s("merchant"));
@@ -30,7 +52,7 @@ impl Db {
         // The directory of merchants (`MERCHANTS` / id): what the payout run goes through.
         let mut d = item::key(super::payouts::DIRECTORY_PK, &merchant.id);
         d.insert("type".into(), item::s("merchant_entry"));
-        let mut items = vec![m, k, d];
+        let mut items = vec![k, d];
         items.extend(self.key_records(
             &super::keys::KeyOwner::Merchant(merchant.id.clone()),
             api_key,
@@ -90,6 +112,64 @@ impl Db {
                 name: item::get_s(it, "name")?.to_string(),
             })
         }))
+    }
+
+    /// Sets (or with an empty contact, clears) how customers reach a merchant. `Ok(false)`: no
+    /// such merchant.
+    pub async fn set_merchant_contact(
+        &self,
+        id: &str,
+        contact: &MerchantContact,
+    ) -> Result<bool, StoreError> {
+        let mut set = Vec::new();
+        let mut remove = Vec::new();
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.res.main_table)
+            .set_key(Some(item::key(merchant_pk(id), "#")))
+            .condition_expression("attribute_exists(pk)");
+        for (attr, value) in contact_attributes(contact) {
+            match value {
+                Some(v) => {
+                    set.push(format!("{attr} = :{attr}"));
+                    update = update.expression_attribute_values(format!(":{attr}"), item::s(v));
+                }
+                None => remove.push(attr),
+            }
+        }
+        let mut expr = String::new();
+        if !set.is_empty() {
+            expr.push_str(&format!("SET {}", set.join(", ")));
+        }
+        if !remove.is_empty() {
+            expr.push_str(&format!(" REMOVE {}", remove.join(", ")));
+        }
+        let res = update.update_expression(expr.trim()).send().await;
+        super::applied(res)
+    }
+
+    /// How customers reach a merchant (empty when it gave nothing, or is unknown). One
+    /// eventually consistent read: a contact changes seldom and is shown, never decided on.
+    pub async fn merchant_contact(&self, id: &str) -> Result<MerchantContact, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.res.main_table)
+            .set_key(Some(item::key(merchant_pk(id), "#")))
+            .projection_expression("contact_phone, contact_url, contact_email, contact_hours")
+            .send()
+            .await?;
+        let Some(it) = out.item() else {
+            return Ok(MerchantContact::default());
+        };
+        let get = |k: &str| get_s(it, k).map(str::to_string);
+        Ok(MerchantContact {
+            phone: get("contact_phone"),
+            url: get("contact_url"),
+            email: get("contact_email"),
+            hours: get("contact_hours"),
+        })
     }
 
     /// Who holds this API key, if it still works (not revoked, not past the end a rotation

@@ -18,6 +18,15 @@ use super::{merchant_pk, merchant_status_pk, timestamp};
 use crate::invoice::{Invoice, InvoiceStatus};
 use crate::webhook::{Event, EventType};
 
+/// Which of a bill's registration mails a change of its addresses sends: to the new PC address
+/// (a sheet bill's, with its link) and to the new mobile address.
+#[derive(Debug, Clone, Copy)]
+pub struct AddressMail<'a> {
+    pub sheet_token: Option<&'a str>,
+    pub email: bool,
+    pub mobile: bool,
+}
+
 /// The condition every change of a bill needs: what was read is what is stored, and it may
 /// still change.
 const CHANGEABLE: &str = "merchant_id = :m AND #status = :registered AND deadline >= :now \
@@ -81,10 +90,23 @@ impl Db {
             set.push("notices = :notices");
             values.insert(":notices".into(), notices_attr(&changed.notices));
         }
+        if let Some(e) = &changed.customer.email {
+            set.push("customer_email = :email");
+            values.insert(":email".into(), item::s(e));
+        }
+        if let Some(e) = &changed.customer.mobile_email {
+            set.push("customer_mobile_email = :mobile");
+            values.insert(":mobile".into(), item::s(e));
+        }
         let mut expr = format!("SET {}", set.join(", "));
         let removed: Vec<&str> = [
             ("description", changed.description.is_none()),
             ("store_description", changed.store_description.is_none()),
+            ("customer_email", changed.customer.email.is_none()),
+            (
+                "customer_mobile_email",
+                changed.customer.mobile_email.is_none(),
+            ),
         ]
         .into_iter()
         .filter_map(|(name, gone)| gone.then_some(name))
@@ -113,6 +135,12 @@ impl Db {
                 now,
             ))?,
         ];
+        let addressed = changed.customer.email.is_some() || changed.customer.mobile_email.is_some();
+        if addressed && changed.due_date != current.due_date {
+            // The reminder follows the new due day (the old entry finds the bill moved on).
+            items.push(self.reminder_entry_put(changed)?);
+            items.push(self.erasure_entry_put(changed)?);
+        }
         if let Some(token) = sheet_token {
             items.push(self.sheet_link_expiry(token, changed.deadline)?);
             items.push(self.outbox_put_reissue(
@@ -121,6 +149,76 @@ impl Db {
                 token,
                 now,
             )?);
+        }
+        self.applied_transaction(items).await
+    }
+
+    /// Stores `changed`'s addresses (the same version of `current`): the addresses, the
+    /// notices queued for the changed ones, a record that sends them the bill's mail, the
+    /// event, the response. Conditional on the bill as read (its version and last change), so
+    /// two corrections at once cannot both land. `Ok(false)`: it changed meanwhile.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn change_addresses(
+        &self,
+        current: &Invoice,
+        changed: &Invoice,
+        event_data: Value,
+        mail: AddressMail<'_>,
+        lock: &Lock,
+        response_status: u16,
+        response_body: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let mut set = vec!["updated_at = :ts"];
+        let mut remove = Vec::new();
+        let mut update = self.invoice_update(&current.id);
+        match &changed.customer.email {
+            Some(e) => {
+                set.push("customer_email = :email");
+                update = update.expression_attribute_values(":email", item::s(e));
+            }
+            None => remove.push("customer_email"),
+        }
+        match &changed.customer.mobile_email {
+            Some(e) => {
+                set.push("customer_mobile_email = :mobile");
+                update = update.expression_attribute_values(":mobile", item::s(e));
+            }
+            None => remove.push("customer_mobile_email"),
+        }
+        if !changed.notices.is_empty() {
+            set.push("notices = :notices");
+            update = update.expression_attribute_values(":notices", notices_attr(&changed.notices));
+        }
+        let mut expr = format!("SET {}", set.join(", "));
+        if !remove.is_empty() {
+            expr.push_str(&format!(" REMOVE {}", remove.join(", ")));
+        }
+        let update = changeable(update.update_expression(expr), current, now)
+            .condition_expression(format!("{CHANGEABLE} AND updated_at = :read"))
+            .expression_attribute_values(":read", item::s(timestamp(current.updated_at)))
+            .expression_attribute_values(":ts", item::s(timestamp(now)))
+            .build()
+            .map_err(|e| StoreError::failed(&e))?;
+        let mut items = vec![
+            TransactWriteItem::builder().update(update).build(),
+            self.complete_idempotency_key(lock, response_status, response_body)?,
+            self.event_put(&Event::new(
+                &current.merchant_id,
+                EventType::InvoiceUpdated,
+                Some(current.id.as_str()),
+                event_data,
+                now,
+            ))?,
+        ];
+        let had = current.customer.email.is_some() || current.customer.mobile_email.is_some();
+        let has = changed.customer.email.is_some() || changed.customer.mobile_email.is_some();
+        if has && !had {
+            items.push(self.reminder_entry_put(changed)?);
+            items.push(self.erasure_entry_put(changed)?);
+        }
+        if mail.email || mail.mobile {
+            items.push(self.outbox_put_address_change(changed.id.as_str(), mail, now)?);
         }
         self.applied_transaction(items).await
     }

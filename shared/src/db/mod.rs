@@ -43,8 +43,10 @@ pub mod payment_item;
 mod payments;
 pub mod payouts;
 pub mod refunds;
+mod reminders;
 mod reports;
 mod resends;
+mod retention;
 #[cfg(feature = "dynamo-probe")]
 pub mod serde_probe;
 mod settlements;
@@ -52,6 +54,7 @@ mod sheets;
 mod slips;
 
 pub use crate::payment::{Payment, PaymentRequest, PaymentStatus};
+pub use changes::AddressMail;
 pub use error::{Refusal, StoreError};
 pub use idempotency::{Claim, Lock, LEASE_SECONDS};
 
@@ -67,7 +70,9 @@ pub use invoices::{InvoicePage, RegisterOutcome};
 pub use numbers::{GroupOutcome, NumberRecord};
 pub use outbox::{step_of, Failures, OutboxRecord, RefundRequest, Step};
 pub use payments::{PayOutcome, VoidOutcome};
+pub use reminders::MAX_REMINDER_DAYS;
 pub use resends::RESENDS_PER_DAY;
+pub use retention::{closed_at, DEFAULT_RETENTION_DAYS, MAX_RETENTION_DAYS};
 pub use settlements::SettleResult;
 pub use sheets::SheetLink;
 pub use slips::{Slip, SlipOutcome, SLIP_HOLD_SECONDS};

@@ -22,6 +22,11 @@ pub enum Step {
     MailSent,
     MobileMailSent,
     RefundMailSent,
+    /// A payment's お支払い完了証明 stored (sheet bills).
+    ConfirmationStored,
+    PaidMailSent,
+    PaidMobileMailSent,
+    ReminderMailSent,
 }
 
 impl Step {
@@ -31,6 +36,10 @@ impl Step {
             Step::MailSent => "mail_message_id",
             Step::MobileMailSent => "mobile_mail_message_id",
             Step::RefundMailSent => "refund_mail_message_id",
+            Step::ConfirmationStored => "confirmation_stored_at",
+            Step::PaidMailSent => "paid_mail_message_id",
+            Step::PaidMobileMailSent => "paid_mobile_mail_message_id",
+            Step::ReminderMailSent => "reminder_mail_message_id",
         }
     }
 
@@ -41,6 +50,10 @@ impl Step {
             Step::MailSent => NoticeKind::SheetMail,
             Step::MobileMailSent => NoticeKind::MobileMail,
             Step::RefundMailSent => NoticeKind::RefundMail,
+            Step::ConfirmationStored => NoticeKind::Confirmation,
+            Step::PaidMailSent => NoticeKind::PaidMail,
+            Step::PaidMobileMailSent => NoticeKind::PaidMobileMail,
+            Step::ReminderMailSent => NoticeKind::ReminderMail,
         }
     }
 }
@@ -59,6 +72,10 @@ pub struct OutboxRecord {
     pub sheet_token: Option<String>,
     /// A refund's request for an account (`refund_requested`): its page and amount.
     pub refund: Option<RefundRequest>,
+    /// A payment's notices (`invoice_paid`): the payment they confirm.
+    pub payment_id: Option<String>,
+    /// A reminder (`invoice_reminder`): the due day it reminds of.
+    pub reminder: Option<String>,
     item: Item,
 }
 
@@ -156,6 +173,60 @@ impl Db {
         put_new(&self.res.outbox_table, it, "id")
     }
 
+    /// The transaction item that sends a bill's registration mail to its corrected addresses
+    /// only: the sheet is stored already and an unchanged address's step is recorded as done.
+    pub fn outbox_put_address_change(
+        &self,
+        invoice_id: &str,
+        mail: super::changes::AddressMail<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let mut it = self.outbox_item(
+            "customer_changed",
+            &format!(
+                "customer_changed#{invoice_id}#{}",
+                now.timestamp_nanos_opt().unwrap_or_default()
+            ),
+            invoice_id,
+            mail.sheet_token,
+            now,
+        );
+        let done = |why: &str| item::s(format!("{why}; {}", timestamp(now)));
+        if mail.sheet_token.is_some() {
+            it.insert(Step::SheetStored.attribute().into(), done("already stored"));
+        }
+        if !mail.email {
+            it.insert(Step::MailSent.attribute().into(), done("address unchanged"));
+        }
+        if !mail.mobile {
+            it.insert(
+                Step::MobileMailSent.attribute().into(),
+                done("address unchanged"),
+            );
+        }
+        put_new(&self.res.outbox_table, it, "id")
+    }
+
+    /// The transaction item that tells a bill's customer its payment went through (the
+    /// confirmation PDF, 「お支払い完了のお知らせ」), written in the payment's transaction: one
+    /// record per bill and payment, so a retried report adds none.
+    pub fn outbox_put_paid(
+        &self,
+        invoice_id: &str,
+        payment_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let mut it = self.outbox_item(
+            "invoice_paid",
+            &format!("invoice_paid#{invoice_id}#{payment_id}"),
+            invoice_id,
+            None,
+            now,
+        );
+        it.insert("payment_id".into(), item::s(payment_id));
+        put_new(&self.res.outbox_table, it, "id")
+    }
+
     /// The transaction item that asks a bill's customer for the account a refund is paid to
     /// (「返金手続きのお願い」, one record per refund).
     pub fn outbox_put_refund(
@@ -221,6 +292,8 @@ impl Db {
                     }),
                     _ => None,
                 },
+                payment_id: get_s(it, "payment_id").map(str::to_string),
+                reminder: get_s(it, "reminder").map(str::to_string),
                 item: it.clone(),
             })
         }))
@@ -497,5 +570,9 @@ pub fn step_of(kind: NoticeKind) -> Step {
         NoticeKind::SheetMail => Step::MailSent,
         NoticeKind::MobileMail => Step::MobileMailSent,
         NoticeKind::RefundMail => Step::RefundMailSent,
+        NoticeKind::Confirmation => Step::ConfirmationStored,
+        NoticeKind::PaidMail => Step::PaidMailSent,
+        NoticeKind::PaidMobileMail => Step::PaidMobileMailSent,
+        NoticeKind::ReminderMail => Step::ReminderMailSent,
     }
 }

@@ -242,6 +242,13 @@ impl Db {
                         ..inv.clone()
                     };
                     events.push(self.paid_line_put(&payment, inv)?);
+                    // The customer is told (mail, and the confirmation behind a sheet's page).
+                    if inv.customer.email.is_some()
+                        || inv.customer.mobile_email.is_some()
+                        || inv.sheet_url.is_some()
+                    {
+                        events.push(self.outbox_put_paid(inv.id.as_str(), &payment.id, now)?);
+                    }
                     events.push(self.event_put(&Event::new(
                         &inv.merchant_id,
                         EventType::InvoicePaid,

@@ -124,6 +124,22 @@ pub fn layout(sheet: &SheetContent) -> Result<Page, String> {
     p.text(left + 2.0, bar_y - 5.0, 8.0, &l1);
     p.text(left + 2.0, bar_y - 9.0, 8.0, &l2);
 
+    if let Some(contact) = &sheet.contact {
+        let line = format!("お問い合わせ先: {} {contact}", sheet.merchant_name);
+        // One line of 8.5 pt, cut with "…" where the page ends.
+        let room = (RIGHT_MM - left) / (8.5 * MM_PER_PT);
+        let mut used = 0.0;
+        let mut shown = String::new();
+        for c in line.chars() {
+            if used + ems(c) > room - 1.0 {
+                shown.push('…');
+                break;
+            }
+            used += ems(c);
+            shown.push(c);
+        }
+        p.text(left, 42.0, 8.5, &shown);
+    }
     p.text(
         left,
         36.0,
@@ -155,7 +171,7 @@ fn ems(c: char) -> f32 {
 /// A row's value in at most 3 lines of `width` mm: one line at 13 pt if it fits, else the
 /// largest of 11 and 10 pt where it wraps into 3 lines, else 3 lines of 9 pt ending in "…".
 /// Japanese breaks between any two characters; so does this.
-fn fit(text: &str, width: f32) -> (f32, Vec<String>) {
+pub(crate) fn fit(text: &str, width: f32) -> (f32, Vec<String>) {
     const MAX_LINES: usize = 3;
     for size in [13.0, 11.0, 10.0, 9.0] {
         let per_line = width / (size * MM_PER_PT);
@@ -247,6 +263,7 @@ mod tests {
         let number = SmartPitNumber::from_body(221_234_567_890);
         let due = chrono::NaiveDate::from_ymd_opt(2026, 12, 31).unwrap_or_default();
         let sheet = SheetContent {
+            contact: None,
             number,
             // The longest a merchant name (100), an order id (64) and a description can be.
             merchant_name: "株".repeat(100),

@@ -26,4 +26,6 @@ pub struct SheetContent {
     /// What was bought, as the merchant described it.
     pub description: Option<String>,
     pub payment_code: payment_code::PaymentCode,
+    /// How to reach the merchant, on one line (`MerchantContact::one_line`), when it gave any.
+    pub contact: Option<String>,
 }

@@ -31,6 +31,7 @@ fn common_chars() -> Result<Vec<char>, String> {
     let number = SmartPitNumber::from_body(0);
     let due = chrono::NaiveDate::default();
     let blank = SheetContent {
+        contact: None,
         number,
         merchant_name: String::new(),
         amount: 1,
