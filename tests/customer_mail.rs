@@ -332,6 +332,43 @@ async fn a_corrected_address_gets_the_mail_and_the_old_one_nothing_more() {
         "the mobile address was not changed"
     );
 
+    // Two corrections at once (under their own keys): each answered 200 or 409
+    // `invoice_changed`; the bill keeps one of them, and only an address answered 200 is sent
+    // the mail.
+    let (x, y) = (
+        format!("{}@example.jp", unique("race-x")),
+        format!("{}@example.jp", unique("race-y")),
+    );
+    let (rx, ry) = tokio::join!(
+        patch(json!({"customer": {"mobile_email": x}})),
+        patch(json!({"customer": {"mobile_email": y}}))
+    );
+    let mut won = Vec::new();
+    for (r, to) in [(&rx, &x), (&ry, &y)] {
+        match (r.status, r.code()) {
+            (200, _) => won.push(to.clone()),
+            (409, "invoice_changed") => {}
+            other => panic!("{other:?} {:?}", r.body),
+        }
+    }
+    assert!(!won.is_empty());
+    let stored = c
+        .send(c.get(&format!("/v1/invoices/{id}"), s.merchant_key(0)))
+        .await;
+    let kept = stored.body["customer"]["mobile_email"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(won.contains(&kept), "{kept} of {won:?}");
+    // Mail follows the bill's address when it goes: the kept one gets it; one replaced at
+    // once may have been passed over; a refused one never.
+    assert_eq!(s.mail_to(&kept, 1, 30).await.len(), 1, "{kept}");
+    for to in [&x, &y].into_iter().filter(|t| **t != kept) {
+        let n = s.mail_to(to, 2, 2).await.len();
+        assert!(n <= usize::from(won.contains(to)), "{to}: {n}");
+    }
+    let mobile = kept;
+
     // Paid: the confirmation goes to the new address only.
     let pay = c
         .post_json(

@@ -446,7 +446,12 @@ impl NotifyFunction {
                     Err(Failure::Passing(reason)) => return Err(reason),
                 }
             }
-            _ => (
+            None => (
+                NoticeStatus::Skipped,
+                "skipped".to_string(),
+                Some("the invoice has no customer address any more".to_string()),
+            ),
+            Some(_) => (
                 NoticeStatus::Skipped,
                 "skipped".to_string(),
                 Some(format!(

@@ -186,10 +186,29 @@ impl Db {
             }
             None => remove.push("customer_mobile_email"),
         }
-        if !changed.notices.is_empty() {
+        // Only the notices queued now are written: the notifier records the others' outcomes
+        // on the same map meanwhile, and a whole map would put back what it read.
+        let queued: Vec<&crate::notice::Notice> = changed
+            .notices
+            .iter()
+            .filter(|n| {
+                n.status == crate::notice::NoticeStatus::Queued && n.at == changed.updated_at
+            })
+            .collect();
+        let mut paths = Vec::new();
+        if current.notices.is_empty() && !changed.notices.is_empty() {
             set.push("notices = :notices");
             update = update.expression_attribute_values(":notices", notices_attr(&changed.notices));
+        } else {
+            for (i, n) in queued.iter().enumerate() {
+                paths.push(format!("notices.#k{i} = :n{i}"));
+                update = update
+                    .expression_attribute_names(format!("#k{i}"), n.kind.as_str())
+                    .expression_attribute_values(format!(":n{i}"), super::notices::notice_attr(n));
+            }
         }
+        let paths: Vec<&str> = paths.iter().map(String::as_str).collect();
+        set.extend(paths);
         let mut expr = format!("SET {}", set.join(", "));
         if !remove.is_empty() {
             expr.push_str(&format!(" REMOVE {}", remove.join(", ")));
