@@ -132,6 +132,7 @@ async fn a_paid_sheet_bill_is_confirmed_by_mail_and_a_pdf_once() {
     // The paid page links the お支払い完了証明; its PDF reads back.
     let html = page_with_confirmation(&link).await;
     assert!(html.contains("お支払い済みです"), "{html}");
+    smartpit_tests::browser::keep(&link, "payment-page-paid-confirmation.png").await;
     let href = html
         .split("href=\"")
         .skip(1)
@@ -510,6 +511,7 @@ async fn the_merchants_contact_is_on_the_sheet_the_page_and_the_mail() {
         html.contains("03-1234-5678") && html.contains("help@shop.example.jp"),
         "{html}"
     );
+    smartpit_tests::browser::keep(&link, "payment-page-cancelled-contact.png").await;
 
     // Cleared: the name alone, as before.
     let (ok, out) = smartpit(s, &["merchant-contact", "--merchant", &shop.id, "--clear"]);

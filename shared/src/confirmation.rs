@@ -100,7 +100,7 @@ mod document {
         "お支払い完了証明 Payment confirmation ご請求元 ご注文番号 ご注文内容 \
         スマートピット番号 お支払金額 うち手数料 お支払日時 お支払店舗 お支払番号 発行 \
         スマートピットセンター 0123456789,¥-:()年月日 様 \
-        上記のとおり、コンビニエンスストアでのお支払いが完了したことをお知らせします。";
+        下記のとおり、コンビニエンスストアでのお支払いが完了したことをお知らせします。";
 
     static WRITER: OnceLock<Result<Writer, String>> = OnceLock::new();
 
@@ -128,7 +128,7 @@ mod document {
             LEFT,
             245.0,
             10.5,
-            "上記のとおり、コンビニエンスストアでのお支払いが完了したことをお知らせします。",
+            "下記のとおり、コンビニエンスストアでのお支払いが完了したことをお知らせします。",
         );
         let total = if c.customer_fee > 0 {
             format!(
@@ -194,6 +194,34 @@ mod tests {
             s3_key("inv_2010000000014_x", "pay_ab"),
             "confirmations/inv_2010000000014_x/pay_ab.pdf"
         );
+    }
+
+    #[cfg(feature = "sheet")]
+    #[test]
+    fn a_long_bill_fits_its_page() {
+        let c = Confirmation {
+            merchant_name: "株式会社スマートピット商店 オンラインストア 渋谷本店".into(),
+            merchant_order_id: "ORDER-2026-12-04-000123".into(),
+            description: Some("ノート 3冊、ボールペン(黒・赤・青)各2本、消しゴム".repeat(2)),
+            number: SmartPitNumber::from_body(221_234_567_890),
+            amount: 299_000,
+            customer_fee: 1_000,
+            store_chain: chain_name("familymart"),
+            paid_at: chrono::DateTime::from_timestamp(1_796_371_200, 0).unwrap_or_default(),
+            payment_id: "pay_0123456789abcdef".into(),
+        };
+        let p = page(&c, "2026年12月4日");
+        // Every line stays on the page, above the issuer's line.
+        for m in &p.marks {
+            if let crate::pdf::Mark::Text { y, text, .. } = m {
+                assert!(*y >= 30.0 && *y <= 280.0, "{text} at {y}");
+            }
+        }
+        let pdf = render(&c, "2026年12月4日").unwrap_or_else(|e| panic!("{e} (make tools)"));
+        assert!(pdf.starts_with(b"%PDF"));
+        if let Ok(path) = std::env::var("SMARTPIT_KEEP_PDF") {
+            let _ = std::fs::write(path, &pdf);
+        }
     }
 
     #[test]
