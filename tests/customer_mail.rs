@@ -37,6 +37,30 @@ async fn sheet_bill(
     )
 }
 
+/// A sheet bill of the merchant with `key` for `pc` (and `mobile`), due in 5 days; its id.
+async fn sheet_bill_of(
+    c: &Client,
+    key: &str,
+    pc: &str,
+    mobile: Option<&str>,
+    amount: i64,
+) -> String {
+    let mut customer = json!({"email": pc});
+    if let Some(m) = mobile {
+        customer["mobile_email"] = json!(m);
+    }
+    let r = c
+        .register(
+            key,
+            &unique("idem"),
+            &json!({"merchant_order_id": unique("cm"), "amount": amount, "due_date": due_in(5),
+                    "customer": customer}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    r.body["id"].as_str().expect("id").to_string()
+}
+
 fn report(id: &str, txn: &str, total: i64) -> Value {
     json!({"store_code": "L0042", "store_transaction_id": txn, "invoice_ids": [id], "amount": total})
 }
@@ -555,26 +579,10 @@ async fn a_reminder_goes_out_once_at_the_set_day_and_not_for_a_paid_bill() {
         &["merchant-reminders", "--merchant", &shop.id, "--days", "3"],
     );
     assert!(ok && out.contains("3 days"), "{out}");
-    let bill = |to: String| {
-        let c = &c;
-        let key = shop.key.clone();
-        async move {
-            let r = c
-                .register(
-                    &key,
-                    &unique("idem"),
-                    &json!({"merchant_order_id": unique("rm"), "amount": 3_000, "due_date": due_in(5),
-                            "customer": {"email": to}}),
-                )
-                .await;
-            assert_eq!(r.status, 201, "{:?}", r.body);
-            r.body["id"].as_str().expect("id").to_string()
-        }
-    };
     let unpaid_to = format!("{}@example.jp", unique("remind"));
     let paid_to = format!("{}@example.jp", unique("remind"));
-    let unpaid = bill(unpaid_to.clone()).await;
-    let paid = bill(paid_to.clone()).await;
+    let unpaid = sheet_bill_of(&c, &shop.key, &unpaid_to, None, 3_000).await;
+    let paid = sheet_bill_of(&c, &shop.key, &paid_to, None, 3_000).await;
     let pay = c
         .post_json(
             "/store/v1/payments",
@@ -638,20 +646,8 @@ async fn customer_addresses_are_erased_at_once_or_after_the_bill_closed() {
     let c = s.client();
     let shop = smartpit_tests::receiver::shop(s).await;
     let bill = |to: String| {
-        let c = &c;
-        let key = shop.key.clone();
-        async move {
-            let r = c
-                .register(
-                    &key,
-                    &unique("idem"),
-                    &json!({"merchant_order_id": unique("er"), "amount": 1_000, "due_date": due_in(5),
-                            "customer": {"email": to, "mobile_email": format!("m-{to}")}}),
-                )
-                .await;
-            assert_eq!(r.status, 201, "{:?}", r.body);
-            r.body["id"].as_str().expect("id").to_string()
-        }
+        let (c, key) = (&c, shop.key.clone());
+        async move { sheet_bill_of(c, &key, &to, Some(&format!("m-{to}")), 1_000).await }
     };
     let raw = |id: String| async move {
         let inv = smartpit_shared::InvoiceId::parse(&id).expect("id");

@@ -84,6 +84,16 @@ pub struct NotifyFunction {
     settings: Settings,
 }
 
+/// What a record's steps are run for: its bill, the merchant's contact, the payment a
+/// confirmation is of, and why all are skipped (if they are).
+struct Steps<'a> {
+    rec: &'a OutboxRecord,
+    invoice: &'a Invoice,
+    contact: &'a MerchantContact,
+    payment_id: Option<&'a str>,
+    skipped: Option<&'static str>,
+}
+
 /// The mails of a record: which address, which step records it, how it is written.
 type Compose = fn(&str, &Invoice, Option<&str>, &MerchantContact) -> mail::Mail;
 
@@ -213,49 +223,66 @@ impl NotifyFunction {
         }
         let steps = self.steps(&rec, &invoice);
         // A bill that can no longer be paid gets no "please pay" mail.
-        if !invoice.is_payable_at(now) {
-            let why = match invoice.status_at(now) {
-                InvoiceStatus::Cancelled => "the invoice was cancelled before this notice went out",
-                InvoiceStatus::Paid => "the invoice was paid before this notice went out",
-                _ => "the invoice expired before this notice went out",
-            };
+        let skipped = (!invoice.is_payable_at(now)).then(|| match invoice.status_at(now) {
+            InvoiceStatus::Cancelled => "the invoice was cancelled before this notice went out",
+            InvoiceStatus::Paid => "the invoice was paid before this notice went out",
+            _ => "the invoice expired before this notice went out",
+        });
+        let run = Steps {
+            rec: &rec,
+            invoice: &invoice,
+            contact: &contact,
+            payment_id: None,
+            skipped,
+        };
+        self.run_steps(&run, steps, now).await
+    }
+
+    /// A record's steps in order, each outcome recorded: all `skipped` with `run.skipped`'s
+    /// reason; otherwise the PDF stored (the sheet, or a payment's confirmation) or the mail
+    /// sent, a permanent failure recorded as `failed`, a passing one returned to retry.
+    async fn run_steps(
+        &self,
+        run: &Steps<'_>,
+        steps: Vec<(Step, Option<String>, Option<Compose>)>,
+        now: DateTime<Utc>,
+    ) -> Result<(), String> {
+        let passing = |e: smartpit_shared::db::StoreError| {
+            let p = smartpit_shared::Problem::from(e);
+            format!("{} {}", p.status().as_u16(), p.code)
+        };
+        let (rec, invoice) = (run.rec, run.invoice);
+        if let Some(why) = run.skipped {
             for (step, _, _) in steps {
-                self.record(
-                    &rec,
-                    &invoice,
-                    step,
-                    NoticeStatus::Skipped,
-                    "skipped",
-                    Some(why),
-                    now,
-                )
-                .await
-                .map_err(passing)?;
+                let s = NoticeStatus::Skipped;
+                self.record(rec, invoice, step, s, "skipped", Some(why), now)
+                    .await
+                    .map_err(passing)?;
             }
             return Ok(());
         }
         for (step, to, compose) in steps {
-            let outcome = match (step, to, compose) {
-                (Step::SheetStored, _, _) => self.store_sheet(&rec, &invoice, &contact, now).await,
-                (_, Some(to), Some(compose)) => {
-                    self.send(
-                        &compose(&to, &invoice, invoice.sheet_url.as_deref(), &contact),
-                        invoice.id.as_str(),
-                        step.notice(),
-                    )
-                    .await
+            let outcome = match (step, to, compose, run.payment_id) {
+                (Step::SheetStored, ..) => self.store_sheet(rec, invoice, run.contact, now).await,
+                (Step::ConfirmationStored, _, _, Some(payment_id)) => {
+                    self.store_confirmation(invoice, payment_id, now).await
+                }
+                (_, Some(to), Some(compose), _) => {
+                    let link = invoice.sheet_url.as_deref();
+                    let mail = compose(&to, invoice, link, run.contact);
+                    self.send(&mail, invoice.id.as_str(), step.notice()).await
                 }
                 _ => continue,
             };
             let (status, value, reason) = match outcome {
                 Ok(value) => (NoticeStatus::Sent, value, None),
                 Err(Failure::Permanent(reason)) => {
-                    tracing::warn!(outbox_id = %outbox_id, notice = step.notice().as_str(), "notice failed for good; not retried");
+                    tracing::warn!(outbox_id = %rec.id, notice = step.notice().as_str(), "notice failed for good; not retried");
                     (NoticeStatus::Failed, "failed".to_string(), Some(reason))
                 }
                 Err(Failure::Passing(reason)) => return Err(reason),
             };
-            self.record(&rec, &invoice, step, status, &value, reason.as_deref(), now)
+            self.record(rec, invoice, step, status, &value, reason.as_deref(), now)
                 .await
                 .map_err(passing)?;
         }
@@ -335,10 +362,6 @@ impl NotifyFunction {
         contact: &MerchantContact,
         now: DateTime<Utc>,
     ) -> Result<(), String> {
-        let passing = |e: smartpit_shared::db::StoreError| {
-            let p = smartpit_shared::Problem::from(e);
-            format!("{} {}", p.status().as_u16(), p.code)
-        };
         let mut steps: Vec<(Step, Option<String>, Option<Compose>)> = Vec::new();
         if invoice.sheet_url.is_some() {
             steps.push((Step::ConfirmationStored, None, None));
@@ -363,50 +386,14 @@ impl NotifyFunction {
                 invoice.status_at(now),
                 InvoiceStatus::Paid | InvoiceStatus::Settled
             );
-        if !stands {
-            for (step, _, _) in steps {
-                let why = "the payment was voided before this notice went out";
-                self.record(
-                    rec,
-                    invoice,
-                    step,
-                    NoticeStatus::Skipped,
-                    "skipped",
-                    Some(why),
-                    now,
-                )
-                .await
-                .map_err(passing)?;
-            }
-            return Ok(());
-        }
-        for (step, to, compose) in steps {
-            let outcome = match (step, to, compose) {
-                (Step::ConfirmationStored, _, _) => {
-                    self.store_confirmation(invoice, payment_id, now).await
-                }
-                (_, Some(to), Some(compose)) => {
-                    self.send(
-                        &compose(&to, invoice, invoice.sheet_url.as_deref(), contact),
-                        invoice.id.as_str(),
-                        step.notice(),
-                    )
-                    .await
-                }
-                _ => continue,
-            };
-            let (status, value, reason) = match outcome {
-                Ok(value) => (NoticeStatus::Sent, value, None),
-                Err(Failure::Permanent(reason)) => {
-                    (NoticeStatus::Failed, "failed".to_string(), Some(reason))
-                }
-                Err(Failure::Passing(reason)) => return Err(reason),
-            };
-            self.record(rec, invoice, step, status, &value, reason.as_deref(), now)
-                .await
-                .map_err(passing)?;
-        }
-        Ok(())
+        let run = Steps {
+            rec,
+            invoice,
+            contact,
+            payment_id: Some(payment_id),
+            skipped: (!stands).then_some("the payment was voided before this notice went out"),
+        };
+        self.run_steps(&run, steps, now).await
     }
 
     /// 「お支払い期限のお知らせ」, once: to the PC address (with the payment page of a sheet

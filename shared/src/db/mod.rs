@@ -151,6 +151,36 @@ pub(crate) fn is_conditional_failure<E: aws_sdk_dynamodb::error::ProvideErrorMet
 }
 
 /// The outcome of a conditional write: `Ok(true)` written, `Ok(false)` its condition failed.
+impl Db {
+    /// The items of one partition of the main table, page by page, at most `max_pages` pages
+    /// (what is beyond waits for the next pass of whoever reads it).
+    pub(crate) async fn partition_items(
+        &self,
+        pk: &str,
+        max_pages: usize,
+    ) -> Result<Vec<item::Item>, StoreError> {
+        let mut items = Vec::new();
+        let mut start = None;
+        for _ in 0..max_pages {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.res.main_table)
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", av_s(pk))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await?;
+            items.extend(out.items().iter().cloned());
+            match out.last_evaluated_key() {
+                Some(k) => start = Some(k.clone()),
+                None => break,
+            }
+        }
+        Ok(items)
+    }
+}
+
 pub(crate) fn applied<T, E, R>(
     res: Result<T, aws_sdk_dynamodb::error::SdkError<E, R>>,
 ) -> Result<bool, StoreError>

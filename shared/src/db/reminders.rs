@@ -14,7 +14,7 @@ use chrono::{DateTime, Days, Utc};
 
 use super::error::StoreError;
 use super::item::{self, get_s, Item};
-use super::{av_s, cancellation_codes, merchant_pk, put_new, Db};
+use super::{cancellation_codes, merchant_pk, put_new, Db};
 use crate::clock::jst_date;
 use crate::ids::InvoiceId;
 use crate::invoice::Invoice;
@@ -91,42 +91,26 @@ impl Db {
             let Some(day) = today.checked_add_days(Days::new(ahead)) else {
                 continue;
             };
-            let mut start = None;
-            for _ in 0..MAX_PAGES {
-                let out = self
-                    .client
-                    .query()
-                    .table_name(&self.res.main_table)
-                    .key_condition_expression("pk = :pk")
-                    .expression_attribute_values(":pk", av_s(&entry_pk(day)))
-                    .set_exclusive_start_key(start.take())
-                    .send()
-                    .await?;
-                for entry in out.items() {
-                    let (Some(id), Some(merchant)) = (
-                        get_s(entry, "sk").and_then(InvoiceId::parse),
-                        get_s(entry, "merchant_id"),
-                    ) else {
-                        continue;
-                    };
-                    let days = match days_of.get(merchant) {
-                        Some(d) => *d,
-                        None => {
-                            let d = self.reminder_days(merchant).await?;
-                            days_of.insert(merchant.to_string(), d);
-                            d
-                        }
-                    };
-                    if days == 0 || ahead > u64::from(days) {
-                        continue; // not yet (or off: the merchant may turn it on)
+            for entry in self.partition_items(&entry_pk(day), MAX_PAGES).await? {
+                let (Some(id), Some(merchant)) = (
+                    get_s(&entry, "sk").and_then(InvoiceId::parse),
+                    get_s(&entry, "merchant_id"),
+                ) else {
+                    continue;
+                };
+                let days = match days_of.get(merchant) {
+                    Some(d) => *d,
+                    None => {
+                        let d = self.reminder_days(merchant).await?;
+                        days_of.insert(merchant.to_string(), d);
+                        d
                     }
-                    if self.remind_one(&id, day, now).await? {
-                        reminded.push(id);
-                    }
+                };
+                if days == 0 || ahead > u64::from(days) {
+                    continue; // not yet (or off: the merchant may turn it on)
                 }
-                match out.last_evaluated_key() {
-                    Some(k) => start = Some(k.clone()),
-                    None => break,
+                if self.remind_one(&id, day, now).await? {
+                    reminded.push(id);
                 }
             }
         }

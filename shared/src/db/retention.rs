@@ -143,49 +143,33 @@ impl Db {
             }) else {
                 continue;
             };
-            let mut start = None;
-            for _ in 0..MAX_PAGES {
-                let out = self
-                    .client
-                    .query()
-                    .table_name(&self.res.main_table)
-                    .key_condition_expression("pk = :pk")
-                    .expression_attribute_values(":pk", av_s(&entry_pk(day)))
-                    .set_exclusive_start_key(start.take())
-                    .send()
-                    .await?;
-                for entry in out.items() {
-                    let Some(id) = get_s(entry, "sk").and_then(InvoiceId::parse) else {
-                        continue;
-                    };
-                    let inv = self.get_invoice(&id).await?;
-                    let addressed = inv.as_ref().is_some_and(|i| {
-                        i.customer.email.is_some()
-                            || i.customer.mobile_email.is_some()
-                            || i.notices.iter().any(|n| n.to.is_some())
+            for entry in self.partition_items(&entry_pk(day), MAX_PAGES).await? {
+                let Some(id) = get_s(&entry, "sk").and_then(InvoiceId::parse) else {
+                    continue;
+                };
+                let inv = self.get_invoice(&id).await?;
+                let addressed = inv.as_ref().is_some_and(|i| {
+                    i.customer.email.is_some()
+                        || i.customer.mobile_email.is_some()
+                        || i.notices.iter().any(|n| n.to.is_some())
+                });
+                let due = inv
+                    .as_ref()
+                    .and_then(|i| closed_at(i, now))
+                    .is_some_and(|c| {
+                        c.checked_add_days(Days::new(retention_days))
+                            .is_some_and(|t| t <= now)
                     });
-                    let due = inv
-                        .as_ref()
-                        .and_then(|i| closed_at(i, now))
-                        .is_some_and(|c| {
-                            c.checked_add_days(Days::new(retention_days))
-                                .is_some_and(|t| t <= now)
-                        });
-                    let Some(inv) = inv.filter(|_| addressed) else {
-                        // Unknown, or nothing left to erase: the entry has done its work.
-                        self.drop_entry(day, &id).await?;
-                        continue;
-                    };
-                    // Open, or closed too recently: a later pass. Reopened meanwhile (a void):
-                    // nothing erased, the entry kept.
-                    if due && self.erase_customer(&inv, true, now).await?.is_some() {
-                        erased += 1;
-                        self.drop_entry(day, &id).await?;
-                    }
-                }
-                match out.last_evaluated_key() {
-                    Some(k) => start = Some(k.clone()),
-                    None => break,
+                let Some(inv) = inv.filter(|_| addressed) else {
+                    // Unknown, or nothing left to erase: the entry has done its work.
+                    self.drop_entry(day, &id).await?;
+                    continue;
+                };
+                // Open, or closed too recently: a later pass. Reopened meanwhile (a void):
+                // nothing erased, the entry kept.
+                if due && self.erase_customer(&inv, true, now).await?.is_some() {
+                    erased += 1;
+                    self.drop_entry(day, &id).await?;
                 }
             }
         }
