@@ -715,3 +715,55 @@ async fn customer_addresses_are_erased_at_once_or_after_the_bill_closed() {
         "an open bill keeps its addresses"
     );
 }
+
+/// A card bill with only a PC address has no notice at registration (no sheet to mail); paid,
+/// its customer still gets 「お支払い完了のお知らせ」 and the bill lists it (its first notice).
+#[tokio::test]
+async fn a_card_bill_with_only_a_pc_address_gets_its_confirmation_mail() {
+    let s = stack();
+    let c = s.client();
+    let pc = format!("{}@example.jp", unique("card"));
+    let number = s.fresh_card().await.to_string();
+    let r = c
+        .register(
+            s.merchant_key(0),
+            &unique("idem"),
+            &json!({"merchant_order_id": unique("card"), "amount": 800, "due_date": due_in(5),
+                    "smartpit_number": number, "customer": {"email": pc}}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let id = r.body["id"].as_str().expect("id").to_string();
+    assert_eq!(
+        r.body["notices"],
+        json!([]),
+        "nothing to send at registration"
+    );
+    let pay = c
+        .post_json(
+            "/store/v1/payments",
+            s.chain_key("ministop"),
+            &report(&id, &unique("T"), 800),
+        )
+        .await;
+    assert_eq!(pay.status, 201, "{:?}", pay.body);
+    let mails = mails_titled(s, &pc, "【Smart Pit】お支払い完了のお知らせ", 1, 60).await;
+    assert_eq!(mails.len(), 1, "{mails:?}");
+    assert!(mails[0]["body"]
+        .as_str()
+        .is_some_and(|b| b.contains("ミニストップ")));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let r = c
+            .send(c.get(&format!("/v1/invoices/{id}"), s.merchant_key(0)))
+            .await;
+        let notices = r.body["notices"].clone();
+        if notices == json!([]) && std::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            continue;
+        }
+        assert_eq!(notices[0]["kind"], "paid_mail", "{notices}");
+        assert_eq!(notices[0]["status"], "sent", "{notices}");
+        break;
+    }
+}

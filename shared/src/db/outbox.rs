@@ -319,7 +319,12 @@ impl Db {
             .expression_attribute_values(":v", av_s(value))
             .build()
             .map_err(|e| StoreError::failed(&e))?;
-        let update = self.notices_update(&invoice.id, std::slice::from_ref(notice))?;
+        // A bill that had no notice yet (a card bill with only a PC address, paid or reminded)
+        // gets its map with this first one.
+        let update = match invoice.notices.is_empty() {
+            true => self.first_notice_update(&invoice.id, notice)?,
+            false => self.notices_update(&invoice.id, std::slice::from_ref(notice))?,
+        };
         let mut tx = self
             .client
             .transact_write_items()
@@ -517,6 +522,29 @@ impl Db {
             serde_json::json!({"invoice": view.merchant_view(now), "notice": notice.view()}),
             now,
         ))
+    }
+
+    /// The update that gives an invoice without notices its first: on condition that it still
+    /// has none (a concurrent first notice makes this one retry, then take the other path).
+    fn first_notice_update(
+        &self,
+        invoice: &crate::ids::InvoiceId,
+        notice: &Notice,
+    ) -> Result<Update, StoreError> {
+        Update::builder()
+            .table_name(&self.res.main_table)
+            .set_key(Some(item::key(
+                number_pk(invoice.number()),
+                invoice_sk(invoice),
+            )))
+            .condition_expression("attribute_exists(pk) AND attribute_not_exists(notices)")
+            .update_expression("SET notices = :all")
+            .expression_attribute_values(
+                ":all",
+                super::notices::notices_attr(std::slice::from_ref(notice)),
+            )
+            .build()
+            .map_err(|e| StoreError::failed(&e))
     }
 
     /// The update that writes these notices onto their invoice (`SET notices.<kind> = …` for
