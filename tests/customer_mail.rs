@@ -767,3 +767,40 @@ async fn a_card_bill_with_only_a_pc_address_gets_its_confirmation_mail() {
         break;
     }
 }
+
+/// New terms and a first mobile address in one change of a card bill: a new version, and the
+/// new address gets the registration notice with the new amount.
+#[tokio::test]
+async fn new_terms_with_a_new_mobile_address_mail_the_new_address() {
+    let s = stack();
+    let c = s.client();
+    let number = s.fresh_card().await.to_string();
+    let r = c
+        .register(
+            s.merchant_key(0),
+            &unique("idem"),
+            &json!({"merchant_order_id": unique("mix"), "amount": 800, "due_date": due_in(5),
+                    "smartpit_number": number}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let id = r.body["id"].as_str().expect("id").to_string();
+    let mobile = format!("{}@docomo.example.jp", unique("mix"));
+    let changed = c
+        .send(
+            c.http
+                .patch(format!("{}/v1/invoices/{id}", c.api))
+                .bearer_auth(s.merchant_key(0))
+                .header("Idempotency-Key", unique("idem"))
+                .json(&json!({"amount": 900, "customer": {"mobile_email": mobile}})),
+        )
+        .await;
+    assert_eq!(changed.status, 200, "{:?}", changed.body);
+    assert_eq!(changed.body["version"], 2);
+    assert_eq!(changed.body["customer"]["mobile_email"], mobile.as_str());
+    let mails = mails_titled(s, &mobile, "【Smart Pit】請求登録のお知らせ", 1, 60).await;
+    assert_eq!(mails.len(), 1, "{mails:?}");
+    assert!(mails[0]["body"]
+        .as_str()
+        .is_some_and(|b| b.contains("¥900")));
+}

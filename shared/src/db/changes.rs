@@ -136,10 +136,23 @@ impl Db {
             ))?,
         ];
         let addressed = changed.customer.email.is_some() || changed.customer.mobile_email.is_some();
-        if addressed && changed.due_date != current.due_date {
+        let had = current.customer.email.is_some() || current.customer.mobile_email.is_some();
+        if addressed && (changed.due_date != current.due_date || !had) {
             // The reminder follows the new due day (the old entry finds the bill moved on).
             items.push(self.reminder_entry_put(changed)?);
             items.push(self.erasure_entry_put(changed)?);
+        }
+        // A card bill's new mobile address gets the registration notice (a sheet bill's new
+        // addresses get the reissued sheet's mail below).
+        let new_mobile = changed.customer.mobile_email.is_some()
+            && changed.customer.mobile_email != current.customer.mobile_email;
+        if sheet_token.is_none() && new_mobile {
+            let mail = AddressMail {
+                sheet_token: None,
+                email: false,
+                mobile: true,
+            };
+            items.push(self.outbox_put_address_change(changed.id.as_str(), mail, now)?);
         }
         if let Some(token) = sheet_token {
             items.push(self.sheet_link_expiry(token, changed.deadline)?);
