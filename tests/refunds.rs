@@ -95,6 +95,11 @@ async fn a_settled_bill_is_refunded_in_part_up_to_what_was_paid() {
     .await;
     assert_eq!(second.status, 201, "{:?}", second.body);
     assert_eq!(refunded(s, &inv).await, 2_500);
+    // The merchant reads the sum on the bill too.
+    let bill = c
+        .send(c.get(&format!("/v1/invoices/{inv}"), &shop.key))
+        .await;
+    assert_eq!(bill.body["refunded"], 2_500, "{:?}", bill.body);
 
     // A third over the rest (600 left) is refused, writing nothing.
     let over = refund(&c, &shop.key, &inv, &unique("rf"), &json!({"amount": 601})).await;

@@ -109,6 +109,8 @@ pub struct Invoice {
     pub sheet_url: Option<String>,
     /// What the customer is sent, and how far each got.
     pub notices: Vec<Notice>,
+    /// Yen refunded of what the customer paid (the refunds not cancelled), 0 without any.
+    pub refunded: i64,
 }
 
 /// An invoice as the merchant API shows it, and its webhook events carry it: every member
@@ -162,6 +164,9 @@ pub struct InvoiceView {
     #[schemars(url)]
     pub sheet_url: Option<String>,
     pub notices: Vec<crate::notice::NoticeView>,
+    /// yen refunded of what the customer paid (refunds not cancelled; see its refunds)
+    #[schemars(range(min = 0))]
+    pub refunded: i64,
 }
 
 impl std::fmt::Display for InvoiceView {
@@ -335,6 +340,7 @@ impl Invoice {
             settled_at: self.settled_at.map(jst_timestamp),
             version: self.version,
             moved_to: self.moved_to.clone(),
+            refunded: self.refunded,
             moved_from: self.moved_from.clone(),
             held_until: self
                 .held_at(now)

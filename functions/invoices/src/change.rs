@@ -319,6 +319,7 @@ impl InvoicesFunction {
             updated_at: now,
             version: 1,
             moved_from: Some(inv.id.to_string()),
+            refunded: 0,
             moved_to: None,
             payments: Vec::new(),
             notices: Vec::new(),

@@ -168,6 +168,7 @@ impl InvoicesFunction {
             version: 1,
             moved_to: None,
             moved_from: None,
+            refunded: 0,
             sheet_url,
             notices: queued_notices(new, sheet_token.is_some(), now),
         };

@@ -408,6 +408,7 @@ mod tests {
             version: 1,
             moved_to: None,
             moved_from: None,
+            refunded: 0,
             sheet_url: None,
             notices: Vec::new(),
         }

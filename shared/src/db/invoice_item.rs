@@ -60,6 +60,9 @@ impl Invoice {
         it.insert("amount".into(), item::n(self.amount));
         it.insert("customer_fee".into(), item::n(self.customer_fee));
         it.insert("version".into(), item::n(self.version));
+        if self.refunded > 0 {
+            it.insert("refunded".into(), item::n(self.refunded));
+        }
         if let Some(m) = &self.moved_from {
             it.insert("moved_from".into(), item::s(m));
         }
@@ -137,6 +140,7 @@ impl Invoice {
             version: item::get_n(it, "version").unwrap_or(1),
             moved_to: get_s(it, "moved_to").map(str::to_string),
             moved_from: get_s(it, "moved_from").map(str::to_string),
+            refunded: item::get_n(it, "refunded").unwrap_or(0),
             hold: match (
                 get_s(it, "hold_slip"),
                 get_s(it, "hold_chain"),

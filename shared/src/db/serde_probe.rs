@@ -49,6 +49,8 @@ pub struct StoredInvoice {
     open_shard: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     moved_from: Option<String>,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    refunded: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     moved_to: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -137,6 +139,7 @@ pub fn to_item(inv: &Invoice) -> Result<Item, String> {
         gsi2sk: format!("{created}#{}", inv.id),
         open_shard: (inv.stored_status == InvoiceStatus::Registered).then(|| open_shard(&inv.id)),
         moved_from: inv.moved_from.clone(),
+        refunded: inv.refunded,
         moved_to: None,
         description: inv.description.clone(),
         store_description: inv.store_description.clone(),
@@ -235,6 +238,7 @@ pub fn from_item(it: Item) -> Result<Invoice, Corrupt> {
         version: s.version,
         moved_to: s.moved_to,
         moved_from: s.moved_from,
+        refunded: s.refunded,
         hold: match (s.hold_slip, s.hold_chain, s.hold_until) {
             (Some(slip_id), Some(chain_id), Some(until)) => Some(Hold {
                 slip_id,
@@ -286,6 +290,7 @@ pub fn sample_invoice(seed: u64) -> Invoice {
         version: 1,
         moved_to: None,
         moved_from: None,
+        refunded: 0,
         sheet_url: Some("https://pay.example.jp/s/abcdefghijklmnopqrstuvwxyz012345".into()),
         notices: vec![
             Notice {
@@ -341,4 +346,8 @@ pub fn paid_item(registered: Item) -> Item {
         ]),
     );
     it
+}
+
+fn is_zero(n: &i64) -> bool {
+    *n == 0
 }

@@ -88,6 +88,7 @@ async fn main() -> Result<(), String> {
             version: 1,
             moved_to: None,
             moved_from: None,
+            refunded: 0,
             sheet_url: None,
             notices: Vec::new(),
         };
