@@ -184,10 +184,6 @@ impl NotifyFunction {
     /// Everything one outbox record asks for, skipping the steps that have an outcome.
     /// `Err` only for a passing failure: the record is to be retried.
     pub async fn deliver(&self, outbox_id: &str, now: DateTime<Utc>) -> Result<(), String> {
-        let passing = |e: smartpit_shared::db::StoreError| {
-            let p = smartpit_shared::Problem::from(e);
-            format!("{} {}", p.status().as_u16(), p.code)
-        };
         let Some(rec) = self.db.get_outbox(outbox_id).await.map_err(passing)? else {
             return Ok(()); // expired by TTL: nothing left to do
         };
@@ -247,10 +243,6 @@ impl NotifyFunction {
         steps: Vec<(Step, Option<String>, Option<Compose>)>,
         now: DateTime<Utc>,
     ) -> Result<(), String> {
-        let passing = |e: smartpit_shared::db::StoreError| {
-            let p = smartpit_shared::Problem::from(e);
-            format!("{} {}", p.status().as_u16(), p.code)
-        };
         let (rec, invoice) = (run.rec, run.invoice);
         if let Some(why) = run.skipped {
             for (step, _, _) in steps {
@@ -274,14 +266,11 @@ impl NotifyFunction {
                 }
                 _ => continue,
             };
-            let (status, value, reason) = match outcome {
-                Ok(value) => (NoticeStatus::Sent, value, None),
-                Err(Failure::Permanent(reason)) => {
-                    tracing::warn!(outbox_id = %rec.id, notice = step.notice().as_str(), "notice failed for good; not retried");
-                    (NoticeStatus::Failed, "failed".to_string(), Some(reason))
-                }
-                Err(Failure::Passing(reason)) => return Err(reason),
-            };
+            if let Err(Failure::Permanent(_)) = &outcome {
+                tracing::warn!(outbox_id = %rec.id, notice = step.notice().as_str(), "notice failed for good; not retried");
+            }
+            let (status, value, reason) =
+                outcome.map_or_else(outcome_of_failure, |v| Ok((NoticeStatus::Sent, v, None)))?;
             self.record(rec, invoice, step, status, &value, reason.as_deref(), now)
                 .await
                 .map_err(passing)?;
@@ -299,10 +288,6 @@ impl NotifyFunction {
         contact: &MerchantContact,
         now: DateTime<Utc>,
     ) -> Result<(), String> {
-        let passing = |e: smartpit_shared::db::StoreError| {
-            let p = smartpit_shared::Problem::from(e);
-            format!("{} {}", p.status().as_u16(), p.code)
-        };
         let step = Step::RefundMailSent;
         if rec.done(step) {
             return Ok(());
@@ -324,22 +309,14 @@ impl NotifyFunction {
                 )
             });
         let (status, value, reason) = match to {
-            Some(to) if waiting => {
-                match self
-                    .send(
-                        &mail::refund_request(to, invoice, request, contact),
-                        invoice.id.as_str(),
-                        NoticeKind::RefundMail,
-                    )
-                    .await
-                {
-                    Ok(id) => (NoticeStatus::Sent, id, None),
-                    Err(Failure::Permanent(reason)) => {
-                        (NoticeStatus::Failed, "failed".to_string(), Some(reason))
-                    }
-                    Err(Failure::Passing(reason)) => return Err(reason),
-                }
-            }
+            Some(to) if waiting => self
+                .send(
+                    &mail::refund_request(to, invoice, request, contact),
+                    invoice.id.as_str(),
+                    NoticeKind::RefundMail,
+                )
+                .await
+                .map_or_else(outcome_of_failure, |id| Ok((NoticeStatus::Sent, id, None)))?,
             _ => (
                 NoticeStatus::Skipped,
                 "skipped".to_string(),
@@ -406,10 +383,6 @@ impl NotifyFunction {
         contact: &MerchantContact,
         now: DateTime<Utc>,
     ) -> Result<(), String> {
-        let passing = |e: smartpit_shared::db::StoreError| {
-            let p = smartpit_shared::Problem::from(e);
-            format!("{} {}", p.status().as_u16(), p.code)
-        };
         let step = Step::ReminderMailSent;
         if rec.done(step) {
             return Ok(());
@@ -422,16 +395,9 @@ impl NotifyFunction {
         let (status, value, reason) = match to {
             Some((to, mobile)) if invoice.is_payable_at(now) => {
                 let m = mail::reminder(to, invoice, invoice.sheet_url.as_deref(), contact, mobile);
-                match self
-                    .send(&m, invoice.id.as_str(), NoticeKind::ReminderMail)
+                self.send(&m, invoice.id.as_str(), NoticeKind::ReminderMail)
                     .await
-                {
-                    Ok(id) => (NoticeStatus::Sent, id, None),
-                    Err(Failure::Permanent(reason)) => {
-                        (NoticeStatus::Failed, "failed".to_string(), Some(reason))
-                    }
-                    Err(Failure::Passing(reason)) => return Err(reason),
-                }
+                    .map_or_else(outcome_of_failure, |id| Ok((NoticeStatus::Sent, id, None)))?
             }
             None => (
                 NoticeStatus::Skipped,
@@ -689,6 +655,24 @@ impl NotifyFunction {
             .park_outbox(&rec, invoice.as_ref(), &why, now)
             .await?;
         Ok(true)
+    }
+}
+
+/// A storage failure while delivering: passing (the record is retried), as the problem it
+/// would answer (`503 service_unavailable`).
+fn passing(e: smartpit_shared::db::StoreError) -> String {
+    let p = smartpit_shared::Problem::from(e);
+    format!("{} {}", p.status().as_u16(), p.code)
+}
+
+/// A step's failure as its notice records it (`failed` with the reason), or the passing reason
+/// the record is retried for.
+fn outcome_of_failure(f: Failure) -> Result<(NoticeStatus, String, Option<String>), String> {
+    match f {
+        Failure::Permanent(reason) => {
+            Ok((NoticeStatus::Failed, "failed".to_string(), Some(reason)))
+        }
+        Failure::Passing(reason) => Err(reason),
     }
 }
 

@@ -101,7 +101,10 @@ impl Db {
                 let days = match days_of.get(merchant) {
                     Some(d) => *d,
                     None => {
-                        let d = self.reminder_days(merchant).await?;
+                        let Ok(d) = self.reminder_days(merchant).await else {
+                            tracing::warn!(merchant_id = %merchant, "reminder setting unread; its entries wait");
+                            continue;
+                        };
                         days_of.insert(merchant.to_string(), d);
                         d
                     }
@@ -109,8 +112,14 @@ impl Db {
                 if days == 0 || ahead > u64::from(days) {
                     continue; // not yet (or off: the merchant may turn it on)
                 }
-                if self.remind_one(&id, day, now).await? {
-                    reminded.push(id);
+                // One bad entry or bill never holds back the others: logged, kept, retried
+                // by the next sweep.
+                match self.remind_one(&id, day, now).await {
+                    Ok(true) => reminded.push(id),
+                    Ok(false) => {}
+                    Err(e) => {
+                        tracing::warn!(invoice_id = %id, error = %e, "reminder not queued; the next sweep tries again")
+                    }
                 }
             }
         }

@@ -147,33 +147,53 @@ impl Db {
                 let Some(id) = get_s(&entry, "sk").and_then(InvoiceId::parse) else {
                     continue;
                 };
-                let inv = self.get_invoice(&id).await?;
-                let addressed = inv.as_ref().is_some_and(|i| {
-                    i.customer.email.is_some()
-                        || i.customer.mobile_email.is_some()
-                        || i.notices.iter().any(|n| n.to.is_some())
-                });
-                let due = inv
-                    .as_ref()
-                    .and_then(|i| closed_at(i, now))
-                    .is_some_and(|c| {
-                        c.checked_add_days(Days::new(retention_days))
-                            .is_some_and(|t| t <= now)
-                    });
-                let Some(inv) = inv.filter(|_| addressed) else {
-                    // Unknown, or nothing left to erase: the entry has done its work.
-                    self.drop_entry(day, &id).await?;
-                    continue;
-                };
-                // Open, or closed too recently: a later pass. Reopened meanwhile (a void):
-                // nothing erased, the entry kept.
-                if due && self.erase_customer(&inv, true, now).await?.is_some() {
-                    erased += 1;
-                    self.drop_entry(day, &id).await?;
+                // One bad entry or bill never holds back the others: logged, kept, retried
+                // by the next pass.
+                match self.erase_entry(day, &id, now, retention_days).await {
+                    Ok(true) => erased += 1,
+                    Ok(false) => {}
+                    Err(e) => {
+                        tracing::warn!(invoice_id = %id, error = %e, "addresses not erased; the next pass tries again")
+                    }
                 }
             }
         }
         Ok(erased)
+    }
+
+    /// One erasure entry: `Ok(true)` when the bill's addresses were erased now.
+    async fn erase_entry(
+        &self,
+        day: chrono::NaiveDate,
+        id: &InvoiceId,
+        now: DateTime<Utc>,
+        retention_days: u64,
+    ) -> Result<bool, StoreError> {
+        let inv = self.get_invoice(id).await?;
+        let addressed = inv.as_ref().is_some_and(|i| {
+            i.customer.email.is_some()
+                || i.customer.mobile_email.is_some()
+                || i.notices.iter().any(|n| n.to.is_some())
+        });
+        let due = inv
+            .as_ref()
+            .and_then(|i| closed_at(i, now))
+            .is_some_and(|c| {
+                c.checked_add_days(Days::new(retention_days))
+                    .is_some_and(|t| t <= now)
+            });
+        let Some(inv) = inv.filter(|_| addressed) else {
+            // Unknown, or nothing left to erase: the entry has done its work.
+            self.drop_entry(day, id).await?;
+            return Ok(false);
+        };
+        // Open, or closed too recently: a later pass. Reopened meanwhile (a void): nothing
+        // erased, the entry kept.
+        if due && self.erase_customer(&inv, true, now).await?.is_some() {
+            self.drop_entry(day, id).await?;
+            return Ok(true);
+        }
+        Ok(false)
     }
 
     async fn drop_entry(&self, day: chrono::NaiveDate, id: &InvoiceId) -> Result<(), StoreError> {
