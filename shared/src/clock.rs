@@ -66,14 +66,19 @@ impl<'de> serde::Deserialize<'de> for Day {
 
 /// A merchant's due date lies from the registration day (JST) to 59 days later.
 pub fn check_due_date(day: NaiveDate, now: DateTime<Utc>) -> Result<(), String> {
+    check_day_ahead(day, now, MAX_DUE_DAYS_AFTER_REGISTRATION)
+}
+
+/// A day from today (JST) to `max_days` later.
+pub fn check_day_ahead(day: NaiveDate, now: DateTime<Utc>, max_days: i64) -> Result<(), String> {
     let today = jst_date(now);
     if day < today {
         return Err(format!("must not be before today ({today}, JST)"));
     }
-    let last = today + Duration::days(MAX_DUE_DAYS_AFTER_REGISTRATION);
+    let last = today + Duration::days(max_days);
     if day > last {
         return Err(format!(
-            "must be at most {MAX_DUE_DAYS_AFTER_REGISTRATION} days after today, {last} at the latest (JST)"
+            "must be at most {max_days} days after today, {last} at the latest (JST)"
         ));
     }
     Ok(())

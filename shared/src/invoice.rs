@@ -111,6 +111,38 @@ pub struct Invoice {
     pub notices: Vec<Notice>,
     /// Yen refunded of what the customer paid (the refunds not cancelled), 0 without any.
     pub refunded: i64,
+    /// A repeat bill (リピートオプション): payable again after each payment until cancelled,
+    /// its due date (`until`) or its `max_payments`.
+    pub repeat: Option<Repeat>,
+    /// A repeat bill's payments standing (not voided): its occurrences so far. 0 for any
+    /// other bill (its status says whether it is paid).
+    pub occurrences: i64,
+}
+
+/// What makes a bill a repeat bill: at most `max_payments` payments (none: until its due date).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Repeat {
+    pub max_payments: Option<i64>,
+}
+
+/// The most payments a repeat bill may take.
+pub const MAX_REPEAT_PAYMENTS: i64 = 99;
+/// How far ahead a repeat bill's last payable day (`until`) may lie, in days from today (JST).
+pub const MAX_REPEAT_DAYS: i64 = 365;
+
+/// A repeat bill as the merchant API shows it.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[schemars(inline, extend("additionalProperties" = false))]
+pub struct RepeatView {
+    /// the most payments the bill takes; null: as many as come until its due date
+    #[schemars(range(min = 1, max = 99))]
+    pub max_payments: Option<i64>,
+    /// the last payable day (JST): the bill's due date
+    #[schemars(with = "crate::clock::Day")]
+    pub until: String,
+    /// payments standing on the bill (voided ones not counted)
+    #[schemars(range(min = 0))]
+    pub occurrences: i64,
 }
 
 /// An invoice as the merchant API shows it, and its webhook events carry it: every member
@@ -167,6 +199,8 @@ pub struct InvoiceView {
     /// yen refunded of what the customer paid (refunds not cancelled; see its refunds)
     #[schemars(range(min = 0))]
     pub refunded: i64,
+    /// a repeat bill's terms and occurrences; null for a bill paid once
+    pub repeat: Option<RepeatView>,
 }
 
 impl std::fmt::Display for InvoiceView {
@@ -208,6 +242,9 @@ pub struct PaymentEntryView {
     pub id: String,
     #[schemars(extend("enum" = ["completed", "voided", "settled"]))]
     pub status: String,
+    /// what the customer paid for the bill by this payment, its customer fee included (null in
+    /// entries older than it)
+    pub amount: Option<i64>,
     #[schemars(with = "contract::Timestamp")]
     pub paid_at: String,
     #[schemars(with = "Option<contract::Timestamp>")]
@@ -230,8 +267,14 @@ pub struct Hold {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PaymentEntry {
     pub id: String,
-    /// `completed` or `voided`.
+    /// `completed` or `voided`; a repeat bill's occurrence is `settled` once the chain's
+    /// settlement confirmed it (another bill's settlement shows on the bill's status).
     pub status: String,
+    /// What the customer paid for the bill by this payment (amount and fee as they were);
+    /// `None` in entries written before it was kept.
+    pub amount: Option<i64>,
+    /// The customer fee in it (a repeat bill's terms may change between payments).
+    pub customer_fee: Option<i64>,
     pub paid_at: DateTime<Utc>,
     pub voided_at: Option<DateTime<Utc>>,
     pub store_chain: String,
@@ -244,6 +287,7 @@ impl PaymentEntry {
         PaymentEntryView {
             id: self.id.clone(),
             status: self.status.clone(),
+            amount: self.amount,
             paid_at: jst_timestamp(self.paid_at),
             voided_at: self.voided_at.map(jst_timestamp),
             store_chain: self.store_chain.clone(),
@@ -305,6 +349,44 @@ impl Invoice {
             && self.held_at(now).is_none()
     }
 
+    /// Whether this payment stands on the bill: in its history and not voided.
+    pub fn payment_stands(&self, payment_id: &str) -> bool {
+        self.payments
+            .iter()
+            .any(|e| e.id == payment_id && e.status != "voided")
+    }
+
+    /// Whether a payment made today (JST) stands on the bill: the store may still void it.
+    pub fn payment_stands_today(&self, now: DateTime<Utc>) -> bool {
+        let today = crate::clock::jst_date(now);
+        self.payments
+            .iter()
+            .any(|e| e.status == "completed" && crate::clock::jst_date(e.paid_at) == today)
+    }
+
+    /// What this payment collected for the bill: (amount, customer fee) as they were when it
+    /// was paid (the bill's terms for entries that do not say).
+    pub fn collected_by(&self, payment_id: &str) -> (i64, i64) {
+        let entry = self.payments.iter().find(|e| e.id == payment_id);
+        match entry.and_then(|e| Some((e.amount?, e.customer_fee?))) {
+            Some((total, fee)) => (total - fee, fee),
+            None => (self.amount, self.customer_fee),
+        }
+    }
+
+    /// Where the bill's history holds this payment.
+    pub fn entry_index(&self, payment_id: &str) -> Option<usize> {
+        self.payments.iter().rposition(|e| e.id == payment_id)
+    }
+
+    /// Whether the next payment closes the bill: any bill but a repeat bill with room for more.
+    pub fn closes_with_next_payment(&self) -> bool {
+        match self.repeat {
+            None => true,
+            Some(r) => r.max_payments.is_some_and(|m| self.occurrences + 1 >= m),
+        }
+    }
+
     pub fn notice(&self, kind: NoticeKind) -> Option<&Notice> {
         self.notices.iter().find(|n| n.kind == kind)
     }
@@ -342,6 +424,11 @@ impl Invoice {
             moved_to: self.moved_to.clone(),
             refunded: self.refunded,
             moved_from: self.moved_from.clone(),
+            repeat: self.repeat.map(|r| RepeatView {
+                max_payments: r.max_payments,
+                until: self.due_date.to_string(),
+                occurrences: self.occurrences,
+            }),
             held_until: self
                 .held_at(now)
                 .and_then(|h| DateTime::from_timestamp(h.until, 0))

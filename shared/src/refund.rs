@@ -124,8 +124,46 @@ pub enum NotRefundable {
     VoidablePayment,
 }
 
-/// What the customer paid for the bill (amount and customer fee), if it is refundable now.
+/// A repeat bill's payments that may be refunded now: each occurrence standing, once settled
+/// or from the day after it was paid (the store may void it until the end of its JST day).
+fn refundable_occurrences(
+    inv: &Invoice,
+    now: DateTime<Utc>,
+) -> impl Iterator<Item = &crate::invoice::PaymentEntry> {
+    let today = jst_date(now);
+    inv.payments.iter().filter(move |e| {
+        e.status == "settled" || (e.status == "completed" && jst_date(e.paid_at) < today)
+    })
+}
+
+/// The payment a new refund of the bill is recorded against: the bill's payment, or a repeat
+/// bill's latest occurrence that may be refunded.
+pub fn refunded_payment(inv: &Invoice, now: DateTime<Utc>) -> Option<String> {
+    match inv.repeat {
+        Some(_) => refundable_occurrences(inv, now)
+            .last()
+            .map(|e| e.id.clone()),
+        None => inv.payment_id.clone(),
+    }
+}
+
+/// What the customer paid for the bill (amount and customer fee), if it is refundable now; for
+/// a repeat bill, what its occurrences that may be refunded brought in (whatever the bill's
+/// status: a cancelled or expired repeat bill keeps its payments).
 pub fn refundable(inv: &Invoice, now: DateTime<Utc>) -> Result<i64, NotRefundable> {
+    if inv.repeat.is_some() {
+        let paid: i64 = refundable_occurrences(inv, now)
+            .map(|e| e.amount.unwrap_or(inv.total()))
+            .sum();
+        if paid > 0 {
+            return Ok(paid);
+        }
+        return Err(if inv.payment_stands_today(now) {
+            NotRefundable::VoidablePayment
+        } else {
+            NotRefundable::NotPaid(inv.status_at(now))
+        });
+    }
     let status = inv.status_at(now);
     match status {
         InvoiceStatus::Settled => {}
@@ -207,6 +245,116 @@ mod tests {
         assert!(!is_refund_id("ref_x"));
         assert!(!is_refund_id(&id.replace("ref_", "po_")));
         assert_eq!(new_details_token().len(), 32);
+    }
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s)
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_default()
+    }
+
+    fn entry(id: &str, status: &str, paid_at: &str, amount: i64) -> crate::invoice::PaymentEntry {
+        crate::invoice::PaymentEntry {
+            id: id.into(),
+            status: status.into(),
+            amount: Some(amount),
+            customer_fee: Some(50),
+            paid_at: at(paid_at),
+            voided_at: None,
+            store_chain: "lawson".into(),
+            store_code: "K7".into(),
+            store_transaction_id: format!("T-{id}"),
+        }
+    }
+
+    /// A repeat bill of 1,000 + 50 yen with these payments.
+    fn repeat_bill(max: Option<i64>, payments: Vec<crate::invoice::PaymentEntry>) -> Invoice {
+        use crate::invoice::{Customer, Repeat};
+        let number = crate::SmartPitNumber::from_body(201_000_000_001);
+        let created = at("2026-12-01T00:00:00Z");
+        Invoice {
+            id: crate::ids::InvoiceId::new(number),
+            merchant_id: "m".into(),
+            merchant_name: "m".into(),
+            merchant_order_id: "o".into(),
+            amount: 1_000,
+            customer_fee: 50,
+            due_date: chrono::NaiveDate::from_ymd_opt(2027, 3, 31).unwrap_or_default(),
+            deadline: at("2027-03-31T14:59:59Z").timestamp(),
+            description: None,
+            store_description: None,
+            stored_status: InvoiceStatus::Registered,
+            customer: Customer::default(),
+            created_at: created,
+            updated_at: created,
+            payment_id: payments.last().map(|e| e.id.clone()),
+            paid_at: None,
+            store_chain: None,
+            store_code: None,
+            store_transaction_id: None,
+            occurrences: i64::try_from(payments.iter().filter(|e| e.status != "voided").count())
+                .unwrap_or_default(),
+            payments,
+            cancelled_at: None,
+            settled_at: None,
+            hold: None,
+            version: 1,
+            moved_to: None,
+            moved_from: None,
+            sheet_url: None,
+            notices: Vec::new(),
+            refunded: 0,
+            repeat: Some(Repeat { max_payments: max }),
+        }
+    }
+
+    #[test]
+    fn a_repeat_bill_closes_only_at_its_max_payments() {
+        let open = repeat_bill(
+            None,
+            vec![entry("p1", "completed", "2026-12-01T01:00:00Z", 1_050)],
+        );
+        assert!(!open.closes_with_next_payment());
+        let two = repeat_bill(Some(2), Vec::new());
+        assert!(!two.closes_with_next_payment());
+        let last = repeat_bill(
+            Some(2),
+            vec![entry("p1", "completed", "2026-12-01T01:00:00Z", 1_050)],
+        );
+        assert!(last.closes_with_next_payment());
+        assert!(last.payment_stands("p1"));
+        assert!(!last.payment_stands("p2"));
+    }
+
+    #[test]
+    fn a_repeat_bill_refunds_its_settled_and_earlier_occurrences_only() {
+        // 2026-12-05 10:00 JST.
+        let now = at("2026-12-05T01:00:00Z");
+        let inv = repeat_bill(
+            None,
+            vec![
+                entry("p1", "settled", "2026-12-01T01:00:00Z", 1_050),
+                entry("p2", "completed", "2026-12-03T01:00:00Z", 900),
+                entry("p3", "voided", "2026-12-04T01:00:00Z", 1_050),
+                // Today in JST (00:30 JST): voidable still.
+                entry("p4", "completed", "2026-12-04T15:30:00Z", 1_050),
+            ],
+        );
+        assert_eq!(refundable(&inv, now), Ok(1_950));
+        assert_eq!(refunded_payment(&inv, now).as_deref(), Some("p2"));
+        let today_only = repeat_bill(
+            None,
+            vec![entry("p4", "completed", "2026-12-04T15:30:00Z", 1_050)],
+        );
+        assert_eq!(
+            refundable(&today_only, now),
+            Err(NotRefundable::VoidablePayment)
+        );
+        let none = repeat_bill(None, Vec::new());
+        assert_eq!(
+            refundable(&none, now),
+            Err(NotRefundable::NotPaid(InvoiceStatus::Registered))
+        );
     }
 
     #[test]

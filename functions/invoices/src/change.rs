@@ -10,16 +10,17 @@ use lambda_http::{Body, Request, Response};
 use serde_json::{json, Value};
 use smartpit_shared::auth::{self, Merchant};
 use smartpit_shared::clock::{
-    check_due_date, deadline_epoch, jst_date, Day, MAX_DUE_DAYS_AFTER_REGISTRATION,
+    check_day_ahead, deadline_epoch, jst_date, Day, MAX_DUE_DAYS_AFTER_REGISTRATION,
 };
 use smartpit_shared::db::Lock;
 use smartpit_shared::http::{self as web};
 use smartpit_shared::idempotent::{Keyed, OnFailure};
+use smartpit_shared::invoice::{Repeat, MAX_REPEAT_DAYS};
 use smartpit_shared::money::check_total;
 use smartpit_shared::notice::{Notice, NoticeKind};
 use smartpit_shared::request::{self, Patch, Report, Whole};
 use smartpit_shared::Code;
-use smartpit_shared::{Invoice, InvoiceId, InvoiceStatus, Problem};
+use smartpit_shared::{Invoice, InvoiceId, InvoiceStatus, NumberKind, Problem};
 
 use crate::requests::{ChangeInvoice, MoveInvoice};
 use crate::InvoicesFunction;
@@ -75,13 +76,18 @@ fn changes(body: ChangeInvoice, inv: &Invoice, now: DateTime<Utc>) -> Result<Inv
         }
     }
     if let Patch::Value(Day(d)) = body.due_date {
-        let last = jst_date(inv.created_at) + Duration::days(MAX_DUE_DAYS_AFTER_REGISTRATION);
-        match check_due_date(d, now) {
+        // A repeat bill's due date is its until: up to 365 days after registration.
+        let days = match inv.repeat {
+            Some(_) => MAX_REPEAT_DAYS,
+            None => MAX_DUE_DAYS_AFTER_REGISTRATION,
+        };
+        let last = jst_date(inv.created_at) + Duration::days(days);
+        match check_day_ahead(d, now, days) {
             Err(m) => r.push("due_date", Code::InvalidDueDate, m),
             Ok(()) if d > last => r.push(
                 "due_date",
                 Code::InvalidDueDate,
-                format!("must be at most {last} (59 days after the registration day, JST)"),
+                format!("must be at most {last} ({days} days after the registration day, JST)"),
             ),
             Ok(()) => {
                 next.due_date = d;
@@ -312,8 +318,21 @@ impl InvoicesFunction {
         }
         // The new number must be a card (sheets serve only their own purchase), checked before
         // the key is claimed.
-        self.check_number_usable(&merchant, number, now).await?;
+        let kind = self.check_number_usable(&merchant, number, now).await?;
+        if inv.repeat.is_some() && kind == NumberKind::Sheet {
+            return Err(Problem::field(
+                "smartpit_number",
+                Code::RepeatNotSupported,
+                "a repeat bill moves to a card or joint card, not a sheet number",
+            ));
+        }
+        // A repeat bill goes on where it stands: the payments it took stay on this bill and
+        // count against its max_payments.
         let moved = Invoice {
+            repeat: inv.repeat.map(|r| Repeat {
+                max_payments: r.max_payments.map(|m| (m - inv.occurrences).max(1)),
+            }),
+            occurrences: 0,
             id: InvoiceId::new(number),
             created_at: now,
             updated_at: now,

@@ -18,8 +18,8 @@ use smartpit_shared::idempotent::{Keyed, OnFailure};
 use smartpit_shared::invoice::Invoice;
 use smartpit_shared::notice::{Notice, NoticeKind};
 use smartpit_shared::refund::{
-    new_details_token, new_refund_id, refundable, NotRefundable, Refund, RefundStatus, RefundView,
-    REASON_CHARS,
+    new_details_token, new_refund_id, refundable, refunded_payment, NotRefundable, Refund,
+    RefundStatus, RefundView, REASON_CHARS,
 };
 use smartpit_shared::request::{self, Checked, Report, Whole};
 use smartpit_shared::webhook::{Event, EventType};
@@ -119,7 +119,7 @@ impl InvoicesFunction {
                 OnFailure::Release,
                 |lock| async move {
                     let paid = refundable(inv, now).map_err(|w| not_refundable(inv, w, now))?;
-                    let payment_id = inv.payment_id.clone().unwrap_or_default();
+                    let payment_id = refunded_payment(inv, now).unwrap_or_default();
                     let token = new_details_token();
                     let refund = Refund {
                         id: new_refund_id(),
@@ -167,6 +167,7 @@ impl InvoicesFunction {
                         .create_refund(
                             &refund,
                             paid,
+                            inv.repeat.map(|_| inv.occurrences),
                             &token,
                             mail.as_ref(),
                             &event,

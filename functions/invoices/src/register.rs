@@ -37,7 +37,17 @@ impl InvoicesFunction {
         match new.number {
             // Found by its reference: the merchant's own joint card, usable as such.
             Some(_) if new.customer_ref.is_some() => {}
-            Some(n) => self.check_number_usable(&merchant, n, now).await?,
+            Some(n) => {
+                let kind = self.check_number_usable(&merchant, n, now).await?;
+                if new.repeat.is_some() && kind == NumberKind::Sheet {
+                    return Err(Problem::field(
+                        "repeat",
+                        Code::RepeatNotSupported,
+                        "a sheet number serves one purchase: register a repeat bill on the \
+                         customer's card or joint card",
+                    ));
+                }
+            }
             None if wants_mail => {}
             None => {
                 return Err(Problem::field(
@@ -169,6 +179,8 @@ impl InvoicesFunction {
             moved_to: None,
             moved_from: None,
             refunded: 0,
+            repeat: new.repeat,
+            occurrences: 0,
             sheet_url,
             notices: queued_notices(new, sheet_token.is_some(), now),
         };
@@ -200,13 +212,13 @@ impl InvoicesFunction {
 
     /// The number must have been issued, as a card, joint card or web sheet: any merchant may
     /// bill a card (a joint card is a Smart Pit card too: usable at every merchant, by its
-    /// number) and a web sheet until it expires.
+    /// number) and a web sheet until it expires. Returns its kind.
     pub(crate) async fn check_number_usable(
         &self,
         merchant: &Merchant,
         number: smartpit_shared::SmartPitNumber,
         now: DateTime<Utc>,
-    ) -> Result<(), Problem> {
+    ) -> Result<NumberKind, Problem> {
         let unusable = |code: Code| Problem::of(code).smartpit_number(number.to_string());
         let who = format!("merchant#{}", merchant.id);
         if let Some(until) = smartpit_shared::guessing::refused_until(&who, now) {
@@ -231,7 +243,7 @@ impl InvoicesFunction {
                     "A number from the web site is valid for 60 days: the customer can get a new one there.",
                 ));
             }
-            return Ok(());
+            return Ok(rec.kind);
         }
         // A sheet a merchant's registration issued belongs to the one purchase it was issued
         // for; the next purchase gets its own.
@@ -247,7 +259,7 @@ impl InvoicesFunction {
             }
             return Err(p);
         }
-        Ok(())
+        Ok(rec.kind)
     }
 }
 

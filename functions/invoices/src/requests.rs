@@ -5,9 +5,11 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use schemars::JsonSchema;
 use serde::Deserialize;
-use smartpit_shared::clock::{check_due_date, Day};
+use smartpit_shared::clock::{check_day_ahead, check_due_date, Day};
 use smartpit_shared::contract::Reference;
-use smartpit_shared::invoice::{Customer, STORE_DESCRIPTION_CHARS};
+use smartpit_shared::invoice::{
+    Customer, Repeat, MAX_REPEAT_DAYS, MAX_REPEAT_PAYMENTS, STORE_DESCRIPTION_CHARS,
+};
 use smartpit_shared::money::{check_total, MAX_CUSTOMER_FEE_YEN, MAX_INVOICE_YEN};
 use smartpit_shared::request::{Checked, Patch, Report, Whole};
 use smartpit_shared::{Code, InvoiceStatus, Problem, SmartPitNumber};
@@ -32,8 +34,9 @@ pub struct RegisterInvoice {
     pub amount: Option<Whole>,
     #[schemars(range(min = 0, max = 1000))]
     pub customer_fee: Option<Whole>,
-    /// JST, today to 59 days ahead; payable until 23:59 that day
-    #[schemars(required, with = "Day")]
+    /// JST, today to 59 days ahead; payable until 23:59 that day. Required unless
+    /// repeat.until is given (a repeat bill's due date is its until).
+    #[schemars(with = "Day")]
     pub due_date: Option<Day>,
     #[schemars(length(max = 200))]
     pub description: Option<String>,
@@ -46,6 +49,24 @@ pub struct RegisterInvoice {
     #[schemars(with = "Option<Reference>")]
     pub customer_ref: Option<String>,
     pub customer: Option<CustomerAddresses>,
+    /// a repeat bill (リピートオプション), on a card or joint card only (else 400
+    /// repeat_not_supported): payable again after each payment until cancelled, until its
+    /// until day or its max_payments
+    pub repeat: Option<RepeatTerms>,
+}
+
+/// How long a repeat bill stays payable.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(inline)]
+pub struct RepeatTerms {
+    /// the bill closes (paid) with this payment; without it, payable until its due date
+    #[schemars(with = "Option<Whole>", range(min = 1, max = 99))]
+    pub max_payments: Option<Whole>,
+    /// JST, today to 365 days ahead: the last payable day (the bill's due date); without it,
+    /// due_date is required
+    #[schemars(with = "Option<Day>")]
+    pub until: Option<Day>,
 }
 
 /// Where the customer is told of the bill.
@@ -119,6 +140,7 @@ impl Checked for RegisterInvoice {
             "smartpit_number" => Code::InvalidNumber,
             "customer_ref" => Code::InvalidCustomerRef,
             "customer" => Code::InvalidCustomer,
+            f if f.starts_with("repeat") => Code::InvalidRepeat,
             _ => Code::InvalidEmail,
         }
     }
@@ -144,9 +166,30 @@ impl Checked for RegisterInvoice {
         if let Some(Whole(a)) = self.amount {
             check_both(r, a, fee);
         }
-        r.required("due_date", Code::InvalidDueDate, &self.due_date);
+        let until = self.repeat.as_ref().and_then(|t| t.until);
+        if until.is_none() {
+            r.required("due_date", Code::InvalidDueDate, &self.due_date);
+        }
         if let Some(Err(m)) = self.due_date.map(|d| check_due_date(d.0, now)) {
             r.push("due_date", Code::InvalidDueDate, m);
+        }
+        if let Some(t) = &self.repeat {
+            check_repeat(r, t, now);
+            if t.until.is_some() && self.due_date.is_some() {
+                r.push(
+                    "repeat.until",
+                    Code::InvalidRepeat,
+                    "give either due_date or repeat.until: a repeat bill's due date is its until",
+                );
+            }
+            if self.smartpit_number.is_none() && self.customer_ref.is_none() {
+                r.push(
+                    "repeat",
+                    Code::RepeatNotSupported,
+                    "a sheet serves one purchase: register a repeat bill on the customer's card \
+                     (smartpit_number) or joint card (customer_ref)",
+                );
+            }
         }
         check_descriptions(
             r,
@@ -173,6 +216,22 @@ impl Checked for RegisterInvoice {
     }
 }
 
+/// A repeat bill's terms: 1 to 99 payments, the last payable day within 365 days.
+fn check_repeat(r: &mut Report, t: &RepeatTerms, now: DateTime<Utc>) {
+    if let Some(Whole(m)) = t.max_payments {
+        if !(1..=MAX_REPEAT_PAYMENTS).contains(&m) {
+            r.push(
+                "repeat.max_payments",
+                Code::InvalidRepeat,
+                format!("must be from 1 to {MAX_REPEAT_PAYMENTS}"),
+            );
+        }
+    }
+    if let Some(Err(m)) = t.until.map(|d| check_day_ahead(d.0, now, MAX_REPEAT_DAYS)) {
+        r.push("repeat.until", Code::InvalidRepeat, m);
+    }
+}
+
 /// A registration's terms, checked.
 pub struct NewInvoice {
     pub merchant_order_id: String,
@@ -185,12 +244,14 @@ pub struct NewInvoice {
     /// The merchant's own reference of a joint card it issued, instead of the number.
     pub customer_ref: Option<String>,
     pub customer: Customer,
+    pub repeat: Option<Repeat>,
 }
 
 /// The terms of a checked registration (`check` has required every member this needs).
 pub fn new_invoice(r: RegisterInvoice) -> Result<NewInvoice, Problem> {
+    let until = r.repeat.as_ref().and_then(|t| t.until);
     let (Some(merchant_order_id), Some(Whole(amount)), Some(Day(due_date))) =
-        (r.merchant_order_id, r.amount, r.due_date)
+        (r.merchant_order_id, r.amount, until.or(r.due_date))
     else {
         return Err(Problem::internal(
             &"a checked registration without its terms",
@@ -206,6 +267,9 @@ pub fn new_invoice(r: RegisterInvoice) -> Result<NewInvoice, Problem> {
         store_description: r.store_description,
         number: r.smartpit_number,
         customer_ref: r.customer_ref,
+        repeat: r.repeat.map(|t| Repeat {
+            max_payments: t.max_payments.map(|m| m.0),
+        }),
         customer: Customer {
             email: customer.email,
             mobile_email: customer.mobile_email,

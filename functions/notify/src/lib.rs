@@ -358,14 +358,22 @@ impl NotifyFunction {
             ));
         }
         steps.retain(|(step, _, _)| !rec.done(*step));
-        let stands = invoice.payment_id.as_deref() == Some(payment_id)
-            && matches!(
-                invoice.status_at(now),
-                InvoiceStatus::Paid | InvoiceStatus::Settled
-            );
+        let stands = invoice.payment_stands(payment_id);
+        // The bill as this payment left it (a repeat bill may have been paid again since).
+        let as_paid = match invoice.payments.iter().find(|e| e.id == payment_id) {
+            Some(e) => Invoice {
+                payment_id: Some(e.id.clone()),
+                paid_at: Some(e.paid_at),
+                store_chain: Some(e.store_chain.clone()),
+                store_code: Some(e.store_code.clone()),
+                store_transaction_id: Some(e.store_transaction_id.clone()),
+                ..invoice.clone()
+            },
+            None => invoice.clone(),
+        };
         let run = Steps {
             rec,
-            invoice,
+            invoice: &as_paid,
             contact,
             payment_id: Some(payment_id),
             skipped: (!stands).then_some("the payment was voided before this notice went out"),

@@ -409,6 +409,8 @@ mod tests {
             moved_to: None,
             moved_from: None,
             refunded: 0,
+            repeat: None,
+            occurrences: 0,
             sheet_url: None,
             notices: Vec::new(),
         }

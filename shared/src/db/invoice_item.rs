@@ -7,7 +7,7 @@ use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use super::item::{self, get_s, req_n, req_s, Corrupt, Item};
 use super::notices::{notices_attr, notices_of};
 use crate::ids::InvoiceId;
-use crate::invoice::{Customer, Hold, Invoice, InvoiceStatus, PaymentEntry};
+use crate::invoice::{Customer, Hold, Invoice, InvoiceStatus, PaymentEntry, Repeat};
 use crate::number::SmartPitNumber;
 
 /// Timestamps are stored in UTC with milliseconds, so they sort as text.
@@ -99,6 +99,13 @@ impl Invoice {
         if !self.notices.is_empty() {
             it.insert("notices".into(), notices_attr(&self.notices));
         }
+        if let Some(r) = self.repeat {
+            it.insert("repeat".into(), AttributeValue::Bool(true));
+            if let Some(m) = r.max_payments {
+                it.insert("repeat_max".into(), item::n(m));
+            }
+            it.insert("occurrences".into(), item::n(self.occurrences));
+        }
         it
     }
 
@@ -155,6 +162,14 @@ impl Invoice {
             },
             sheet_url: get_s(it, "sheet_url").map(str::to_string),
             notices: notices_of(it),
+            repeat: it
+                .get("repeat")
+                .and_then(|v| v.as_bool().ok())
+                .filter(|b| **b)
+                .map(|_| Repeat {
+                    max_payments: item::get_n(it, "repeat_max"),
+                }),
+            occurrences: item::get_n(it, "occurrences").unwrap_or_default(),
         })
     }
 }
@@ -164,6 +179,12 @@ impl PaymentEntry {
         let mut m = Item::new();
         m.insert("id".into(), item::s(&self.id));
         m.insert("status".into(), item::s(&self.status));
+        if let Some(a) = self.amount {
+            m.insert("amount".into(), item::n(a));
+        }
+        if let Some(f) = self.customer_fee {
+            m.insert("customer_fee".into(), item::n(f));
+        }
         m.insert("paid_at".into(), item::s(timestamp(self.paid_at)));
         if let Some(v) = self.voided_at {
             m.insert("voided_at".into(), item::s(timestamp(v)));
@@ -182,6 +203,8 @@ impl PaymentEntry {
         Some(PaymentEntry {
             id: get_s(m, "id")?.to_string(),
             status: get_s(m, "status")?.to_string(),
+            amount: item::get_n(m, "amount"),
+            customer_fee: item::get_n(m, "customer_fee"),
             paid_at: get_s(m, "paid_at").and_then(parse_time)?,
             voided_at: get_s(m, "voided_at").and_then(parse_time),
             store_chain: get_s(m, "store_chain").unwrap_or_default().to_string(),

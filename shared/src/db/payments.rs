@@ -80,6 +80,165 @@ fn pay_condition(fee: i64, by_slip: bool) -> &'static str {
 }
 
 impl Db {
+    /// A bill's update in the payment's transaction, conditional on the bill as read (its
+    /// amount and fee; a repeat bill's occurrences, so two payments of it at once are counted
+    /// one after the other). It closes the bill (`paid`) unless a repeat bill has room for more.
+    fn pay_update(
+        &self,
+        req: &PaymentRequest,
+        payment: &Payment,
+        inv: &Invoice,
+        entry: &PaymentEntry,
+        now: DateTime<Utc>,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let closes = inv.closes_with_next_payment();
+        let (close, remove) = if closes {
+            ("#status = :paid, gsi2pk = :gsi2pk, ", "open_shard, ")
+        } else {
+            ("", "")
+        };
+        let (count, counted) = match inv.repeat {
+            Some(_) => (", occurrences = :next", " AND occurrences = :occ"),
+            None => ("", ""),
+        };
+        let update = Update::builder()
+            .table_name(&self.res.main_table)
+            .set_key(Some(item::key(
+                number_pk(inv.number()),
+                invoice_sk(&inv.id),
+            )))
+            .update_expression(format!(
+                "SET {close}payment_id = :pid, paid_at = :ts, updated_at = :ts, \
+                 store_chain = :chain, store_code = :store, store_transaction_id = :txn, \
+                 payments = list_append(if_not_exists(payments, :none), :entry){count} \
+                 REMOVE {remove}hold_slip, hold_chain, hold_until"
+            ))
+            .condition_expression(format!(
+                "{}{counted}",
+                pay_condition(inv.customer_fee, req.slip_id.is_some())
+            ))
+            .expression_attribute_values(":txn", av_s(&req.store_transaction_id))
+            .expression_attribute_values(":none", AttributeValue::L(Vec::new()))
+            .expression_attribute_values(":entry", AttributeValue::L(vec![entry.to_attr()]))
+            .expression_attribute_values(":fee", item::n(inv.customer_fee))
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":registered", av_s("registered"))
+            .expression_attribute_values(":pid", av_s(&payment.id))
+            .expression_attribute_values(":ts", av_s(&timestamp(now)))
+            .expression_attribute_values(":chain", av_s(&req.chain_id))
+            .expression_attribute_values(":store", av_s(&req.store_code))
+            .expression_attribute_values(":now", item::n(now.timestamp()))
+            .expression_attribute_values(":amount", item::n(inv.amount));
+        let update = if closes {
+            update
+                .expression_attribute_values(":paid", av_s("paid"))
+                .expression_attribute_values(
+                    ":gsi2pk",
+                    av_s(&merchant_status_pk(&inv.merchant_id, InvoiceStatus::Paid)),
+                )
+        } else {
+            update
+        };
+        let update = match inv.repeat {
+            Some(_) => update
+                .expression_attribute_values(":occ", item::n(inv.occurrences))
+                .expression_attribute_values(":next", item::n(inv.occurrences + 1)),
+            None => update,
+        };
+        let update = match &req.slip_id {
+            Some(slip) => update.expression_attribute_values(":slip", av_s(slip)),
+            None => update,
+        }
+        .build()
+        .map_err(|e| StoreError::failed(&e))?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+
+    /// A repeat bill's update when one of its occurrences (entry `i`) is voided: the entry
+    /// marked, one occurrence less, the bill open again if that payment had closed it (a
+    /// cancelled bill stays cancelled). Conditional on the bill as read, and on what was
+    /// refunded staying within the occurrences that stand. With the bill as it becomes.
+    fn void_occurrence(
+        &self,
+        bill: &Invoice,
+        i: usize,
+        payment_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(TransactWriteItem, Invoice), StoreError> {
+        let mut back = bill.clone();
+        if let Some(e) = back.payments.get_mut(i) {
+            e.status = PaymentStatus::Voided.as_str().to_string();
+            e.voided_at = Some(now);
+        }
+        back.occurrences = (bill.occurrences - 1).max(0);
+        back.updated_at = now;
+        let standing: i64 = back
+            .payments
+            .iter()
+            .filter(|e| e.status != "voided")
+            .map(|e| e.amount.unwrap_or(bill.total()))
+            .sum();
+        let reopens = bill.stored_status == InvoiceStatus::Paid;
+        let reopen = if reopens {
+            back.stored_status = InvoiceStatus::Registered;
+            ", #status = :registered, gsi2pk = :gsi2pk, open_shard = :open"
+        } else {
+            ""
+        };
+        let latest = bill.payment_id.as_deref() == Some(payment_id);
+        let clear = if latest {
+            back.payment_id = None;
+            back.paid_at = None;
+            back.store_chain = None;
+            back.store_code = None;
+            back.store_transaction_id = None;
+            " REMOVE payment_id, paid_at, store_chain, store_code, store_transaction_id"
+        } else {
+            ""
+        };
+        let update = Update::builder()
+            .table_name(&self.res.main_table)
+            .set_key(Some(item::key(
+                number_pk(bill.number()),
+                invoice_sk(&bill.id),
+            )))
+            .update_expression(format!(
+                "SET payments[{i}].#status = :voided, payments[{i}].voided_at = :ts, \
+                 occurrences = :left, updated_at = :ts{reopen}{clear}"
+            ))
+            .condition_expression(format!(
+                "payments[{i}].id = :pid AND payments[{i}].#status = :completed \
+                 AND occurrences = :occ AND #status = :was \
+                 AND (attribute_not_exists(refunded) OR refunded <= :standing)"
+            ))
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":voided", av_s("voided"))
+            .expression_attribute_values(":completed", av_s("completed"))
+            .expression_attribute_values(":pid", av_s(payment_id))
+            .expression_attribute_values(":ts", av_s(&timestamp(now)))
+            .expression_attribute_values(":left", item::n(back.occurrences))
+            .expression_attribute_values(":occ", item::n(bill.occurrences))
+            .expression_attribute_values(":was", av_s(bill.stored_status.as_str()))
+            .expression_attribute_values(":standing", item::n(standing));
+        let update = if reopens {
+            update
+                .expression_attribute_values(":registered", av_s("registered"))
+                .expression_attribute_values(":open", av_s(&open_shard(&bill.id)))
+                .expression_attribute_values(
+                    ":gsi2pk",
+                    av_s(&merchant_status_pk(
+                        &bill.merchant_id,
+                        InvoiceStatus::Registered,
+                    )),
+                )
+        } else {
+            update
+        }
+        .build()
+        .map_err(|e| StoreError::failed(&e))?;
+        Ok((TransactWriteItem::builder().update(update).build(), back))
+    }
+
     /// One consistent read of a payment.
     pub async fn get_payment(&self, id: &str) -> Result<Option<Payment>, StoreError> {
         let found = self
@@ -106,7 +265,7 @@ impl Db {
         id: &str,
         inv: &Invoice,
     ) -> Result<Option<PayOutcome>, StoreError> {
-        if inv.payment_id.as_deref() != Some(id) {
+        if !inv.payments.iter().any(|e| e.id == id) {
             return Ok(None);
         }
         Ok(self
@@ -173,6 +332,8 @@ impl Db {
             let mut items = vec![put_new(&self.res.main_table, payment.to_item(), "pk")?];
             let mut events = Vec::with_capacity(payment.lines.len());
             let entry = PaymentEntry {
+                amount: None,
+                customer_fee: None,
                 id: payment.id.clone(),
                 status: PaymentStatus::Completed.as_str().to_string(),
                 paid_at: now,
@@ -182,81 +343,56 @@ impl Db {
                 store_transaction_id: req.store_transaction_id.clone(),
             };
             for (line, wanted) in payment.lines.iter().zip(&req.invoice_ids) {
-                // The bill as read: a change since (amount or fee) fails the transaction.
-                let (amount, fee) = invoices
-                    .get(wanted.as_str())
-                    .map_or((line.amount, 0), |inv| (inv.amount, inv.customer_fee));
-                let update = Update::builder()
-                    .table_name(&self.res.main_table)
-                    .set_key(Some(item::key(
-                        number_pk(wanted.number()),
-                        invoice_sk(wanted),
-                    )))
-                    .update_expression(
-                        "SET #status = :paid, payment_id = :pid, paid_at = :ts, updated_at = :ts, \
-                         store_chain = :chain, store_code = :store, store_transaction_id = :txn, \
-                         gsi2pk = :gsi2pk, payments = list_append(if_not_exists(payments, :none), :entry) \
-                         REMOVE open_shard, hold_slip, hold_chain, hold_until",
-                    )
-                    .expression_attribute_values(":txn", av_s(&req.store_transaction_id))
-                    .expression_attribute_values(":none", AttributeValue::L(Vec::new()))
-                    .expression_attribute_values(
-                        ":entry",
-                        AttributeValue::L(vec![entry.to_attr()]),
-                    )
-                    .condition_expression(pay_condition(fee, req.slip_id.is_some()))
-                    .expression_attribute_values(":fee", item::n(fee))
-                    .expression_attribute_names("#status", "status")
-                    .expression_attribute_values(":paid", av_s("paid"))
-                    .expression_attribute_values(":registered", av_s("registered"))
-                    .expression_attribute_values(":pid", av_s(&payment.id))
-                    .expression_attribute_values(":ts", av_s(&timestamp(now)))
-                    .expression_attribute_values(":chain", av_s(&req.chain_id))
-                    .expression_attribute_values(":store", av_s(&req.store_code))
-                    .expression_attribute_values(
-                        ":gsi2pk",
-                        av_s(&merchant_status_pk(&line.merchant_id, InvoiceStatus::Paid)),
-                    )
-                    .expression_attribute_values(":now", item::n(now.timestamp()))
-                    .expression_attribute_values(":amount", item::n(amount));
-                let update = match &req.slip_id {
-                    Some(slip) => update.expression_attribute_values(":slip", av_s(slip)),
-                    None => update,
-                }
-                .build()
-                .map_err(|e| StoreError::failed(&e))?;
-                items.push(TransactWriteItem::builder().update(update).build());
+                let Some(inv) = invoices.get(wanted.as_str()) else {
+                    return Ok(PayOutcome::UnknownInvoice(wanted.to_string()));
+                };
+                let entry = PaymentEntry {
+                    amount: Some(line.amount),
+                    customer_fee: Some(inv.customer_fee),
+                    ..entry.clone()
+                };
+                items.push(self.pay_update(req, &payment, inv, &entry, now)?);
                 // invoice.paid, in the same transaction: no paid invoice without its event.
-                if let Some(inv) = invoices.get(wanted.as_str()) {
-                    let mut payments = inv.payments.clone();
-                    payments.push(entry.clone());
-                    let paid = Invoice {
-                        stored_status: InvoiceStatus::Paid,
-                        payment_id: Some(payment.id.clone()),
-                        paid_at: Some(now),
-                        store_chain: Some(req.chain_id.clone()),
-                        store_code: Some(req.store_code.clone()),
-                        store_transaction_id: Some(req.store_transaction_id.clone()),
-                        payments,
-                        updated_at: now,
-                        ..inv.clone()
-                    };
-                    events.push(self.paid_line_put(&payment, inv)?);
-                    // The customer is told (mail, and the confirmation behind a sheet's page).
-                    if inv.customer.email.is_some()
-                        || inv.customer.mobile_email.is_some()
-                        || inv.sheet_url.is_some()
-                    {
-                        events.push(self.outbox_put_paid(inv.id.as_str(), &payment.id, now)?);
-                    }
-                    events.push(self.event_put(&Event::new(
-                        &inv.merchant_id,
-                        EventType::InvoicePaid,
-                        Some(inv.id.as_str()),
-                        json!({"invoice": paid.merchant_view(now), "payment": payment.view()}),
-                        now,
-                    ))?);
+                let mut payments = inv.payments.clone();
+                payments.push(entry);
+                let closes = inv.closes_with_next_payment();
+                let occurrence = inv.occurrences + 1;
+                let paid = Invoice {
+                    stored_status: if closes {
+                        InvoiceStatus::Paid
+                    } else {
+                        InvoiceStatus::Registered
+                    },
+                    payment_id: Some(payment.id.clone()),
+                    paid_at: Some(now),
+                    store_chain: Some(req.chain_id.clone()),
+                    store_code: Some(req.store_code.clone()),
+                    store_transaction_id: Some(req.store_transaction_id.clone()),
+                    payments,
+                    updated_at: now,
+                    occurrences: if inv.repeat.is_some() { occurrence } else { 0 },
+                    hold: None,
+                    ..inv.clone()
+                };
+                events.push(self.paid_line_put(&payment, inv)?);
+                // The customer is told (mail, and the confirmation behind a sheet's page).
+                if inv.customer.email.is_some()
+                    || inv.customer.mobile_email.is_some()
+                    || inv.sheet_url.is_some()
+                {
+                    events.push(self.outbox_put_paid(inv.id.as_str(), &payment.id, now)?);
                 }
+                events.push(self.event_put(&Event::new(
+                    &inv.merchant_id,
+                    EventType::InvoicePaid,
+                    Some(inv.id.as_str()),
+                    json!({
+                        "invoice": paid.merchant_view(now),
+                        "payment": payment.view(),
+                        "occurrence": if inv.repeat.is_some() { occurrence } else { 1 },
+                    }),
+                    now,
+                ))?);
             }
             let invoice_count = req.invoice_ids.len();
             items.extend(events);
@@ -317,20 +453,37 @@ impl Db {
         id: &str,
         now: DateTime<Utc>,
     ) -> Result<VoidOutcome, StoreError> {
+        for _ in 0..MAX_TRANSACTION_ATTEMPTS {
+            if let Some(outcome) = self.try_void(chain_id, id, now).await? {
+                return Ok(outcome);
+            }
+            // A repeat bill took another payment meanwhile: read it again.
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        Err(StoreError::unavailable(&"void conflicted; retry"))
+    }
+
+    /// One attempt at a void; `None` when the bill changed under it and it may be tried again.
+    async fn try_void(
+        &self,
+        chain_id: &str,
+        id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<VoidOutcome>, StoreError> {
         let Some(payment) = self
             .get_payment(id)
             .await?
             .filter(|p| p.chain_id == chain_id)
         else {
-            return Ok(VoidOutcome::NotFound);
+            return Ok(Some(VoidOutcome::NotFound));
         };
         match payment.status {
-            PaymentStatus::Voided => return Ok(VoidOutcome::Voided(payment)),
-            PaymentStatus::Settled => return Ok(VoidOutcome::Settled(payment)),
+            PaymentStatus::Voided => return Ok(Some(VoidOutcome::Voided(payment))),
+            PaymentStatus::Settled => return Ok(Some(VoidOutcome::Settled(payment))),
             PaymentStatus::Completed => {}
         }
         if payment.jst_day != jst_date(now) {
-            return Ok(VoidOutcome::WindowClosed(payment));
+            return Ok(Some(VoidOutcome::WindowClosed(payment)));
         }
         let mut items = vec![TransactWriteItem::builder()
             .update(
@@ -366,7 +519,21 @@ impl Db {
             // invoice.payment_voided, in the same transaction as the void.
             let history_at = current
                 .get(inv.as_str())
-                .and_then(|p| p.payments.iter().rposition(|e| e.id == payment.id));
+                .and_then(|p| p.entry_index(&payment.id));
+            if let (Some(bill), Some(i)) = (current.get(inv.as_str()), history_at) {
+                if bill.repeat.is_some() {
+                    let (update, back) = self.void_occurrence(bill, i, id, now)?;
+                    items.push(update);
+                    events.push(self.event_put(&Event::new(
+                        &line.merchant_id,
+                        EventType::InvoicePaymentVoided,
+                        Some(inv.as_str()),
+                        json!({"invoice": back.merchant_view(now), "payment": voided.view()}),
+                        now,
+                    ))?);
+                    continue;
+                }
+            }
             if let Some(paid) = current.get(inv.as_str()) {
                 let mut payments = paid.payments.clone();
                 if let Some(e) = history_at.and_then(|i| payments.get_mut(i)) {
@@ -440,13 +607,17 @@ impl Db {
             .send()
             .await;
         match res {
-            Ok(_) => Ok(VoidOutcome::Voided(voided)),
+            Ok(_) => Ok(Some(VoidOutcome::Voided(voided))),
             Err(e) if cancellation_codes(&e).is_some() => {
-                // Voided concurrently: report the stored state.
+                // Voided concurrently: report the stored state; else the bill changed.
                 match self.get_payment(id).await? {
-                    Some(p) if p.status == PaymentStatus::Voided => Ok(VoidOutcome::Voided(p)),
-                    Some(p) if p.status == PaymentStatus::Settled => Ok(VoidOutcome::Settled(p)),
-                    _ => Err(StoreError::unavailable(&"void conflicted; retry")),
+                    Some(p) if p.status == PaymentStatus::Voided => {
+                        Ok(Some(VoidOutcome::Voided(p)))
+                    }
+                    Some(p) if p.status == PaymentStatus::Settled => {
+                        Ok(Some(VoidOutcome::Settled(p)))
+                    }
+                    _ => Ok(None),
                 }
             }
             Err(e) => Err(e.into()),

@@ -475,8 +475,12 @@ impl Db {
         invoice: Option<&Invoice>,
         now: DateTime<Utc>,
     ) -> Result<TransactWriteItem, StoreError> {
+        // What this payment collected (a repeat bill's terms may have changed since).
         let (order, amount, fee) = match invoice {
-            Some(inv) => (inv.merchant_order_id.clone(), inv.amount, inv.customer_fee),
+            Some(inv) => {
+                let (amount, fee) = inv.collected_by(&payment.id);
+                (inv.merchant_order_id.clone(), amount, fee)
+            }
             None => (String::new(), line.amount, 0),
         };
         let bill = SettledBill {

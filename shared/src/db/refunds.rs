@@ -140,13 +140,15 @@ impl Db {
 
     /// Writes a new refund of `paid` yen's bill, the token of its page, its event and the
     /// stored answer, in one transaction; only while the bill is paid or settled by the
-    /// refund's payment and the bill's refunds stay within `paid`. Retries a transaction that
+    /// refund's payment (a repeat bill: still has the `occurrences` counted) and the bill's
+    /// refunds stay within `paid`. Retries a transaction that
     /// met another (20 refunds of one bill at once each land or are refused, never both).
     #[allow(clippy::too_many_arguments)]
     pub async fn create_refund(
         &self,
         refund: &Refund,
         paid: i64,
+        occurrences: Option<i64>,
         token: &str,
         mail: Option<&RefundMail>,
         event: &Event,
@@ -188,20 +190,29 @@ impl Db {
                 Some(v) => counter.expression_attribute_values(":notice", v),
                 None => counter,
             };
-            let counter = counter
-                .condition_expression(
-                    "(#status = :paid OR #status = :settled) AND payment_id = :payment \
-                     AND (attribute_not_exists(refunded) OR refunded <= :room)",
-                )
-                .expression_attribute_names("#status", "status")
-                .expression_attribute_values(":zero", item::n(0))
-                .expression_attribute_values(":amount", item::n(refund.amount))
-                .expression_attribute_values(":paid", av_s("paid"))
-                .expression_attribute_values(":settled", av_s("settled"))
-                .expression_attribute_values(":payment", av_s(&refund.payment_id))
-                .expression_attribute_values(":room", item::n(room))
-                .build()
-                .map_err(|e| StoreError::failed(&e))?;
+            let counter = match occurrences {
+                // A repeat bill: as many occurrences as when `paid` was counted.
+                Some(occ) => counter
+                    .condition_expression(
+                        "occurrences = :occ \
+                         AND (attribute_not_exists(refunded) OR refunded <= :room)",
+                    )
+                    .expression_attribute_values(":occ", item::n(occ)),
+                None => counter
+                    .condition_expression(
+                        "(#status = :paid OR #status = :settled) AND payment_id = :payment \
+                         AND (attribute_not_exists(refunded) OR refunded <= :room)",
+                    )
+                    .expression_attribute_names("#status", "status")
+                    .expression_attribute_values(":paid", av_s("paid"))
+                    .expression_attribute_values(":settled", av_s("settled"))
+                    .expression_attribute_values(":payment", av_s(&refund.payment_id)),
+            }
+            .expression_attribute_values(":zero", item::n(0))
+            .expression_attribute_values(":amount", item::n(refund.amount))
+            .expression_attribute_values(":room", item::n(room))
+            .build()
+            .map_err(|e| StoreError::failed(&e))?;
             let mut pointer = pointer_key(&refund.merchant_id, &refund.id);
             pointer.insert("invoice_id".into(), item::s(&refund.invoice_id));
             let mut token_item = token_key(token);

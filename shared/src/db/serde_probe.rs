@@ -227,6 +227,8 @@ pub fn from_item(it: Item) -> Result<Invoice, Corrupt> {
                     voided_at: p.voided_at.as_deref().and_then(parse_time),
                     id: p.id,
                     status: p.status,
+                    amount: None,
+                    customer_fee: None,
                     store_chain: p.store_chain,
                     store_code: p.store_code,
                     store_transaction_id: p.store_transaction_id,
@@ -239,6 +241,8 @@ pub fn from_item(it: Item) -> Result<Invoice, Corrupt> {
         moved_to: s.moved_to,
         moved_from: s.moved_from,
         refunded: s.refunded,
+        repeat: None,
+        occurrences: 0,
         hold: match (s.hold_slip, s.hold_chain, s.hold_until) {
             (Some(slip_id), Some(chain_id), Some(until)) => Some(Hold {
                 slip_id,
@@ -291,6 +295,8 @@ pub fn sample_invoice(seed: u64) -> Invoice {
         moved_to: None,
         moved_from: None,
         refunded: 0,
+        repeat: None,
+        occurrences: 0,
         sheet_url: Some("https://pay.example.jp/s/abcdefghijklmnopqrstuvwxyz012345".into()),
         notices: vec![
             Notice {

@@ -249,36 +249,60 @@ impl Db {
         for line in &payment.lines {
             let id = InvoiceId::parse(&line.invoice_id)
                 .ok_or_else(|| StoreError::failed(&item::Corrupt("invoice_ids")))?;
-            let update = Update::builder()
-                .table_name(&self.res.main_table)
-                .set_key(Some(item::key(number_pk(id.number()), invoice_sk(&id))))
-                .update_expression(
-                    "SET #status = :settled, settled_at = :ts, updated_at = :ts, gsi2pk = :gsi2pk",
-                )
-                .condition_expression("#status = :paid AND payment_id = :pid")
-                .expression_attribute_names("#status", "status")
-                .expression_attribute_values(":settled", av_s("settled"))
-                .expression_attribute_values(":paid", av_s("paid"))
-                .expression_attribute_values(":pid", av_s(&payment.id))
-                .expression_attribute_values(":ts", av_s(&ts))
-                .expression_attribute_values(
-                    ":gsi2pk",
-                    av_s(&merchant_status_pk(
-                        &line.merchant_id,
-                        InvoiceStatus::Settled,
-                    )),
-                )
-                .build()
-                .map_err(|e| StoreError::failed(&e))?;
+            let bill = invoices.get(&line.invoice_id);
+            let occurrence = bill
+                .filter(|b| b.repeat.is_some())
+                .and_then(|b| Some((b, b.entry_index(&payment.id)?)));
+            let update = match occurrence {
+                // A repeat bill stays as it is: its occurrence is settled.
+                Some((_, i)) => Update::builder()
+                    .update_expression(format!(
+                        "SET payments[{i}].#status = :settled, updated_at = :ts"
+                    ))
+                    .condition_expression(format!(
+                        "payments[{i}].id = :pid AND payments[{i}].#status = :completed"
+                    ))
+                    .expression_attribute_values(":completed", av_s("completed")),
+                None => Update::builder()
+                    .update_expression(
+                        "SET #status = :settled, settled_at = :ts, updated_at = :ts, gsi2pk = :gsi2pk",
+                    )
+                    .condition_expression("#status = :paid AND payment_id = :pid")
+                    .expression_attribute_values(":paid", av_s("paid"))
+                    .expression_attribute_values(
+                        ":gsi2pk",
+                        av_s(&merchant_status_pk(
+                            &line.merchant_id,
+                            InvoiceStatus::Settled,
+                        )),
+                    ),
+            }
+            .table_name(&self.res.main_table)
+            .set_key(Some(item::key(number_pk(id.number()), invoice_sk(&id))))
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":settled", av_s("settled"))
+            .expression_attribute_values(":pid", av_s(&payment.id))
+            .expression_attribute_values(":ts", av_s(&ts))
+            .build()
+            .map_err(|e| StoreError::failed(&e))?;
             items.push(TransactWriteItem::builder().update(update).build());
-            let view = invoices.get(&line.invoice_id).map(|inv| {
-                Invoice {
-                    stored_status: InvoiceStatus::Settled,
-                    settled_at: Some(now),
+            let view = bill.map(|inv| {
+                let mut settled = Invoice {
                     updated_at: now,
                     ..inv.clone()
+                };
+                match occurrence {
+                    Some((_, i)) => {
+                        if let Some(e) = settled.payments.get_mut(i) {
+                            e.status = "settled".to_string();
+                        }
+                    }
+                    None => {
+                        settled.stored_status = InvoiceStatus::Settled;
+                        settled.settled_at = Some(now);
+                    }
                 }
-                .merchant_view(now)
+                settled.merchant_view(now)
             });
             let event = Event::new(
                 &line.merchant_id,

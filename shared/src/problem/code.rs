@@ -63,6 +63,8 @@ codes! {
     InvalidDueDate = "invalid_due_date", BAD_REQUEST, "The due_date is not valid";
     InvalidDescription = "invalid_description", BAD_REQUEST, "The description is not valid";
     InvalidStoreDescription = "invalid_store_description", BAD_REQUEST, "The store_description is not valid";
+    InvalidRepeat = "invalid_repeat", BAD_REQUEST, "The repeat terms are not valid";
+    RepeatNotSupported = "repeat_not_supported", BAD_REQUEST, "Only a card's bill can be a repeat bill";
     InvalidCustomer = "invalid_customer", BAD_REQUEST, "The customer is not valid";
     InvalidEmail = "invalid_email", BAD_REQUEST, "The mail address is not valid";
     InvalidNumber = "invalid_number", BAD_REQUEST, "Not a valid Smart Pit number";

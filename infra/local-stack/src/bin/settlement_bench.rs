@@ -89,6 +89,8 @@ async fn main() -> Result<(), String> {
             moved_to: None,
             moved_from: None,
             refunded: 0,
+            repeat: None,
+            occurrences: 0,
             sheet_url: None,
             notices: Vec::new(),
         };
