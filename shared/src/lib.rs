@@ -7,6 +7,7 @@ pub mod calls;
 pub mod clock;
 pub mod config;
 pub mod confirmation;
+pub mod console;
 pub mod contract;
 pub mod db;
 pub mod fees;
@@ -60,6 +61,7 @@ mod layers {
         "bank_calendar",
         "clock",
         "confirmation",
+        "console",
         "fees",
         "ids",
         "invoice",

@@ -29,16 +29,30 @@ impl InvoicesFunction {
     ) -> Result<Response<Body>, Problem> {
         let merchant = auth::merchant(&self.db, req).await?;
         let keyed = Keyed::of(req)?;
-        let mut new = requests::new_invoice(request::json(req, now)?)?;
+        let body = request::json(req, now)?;
+        self.register_as(&merchant, &keyed, body, now).await
+    }
+
+    /// A registration for this merchant under this key, its body as the API reads it (the
+    /// console's form comes here too: the same rules, errors and events).
+    pub async fn register_as(
+        &self,
+        merchant: &Merchant,
+        keyed: &Keyed,
+        body: requests::RegisterInvoice,
+        now: DateTime<Utc>,
+    ) -> Result<Response<Body>, Problem> {
+        let body = request::checked(body, now)?;
+        let mut new = requests::new_invoice(body)?;
         if let Some(r) = &new.customer_ref {
-            new.number = Some(self.joint_card_of(&merchant, r).await?);
+            new.number = Some(self.joint_card_of(merchant, r).await?);
         }
         let wants_mail = new.customer.email.is_some() || new.customer.mobile_email.is_some();
         match new.number {
             // Found by its reference: the merchant's own joint card, usable as such.
             Some(_) if new.customer_ref.is_some() => {}
             Some(n) => {
-                let kind = self.check_number_usable(&merchant, n, now).await?;
+                let kind = self.check_number_usable(merchant, n, now).await?;
                 if new.repeat.is_some() && kind == NumberKind::Sheet {
                     return Err(Problem::field(
                         "repeat",
@@ -59,7 +73,7 @@ impl InvoicesFunction {
             }
         }
 
-        let (merchant, new) = (&merchant, &new);
+        let new = &new;
         keyed
             .run(
                 &self.db,

@@ -206,6 +206,11 @@ enum Command {
         #[arg(long, default_value_t = 1000)]
         max: usize,
     },
+    /// People who sign in to a merchant's console (by mail: a one-time link).
+    MerchantUser {
+        #[command(subcommand)]
+        action: MerchantUserAction,
+    },
     /// Settlement files (確報): show a file's reconciliation, reconcile it again, or deliver a
     /// file as a chain does.
     Settlement {
@@ -278,6 +283,24 @@ enum SettlementAction {
         /// The local AWS endpoint (as `make dev` prints it).
         #[arg(long)]
         endpoint: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum MerchantUserAction {
+    /// Add a console user (or change the role of one): `admin` may also touch keys, webhooks
+    /// and payout settings; `staff` runs the bills.
+    Add {
+        /// The merchant's id.
+        #[arg(long)]
+        merchant: String,
+        /// The address the user signs in with.
+        #[arg(long)]
+        email: String,
+        #[arg(long, value_parser = ["admin", "staff"])]
+        role: String,
+        #[command(flatten)]
+        target: Target,
     },
 }
 
@@ -699,6 +722,41 @@ async fn run(cli: Cli) -> Result<(), String> {
         }
         Command::Settlement { action } => settlement(action).await,
         Command::Keys { action } => keys(action).await,
+        Command::MerchantUser {
+            action:
+                MerchantUserAction::Add {
+                    merchant,
+                    email,
+                    role,
+                    target,
+                },
+        } => {
+            let db = target.db().await?;
+            let role =
+                smartpit_shared::console::Role::parse(&role).ok_or("role: admin or staff")?;
+            let address = smartpit_shared::console::normalized_address(&email);
+            smartpit_shared::mail_address::check(&address).map_err(|e| format!("email: {e}"))?;
+            if db
+                .get_merchant(&merchant)
+                .await
+                .map_err(|e| e.to_string())?
+                .is_none()
+            {
+                return Err(format!("no merchant {merchant}"));
+            }
+            if !db
+                .put_console_user(&merchant, &address, role, chrono::Utc::now())
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                return Err(format!("{address} signs in for another merchant"));
+            }
+            println!(
+                "merchant {merchant}: {address} may sign in to the console as {}",
+                role.as_str()
+            );
+            Ok(())
+        }
         Command::Smoke {
             api_url,
             merchant_key,

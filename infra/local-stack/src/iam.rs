@@ -110,6 +110,19 @@ pub const NEEDS: &[&str] = &[
     "PayoutSandboxFunction PutItem EventsTable",
     // The refund page reads the token, refund and bill, counts misses, stores the sealed
     // details with refund.details_received.
+    // The console: users, links, sessions, counters; the registration's own calls.
+    "ConsoleFunction GetItem MainTable",
+    "ConsoleFunction PutItem MainTable",
+    "ConsoleFunction UpdateItem MainTable",
+    "ConsoleFunction DeleteItem MainTable",
+    "ConsoleFunction Query MainTable",
+    "ConsoleFunction Query MainTable/by_merchant",
+    "ConsoleFunction Query MainTable/by_merchant_status",
+    "ConsoleFunction GetItem NumbersTable",
+    "ConsoleFunction PutItem NumbersTable",
+    "ConsoleFunction Query NumbersTable/by_customer_ref",
+    "ConsoleFunction PutItem OutboxTable",
+    "ConsoleFunction PutItem EventsTable",
     "RefundPageFunction GetItem MainTable",
     "RefundPageFunction UpdateItem MainTable",
     "RefundPageFunction PutItem MainTable",

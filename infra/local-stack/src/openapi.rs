@@ -224,6 +224,7 @@ pub fn routed() -> BTreeSet<(String, String)> {
         smartpit_payouts::sandbox::routes().table(),
         smartpit_refunds::routes().table(),
         smartpit_refunds::sandbox::routes().table(),
+        smartpit_console::routes().table(),
     ] {
         out.extend(table);
     }

@@ -186,6 +186,7 @@ mod tests {
                 smartpit_payouts::sandbox::routes().table(),
             ),
             ("RefundPageFunction", smartpit_refunds::routes().table()),
+            ("ConsoleFunction", smartpit_console::routes().table()),
             (
                 "RefundSandboxFunction",
                 smartpit_refunds::sandbox::routes().table(),

@@ -581,6 +581,15 @@ impl Stack {
             db.put_merchant(&m, key, now)
                 .await
                 .map_err(|p| p.to_string())?;
+            // A console user per demo merchant: `<merchant id>@example.jp`, admin.
+            db.put_console_user(
+                id,
+                &format!("{id}@example.jp"),
+                smartpit_shared::console::Role::Admin,
+                now,
+            )
+            .await
+            .map_err(|p| p.to_string())?;
             // A demo fee schedule, so the daily report shows fees and nets.
             let mut fees = smartpit_shared::fees::FeeSchedule {
                 default: smartpit_shared::fees::Fee {

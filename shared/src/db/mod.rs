@@ -22,6 +22,9 @@
 //! - GSI `by_merchant` (`gsi1pk` = `MER#<merchant>`, `gsi1sk` = created#id) and
 //!   `by_merchant_status` (`gsi2pk` = `MER#<merchant>#<status>`): a merchant's listing.
 //!
+//! - `CUSER#<address>`, `CLOGIN#<hash>`, `CSESS#<hash>` / `#`: the merchant console's users,
+//!   one-time sign-in links and sessions (`db::console`).
+//!
 //! Numbers table (`number`): every issued number with its kind.
 
 pub mod item;
@@ -30,6 +33,7 @@ mod abuse;
 mod admin;
 pub mod bank_accounts;
 mod changes;
+mod console;
 mod error;
 pub mod events;
 mod idempotency;

@@ -1,0 +1,4 @@
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    smartpit_shared::lambda::http::<smartpit_console::Console>().await
+}

@@ -1,0 +1,567 @@
+//! The merchant console (issue 22): a merchant without developers signs in by mail and runs its
+//! bills in the browser, on the API's own operations (the registration is the invoices
+//! function's `register_as`: the same rules, errors and events).
+//!
+//! - `GET /console/login`, `POST /console/login`: the address; the same answer whatever it is,
+//!   and to a console user (added by the operator, `smartpit merchant-user add`) a mail with a
+//!   one-time link good for 15 minutes. Rate-limited per address and per client.
+//! - `GET /console/login/{token}`: a page with one button; `POST` to it takes the link and
+//!   starts the session (a mail scanner that fetches the link signs no one in). The session is
+//!   a `__Host-` cookie (Secure, HttpOnly, SameSite=Strict, Path=/) naming a stored session:
+//!   30 minutes idle, 12 hours at most; `POST /console/logout` ends it everywhere.
+//! - Every form carries the session's CSRF token; a POST without it, or with another's, is 403
+//!   and changes nothing.
+//! - `GET /console` (today), `GET /console/invoices` (newest first, by status, pages),
+//!   `GET /console/invoices/new` and `POST /console/invoices` (register), `GET
+//!   /console/invoices/{id}` (a bill with its payments and notices).
+
+use std::sync::OnceLock;
+
+use chrono::{DateTime, Utc};
+use http::{HeaderValue, Method, StatusCode};
+use lambda_http::{Body, Request, Response};
+use smartpit_invoices::InvoicesFunction;
+use smartpit_shared::auth::Merchant;
+use smartpit_shared::config::{OnFirstUse, Resources};
+use smartpit_shared::console::{
+    normalized_address, same_secret, ConsoleUser, Session, COOKIE, MAX_AGE_SECONDS,
+};
+use smartpit_shared::idempotent::{fingerprint, Keyed};
+use smartpit_shared::ids::{base32, random_bytes};
+use smartpit_shared::routes::Routes;
+use smartpit_shared::timeouts::MAIL_SEND;
+use smartpit_shared::{Db, InvoiceId, InvoiceStatus, Problem};
+use smartpit_sheets::page::{respond, Lang};
+
+pub mod form;
+pub mod pages;
+use pages::View;
+
+/// What each of the function's routes does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    LoginForm,
+    LoginRequest,
+    LoginLink,
+    LoginTake,
+    Logout,
+    Today,
+    Invoices,
+    NewInvoice,
+    Register,
+    Invoice,
+}
+
+/// The function's routes, as infra/template.yaml routes them here (a test holds the two equal).
+pub fn routes() -> &'static Routes<Route> {
+    static ROUTES: OnceLock<Routes<Route>> = OnceLock::new();
+    ROUTES.get_or_init(|| {
+        Routes::new()
+            .add(Method::GET, "/console/login", Route::LoginForm)
+            .add(Method::POST, "/console/login", Route::LoginRequest)
+            .add(Method::GET, "/console/login/{token}", Route::LoginLink)
+            .add(Method::POST, "/console/login/{token}", Route::LoginTake)
+            .add(Method::POST, "/console/logout", Route::Logout)
+            .add(Method::GET, "/console", Route::Today)
+            .add(Method::GET, "/console/invoices", Route::Invoices)
+            .add(Method::GET, "/console/invoices/new", Route::NewInvoice)
+            .add(Method::POST, "/console/invoices", Route::Register)
+            .add(Method::GET, "/console/invoices/{id}", Route::Invoice)
+    })
+}
+
+/// Sign-in requests an address may make in a quarter hour, and a client address.
+pub const LOGIN_REQUESTS_PER_ADDRESS: i64 = 5;
+pub const LOGIN_REQUESTS_PER_CLIENT: i64 = 30;
+
+pub struct Console {
+    db: Db,
+    invoices: InvoicesFunction,
+    ses: OnFirstUse<aws_sdk_sesv2::Client>,
+}
+
+/// A signed-in request: its session (cookie value and record) and merchant.
+pub struct Signed {
+    pub cookie: String,
+    pub session: Session,
+    pub merchant: Merchant,
+}
+
+impl Console {
+    pub fn new(sdk: &aws_config::SdkConfig, res: Resources) -> Self {
+        let for_ses = sdk.clone();
+        Console {
+            db: Db::new(sdk, res.clone()),
+            invoices: InvoicesFunction::new(sdk, res),
+            ses: OnFirstUse::new(move || {
+                let conf = aws_sdk_sesv2::config::Builder::from(&for_ses)
+                    .timeout_config(MAIL_SEND.timeouts())
+                    .retry_config(MAIL_SEND.retries())
+                    .interceptor(smartpit_shared::calls::CountCalls)
+                    .build();
+                aws_sdk_sesv2::Client::from_conf(conf)
+            }),
+        }
+    }
+
+    pub async fn handle(&self, req: Request) -> Response<Body> {
+        let now = Utc::now();
+        let lang = Lang::of(&req);
+        match self.route(&req, lang, now).await {
+            Ok(resp) => resp,
+            Err(p) if p.status() == StatusCode::NOT_FOUND => {
+                page(StatusCode::NOT_FOUND, lang, None, &View::NotFound)
+            }
+            Err(p) => {
+                tracing::warn!(code = p.code.as_str(), "console request failed");
+                page(p.status(), lang, None, &View::Fault)
+            }
+        }
+    }
+
+    async fn route(
+        &self,
+        req: &Request,
+        lang: Lang,
+        now: DateTime<Utc>,
+    ) -> Result<Response<Body>, Problem> {
+        let found = routes()
+            .find(req.method(), req.uri().path())
+            .map_err(|miss| miss.problem())?;
+        match found.route {
+            Route::LoginForm => Ok(page(
+                StatusCode::OK,
+                lang,
+                None,
+                &View::Login { sent: false },
+            )),
+            Route::LoginRequest => self.login_request(req, lang, now).await,
+            Route::LoginLink => Ok(page(
+                StatusCode::OK,
+                lang,
+                None,
+                &View::LoginLink {
+                    token: found.param("token"),
+                },
+            )),
+            Route::LoginTake => self.login_take(found.param("token"), lang, now).await,
+            route => {
+                let Some(signed) = self.signed(req, now).await? else {
+                    return Ok(see_other("/console/login", None));
+                };
+                if req.method() == Method::POST && !csrf_holds(req, &signed.session) {
+                    tracing::warn!(merchant_id = %signed.merchant.id, "console form without its session's token");
+                    return Ok(page(
+                        StatusCode::FORBIDDEN,
+                        lang,
+                        Some(&signed),
+                        &View::Forbidden,
+                    ));
+                }
+                match route {
+                    Route::Logout => self.logout(&signed).await,
+                    Route::Today => self.today(&signed, lang, now).await,
+                    Route::Invoices => self.list(req, &signed, lang, now).await,
+                    Route::NewInvoice => Ok(page(
+                        StatusCode::OK,
+                        lang,
+                        Some(&signed),
+                        &View::NewInvoice {
+                            form: &form::InvoiceForm::fresh(),
+                            errors: &[],
+                        },
+                    )),
+                    Route::Register => self.register(req, &signed, lang, now).await,
+                    _ => self.invoice(found.param("id"), &signed, lang, now).await,
+                }
+            }
+        }
+    }
+
+    /// The session the request's cookie names, if it still holds (used within 30 minutes,
+    /// younger than 12 hours, no sign-out since); its use recorded at most once a minute.
+    async fn signed(&self, req: &Request, now: DateTime<Utc>) -> Result<Option<Signed>, Problem> {
+        let Some(cookie) = session_cookie(req) else {
+            return Ok(None);
+        };
+        let Some(session) = self.db.session(&cookie).await? else {
+            return Ok(None);
+        };
+        let Some(user) = self.db.console_user(&session.email).await? else {
+            return Ok(None);
+        };
+        if user.merchant_id != session.merchant_id || !session.holds(now, user.epoch) {
+            return Ok(None);
+        }
+        let Some(merchant) = self.db.get_merchant(&session.merchant_id).await? else {
+            return Ok(None);
+        };
+        if session.wants_touch(now) {
+            self.db.touch_session(&cookie, now).await?;
+        }
+        Ok(Some(Signed {
+            cookie,
+            session,
+            merchant,
+        }))
+    }
+
+    /// `POST /console/login`: the same page whatever the address; a mail to a console user.
+    async fn login_request(
+        &self,
+        req: &Request,
+        lang: Lang,
+        now: DateTime<Utc>,
+    ) -> Result<Response<Body>, Problem> {
+        let fields = form::fields(req.body().as_ref());
+        let address = normalized_address(form::get(&fields, "email"));
+        let client = smartpit_shared::http::source_ip(req).unwrap_or_else(|| "unknown".into());
+        let by_client = self
+            .db
+            .count_login_request(&format!("client#{client}"), now)
+            .await?;
+        if by_client > LOGIN_REQUESTS_PER_CLIENT {
+            let mut resp = page(StatusCode::TOO_MANY_REQUESTS, lang, None, &View::TooMany);
+            resp.headers_mut()
+                .insert(http::header::RETRY_AFTER, HeaderValue::from_static("900"));
+            return Ok(resp);
+        }
+        if smartpit_shared::mail_address::check(&address).is_ok() {
+            // Counted by the address's hash: the counter holds no address.
+            let hashed = smartpit_shared::ids::sha256_hex(&address);
+            let by_address = self
+                .db
+                .count_login_request(&format!("address#{hashed}"), now)
+                .await?;
+            if by_address <= LOGIN_REQUESTS_PER_ADDRESS {
+                if let Some(user) = self.db.console_user(&address).await? {
+                    self.send_link(&user, lang, now).await?;
+                }
+            }
+        }
+        Ok(page(
+            StatusCode::OK,
+            lang,
+            None,
+            &View::Login { sent: true },
+        ))
+    }
+
+    async fn send_link(
+        &self,
+        user: &ConsoleUser,
+        lang: Lang,
+        now: DateTime<Utc>,
+    ) -> Result<(), Problem> {
+        let token = base32(&random_bytes::<20>());
+        self.db.put_login_link(user, &token, now).await?;
+        let link = format!(
+            "{}/console/login/{token}",
+            self.db.res.public_base_url.trim_end_matches('/')
+        );
+        let mail = pages::login_mail(lang, &link);
+        let bytes = mail_builder::MessageBuilder::new()
+            .from(("スマートピット", self.db.res.mail_from.as_str()))
+            .to(user.email.as_str())
+            .subject(pages::LOGIN_SUBJECT)
+            .text_body(mail)
+            .write_to_vec()
+            .map_err(|e| Problem::internal(&e))?;
+        let raw = aws_sdk_sesv2::types::RawMessage::builder()
+            .data(aws_sdk_sesv2::primitives::Blob::new(bytes))
+            .build()
+            .map_err(|e| Problem::internal(&e))?;
+        let sent = self
+            .ses
+            .get()
+            .send_email()
+            .from_email_address(&self.db.res.mail_from)
+            .destination(
+                aws_sdk_sesv2::types::Destination::builder()
+                    .to_addresses(&user.email)
+                    .build(),
+            )
+            .content(
+                aws_sdk_sesv2::types::EmailContent::builder()
+                    .raw(raw)
+                    .build(),
+            )
+            .send()
+            .await;
+        match sent {
+            Ok(_) => {
+                tracing::info!(merchant_id = %user.merchant_id, "console sign-in link sent");
+                Ok(())
+            }
+            // The page says the same either way; the operator sees why in the log.
+            Err(e) => {
+                use aws_sdk_sesv2::error::ProvideErrorMetadata;
+                let code = e
+                    .as_service_error()
+                    .and_then(|s| s.code())
+                    .unwrap_or("no answer");
+                tracing::warn!(merchant_id = %user.merchant_id, code, "console sign-in link not sent");
+                Ok(())
+            }
+        }
+    }
+
+    /// `POST /console/login/{token}`: the link taken (once), a session started.
+    async fn login_take(
+        &self,
+        token: &str,
+        lang: Lang,
+        now: DateTime<Utc>,
+    ) -> Result<Response<Body>, Problem> {
+        let user = match self.db.take_login_link(token, now).await? {
+            Some(address) => self.db.console_user(&address).await?,
+            None => None,
+        };
+        let Some(user) = user else {
+            return Ok(page(StatusCode::GONE, lang, None, &View::LinkUsed));
+        };
+        let cookie = base32(&random_bytes::<20>());
+        let session = Session {
+            email: user.email.clone(),
+            merchant_id: user.merchant_id.clone(),
+            role: user.role,
+            epoch: user.epoch,
+            csrf: base32(&random_bytes::<20>()),
+            created_at: now.timestamp(),
+            last_seen: now.timestamp(),
+        };
+        self.db.put_session(&cookie, &session).await?;
+        tracing::info!(merchant_id = %user.merchant_id, "console session started");
+        Ok(see_other("/console", Some(session_set_cookie(&cookie))))
+    }
+
+    async fn logout(&self, signed: &Signed) -> Result<Response<Body>, Problem> {
+        self.db
+            .end_sessions(&signed.cookie, &signed.session.email)
+            .await?;
+        Ok(see_other("/console/login", Some(session_clear_cookie())))
+    }
+
+    async fn today(
+        &self,
+        signed: &Signed,
+        lang: Lang,
+        now: DateTime<Utc>,
+    ) -> Result<Response<Body>, Problem> {
+        let day = smartpit_shared::clock::jst_date(now);
+        let lines = self.db.paid_lines(&signed.merchant.id, day).await?;
+        let collected: i64 = lines.iter().map(|l| l.amount + l.customer_fee).sum();
+        let open = self
+            .db
+            .list_invoices(
+                &signed.merchant.id,
+                Some(InvoiceStatus::Registered),
+                100,
+                None,
+                now,
+            )
+            .await?;
+        let soon = now.timestamp() + 3 * 24 * 3600;
+        let mut due: Vec<_> = open
+            .invoices
+            .iter()
+            .filter(|i| i.deadline <= soon)
+            .cloned()
+            .collect();
+        due.sort_by_key(|i| i.deadline);
+        Ok(page(
+            StatusCode::OK,
+            lang,
+            Some(signed),
+            &View::Today {
+                day,
+                paid_count: lines.len(),
+                collected,
+                open_count: open.invoices.len(),
+                more_open: open.next_cursor.is_some(),
+                due_soon: &due,
+                now,
+            },
+        ))
+    }
+
+    async fn list(
+        &self,
+        req: &Request,
+        signed: &Signed,
+        lang: Lang,
+        now: DateTime<Utc>,
+    ) -> Result<Response<Body>, Problem> {
+        let q = lambda_http::RequestExt::query_string_parameters(req);
+        let status = q.first("status").and_then(InvoiceStatus::parse);
+        let cursor = q.first("cursor").filter(|c| !c.is_empty());
+        let listed = match self
+            .db
+            .list_invoices(&signed.merchant.id, status, 20, cursor, now)
+            .await
+        {
+            Ok(p) => p,
+            // A cursor that is not ours (forged, or of another listing): the first page.
+            Err(smartpit_shared::db::StoreError::Refused(_)) => {
+                self.db
+                    .list_invoices(&signed.merchant.id, status, 20, None, now)
+                    .await?
+            }
+            Err(e) => return Err(e.into()),
+        };
+        Ok(page(
+            StatusCode::OK,
+            lang,
+            Some(signed),
+            &View::Invoices {
+                page: &listed,
+                status,
+                now,
+            },
+        ))
+    }
+
+    async fn invoice(
+        &self,
+        id: &str,
+        signed: &Signed,
+        lang: Lang,
+        now: DateTime<Utc>,
+    ) -> Result<Response<Body>, Problem> {
+        let not_found = || Problem::of(smartpit_shared::Code::InvoiceNotFound);
+        InvoiceId::parse(id).ok_or_else(not_found)?;
+        let inv = self
+            .db
+            .get_merchant_invoice(&signed.merchant.id, id)
+            .await?
+            .ok_or_else(not_found)?;
+        Ok(page(
+            StatusCode::OK,
+            lang,
+            Some(signed),
+            &View::Invoice { inv: &inv, now },
+        ))
+    }
+
+    /// `POST /console/invoices`: the form read into the API's request and registered by the
+    /// API's code under the form's own idempotency key (a second submit of the same form
+    /// registers nothing twice); a mistake shows the form again with each field's message.
+    async fn register(
+        &self,
+        req: &Request,
+        signed: &Signed,
+        lang: Lang,
+        now: DateTime<Utc>,
+    ) -> Result<Response<Body>, Problem> {
+        let fields = form::fields(req.body().as_ref());
+        let filled = form::InvoiceForm::read(&fields);
+        let again = |errors: Vec<(String, String)>| {
+            page(
+                StatusCode::BAD_REQUEST,
+                lang,
+                Some(signed),
+                &View::NewInvoice {
+                    form: &filled,
+                    errors: &errors,
+                },
+            )
+        };
+        let (body, json) = match filled.request() {
+            Ok(b) => b,
+            Err(errors) => return Ok(again(errors)),
+        };
+        let keyed = Keyed {
+            key: format!("console-{}", filled.idem),
+            fingerprint: fingerprint("POST", "/v1/invoices", &json),
+        };
+        match self
+            .invoices
+            .register_as(&signed.merchant, &keyed, body, now)
+            .await
+        {
+            Ok(resp) if resp.status().is_success() => {
+                let answer: serde_json::Value =
+                    serde_json::from_slice(resp.body().as_ref()).unwrap_or_default();
+                match answer["id"].as_str() {
+                    Some(id) => Ok(see_other(&format!("/console/invoices/{id}"), None)),
+                    None => Err(Problem::internal(&"a registration answered without its id")),
+                }
+            }
+            Ok(resp) => Ok(again(vec![(
+                String::new(),
+                format!("HTTP {}", resp.status().as_u16()),
+            )])),
+            Err(p) if p.status().is_client_error() => Ok(again(form::errors_of(&p))),
+            Err(p) => Err(p),
+        }
+    }
+}
+
+/// The session cookie's value, read by the `cookie` crate.
+fn session_cookie(req: &Request) -> Option<String> {
+    let header = smartpit_shared::http::header(req, "cookie")?;
+    cookie::Cookie::split_parse(header)
+        .filter_map(Result::ok)
+        .find(|c| c.name() == COOKIE)
+        .map(|c| c.value().to_string())
+        .filter(|v| !v.is_empty() && v.len() <= 64)
+}
+
+fn session_set_cookie(value: &str) -> String {
+    cookie::Cookie::build((COOKIE, value.to_string()))
+        .secure(true)
+        .http_only(true)
+        .same_site(cookie::SameSite::Strict)
+        .path("/")
+        .max_age(cookie::time::Duration::seconds(MAX_AGE_SECONDS))
+        .build()
+        .to_string()
+}
+
+fn session_clear_cookie() -> String {
+    cookie::Cookie::build((COOKIE, ""))
+        .secure(true)
+        .http_only(true)
+        .same_site(cookie::SameSite::Strict)
+        .path("/")
+        .max_age(cookie::time::Duration::ZERO)
+        .build()
+        .to_string()
+}
+
+/// Whether the form carries this session's CSRF token.
+fn csrf_holds(req: &Request, session: &Session) -> bool {
+    let fields = form::fields(req.body().as_ref());
+    same_secret(form::get(&fields, "csrf"), &session.csrf)
+}
+
+/// 303 to `location` (after a form), with a cookie to set.
+fn see_other(location: &str, cookie: Option<String>) -> Response<Body> {
+    let mut resp = respond(StatusCode::SEE_OTHER, String::new());
+    if let Ok(v) = HeaderValue::from_str(location) {
+        resp.headers_mut().insert(http::header::LOCATION, v);
+    }
+    if let Some(c) = cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
+        resp.headers_mut().insert(http::header::SET_COOKIE, c);
+    }
+    resp
+}
+
+fn page(status: StatusCode, lang: Lang, signed: Option<&Signed>, view: &View) -> Response<Body> {
+    respond(status, pages::render(lang, signed, view))
+}
+
+/// What its `main` runs ([`smartpit_shared::lambda::http`]) and the local stack builds.
+impl smartpit_shared::lambda::HttpFunction for Console {
+    fn configured(
+        sdk: &aws_config::SdkConfig,
+        res: Resources,
+        _vars: &smartpit_shared::config::Vars,
+    ) -> Result<Self, String> {
+        Ok(Console::new(sdk, res))
+    }
+
+    fn serve(&self, req: Request) -> impl std::future::Future<Output = Response<Body>> + Send {
+        self.handle(req)
+    }
+}

@@ -1,0 +1,216 @@
+//! The merchant console's storage: its users (`CUSER#<address>` / `#`), one-time sign-in links
+//! (`CLOGIN#<sha256 of the link's token>` / `#`, TTL) and sessions (`CSESS#<sha256 of the
+//! cookie>` / `#`, TTL). Only hashes of links and cookies are stored: a copy of the table signs
+//! no one in.
+
+use aws_sdk_dynamodb::types::ReturnValue;
+use chrono::{DateTime, Utc};
+
+use super::error::StoreError;
+use super::item::{self, get_n, get_s, Item};
+use super::{av_s, Db};
+use crate::console::{
+    normalized_address, ConsoleUser, Role, Session, LOGIN_LINK_SECONDS, MAX_AGE_SECONDS,
+};
+use crate::ids::sha256_hex;
+
+fn user_key(email: &str) -> Item {
+    item::key(format!("CUSER#{}", normalized_address(email)), "#")
+}
+
+fn login_key(token: &str) -> Item {
+    item::key(format!("CLOGIN#{}", sha256_hex(token)), "#")
+}
+
+fn session_key(cookie: &str) -> Item {
+    item::key(format!("CSESS#{}", sha256_hex(cookie)), "#")
+}
+
+fn user_of(it: &Item) -> Option<ConsoleUser> {
+    Some(ConsoleUser {
+        email: get_s(it, "email")?.to_string(),
+        merchant_id: get_s(it, "merchant_id")?.to_string(),
+        role: Role::parse(get_s(it, "role")?)?,
+        epoch: get_n(it, "epoch").unwrap_or(0),
+    })
+}
+
+impl Db {
+    /// Adds (or changes the role of) a console user of a merchant; an address belongs to one
+    /// merchant at a time. `Ok(false)`: the address is another merchant's user.
+    pub async fn put_console_user(
+        &self,
+        merchant_id: &str,
+        email: &str,
+        role: Role,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let res = self
+            .client
+            .update_item()
+            .table_name(&self.res.main_table)
+            .set_key(Some(user_key(email)))
+            .update_expression(
+                "SET #type = :type, email = :email, merchant_id = :m, #role = :role, \
+                 epoch = if_not_exists(epoch, :zero), created_at = if_not_exists(created_at, :now)",
+            )
+            .condition_expression("attribute_not_exists(pk) OR merchant_id = :m")
+            .expression_attribute_names("#type", "type")
+            .expression_attribute_names("#role", "role")
+            .expression_attribute_values(":type", av_s("console_user"))
+            .expression_attribute_values(":email", av_s(&normalized_address(email)))
+            .expression_attribute_values(":m", av_s(merchant_id))
+            .expression_attribute_values(":role", av_s(role.as_str()))
+            .expression_attribute_values(":zero", item::n(0))
+            .expression_attribute_values(":now", item::n(now.timestamp()))
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(true),
+            Err(e) if super::is_conditional_failure(&e) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The console user signing in with this address, if there is one. One consistent read.
+    pub async fn console_user(&self, email: &str) -> Result<Option<ConsoleUser>, StoreError> {
+        let found = self.read(&self.res.main_table, user_key(email)).await?;
+        Ok(found.as_ref().and_then(user_of))
+    }
+
+    /// Stores a one-time sign-in link's token (its hash) for the user, good for 15 minutes.
+    pub async fn put_login_link(
+        &self,
+        user: &ConsoleUser,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let expires = now.timestamp() + LOGIN_LINK_SECONDS;
+        let mut it = login_key(token);
+        it.insert("type".into(), item::s("console_login"));
+        it.insert("email".into(), item::s(&user.email));
+        it.insert("until".into(), item::n(expires));
+        it.insert("expires_at".into(), item::n(expires + 3600));
+        self.client
+            .put_item()
+            .table_name(&self.res.main_table)
+            .set_item(Some(it))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await?;
+        Ok(())
+    }
+
+    /// Takes a sign-in link: deleted as it is read, so it signs in once. The user's address
+    /// while the link was good; `None` for an unknown, used or lapsed link.
+    pub async fn take_login_link(
+        &self,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<String>, StoreError> {
+        let res = self
+            .client
+            .delete_item()
+            .table_name(&self.res.main_table)
+            .set_key(Some(login_key(token)))
+            .condition_expression("attribute_exists(pk)")
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await;
+        let old = match res {
+            Ok(out) => out.attributes.unwrap_or_default(),
+            Err(e) if super::is_conditional_failure(&e) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let good = get_n(&old, "until").is_some_and(|u| u >= now.timestamp());
+        Ok(good
+            .then(|| get_s(&old, "email").map(str::to_string))
+            .flatten())
+    }
+
+    /// Starts a session for the user under the cookie's value (its hash stored).
+    pub async fn put_session(&self, cookie: &str, session: &Session) -> Result<(), StoreError> {
+        let mut it = session_key(cookie);
+        it.insert("type".into(), item::s("console_session"));
+        it.insert("email".into(), item::s(&session.email));
+        it.insert("merchant_id".into(), item::s(&session.merchant_id));
+        it.insert("role".into(), item::s(session.role.as_str()));
+        it.insert("epoch".into(), item::n(session.epoch));
+        it.insert("csrf".into(), item::s(&session.csrf));
+        it.insert("created_at".into(), item::n(session.created_at));
+        it.insert("last_seen".into(), item::n(session.last_seen));
+        it.insert(
+            "expires_at".into(),
+            item::n(session.created_at + MAX_AGE_SECONDS + 3600),
+        );
+        self.client
+            .put_item()
+            .table_name(&self.res.main_table)
+            .set_item(Some(it))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await?;
+        Ok(())
+    }
+
+    /// The session stored under the cookie's value, if any (whether it still holds is the
+    /// caller's to judge, with the user's epoch). One consistent read.
+    pub async fn session(&self, cookie: &str) -> Result<Option<Session>, StoreError> {
+        let found = self.read(&self.res.main_table, session_key(cookie)).await?;
+        Ok(found.as_ref().and_then(|it| {
+            Some(Session {
+                email: get_s(it, "email")?.to_string(),
+                merchant_id: get_s(it, "merchant_id")?.to_string(),
+                role: Role::parse(get_s(it, "role")?)?,
+                epoch: get_n(it, "epoch")?,
+                csrf: get_s(it, "csrf")?.to_string(),
+                created_at: get_n(it, "created_at")?,
+                last_seen: get_n(it, "last_seen")?,
+            })
+        }))
+    }
+
+    /// Records a session's use (at most once a minute, [`Session::wants_touch`]).
+    pub async fn touch_session(&self, cookie: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.res.main_table)
+            .set_key(Some(session_key(cookie)))
+            .update_expression("SET last_seen = :now")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":now", item::n(now.timestamp()))
+            .send()
+            .await
+            .map(|_| ())
+            .or_else(|e| match super::is_conditional_failure(&e) {
+                true => Ok(()),
+                false => Err(e.into()),
+            })
+    }
+
+    /// Signs the user out everywhere: this session deleted, and the user's epoch raised so
+    /// every other session of theirs no longer holds.
+    pub async fn end_sessions(&self, cookie: &str, email: &str) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.res.main_table)
+            .set_key(Some(user_key(email)))
+            .update_expression("ADD epoch :one")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":one", item::n(1))
+            .send()
+            .await
+            .map(|_| ())
+            .or_else(|e| match super::is_conditional_failure(&e) {
+                true => Ok(()),
+                false => Err(StoreError::from(e)),
+            })?;
+        self.client
+            .delete_item()
+            .table_name(&self.res.main_table)
+            .set_key(Some(session_key(cookie)))
+            .send()
+            .await?;
+        Ok(())
+    }
+}

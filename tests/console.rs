@@ -1,0 +1,401 @@
+//! The merchant console (issue 22), end to end: a user the operator added signs in from the
+//! mail read back from the emulator, in Chromium; registers a bill by the form and sees it; the
+//! store pays it and the console shows it paid. A POST without the session's CSRF token, or
+//! with another session's, is 403 and writes nothing; an idle session goes back to sign-in; a
+//! sign-out ends every session of the user; a link signs in once; the sign-in form answers the
+//! same for any address and mails a user at most 5 times a quarter hour. axe-core on every page.
+
+use chrono::Utc;
+use serde_json::{json, Value};
+use smartpit_shared::db::item::get_s;
+use smartpit_tests::bills::pay;
+use smartpit_tests::browser::{assert_accessible, drive};
+use smartpit_tests::operator::smartpit;
+use smartpit_tests::receiver::{shop, Shop};
+use smartpit_tests::{due_in, stack, unique, TestStack};
+
+const SUBJECT: &str = "Smart Pit 管理画面へのログイン";
+
+/// A client that does not follow redirects (the console's answers are read as they are).
+fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+/// A console user of the shop, added by the operator's command.
+fn add_user(s: &TestStack, shop: &Shop, role: &str) -> String {
+    let address = format!("{}@example.jp", unique("clerk"));
+    let (ok, out) = smartpit(
+        s,
+        &[
+            "merchant-user",
+            "add",
+            "--merchant",
+            &shop.id,
+            "--email",
+            &address,
+            "--role",
+            role,
+        ],
+    );
+    assert!(ok, "{out}");
+    address
+}
+
+async fn ask_for_link(s: &TestStack, address: &str) -> (u16, String) {
+    let r = http()
+        .post(format!("{}/console/login", s.api))
+        .form(&[("email", address)])
+        .send()
+        .await
+        .expect("login request");
+    let status = r.status().as_u16();
+    (status, r.text().await.unwrap_or_default())
+}
+
+/// The sign-in links mailed to `address` so far (waiting for `count`).
+async fn links(s: &TestStack, address: &str, count: usize) -> Vec<String> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let found: Vec<String> = s
+            .mail_to(address, 0, 0)
+            .await
+            .iter()
+            .filter(|m| m["subject"] == SUBJECT)
+            .filter_map(|m| {
+                let text = m["text"].as_str().or(m["body"].as_str())?;
+                let at = text.find("http")?;
+                text[at..].split_whitespace().next().map(str::to_string)
+            })
+            .collect();
+        if found.len() >= count || std::time::Instant::now() > deadline {
+            return found;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
+/// Signs in over HTTP: the session cookie's `name=value`.
+async fn sign_in(s: &TestStack, address: &str) -> String {
+    let before = links(s, address, 0).await.len();
+    let (status, _) = ask_for_link(s, address).await;
+    assert_eq!(status, 200);
+    let all = links(s, address, before + 1).await;
+    let link = all.last().expect("a sign-in link").clone();
+    let r = http().post(&link).send().await.expect("take link");
+    assert_eq!(r.status().as_u16(), 303);
+    assert_eq!(
+        r.headers().get("location").and_then(|v| v.to_str().ok()),
+        Some("/console")
+    );
+    let set = r
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .expect("a session cookie")
+        .to_string();
+    for part in ["Secure", "HttpOnly", "SameSite=Strict", "Path=/"] {
+        assert!(set.contains(part), "{set}");
+    }
+    assert!(set.starts_with("__Host-smartpit-console="), "{set}");
+    assert!(!set.to_ascii_lowercase().contains("domain="), "{set}");
+    set.split(';').next().unwrap_or_default().to_string()
+}
+
+async fn get(s: &TestStack, cookie: &str, path: &str) -> (u16, String, Option<String>) {
+    let r = http()
+        .get(format!("{}{path}", s.api))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .expect("get");
+    let status = r.status().as_u16();
+    let location = r
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    (status, r.text().await.unwrap_or_default(), location)
+}
+
+async fn post(s: &TestStack, cookie: &str, path: &str, form: &[(&str, &str)]) -> (u16, String) {
+    let r = http()
+        .post(format!("{}{path}", s.api))
+        .header("cookie", cookie)
+        .form(form)
+        .send()
+        .await
+        .expect("post");
+    let status = r.status().as_u16();
+    (status, r.text().await.unwrap_or_default())
+}
+
+/// The session's CSRF token, as its forms carry it.
+async fn csrf(s: &TestStack, cookie: &str) -> String {
+    let (status, html, _) = get(s, cookie, "/console").await;
+    assert_eq!(status, 200, "{html}");
+    let at = html.find("name=\"csrf\" value=\"").expect("a csrf field") + 19;
+    html[at..].split('"').next().unwrap_or_default().to_string()
+}
+
+#[tokio::test]
+async fn a_user_signs_in_from_the_mail_registers_a_bill_and_sees_it_paid() {
+    let s = stack();
+    let shop = shop(s).await;
+    let address = add_user(s, &shop, "staff");
+
+    // The sign-in form answers the same for a user and for anyone else.
+    let (ok_status, for_user) = ask_for_link(s, &address).await;
+    let (other_status, for_other) =
+        ask_for_link(s, &format!("{}@example.jp", unique("nobody"))).await;
+    assert_eq!((ok_status, other_status), (200, 200));
+    assert_eq!(for_user, for_other);
+    let link = links(s, &address, 1).await.pop().expect("the mailed link");
+    assert!(
+        link.starts_with(&format!("{}/console/login/", s.api)),
+        "{link}"
+    );
+
+    let card = s.fresh_card().await.to_string();
+    let order = unique("console");
+    let seen = drive(&json!([
+        {"goto": format!("{}/console/login", s.api), "axe": true},
+        {"goto": link, "axe": true},
+        {"click": "button[type=submit]", "axe": true},
+        {"goto": format!("{}/console/invoices/new", s.api), "axe": true},
+        {"fill": ["#f-merchant_order_id", order]},
+        {"fill": ["#f-amount", "3,980"]},
+        {"fill": ["#f-due_date", due_in(10)]},
+        {"fill": ["#f-smartpit_number", card]},
+        {"click": "#register button[type=submit]", "axe": true},
+        {"goto": format!("{}/console/invoices", s.api), "axe": true},
+        {"goto": format!("{}/console/invoices/new?lang=en", s.api)},
+        {"fill": ["#f-merchant_order_id", order]},
+        {"fill": ["#f-amount", "abc"]},
+        {"click": "#register button[type=submit]", "axe": true},
+        {"goto": format!("{}/console?lang=en", s.api), "axe": true},
+    ]))
+    .await;
+    for page in seen.iter().filter(|p| p.axe.is_some()) {
+        assert_accessible(page);
+        // No script error, no refusal by the policy (the bad form's own 400 aside).
+        let unexpected: Vec<&String> = page
+            .messages
+            .iter()
+            .filter(|m| !m.contains("status of 400"))
+            .collect();
+        assert!(unexpected.is_empty(), "{}: {unexpected:?}", page.url);
+    }
+    // Signed in: today's page, with the merchant's name.
+    assert!(seen[2].url.ends_with("/console"), "{}", seen[2].url);
+    assert!(
+        seen[2].html.contains("ウェブフック商店"),
+        "{}",
+        seen[2].html
+    );
+    // Registered by the form: the bill's page.
+    let bill_page = &seen[8];
+    assert!(
+        bill_page.url.contains("/console/invoices/inv_"),
+        "{}",
+        bill_page.url
+    );
+    assert!(bill_page.html.contains(&order));
+    assert!(bill_page.html.contains("未払い"));
+    let id = bill_page
+        .url
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    assert!(seen[9].html.contains(&order), "listed");
+    // A bad amount: the form again, the field named, in English.
+    assert_eq!(seen[13].status, Some(400));
+    assert!(seen[13].html.contains("whole yen"), "{}", seen[13].html);
+    assert!(seen[13].html.contains("aria-invalid=\"true\""));
+
+    // The bill is the API's: read back from DynamoDB and over the API.
+    let c = s.client();
+    let r = c
+        .send(c.get(&format!("/v1/invoices/{id}"), &shop.key))
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["amount"], 3_980);
+    assert_eq!(r.body["merchant_order_id"], order.as_str());
+    let item = s
+        .item(&format!("NUM#{card}"), &format!("INV#{id}"))
+        .await
+        .expect("the bill's item");
+    assert_eq!(get_s(&item, "merchant_id"), Some(shop.id.as_str()));
+
+    // The store pays it: the console shows it paid.
+    pay(&c, s, "lawson", &id, 3_980).await;
+    let cookie = sign_in(s, &address).await;
+    let (status, html, _) = get(s, &cookie, &format!("/console/invoices/{id}")).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("支払済"), "{html}");
+    assert!(html.contains("lawson"));
+    // Another merchant's bill is not found here.
+    let other = s.fresh_card().await.to_string();
+    let foreign = c
+        .register(
+            s.merchant_key(0),
+            &unique("idem"),
+            &json!({"merchant_order_id": unique("o"), "amount": 100, "due_date": due_in(3),
+                    "smartpit_number": other}),
+        )
+        .await;
+    let foreign_id = foreign.body["id"].as_str().expect("id");
+    let (status, _, _) = get(s, &cookie, &format!("/console/invoices/{foreign_id}")).await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn a_form_without_its_sessions_token_is_refused_and_writes_nothing() {
+    let s = stack();
+    let shop = shop(s).await;
+    let address = add_user(s, &shop, "admin");
+    let mine = sign_in(s, &address).await;
+    let theirs = sign_in(s, &address).await;
+    let token = csrf(s, &mine).await;
+    let other_token = csrf(s, &theirs).await;
+    assert_ne!(token, other_token);
+
+    let card = s.fresh_card().await.to_string();
+    let order = unique("csrf");
+    let due = due_in(5);
+    let fields = |csrf: &'static str| -> Vec<(&'static str, String)> {
+        vec![
+            ("merchant_order_id", order.clone()),
+            ("amount", "1200".into()),
+            ("due_date", due.clone()),
+            ("smartpit_number", card.clone()),
+            ("csrf", csrf.to_string()),
+        ]
+    };
+    let without: Vec<(&str, String)> = fields("")
+        .into_iter()
+        .filter(|(k, _)| *k != "csrf")
+        .collect();
+    let borrowed: Vec<(&str, String)> = fields("")
+        .into_iter()
+        .map(|(k, v)| match k {
+            "csrf" => (k, other_token.clone()),
+            _ => (k, v),
+        })
+        .collect();
+    for form in [without, borrowed] {
+        let as_refs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let (status, html) = post(s, &mine, "/console/invoices", &as_refs).await;
+        assert_eq!(status, 403, "{html}");
+    }
+    // Nothing was written: the card has no bill, and the order id is free.
+    assert!(s
+        .number_partition(&card)
+        .await
+        .iter()
+        .all(|it| get_s(it, "type") != Some("invoice")));
+    // With its own token it registers (once, however often the same form is sent).
+    let idem = smartpit_shared::ids::base32(&smartpit_shared::ids::random_bytes::<16>());
+    let mut good: Vec<(&str, String)> = fields("")
+        .into_iter()
+        .map(|(k, v)| match k {
+            "csrf" => (k, token.clone()),
+            _ => (k, v),
+        })
+        .collect();
+    good.push(("idem", idem));
+    let as_refs: Vec<(&str, &str)> = good.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let first = post(s, &mine, "/console/invoices", &as_refs).await;
+    let again = post(s, &mine, "/console/invoices", &as_refs).await;
+    assert_eq!((first.0, again.0), (303, 303), "{}", first.1);
+    let bills = s
+        .number_partition(&card)
+        .await
+        .into_iter()
+        .filter(|it| get_s(it, "type") == Some("invoice"))
+        .count();
+    assert_eq!(bills, 1);
+}
+
+#[tokio::test]
+async fn sessions_end_when_idle_or_signed_out_and_links_work_once() {
+    let s = stack();
+    let shop = shop(s).await;
+    let address = add_user(s, &shop, "staff");
+    let a = sign_in(s, &address).await;
+    let b = sign_in(s, &address).await;
+    let idle = sign_in(s, &address).await;
+
+    // A link signs in once.
+    let used = links(s, &address, 3).await.pop().expect("a link");
+    let again = http().post(&used).send().await.expect("again");
+    assert_eq!(again.status().as_u16(), 410);
+    // Without a session: the sign-in form.
+    let (status, _, location) = get(s, "", "/console/invoices").await;
+    assert_eq!((status, location.as_deref()), (303, Some("/console/login")));
+    // A forged cookie is no session.
+    let (status, _, _) = get(
+        s,
+        "__Host-smartpit-console=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        "/console",
+    )
+    .await;
+    assert_eq!(status, 303);
+
+    // Idle for 31 minutes (its last use moved back in DynamoDB): over.
+    let value = idle.split('=').nth(1).unwrap_or_default();
+    let pk = format!("CSESS#{}", smartpit_shared::ids::sha256_hex(value));
+    let back = Utc::now().timestamp() - 31 * 60;
+    s.ddb()
+        .update_item()
+        .table_name(s.main_table())
+        .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(pk))
+        .key("sk", aws_sdk_dynamodb::types::AttributeValue::S("#".into()))
+        .update_expression("SET last_seen = :t")
+        .expression_attribute_values(
+            ":t",
+            aws_sdk_dynamodb::types::AttributeValue::N(back.to_string()),
+        )
+        .send()
+        .await
+        .expect("age the session");
+    let (status, _, location) = get(s, &idle, "/console").await;
+    assert_eq!((status, location.as_deref()), (303, Some("/console/login")));
+
+    // Signing out in one browser ends the other's session too.
+    assert_eq!(get(s, &b, "/console").await.0, 200);
+    let token = csrf(s, &a).await;
+    let (status, _) = post(s, &a, "/console/logout", &[("csrf", token.as_str())]).await;
+    assert_eq!(status, 303);
+    assert_eq!(get(s, &a, "/console").await.0, 303);
+    assert_eq!(get(s, &b, "/console").await.0, 303);
+}
+
+#[tokio::test]
+async fn the_sign_in_form_mails_a_user_at_most_five_times_a_quarter_hour() {
+    let s = stack();
+    let shop = shop(s).await;
+    let address = add_user(s, &shop, "staff");
+    let mut statuses = Vec::new();
+    for _ in 0..7 {
+        statuses.push(ask_for_link(s, &address).await.0);
+    }
+    assert!(statuses.iter().all(|st| *st == 200), "{statuses:?}");
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let mailed: Vec<Value> = s
+        .mail_to(&address, 0, 0)
+        .await
+        .into_iter()
+        .filter(|m| m["subject"] == SUBJECT)
+        .collect();
+    assert_eq!(mailed.len(), 5);
+    // The mail names no secret but the link, and says how long it works.
+    let text = mailed[0]["text"]
+        .as_str()
+        .or(mailed[0]["body"].as_str())
+        .unwrap_or_default();
+    assert!(text.contains("15分間"), "{text}");
+}
