@@ -95,7 +95,7 @@ test: venv contract-venv tools browser-deps font-layer binaries
 
 # The browser tests, keeping their screenshots for the docs and the README.
 screenshots: venv tools browser-deps
-	SMARTPIT_SCREENSHOTS=$(CURDIR)/docs/screenshots cargo test -p smartpit-tests --test customer_web --test sandbox --test customer_mail
+	SMARTPIT_SCREENSHOTS=$(CURDIR)/docs/screenshots cargo test -p smartpit-tests --test customer_web --test sandbox --test customer_mail --test console
 
 # The HTTP contract, generated: the operations' prose from infra/openapi/document.yaml, every request
 # body's schema from its request type; a test fails when the committed file is not this.

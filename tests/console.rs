@@ -9,12 +9,20 @@ use chrono::Utc;
 use serde_json::{json, Value};
 use smartpit_shared::db::item::get_s;
 use smartpit_tests::bills::pay;
-use smartpit_tests::browser::{assert_accessible, drive};
+use smartpit_tests::browser::{assert_accessible, drive, keep_file};
 use smartpit_tests::operator::smartpit;
 use smartpit_tests::receiver::{shop, Shop};
 use smartpit_tests::{due_in, stack, unique, TestStack};
 
 const SUBJECT: &str = "Smart Pit 管理画面へのログイン";
+
+/// Where a test's screenshot goes before `keep_file` keeps it (`make screenshots`).
+fn shot(name: &str) -> String {
+    std::env::temp_dir()
+        .join(format!("{}-{name}.png", unique("shot")))
+        .to_string_lossy()
+        .to_string()
+}
 
 /// A client that does not follow redirects (the console's answers are read as they are).
 fn http() -> reqwest::Client {
@@ -160,6 +168,7 @@ async fn a_user_signs_in_from_the_mail_registers_a_bill_and_sees_it_paid() {
 
     let card = s.fresh_card().await.to_string();
     let order = unique("console");
+    let (bills_png, form_png) = (shot("console-bills"), shot("console-new-bill"));
     let seen = drive(&json!([
         {"goto": format!("{}/console/login", s.api), "axe": true},
         {"goto": link, "axe": true},
@@ -176,8 +185,14 @@ async fn a_user_signs_in_from_the_mail_registers_a_bill_and_sees_it_paid() {
         {"fill": ["#f-amount", "abc"]},
         {"click": "#register button[type=submit]", "axe": true},
         {"goto": format!("{}/console?lang=en", s.api), "axe": true},
+        {"goto": format!("{}/console/invoices", s.api)},
+        {"screenshot": bills_png},
+        {"goto": format!("{}/console/invoices/new", s.api)},
+        {"screenshot": form_png},
     ]))
     .await;
+    keep_file(std::path::Path::new(&bills_png), "console-bills.png");
+    keep_file(std::path::Path::new(&form_png), "console-new-bill.png");
     for page in seen.iter().filter(|p| p.axe.is_some()) {
         assert_accessible(page);
         // No script error, no refusal by the policy (the bad form's own 400 aside).
@@ -291,6 +306,24 @@ async fn a_form_without_its_sessions_token_is_refused_and_writes_nothing() {
         let (status, html) = post(s, &mine, "/console/invoices", &as_refs).await;
         assert_eq!(status, 403, "{html}");
     }
+    // An upload without the token (or with another session's) is refused the same way.
+    for token in ["", other_token.as_str()] {
+        let body = format!(
+            "--XyZ\r\ncontent-disposition: form-data; name=\"csrf\"\r\n\r\n{token}\r\n\
+             --XyZ\r\ncontent-disposition: form-data; name=\"file\"; filename=\"a.csv\"\r\n\
+             content-type: text/csv\r\n\r\nmerchant_order_id,amount,due_date,smartpit_number\r\n\
+             {order},1200,{due},{card}\r\n\r\n--XyZ--\r\n"
+        );
+        let r = http()
+            .post(format!("{}/console/uploads", s.api))
+            .header("cookie", &mine)
+            .header("content-type", "multipart/form-data; boundary=XyZ")
+            .body(body)
+            .send()
+            .await
+            .expect("upload");
+        assert_eq!(r.status().as_u16(), 403);
+    }
     // Nothing was written: the card has no bill, and the order id is free.
     assert!(s
         .number_partition(&card)
@@ -398,4 +431,161 @@ async fn the_sign_in_form_mails_a_user_at_most_five_times_a_quarter_hour() {
         .or(mailed[0]["body"].as_str())
         .unwrap_or_default();
     assert!(text.contains("15分間"), "{text}");
+}
+
+#[tokio::test]
+async fn a_csv_of_twenty_lines_with_three_bad_registers_seventeen_once() {
+    let s = stack();
+    let shop = shop(s).await;
+    let address = add_user(s, &shop, "staff");
+    let card = s.fresh_card().await.to_string();
+    let batch = unique("csv");
+    // Excel's Shift_JIS, a description in Japanese, three bad lines (5, 9, 14).
+    let mut text =
+        String::from("merchant_order_id,amount,due_date,smartpit_number,email,description\r\n");
+    for i in 2..=21 {
+        let (amount, due, email) = match i {
+            5 => ("abc".to_string(), due_in(5), ""),
+            9 => ("1000".to_string(), "2020-01-01".to_string(), ""),
+            14 => ("1000".to_string(), due_in(5), "taro@@example.jp"),
+            _ => ((1000 + i).to_string(), due_in(5), ""),
+        };
+        text.push_str(&format!(
+            "{batch}-{i},{amount},{due},{card},{email},会費{i}\r\n"
+        ));
+    }
+    let (sjis, _, _) = encoding_rs::SHIFT_JIS.encode(&text);
+    let path = std::env::temp_dir().join(format!("{batch}.csv"));
+    std::fs::write(&path, &sjis).expect("the file");
+    let file = path.to_string_lossy().to_string();
+    let preview_png = shot("console-csv-preview");
+
+    let before = links(s, &address, 0).await.len();
+    assert_eq!(ask_for_link(s, &address).await.0, 200);
+    let link = links(s, &address, before + 1).await.pop().expect("a link");
+    let seen = drive(&json!([
+        {"goto": link},
+        {"click": "button[type=submit]"},
+        {"goto": format!("{}/console/uploads/new", s.api), "axe": true},
+        {"upload": ["#file", file]},
+        {"click": "#upload button[type=submit]", "axe": true},
+        {"screenshot": preview_png},
+        {"click": "#commit button[type=submit]", "axe": true},
+        // The same file again: nothing registered twice.
+        {"goto": format!("{}/console/uploads/new", s.api)},
+        {"upload": ["#file", file]},
+        {"click": "#upload button[type=submit]"},
+        {"click": "#commit button[type=submit]"},
+    ]))
+    .await;
+    let _ = std::fs::remove_file(&path);
+    keep_file(
+        std::path::Path::new(&preview_png),
+        "console-csv-preview.png",
+    );
+    for page in seen.iter().filter(|p| p.axe.is_some()) {
+        assert_accessible(page);
+    }
+    let preview = &seen[4].html;
+    assert!(preview.contains("<strong>17</strong>"), "{preview}");
+    for line in [
+        "<td>5</td><td>amount</td>",
+        "<td>9</td><td>due_date</td>",
+        "<td>14</td><td>email</td>",
+    ] {
+        assert!(preview.contains(line), "{line}: {preview}");
+    }
+    let first = &seen[6].html;
+    assert!(first.contains("<dd id=\"registered\">17</dd>"), "{first}");
+    assert!(first.contains("<dd id=\"replayed\">0</dd>"), "{first}");
+    let again = &seen[10].html;
+    assert!(again.contains("<dd id=\"registered\">0</dd>"), "{again}");
+    assert!(again.contains("<dd id=\"replayed\">17</dd>"), "{again}");
+    // Read back: 17 bills on the card, the description as written.
+    let bills: Vec<_> = s
+        .number_partition(&card)
+        .await
+        .into_iter()
+        .filter(|it| get_s(it, "type") == Some("invoice"))
+        .collect();
+    assert_eq!(bills.len(), 17);
+    assert!(bills
+        .iter()
+        .any(|b| get_s(b, "description") == Some("会費2")));
+    assert!(bills
+        .iter()
+        .all(|b| get_s(b, "merchant_id") == Some(shop.id.as_str())));
+}
+
+#[tokio::test]
+async fn a_staff_user_cannot_open_keys_and_an_admin_rotates_one() {
+    let s = stack();
+    let shop = shop(s).await;
+    let owner = smartpit_shared::db::keys::KeyOwner::Merchant(shop.id.clone());
+    let keys_before = s.db().list_keys(&owner).await.expect("keys").len();
+
+    let staff = add_user(s, &shop, "staff");
+    let cookie = sign_in(s, &staff).await;
+    let token = csrf(s, &cookie).await;
+    let (status, html, _) = get(s, &cookie, "/console/keys").await;
+    assert_eq!(status, 403, "{html}");
+    assert!(!html.contains("/console/keys/rotate"));
+    let (status, _) = post(
+        s,
+        &cookie,
+        "/console/keys/rotate",
+        &[("csrf", token.as_str())],
+    )
+    .await;
+    assert_eq!(status, 403);
+    assert_eq!(
+        s.db().list_keys(&owner).await.expect("keys").len(),
+        keys_before
+    );
+    // Staff see no link to keys.
+    assert!(!get(s, &cookie, "/console")
+        .await
+        .1
+        .contains("/console/keys"));
+
+    // An admin rotates: the new key is shown once and works; the old one stops in a day.
+    let admin = add_user(s, &shop, "admin");
+    let before = links(s, &admin, 0).await.len();
+    assert_eq!(ask_for_link(s, &admin).await.0, 200);
+    let link = links(s, &admin, before + 1).await.pop().expect("a link");
+    let seen = drive(&json!([
+        {"goto": link},
+        {"click": "button[type=submit]"},
+        {"goto": format!("{}/console/keys", s.api), "axe": true},
+        {"click": "#rotate button[type=submit]", "axe": true},
+    ]))
+    .await;
+    assert_accessible(&seen[2]);
+    assert_accessible(&seen[3]);
+    assert!(seen[2].html.contains("sk_test_"), "{}", seen[2].html);
+    let shown = &seen[3].html;
+    let needle = "<code id=\"new-key\">";
+    let at = shown.find(needle).expect("the new key") + needle.len();
+    let new_key = shown[at..]
+        .split('<')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    assert!(new_key.starts_with("sk_test_"), "{new_key}");
+    let c = s.client();
+    let r = c.send(c.get("/v1/invoices", &new_key)).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let r = c.send(c.get("/v1/invoices", &shop.key)).await;
+    assert_eq!(r.status, 200, "the old key works for the grace period");
+    let keys = s.db().list_keys(&owner).await.expect("keys");
+    assert_eq!(keys.len(), keys_before + 1);
+    assert_eq!(
+        keys.iter()
+            .filter(|k| k.state(Utc::now()) == "expiring")
+            .count(),
+        keys_before
+    );
+    // A second view never shows the key again.
+    let again = get(s, &sign_in(s, &admin).await, "/console/keys").await.1;
+    assert!(!again.contains(&new_key));
 }

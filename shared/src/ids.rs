@@ -110,7 +110,12 @@ pub fn payment_id(chain_id: &str, store_transaction_id: &str) -> String {
 
 /// Hex SHA-256, for secrets we must recognise but never store (API keys, sheet tokens).
 pub fn sha256_hex(s: &str) -> String {
-    Sha256::digest(s.as_bytes())
+    sha256_hex_bytes(s.as_bytes())
+}
+
+/// Hex SHA-256 of bytes (an uploaded file's id).
+pub fn sha256_hex_bytes(b: &[u8]) -> String {
+    Sha256::digest(b)
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()

@@ -26,6 +26,7 @@ use smartpit_shared::config::{OnFirstUse, Resources};
 use smartpit_shared::console::{
     normalized_address, same_secret, ConsoleUser, Session, COOKIE, MAX_AGE_SECONDS,
 };
+use smartpit_shared::db::UPLOAD_LINES_PER_ITEM;
 use smartpit_shared::idempotent::{fingerprint, Keyed};
 use smartpit_shared::ids::{base32, random_bytes};
 use smartpit_shared::routes::Routes;
@@ -35,6 +36,7 @@ use smartpit_sheets::page::{respond, Lang};
 
 pub mod form;
 pub mod pages;
+pub mod upload;
 use pages::View;
 
 /// What each of the function's routes does.
@@ -50,6 +52,11 @@ pub enum Route {
     NewInvoice,
     Register,
     Invoice,
+    NewUpload,
+    Upload,
+    Commit,
+    Keys,
+    RotateKey,
 }
 
 /// The function's routes, as infra/template.yaml routes them here (a test holds the two equal).
@@ -67,6 +74,11 @@ pub fn routes() -> &'static Routes<Route> {
             .add(Method::GET, "/console/invoices/new", Route::NewInvoice)
             .add(Method::POST, "/console/invoices", Route::Register)
             .add(Method::GET, "/console/invoices/{id}", Route::Invoice)
+            .add(Method::GET, "/console/uploads/new", Route::NewUpload)
+            .add(Method::POST, "/console/uploads", Route::Upload)
+            .add(Method::POST, "/console/uploads/{id}/commit", Route::Commit)
+            .add(Method::GET, "/console/keys", Route::Keys)
+            .add(Method::POST, "/console/keys/rotate", Route::RotateKey)
     })
 }
 
@@ -149,7 +161,11 @@ impl Console {
                 let Some(signed) = self.signed(req, now).await? else {
                     return Ok(see_other("/console/login", None));
                 };
-                if req.method() == Method::POST && !csrf_holds(req, &signed.session) {
+                // The upload's token is in its multipart body, checked as it is read.
+                if req.method() == Method::POST
+                    && route != Route::Upload
+                    && !csrf_holds(req, &signed.session)
+                {
                     tracing::warn!(merchant_id = %signed.merchant.id, "console form without its session's token");
                     return Ok(page(
                         StatusCode::FORBIDDEN,
@@ -172,6 +188,27 @@ impl Console {
                         },
                     )),
                     Route::Register => self.register(req, &signed, lang, now).await,
+                    Route::NewUpload => Ok(page(
+                        StatusCode::OK,
+                        lang,
+                        Some(&signed),
+                        &View::NewUpload { error: None },
+                    )),
+                    Route::Upload => self.upload(req, &signed, lang, now).await,
+                    Route::Commit => self.commit(found.param("id"), &signed, lang, now).await,
+                    // Keys, webhooks and payout settings are an admin's.
+                    Route::Keys | Route::RotateKey
+                        if signed.session.role != smartpit_shared::console::Role::Admin =>
+                    {
+                        Ok(page(
+                            StatusCode::FORBIDDEN,
+                            lang,
+                            Some(&signed),
+                            &View::AdminsOnly,
+                        ))
+                    }
+                    Route::Keys => self.keys(&signed, lang, None, now).await,
+                    Route::RotateKey => self.rotate_key(&signed, lang, now).await,
                     _ => self.invoice(found.param("id"), &signed, lang, now).await,
                 }
             }
@@ -443,6 +480,229 @@ impl Console {
         ))
     }
 
+    /// `POST /console/uploads`: the file read, every line checked by the API's rules, the good
+    /// lines kept for the commit (a day), the preview naming each bad line.
+    async fn upload(
+        &self,
+        req: &Request,
+        signed: &Signed,
+        lang: Lang,
+        now: DateTime<Utc>,
+    ) -> Result<Response<Body>, Problem> {
+        let refused = |error: String| {
+            page(
+                StatusCode::BAD_REQUEST,
+                lang,
+                Some(signed),
+                &View::NewUpload {
+                    error: Some(&error),
+                },
+            )
+        };
+        let (csrf, file) = match read_upload(req).await {
+            Ok(parts) => parts,
+            Err(e) => {
+                // Without a readable body there is no token either: refused as a form of no
+                // session's.
+                tracing::info!(merchant_id = %signed.merchant.id, "upload not read: {e}");
+                return Ok(page(
+                    StatusCode::FORBIDDEN,
+                    lang,
+                    Some(signed),
+                    &View::Forbidden,
+                ));
+            }
+        };
+        if !same_secret(&csrf, &signed.session.csrf) {
+            return Ok(page(
+                StatusCode::FORBIDDEN,
+                lang,
+                Some(signed),
+                &View::Forbidden,
+            ));
+        }
+        let Some(file) = file.filter(|f| !f.is_empty()) else {
+            return Ok(refused(
+                lang.pick("ファイルを選んでください。", "Choose a file.")
+                    .into(),
+            ));
+        };
+        let parsed = match upload::read(&file, now) {
+            Ok(p) => p,
+            Err(e) => return Ok(refused(e)),
+        };
+        let id = upload::file_id(&file);
+        let lines: Vec<(usize, String)> = parsed
+            .good
+            .iter()
+            .map(|l| (l.number, l.json.to_string()))
+            .collect();
+        let mut bad_lines: Vec<usize> = parsed.bad.iter().map(|b| b.0).collect();
+        bad_lines.dedup();
+        self.db
+            .put_upload(
+                &signed.merchant.id,
+                &id,
+                &lines,
+                i64::try_from(bad_lines.len()).unwrap_or(i64::MAX),
+                now,
+            )
+            .await?;
+        tracing::info!(merchant_id = %signed.merchant.id, good = lines.len(), bad = bad_lines.len(), "bulk file checked");
+        Ok(page(
+            StatusCode::OK,
+            lang,
+            Some(signed),
+            &View::Preview {
+                id: &id,
+                good: lines.len(),
+                bad: &parsed.bad,
+            },
+        ))
+    }
+
+    /// `POST /console/uploads/{id}/commit`: the good lines registered in file order, each by
+    /// the API's code under `csv-<file>-<line>` (the same line of the same file registers
+    /// once), for at most 20 s a request; the page says how far it got and offers to go on.
+    async fn commit(
+        &self,
+        id: &str,
+        signed: &Signed,
+        lang: Lang,
+        now: DateTime<Utc>,
+    ) -> Result<Response<Body>, Problem> {
+        let merchant = &signed.merchant;
+        let not_found = || Problem::of(smartpit_shared::Code::RouteNotFound);
+        if id.len() != 64 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(not_found());
+        }
+        let mut state = self
+            .db
+            .upload_state(&merchant.id, id)
+            .await?
+            .ok_or_else(not_found)?;
+        let until = std::time::Instant::now() + COMMIT_BUDGET;
+        while state.next < state.good && std::time::Instant::now() < until {
+            let at = usize::try_from(state.next).unwrap_or(0);
+            let lines = self
+                .db
+                .upload_lines(&merchant.id, id, at / UPLOAD_LINES_PER_ITEM)
+                .await?;
+            let todo: Vec<&(usize, String)> =
+                lines.iter().skip(at % UPLOAD_LINES_PER_ITEM).collect();
+            if todo.is_empty() {
+                break;
+            }
+            let (mut registered, mut replayed, mut failures) = (0, 0, Vec::new());
+            for (number, json) in &todo {
+                let value: serde_json::Value =
+                    serde_json::from_str(json).map_err(|e| Problem::internal(&e))?;
+                let body =
+                    serde_json::from_value(value.clone()).map_err(|e| Problem::internal(&e))?;
+                let keyed = Keyed {
+                    key: format!("csv-{id}-{number}"),
+                    fingerprint: fingerprint("POST", "/v1/invoices", &value),
+                };
+                match self.invoices.register_as(merchant, &keyed, body, now).await {
+                    Ok(r) if r.headers().contains_key("idempotent-replayed") => replayed += 1,
+                    Ok(r) if r.status().is_success() => registered += 1,
+                    Ok(r) => failures.push(format!("{number}: HTTP {}", r.status().as_u16())),
+                    Err(p) if p.status().is_client_error() => {
+                        let why: Vec<String> = form::errors_of(&p)
+                            .into_iter()
+                            .map(|(f, m)| if f.is_empty() { m } else { format!("{f}: {m}") })
+                            .collect();
+                        failures.push(format!(
+                            "{number}: {} ({})",
+                            why.join("; "),
+                            p.code.as_str()
+                        ));
+                    }
+                    Err(p) => return Err(p),
+                }
+            }
+            let to = state.next + i64::try_from(todo.len()).unwrap_or(0);
+            // The page lists the first 200 refusals (the counts hold them all).
+            let refused = i64::try_from(failures.len()).unwrap_or(0);
+            failures.truncate(200usize.saturating_sub(state.failures.len()));
+            let moved = self
+                .db
+                .advance_upload(
+                    &merchant.id,
+                    id,
+                    state.next,
+                    to,
+                    (registered, replayed, refused),
+                    &failures,
+                )
+                .await?;
+            state = self
+                .db
+                .upload_state(&merchant.id, id)
+                .await?
+                .ok_or_else(not_found)?;
+            if !moved {
+                break;
+            }
+        }
+        tracing::info!(merchant_id = %merchant.id, done = state.next, of = state.good, registered = state.registered, "bulk registration");
+        Ok(page(
+            StatusCode::OK,
+            lang,
+            Some(signed),
+            &View::Committed { id, state: &state },
+        ))
+    }
+
+    /// `GET /console/keys` (admins): the merchant's API keys by prefix and state; after a
+    /// rotation, the new key, shown this once.
+    async fn keys(
+        &self,
+        signed: &Signed,
+        lang: Lang,
+        new_key: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Response<Body>, Problem> {
+        let owner = smartpit_shared::db::keys::KeyOwner::Merchant(signed.merchant.id.clone());
+        let keys = self.db.list_keys(&owner).await?;
+        Ok(page(
+            StatusCode::OK,
+            lang,
+            Some(signed),
+            &View::Keys {
+                keys: &keys,
+                new_key,
+                now,
+            },
+        ))
+    }
+
+    /// `POST /console/keys/rotate` (admins): a new key; the others stop in 24 hours.
+    async fn rotate_key(
+        &self,
+        signed: &Signed,
+        lang: Lang,
+        now: DateTime<Utc>,
+    ) -> Result<Response<Body>, Problem> {
+        let env = match self.db.res.key_environment.as_str() {
+            e @ ("test" | "live") => e,
+            _ => {
+                return Err(Problem::internal(
+                    &"KEY_ENVIRONMENT is neither test nor live",
+                ))
+            }
+        };
+        let key = smartpit_shared::ids::new_secret(&format!("sk_{env}"));
+        self.db.put_merchant(&signed.merchant, &key, now).await?;
+        let owner = smartpit_shared::db::keys::KeyOwner::Merchant(signed.merchant.id.clone());
+        let ended = self
+            .db
+            .expire_keys(&owner, &key, now.timestamp() + KEY_GRACE_SECONDS)
+            .await?;
+        tracing::info!(merchant_id = %signed.merchant.id, ended, "API key rotated in the console");
+        self.keys(signed, lang, Some(&key), now).await
+    }
+
     /// `POST /console/invoices`: the form read into the API's request and registered by the
     /// API's code under the form's own idempotency key (a second submit of the same form
     /// registers nothing twice); a mistake shows the form again with each field's message.
@@ -495,6 +755,35 @@ impl Console {
             Err(p) => Err(p),
         }
     }
+}
+
+/// How long the old keys keep working after a rotation in the console.
+pub const KEY_GRACE_SECONDS: i64 = 24 * 3600;
+
+/// How long one commit request registers lines before it answers with its progress (API
+/// Gateway gives a request 30 s).
+const COMMIT_BUDGET: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// The upload form's token and file (`multipart/form-data`, read by `multer`).
+async fn read_upload(req: &Request) -> Result<(String, Option<Vec<u8>>), String> {
+    let ct = smartpit_shared::http::header(req, "content-type").unwrap_or_default();
+    let boundary = multer::parse_boundary(ct).map_err(|e| e.to_string())?;
+    let body = req.body().as_ref().to_vec();
+    if body.len() > upload::MAX_BYTES + 64 * 1024 {
+        return Err("the body is too large".into());
+    }
+    let stream =
+        futures::stream::once(async move { Ok::<_, std::io::Error>(bytes::Bytes::from(body)) });
+    let mut parts = multer::Multipart::new(stream, boundary);
+    let (mut csrf, mut file) = (String::new(), None);
+    while let Some(field) = parts.next_field().await.map_err(|e| e.to_string())? {
+        match field.name() {
+            Some("csrf") => csrf = field.text().await.map_err(|e| e.to_string())?,
+            Some("file") => file = Some(field.bytes().await.map_err(|e| e.to_string())?.to_vec()),
+            _ => {}
+        }
+    }
+    Ok((csrf, file))
 }
 
 /// The session cookie's value, read by the `cookie` crate.

@@ -4,7 +4,8 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use maud::{html, Markup};
-use smartpit_shared::db::InvoicePage;
+use smartpit_shared::db::keys::KeyRecord;
+use smartpit_shared::db::{InvoicePage, UploadState};
 use smartpit_shared::invoice::jst_timestamp;
 use smartpit_shared::{Invoice, InvoiceStatus};
 use smartpit_sheets::page::{banner, date, frame_with, yen, Lang};
@@ -48,6 +49,24 @@ pub enum View<'a> {
     Invoice {
         inv: &'a Invoice,
         now: DateTime<Utc>,
+    },
+    NewUpload {
+        error: Option<&'a str>,
+    },
+    AdminsOnly,
+    Keys {
+        keys: &'a [KeyRecord],
+        new_key: Option<&'a str>,
+        now: DateTime<Utc>,
+    },
+    Preview {
+        id: &'a str,
+        good: usize,
+        bad: &'a [(usize, String, String)],
+    },
+    Committed {
+        id: &'a str,
+        state: &'a UploadState,
     },
 }
 
@@ -94,6 +113,12 @@ fn nav(lang: Lang, signed: &Signed) -> Markup {
                 a href=(href(lang, "/console/invoices")) { (lang.pick("請求一覧", "Bills")) }
                 " · "
                 a href=(href(lang, "/console/invoices/new")) { (lang.pick("請求登録", "New bill")) }
+                " · "
+                a href=(href(lang, "/console/uploads/new")) { (lang.pick("一括登録", "Bulk (CSV)")) }
+                @if signed.session.role == smartpit_shared::console::Role::Admin {
+                    " · "
+                    a href=(href(lang, "/console/keys")) { (lang.pick("APIキー", "API keys")) }
+                }
             }
             form method="post" action=(href(lang, "/console/logout")) {
                 input type="hidden" name="csrf" value=(signed.session.csrf);
@@ -260,6 +285,123 @@ fn body(lang: Lang, csrf: &str, view: &View) -> (String, Markup) {
         View::NewInvoice { form, errors } => (
             lang.pick("請求登録", "New bill").into(),
             new_invoice(lang, csrf, form, errors),
+        ),
+        View::NewUpload { error } => (
+            lang.pick("一括登録", "Bulk registration").into(),
+            html! {
+                h1 { (lang.pick("CSVで一括登録", "Register bills from a CSV file")) }
+                @if let Some(e) = error {
+                    div role="alert" { p { strong { (lang.pick("読み込めませんでした: ", "Not read: ")) } (e) } }
+                }
+                p { (lang.pick("1行目に列名: ", "First line, the column names: ")) code { (crate::upload::COLUMNS.join(",")) } }
+                p { (lang.pick("UTF-8 または Shift_JIS（Excelの「CSV」保存）、10,000行まで。登録前に確認画面が出ます。",
+                    "UTF-8 or Shift_JIS (as Excel saves CSV), up to 10,000 lines. You see a preview before anything is registered.")) }
+                form #upload method="post" action=(href(lang, "/console/uploads")) enctype="multipart/form-data" {
+                    input type="hidden" name="csrf" value=(csrf);
+                    p {
+                        label for="file" { (lang.pick("CSVファイル", "CSV file")) }
+                        br;
+                        input id="file" name="file" type="file" accept=".csv,text/csv";
+                    }
+                    button type="submit" { (lang.pick("確認する", "Preview")) }
+                }
+            },
+        ),
+        View::Preview { id, good, bad } => (
+            lang.pick("一括登録の確認", "Preview").into(),
+            html! {
+                h1 { (lang.pick("一括登録の確認", "Preview")) }
+                p { (lang.pick("登録できる行: ", "Lines to register: ")) strong { (good) } }
+                @if bad.is_empty() {
+                    p { (lang.pick("誤りのある行はありません。", "No line has a mistake.")) }
+                } @else {
+                    h2 { (lang.pick("登録されない行", "Lines that will not be registered")) }
+                    table {
+                        thead { tr {
+                            th scope="col" { (lang.pick("行", "Line")) }
+                            th scope="col" { (lang.pick("項目", "Column")) }
+                            th scope="col" { (lang.pick("理由", "Why")) }
+                        } }
+                        tbody {
+                            @for (line, field, why) in bad.iter() {
+                                tr { td { (line) } td { (field) } td { (why) } }
+                            }
+                        }
+                    }
+                }
+                @if *good > 0 {
+                    form #commit method="post" action=(href(lang, &format!("/console/uploads/{id}/commit"))) {
+                        input type="hidden" name="csrf" value=(csrf);
+                        button type="submit" { (lang.pick("登録する", "Register")) " " (good) (lang.pick("行", " lines")) }
+                    }
+                }
+            },
+        ),
+        View::Committed { id, state } => (
+            lang.pick("一括登録の結果", "Bulk registration").into(),
+            html! {
+                h1 { (lang.pick("一括登録の結果", "Bulk registration")) }
+                @let done = state.next >= state.good;
+                p role="status" {
+                    @if done { (lang.pick("完了しました。", "Done.")) }
+                    @else { (lang.pick("処理中: ", "In progress: ")) (state.next) " / " (state.good) }
+                }
+                dl {
+                    dt { (lang.pick("新たに登録", "Registered now")) }
+                    dd #registered { (state.registered) }
+                    dt { (lang.pick("登録済み（同じファイルの同じ行）", "Registered before (the same line of the same file)")) }
+                    dd #replayed { (state.replayed) }
+                    dt { (lang.pick("登録できなかった行", "Refused")) }
+                    dd #refused { (state.refused) }
+                    dt { (lang.pick("誤りのため対象外の行", "Left out (mistakes)")) }
+                    dd { (state.bad) }
+                }
+                @if !state.failures.is_empty() {
+                    ul { @for f in &state.failures { li { (lang.pick("行 ", "line ")) (f) } } }
+                }
+                @if !done {
+                    form #commit method="post" action=(href(lang, &format!("/console/uploads/{id}/commit"))) {
+                        input type="hidden" name="csrf" value=(csrf);
+                        button type="submit" { (lang.pick("続ける", "Go on")) }
+                    }
+                }
+            },
+        ),
+        View::AdminsOnly => (
+            lang.pick("管理者のみ", "Admins only").into(),
+            html! {
+                h1 { (lang.pick("管理者のみが操作できます", "Only an admin may open this")) }
+                p { (lang.pick("APIキー、Webhook、振込の設定は管理者の権限です。", "API keys, webhooks and payout settings are an admin's.")) }
+            },
+        ),
+        View::Keys { keys, new_key, now } => (
+            lang.pick("APIキー", "API keys").into(),
+            html! {
+                h1 { (lang.pick("APIキー", "API keys")) }
+                @if let Some(k) = new_key {
+                    div role="status" {
+                        p { strong { (lang.pick("新しいキー（この一度だけ表示します）:", "The new key (shown this once):")) } }
+                        p { code #new-key { (k) } }
+                        p { (lang.pick("以前のキーは24時間後に使えなくなります。", "The earlier keys stop working in 24 hours.")) }
+                    }
+                }
+                table {
+                    thead { tr {
+                        th scope="col" { (lang.pick("キー", "Key")) }
+                        th scope="col" { (lang.pick("状態", "State")) }
+                        th scope="col" { (lang.pick("作成", "Created")) }
+                    } }
+                    tbody {
+                        @for k in keys.iter() {
+                            tr { td { code { (k.prefix) "…" } } td { (k.state(*now)) } td { (k.created_at) } }
+                        }
+                    }
+                }
+                form #rotate method="post" action=(href(lang, "/console/keys/rotate")) {
+                    input type="hidden" name="csrf" value=(csrf);
+                    button type="submit" { (lang.pick("新しいキーを発行する", "Issue a new key")) }
+                }
+            },
         ),
         View::Invoice { inv, now } => (
             format!("{} {}", lang.pick("請求", "Bill"), inv.merchant_order_id),

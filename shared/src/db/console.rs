@@ -214,3 +214,178 @@ impl Db {
         Ok(())
     }
 }
+
+/// Lines of an uploaded file kept per item (a line is a few hundred bytes of JSON).
+pub const UPLOAD_LINES_PER_ITEM: usize = 100;
+/// An upload is kept a day (its lines carry customers' addresses).
+const UPLOAD_SECONDS: i64 = 24 * 3600;
+
+/// Where a bulk registration stands.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UploadState {
+    /// Good lines, and bad ones (never registered).
+    pub good: i64,
+    pub bad: i64,
+    /// Good lines gone through so far (in file order).
+    pub next: i64,
+    /// Of those: registered now, registered before (the same line of the same file), refused.
+    pub registered: i64,
+    pub replayed: i64,
+    pub refused: i64,
+    /// Why each refused line was refused (`line N: …`), the first 200.
+    pub failures: Vec<String>,
+}
+
+fn upload_pk(merchant_id: &str, id: &str) -> String {
+    format!("CUPLOAD#{merchant_id}#{id}")
+}
+
+impl Db {
+    /// Stores a checked file's good lines (`(line number, request JSON)`) and its counts,
+    /// starting over where the same file was uploaded before. One put per 100 lines and one
+    /// for the state.
+    pub async fn put_upload(
+        &self,
+        merchant_id: &str,
+        id: &str,
+        lines: &[(usize, String)],
+        bad: i64,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let ttl = item::n(now.timestamp() + UPLOAD_SECONDS);
+        for (i, chunk) in lines.chunks(UPLOAD_LINES_PER_ITEM).enumerate() {
+            let mut it = item::key(upload_pk(merchant_id, id), format!("LINES#{i:05}"));
+            it.insert("type".into(), item::s("console_upload_lines"));
+            it.insert(
+                "numbers".into(),
+                aws_sdk_dynamodb::types::AttributeValue::L(
+                    chunk.iter().map(|(n, _)| item::n(*n as i64)).collect(),
+                ),
+            );
+            it.insert(
+                "lines".into(),
+                aws_sdk_dynamodb::types::AttributeValue::L(
+                    chunk.iter().map(|(_, j)| item::s(j)).collect(),
+                ),
+            );
+            it.insert("expires_at".into(), ttl.clone());
+            self.client
+                .put_item()
+                .table_name(&self.res.main_table)
+                .set_item(Some(it))
+                .send()
+                .await?;
+        }
+        let mut it = item::key(upload_pk(merchant_id, id), "#");
+        it.insert("type".into(), item::s("console_upload"));
+        it.insert("good".into(), item::n(lines.len() as i64));
+        it.insert("bad".into(), item::n(bad));
+        it.insert("next".into(), item::n(0));
+        it.insert("registered".into(), item::n(0));
+        it.insert("replayed".into(), item::n(0));
+        it.insert("refused".into(), item::n(0));
+        it.insert(
+            "failures".into(),
+            aws_sdk_dynamodb::types::AttributeValue::L(Vec::new()),
+        );
+        it.insert("expires_at".into(), ttl);
+        self.client
+            .put_item()
+            .table_name(&self.res.main_table)
+            .set_item(Some(it))
+            .send()
+            .await?;
+        Ok(())
+    }
+
+    /// Where the merchant's upload stands (`None`: not this merchant's, or gone).
+    pub async fn upload_state(
+        &self,
+        merchant_id: &str,
+        id: &str,
+    ) -> Result<Option<UploadState>, StoreError> {
+        let found = self
+            .read(
+                &self.res.main_table,
+                item::key(upload_pk(merchant_id, id), "#"),
+            )
+            .await?;
+        Ok(found.map(|it| UploadState {
+            good: get_n(&it, "good").unwrap_or(0),
+            bad: get_n(&it, "bad").unwrap_or(0),
+            next: get_n(&it, "next").unwrap_or(0),
+            registered: get_n(&it, "registered").unwrap_or(0),
+            replayed: get_n(&it, "replayed").unwrap_or(0),
+            refused: get_n(&it, "refused").unwrap_or(0),
+            failures: item::get_list_s(&it, "failures"),
+        }))
+    }
+
+    /// The good lines stored in the upload's `index`th item.
+    pub async fn upload_lines(
+        &self,
+        merchant_id: &str,
+        id: &str,
+        index: usize,
+    ) -> Result<Vec<(usize, String)>, StoreError> {
+        let found = self
+            .read(
+                &self.res.main_table,
+                item::key(upload_pk(merchant_id, id), format!("LINES#{index:05}")),
+            )
+            .await?
+            .unwrap_or_default();
+        let numbers: Vec<usize> = found
+            .get("numbers")
+            .and_then(|v| v.as_l().ok())
+            .map(|l| {
+                l.iter()
+                    .filter_map(|v| v.as_n().ok()?.parse().ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(numbers
+            .into_iter()
+            .zip(item::get_list_s(&found, "lines"))
+            .collect())
+    }
+
+    /// Records lines `from..to` gone through, with what became of them (counts of registered,
+    /// replayed and refused; the refusals' reasons). `Ok(false)`: another
+    /// commit of the same upload moved it meanwhile (nothing recorded here).
+    pub async fn advance_upload(
+        &self,
+        merchant_id: &str,
+        id: &str,
+        from: i64,
+        to: i64,
+        (registered, replayed, refused): (i64, i64, i64),
+        failures: &[String],
+    ) -> Result<bool, StoreError> {
+        let room = failures.iter().map(item::s).collect();
+        let res = self
+            .client
+            .update_item()
+            .table_name(&self.res.main_table)
+            .set_key(Some(item::key(upload_pk(merchant_id, id), "#")))
+            .update_expression(
+                "SET #next = :to, failures = list_append(failures, :f) \
+                 ADD registered :r, replayed :p, refused :x",
+            )
+            .condition_expression("#next = :from")
+            .expression_attribute_names("#next", "next")
+            .expression_attribute_values(":to", item::n(to))
+            .expression_attribute_values(":from", item::n(from))
+            .expression_attribute_values(":r", item::n(registered))
+            .expression_attribute_values(":p", item::n(replayed))
+            .expression_attribute_values(":x", item::n(refused))
+            .expression_attribute_values(":f", aws_sdk_dynamodb::types::AttributeValue::L(room))
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(true),
+            Err(e) if super::is_conditional_failure(&e) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+}

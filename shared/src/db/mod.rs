@@ -59,6 +59,7 @@ mod slips;
 
 pub use crate::payment::{Payment, PaymentRequest, PaymentStatus};
 pub use changes::AddressMail;
+pub use console::{UploadState, UPLOAD_LINES_PER_ITEM};
 pub use error::{Refusal, StoreError};
 pub use idempotency::{Claim, Lock, LEASE_SECONDS};
 
