@@ -589,3 +589,78 @@ async fn a_staff_user_cannot_open_keys_and_an_admin_rotates_one() {
     let again = get(s, &sign_in(s, &admin).await, "/console/keys").await.1;
     assert!(!again.contains(&new_key));
 }
+
+#[tokio::test]
+async fn a_bill_is_mailed_again_and_cancelled_from_its_page_by_the_apis_rules() {
+    let s = stack();
+    let shop = shop(s).await;
+    let address = add_user(s, &shop, "staff");
+    let cookie = sign_in(s, &address).await;
+    let token = csrf(s, &cookie).await;
+    let c = s.client();
+    let card = s.fresh_card().await.to_string();
+    let mobile = format!("{}@docomo.ne.jp", unique("m"));
+    let r = c
+        .register(
+            &shop.key,
+            &unique("idem"),
+            &json!({"merchant_order_id": unique("o"), "amount": 700, "due_date": due_in(4),
+                    "smartpit_number": card, "customer": {"mobile_email": mobile}}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let id = r.body["id"].as_str().expect("id").to_string();
+    assert_eq!(s.mail_to(&mobile, 1, 30).await.len(), 1);
+
+    // Re-send: one more mail; the same button's form again sends nothing more.
+    let (_, page, _) = get(s, &cookie, &format!("/console/invoices/{id}")).await;
+    let at = page
+        .find("name=\"idem\" value=\"")
+        .expect("the button's key")
+        + 19;
+    let idem = page[at..].split('"').next().unwrap_or_default().to_string();
+    let path = format!("/console/invoices/{id}/resend");
+    let form = [("csrf", token.as_str()), ("idem", idem.as_str())];
+    assert_eq!(post(s, &cookie, &path, &form).await.0, 303);
+    assert_eq!(post(s, &cookie, &path, &form).await.0, 303);
+    assert_eq!(s.mail_to(&mobile, 2, 30).await.len(), 2);
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    assert_eq!(s.mail_to(&mobile, 0, 0).await.len(), 2);
+
+    // Cancel: the API's cancellation (read back over the API).
+    let cancel = format!("/console/invoices/{id}/cancel");
+    assert_eq!(
+        post(s, &cookie, &cancel, &[("csrf", token.as_str())])
+            .await
+            .0,
+        303
+    );
+    let r = c
+        .send(c.get(&format!("/v1/invoices/{id}"), &shop.key))
+        .await;
+    assert_eq!(r.body["status"], "cancelled");
+    let (_, page, _) = get(s, &cookie, &format!("/console/invoices/{id}")).await;
+    assert!(page.contains("取消"));
+    assert!(
+        !page.contains("id=\"cancel\""),
+        "no button on a closed bill"
+    );
+
+    // A paid bill is not cancelled: the API's refusal, on the page.
+    let other = s.fresh_card().await.to_string();
+    let paid = smartpit_tests::bills::bill(&c, &shop, &other, 900, 0).await;
+    pay(&c, s, "lawson", &paid, 900).await;
+    let (status, html) = post(
+        s,
+        &cookie,
+        &format!("/console/invoices/{paid}/cancel"),
+        &[("csrf", token.as_str())],
+    )
+    .await;
+    assert_eq!(status, 409, "{html}");
+    assert!(html.contains("role=\"alert\""), "{html}");
+    let r = c
+        .send(c.get(&format!("/v1/invoices/{paid}"), &shop.key))
+        .await;
+    assert_eq!(r.body["status"], "paid");
+}

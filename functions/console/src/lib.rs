@@ -57,6 +57,8 @@ pub enum Route {
     Commit,
     Keys,
     RotateKey,
+    Cancel,
+    Resend,
 }
 
 /// The function's routes, as infra/template.yaml routes them here (a test holds the two equal).
@@ -77,6 +79,8 @@ pub fn routes() -> &'static Routes<Route> {
             .add(Method::GET, "/console/uploads/new", Route::NewUpload)
             .add(Method::POST, "/console/uploads", Route::Upload)
             .add(Method::POST, "/console/uploads/{id}/commit", Route::Commit)
+            .add(Method::POST, "/console/invoices/{id}/cancel", Route::Cancel)
+            .add(Method::POST, "/console/invoices/{id}/resend", Route::Resend)
             .add(Method::GET, "/console/keys", Route::Keys)
             .add(Method::POST, "/console/keys/rotate", Route::RotateKey)
     })
@@ -208,8 +212,15 @@ impl Console {
                         ))
                     }
                     Route::Keys => self.keys(&signed, lang, None, now).await,
+                    Route::Cancel | Route::Resend => {
+                        self.act(req, route, found.param("id"), &signed, lang, now)
+                            .await
+                    }
                     Route::RotateKey => self.rotate_key(&signed, lang, now).await,
-                    _ => self.invoice(found.param("id"), &signed, lang, now).await,
+                    _ => {
+                        self.invoice(found.param("id"), &signed, lang, None, now)
+                            .await
+                    }
                 }
             }
         }
@@ -458,11 +469,64 @@ impl Console {
         ))
     }
 
+    /// The bill's buttons: cancel (`invoice.cancelled`, as `POST /v1/invoices/{id}/cancel`) and
+    /// re-send its registration mail (as `POST /v1/invoices/{id}/resend`, under the button's
+    /// own key), by the API's own code; then the bill's page, with what was refused and why.
+    async fn act(
+        &self,
+        req: &Request,
+        route: Route,
+        id: &str,
+        signed: &Signed,
+        lang: Lang,
+        now: DateTime<Utc>,
+    ) -> Result<Response<Body>, Problem> {
+        let merchant = &signed.merchant;
+        let outcome = match route {
+            Route::Cancel => self
+                .db
+                .cancel_invoice(&merchant.id, id, now)
+                .await
+                .map(|inv| {
+                    tracing::info!(invoice_id = %inv.id, merchant_id = %merchant.id, "invoice cancelled in the console");
+                })
+                .map_err(Problem::from),
+            _ => {
+                let fields = form::fields(req.body().as_ref());
+                let idem = form::InvoiceForm::read(&fields).idem;
+                let keyed = Keyed {
+                    key: format!("console-resend-{idem}"),
+                    fingerprint: fingerprint("POST", &format!("/v1/invoices/{id}/resend"), &serde_json::Value::Null),
+                };
+                self.invoices
+                    .resend_as(merchant, &keyed, id, now)
+                    .await
+                    .map(|_| ())
+            }
+        };
+        match outcome {
+            Ok(()) => Ok(see_other(&format!("/console/invoices/{id}"), None)),
+            Err(p) if p.status() == StatusCode::NOT_FOUND => Err(p),
+            Err(p) if p.status().is_client_error() => {
+                let why = form::errors_of(&p)
+                    .into_iter()
+                    .map(|(_, m)| m)
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                let mut resp = self.invoice(id, signed, lang, Some(&why), now).await?;
+                *resp.status_mut() = p.status();
+                Ok(resp)
+            }
+            Err(p) => Err(p),
+        }
+    }
+
     async fn invoice(
         &self,
         id: &str,
         signed: &Signed,
         lang: Lang,
+        refused: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<Response<Body>, Problem> {
         let not_found = || Problem::of(smartpit_shared::Code::InvoiceNotFound);
@@ -476,7 +540,11 @@ impl Console {
             StatusCode::OK,
             lang,
             Some(signed),
-            &View::Invoice { inv: &inv, now },
+            &View::Invoice {
+                inv: &inv,
+                refused,
+                now,
+            },
         ))
     }
 

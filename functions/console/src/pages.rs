@@ -48,6 +48,8 @@ pub enum View<'a> {
     },
     Invoice {
         inv: &'a Invoice,
+        /// Why the last button was refused.
+        refused: Option<&'a str>,
         now: DateTime<Utc>,
     },
     NewUpload {
@@ -403,9 +405,9 @@ fn body(lang: Lang, csrf: &str, view: &View) -> (String, Markup) {
                 }
             },
         ),
-        View::Invoice { inv, now } => (
+        View::Invoice { inv, refused, now } => (
             format!("{} {}", lang.pick("請求", "Bill"), inv.merchant_order_id),
-            invoice(lang, inv, *now),
+            invoice(lang, csrf, inv, *refused, *now),
         ),
     }
 }
@@ -470,9 +472,21 @@ fn new_invoice(lang: Lang, csrf: &str, form: &InvoiceForm, errors: &[(String, St
     }
 }
 
-fn invoice(lang: Lang, inv: &Invoice, now: DateTime<Utc>) -> Markup {
+fn invoice(
+    lang: Lang,
+    csrf: &str,
+    inv: &Invoice,
+    refused: Option<&str>,
+    now: DateTime<Utc>,
+) -> Markup {
+    let open = inv.status_at(now) == InvoiceStatus::Registered;
+    let has_mail = inv.customer.mobile_email.is_some()
+        || (inv.sheet_url.is_some() && inv.customer.email.is_some());
     html! {
         h1 { (lang.pick("請求", "Bill")) " " (inv.merchant_order_id) }
+        @if let Some(why) = refused {
+            div role="alert" { p { strong { (lang.pick("できませんでした: ", "Not done: ")) } (why) } }
+        }
         dl {
             dt { (lang.pick("状態", "Status")) }
             dd { (status_name(lang, inv.status_at(now))) }
@@ -516,6 +530,20 @@ fn invoice(lang: Lang, inv: &Invoice, now: DateTime<Utc>) -> Markup {
                         }
                     }
                 }
+            }
+        }
+        @if open {
+            h2 { (lang.pick("操作", "Actions")) }
+            @if has_mail {
+                form #resend method="post" action=(href(lang, &format!("/console/invoices/{}/resend", inv.id))) {
+                    input type="hidden" name="csrf" value=(csrf);
+                    input type="hidden" name="idem" value=(crate::form::InvoiceForm::fresh().idem);
+                    button type="submit" { (lang.pick("登録メールを再送する", "Send the bill's mail again")) }
+                }
+            }
+            form #cancel method="post" action=(href(lang, &format!("/console/invoices/{}/cancel", inv.id))) {
+                input type="hidden" name="csrf" value=(csrf);
+                button type="submit" { (lang.pick("この請求を取り消す", "Cancel this bill")) }
             }
         }
         h2 { (lang.pick("お客様への通知", "Notices to the customer")) }

@@ -27,6 +27,18 @@ impl InvoicesFunction {
     ) -> Result<Response<Body>, Problem> {
         let merchant = auth::merchant(&self.db, req).await?;
         let keyed = Keyed::of(req)?;
+        self.resend_as(&merchant, &keyed, id, now).await
+    }
+
+    /// The re-send for this merchant under this key (the console's button comes here too).
+    pub async fn resend_as(
+        &self,
+        merchant: &smartpit_shared::auth::Merchant,
+        keyed: &Keyed,
+        id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Response<Body>, Problem> {
+        let (merchant, keyed) = (merchant.clone(), keyed.clone());
         let inv = self.invoice_of(&merchant, id).await?;
         // What the registration sent: the sheet mail to a sheet bill's PC address, the mobile
         // notice to any mobile address.
