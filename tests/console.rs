@@ -547,6 +547,26 @@ async fn a_staff_user_cannot_open_keys_and_an_admin_rotates_one() {
         .await
         .1
         .contains("/console/keys"));
+    // The pages that refuse, in the browser: admins only, an unknown bill, a used link.
+    let before = links(s, &staff, 0).await.len();
+    assert_eq!(ask_for_link(s, &staff).await.0, 200);
+    let link = links(s, &staff, before + 1).await.pop().expect("a link");
+    let refusals = drive(&json!([
+        {"goto": link},
+        {"click": "button[type=submit]"},
+        {"goto": format!("{}/console/keys", s.api), "axe": true},
+        {"goto": format!("{}/console/invoices/inv_00000000000000000000000000", s.api), "axe": true},
+        {"goto": link},
+        {"click": "button[type=submit]", "axe": true},
+    ]))
+    .await;
+    assert_eq!(
+        (refusals[2].status, refusals[3].status, refusals[5].status),
+        (Some(403), Some(404), Some(410))
+    );
+    for i in [2, 3, 5] {
+        assert_accessible(&refusals[i]);
+    }
 
     // An admin rotates: the new key is shown once and works; the old one stops in a day.
     let admin = add_user(s, &shop, "admin");

@@ -203,32 +203,30 @@ fn body(lang: Lang, csrf: &str, view: &View) -> (String, Markup) {
                 (login_form(lang))
             },
         ),
-        View::TooMany => (
-            lang.pick("しばらくお待ちください", "Please wait").into(),
-            html! {
-                h1 { (lang.pick("しばらくお待ちください", "Please wait")) }
-                p { (lang.pick("ログインの要求が多すぎます。15分ほどしてからお試しください。",
-                    "Too many sign-in requests. Try again in about 15 minutes.")) }
-            },
+        View::TooMany => message(
+            lang,
+            ("しばらくお待ちください", "Please wait"),
+            (
+                "ログインの要求が多すぎます。15分ほどしてからお試しください。",
+                "Too many sign-in requests. Try again in about 15 minutes.",
+            ),
         ),
-        View::NotFound => (
-            lang.pick("見つかりません", "Not found").into(),
-            html! { h1 { (lang.pick("見つかりません", "Not found")) } },
+        View::NotFound => message(lang, ("見つかりません", "Not found"), ("", "")),
+        View::Forbidden => message(
+            lang,
+            ("操作できません", "Not allowed"),
+            (
+                "フォームの有効期限が切れたか、別の画面から送信されました。何も変更していません。画面を開き直してください。",
+                "The form was not this session's (it expired, or came from elsewhere). Nothing was changed: open the page again.",
+            ),
         ),
-        View::Forbidden => (
-            lang.pick("操作できません", "Not allowed").into(),
-            html! {
-                h1 { (lang.pick("操作できません", "Not allowed")) }
-                p { (lang.pick("フォームの有効期限が切れたか、別の画面から送信されました。何も変更していません。画面を開き直してください。",
-                    "The form was not this session's (it expired, or came from elsewhere). Nothing was changed: open the page again.")) }
-            },
-        ),
-        View::Fault => (
-            lang.pick("エラー", "Error").into(),
-            html! {
-                h1 { (lang.pick("ただいま処理できません", "We cannot do this right now")) }
-                p { (lang.pick("しばらくしてからもう一度お試しください。", "Please try again in a moment.")) }
-            },
+        View::Fault => message(
+            lang,
+            ("ただいま処理できません", "We cannot do this right now"),
+            (
+                "しばらくしてからもう一度お試しください。",
+                "Please try again in a moment.",
+            ),
         ),
         View::Today {
             day,
@@ -369,12 +367,13 @@ fn body(lang: Lang, csrf: &str, view: &View) -> (String, Markup) {
                 }
             },
         ),
-        View::AdminsOnly => (
-            lang.pick("管理者のみ", "Admins only").into(),
-            html! {
-                h1 { (lang.pick("管理者のみが操作できます", "Only an admin may open this")) }
-                p { (lang.pick("APIキー、Webhook、振込の設定は管理者の権限です。", "API keys, webhooks and payout settings are an admin's.")) }
-            },
+        View::AdminsOnly => message(
+            lang,
+            ("管理者のみが操作できます", "Only an admin may open this"),
+            (
+                "APIキー、Webhook、振込の設定は管理者の権限です。",
+                "API keys, webhooks and payout settings are an admin's.",
+            ),
         ),
         View::Keys { keys, new_key, now } => (
             lang.pick("APIキー", "API keys").into(),
@@ -410,6 +409,19 @@ fn body(lang: Lang, csrf: &str, view: &View) -> (String, Markup) {
             invoice(lang, csrf, inv, *refused, *now),
         ),
     }
+}
+
+/// A page that only says something: its heading (also its title) and a line.
+fn message(lang: Lang, heading: (&str, &str), text: (&str, &str)) -> (String, Markup) {
+    let h = lang.pick(heading.0, heading.1);
+    let t = lang.pick(text.0, text.1);
+    (
+        h.to_string(),
+        html! {
+            h1 { (h) }
+            @if !t.is_empty() { p { (t) } }
+        },
+    )
 }
 
 fn label(lang: Lang, field: &str) -> &'static str {

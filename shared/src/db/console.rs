@@ -65,11 +65,7 @@ impl Db {
             .expression_attribute_values(":now", item::n(now.timestamp()))
             .send()
             .await;
-        match res {
-            Ok(_) => Ok(true),
-            Err(e) if super::is_conditional_failure(&e) => Ok(false),
-            Err(e) => Err(e.into()),
-        }
+        super::applied(res)
     }
 
     /// The console user signing in with this address, if there is one. One consistent read.
@@ -172,7 +168,8 @@ impl Db {
 
     /// Records a session's use (at most once a minute, [`Session::wants_touch`]).
     pub async fn touch_session(&self, cookie: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
-        self.client
+        let res = self
+            .client
             .update_item()
             .table_name(&self.res.main_table)
             .set_key(Some(session_key(cookie)))
@@ -180,18 +177,16 @@ impl Db {
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_values(":now", item::n(now.timestamp()))
             .send()
-            .await
-            .map(|_| ())
-            .or_else(|e| match super::is_conditional_failure(&e) {
-                true => Ok(()),
-                false => Err(e.into()),
-            })
+            .await;
+        // A session deleted meanwhile (signed out) has nothing to record.
+        super::applied(res).map(|_| ())
     }
 
     /// Signs the user out everywhere: this session deleted, and the user's epoch raised so
     /// every other session of theirs no longer holds.
     pub async fn end_sessions(&self, cookie: &str, email: &str) -> Result<(), StoreError> {
-        self.client
+        let res = self
+            .client
             .update_item()
             .table_name(&self.res.main_table)
             .set_key(Some(user_key(email)))
@@ -199,12 +194,9 @@ impl Db {
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_values(":one", item::n(1))
             .send()
-            .await
-            .map(|_| ())
-            .or_else(|e| match super::is_conditional_failure(&e) {
-                true => Ok(()),
-                false => Err(StoreError::from(e)),
-            })?;
+            .await;
+        // A user removed meanwhile: only this session to end.
+        super::applied(res)?;
         self.client
             .delete_item()
             .table_name(&self.res.main_table)
@@ -382,10 +374,6 @@ impl Db {
             .expression_attribute_values(":f", aws_sdk_dynamodb::types::AttributeValue::L(room))
             .send()
             .await;
-        match res {
-            Ok(_) => Ok(true),
-            Err(e) if super::is_conditional_failure(&e) => Ok(false),
-            Err(e) => Err(e.into()),
-        }
+        super::applied(res)
     }
 }

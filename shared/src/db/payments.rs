@@ -50,7 +50,15 @@ pub enum VoidOutcome {
     Settled(Payment),
 }
 
-const MAX_TRANSACTION_ATTEMPTS: usize = 4;
+/// Attempts of a payment's (or a void's) transaction that met another on the same bill: a
+/// repeat bill paid at several stores at once counts its payments one after the other.
+const MAX_TRANSACTION_ATTEMPTS: usize = 8;
+
+/// The pause before another attempt: 10 to 49 ms, drawn, so that payments that met once do
+/// not meet again.
+fn conflict_pause() -> std::time::Duration {
+    std::time::Duration::from_millis(10 + rand::random::<u64>() % 40)
+}
 
 /// What must still hold of an invoice when the payment's transaction applies: registered with
 /// the amount and fee read, and either unheld before its deadline, or held by the payment's own
@@ -438,7 +446,7 @@ impl Db {
                 }
             }
             // A concurrent transaction touched one of the items: read again and retry.
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            tokio::time::sleep(conflict_pause()).await;
         }
         Err(StoreError::unavailable(
             &"payment transaction kept conflicting with concurrent writes",
@@ -458,7 +466,7 @@ impl Db {
                 return Ok(outcome);
             }
             // A repeat bill took another payment meanwhile: read it again.
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            tokio::time::sleep(conflict_pause()).await;
         }
         Err(StoreError::unavailable(&"void conflicted; retry"))
     }
