@@ -692,3 +692,96 @@ async fn the_store_shows_what_the_customer_buys() {
         Value::Null
     );
 }
+
+fn ids_in(v: &Value) -> Vec<String> {
+    v["invoices"]
+        .as_array()
+        .map(|l| l.iter().map(id_of).collect())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_merchant_finds_its_bills_by_order_number_status_and_day() {
+    let s = stack();
+    let c = s.client();
+    let number = s.fresh_card().await.to_string();
+    let first = register(&c, s, 1, &number, 700, 3).await;
+    let second = register(&c, s, 1, &number, 800, 3).await;
+    let foreign = register(&c, s, 0, &number, 900, 3).await;
+    let key = s.merchant_key(1);
+    let list = |q: String| {
+        let c = c.clone();
+        async move { c.send(c.get(&format!("/v1/invoices?{q}"), key)).await }
+    };
+    // By number: its own two, newest first, never the other merchant's bill on the card.
+    let on_card = list(format!("smartpit_number={number}")).await;
+    assert_eq!(on_card.status, 200, "{:?}", on_card.body);
+    assert_eq!(ids_in(&on_card.body), vec![id_of(&second), id_of(&first)]);
+    assert!(!ids_in(&on_card.body).contains(&id_of(&foreign)));
+    // As a Japanese form writes it (full-width digits).
+    let wide: String = number
+        .chars()
+        .map(|d| char::from_u32(d as u32 - '0' as u32 + '０' as u32).unwrap_or(d))
+        .collect();
+    let by_wide = list(format!("smartpit_number={}", urlencode(&wide))).await;
+    assert_eq!(ids_in(&by_wide.body), ids_in(&on_card.body));
+    // One a page through the filter, then the end.
+    let page1 = list(format!("smartpit_number={number}&limit=1")).await;
+    assert_eq!(ids_in(&page1.body), vec![id_of(&second)]);
+    let cursor = page1.body["next_cursor"].as_str().unwrap_or_default();
+    let page2 = list(format!("smartpit_number={number}&limit=1&cursor={cursor}")).await;
+    assert_eq!(ids_in(&page2.body), vec![id_of(&first)]);
+    // By order id: exactly the bill; another merchant's order id finds nothing.
+    let order = first["merchant_order_id"].as_str().unwrap_or_default();
+    let by_order = list(format!("merchant_order_id={order}")).await;
+    assert_eq!(ids_in(&by_order.body), vec![id_of(&first)]);
+    assert_eq!(by_order.body["next_cursor"], Value::Null);
+    let theirs = foreign["merchant_order_id"].as_str().unwrap_or_default();
+    assert!(ids_in(&list(format!("merchant_order_id={theirs}")).await.body).is_empty());
+    // By status: cancel one; the cancelled listing on the card holds it alone.
+    let cancelled = c
+        .send(c.post(&format!("/v1/invoices/{}/cancel", id_of(&first)), key))
+        .await;
+    assert_eq!(cancelled.status, 200);
+    let gone = list(format!("smartpit_number={number}&status=cancelled")).await;
+    assert_eq!(ids_in(&gone.body), vec![id_of(&first)]);
+    let open = list(format!("smartpit_number={number}&status=registered")).await;
+    assert_eq!(ids_in(&open.body), vec![id_of(&second)]);
+    // By registration day (JST): today holds both, tomorrow none.
+    let (today, tomorrow) = (due_in(0), due_in(1));
+    let today_only = list(format!(
+        "smartpit_number={number}&created_from={today}&created_to={today}"
+    ))
+    .await;
+    assert_eq!(ids_in(&today_only.body).len(), 2);
+    for q in ["created_to=2000-01-01", "created_to=0000-01-01", "created_from=9999-12-31"] {
+        let r = list(q.to_string()).await;
+        assert_eq!((r.status, ids_in(&r.body).len()), (200, 0), "{q}");
+    }
+    let later = list(format!("smartpit_number={number}&created_from={tomorrow}")).await;
+    assert_eq!(later.status, 200);
+    assert!(ids_in(&later.body).is_empty());
+    // Odd but plausible input: a clear 400 each, and a cursor from outside the days asked.
+    for (q, code) in [
+        (
+            format!("created_from={tomorrow}&created_to={today}"),
+            "invalid_date",
+        ),
+        ("created_from=2026-13-01".to_string(), "invalid_date"),
+        ("smartpit_number=2010".to_string(), "invalid_number"),
+        (
+            "merchant_order_id=a%20b".to_string(),
+            "invalid_merchant_order_id",
+        ),
+    ] {
+        let r = list(q.clone()).await;
+        assert_eq!((r.status, r.code()), (400, code), "{q}");
+    }
+    let outside = list(format!("created_from={tomorrow}&cursor={cursor}")).await;
+    assert_eq!((outside.status, outside.code()), (400, "invalid_cursor"));
+}
+
+/// Every byte percent-encoded (valid for any query value).
+fn urlencode(s: &str) -> String {
+    s.bytes().map(|b| format!("%{b:02X}")).collect()
+}

@@ -515,3 +515,62 @@ async fn the_expiry_sweep_stores_expired_and_pushes_it_once() {
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(shop.receiver.deliveries().len(), 3);
 }
+
+#[tokio::test]
+async fn a_test_event_reaches_an_endpoint_that_takes_other_types_signed() {
+    let s = stack();
+    let c = s.client();
+    let shop = shop(s).await;
+    // The endpoint takes invoice.paid alone; the test event goes all the same.
+    let narrowed = c
+        .send(
+            c.http
+                .put(format!("{}/v1/webhook-endpoint", s.api))
+                .bearer_auth(&shop.key)
+                .json(&json!({"url": shop.receiver.url, "events": ["invoice.paid"]})),
+        )
+        .await;
+    assert_eq!(narrowed.status, 200, "{:?}", narrowed.body);
+    assert!(
+        narrowed.body.get("secret").is_none(),
+        "the secret is shown once"
+    );
+    let sent = c.send(c.post("/v1/webhook-endpoint/test", &shop.key)).await;
+    assert_eq!(sent.status, 202, "{:?}", sent.body);
+    assert_eq!(sent.body["type"], "webhook.test");
+    let got = shop.receiver.wait_for(1, 5).await;
+    assert_eq!(got.len(), 1);
+    verify(&shop.secret, &got[0]);
+    let body = got[0].json();
+    assert_eq!(body["id"], sent.body["id"]);
+    assert_eq!(body["type"], "webhook.test");
+    assert_eq!(body["data"]["endpoint_url"], shop.receiver.url.as_str());
+    // Its delivery reads back as every event's does.
+    let id = sent.body["id"].as_str().unwrap_or_default();
+    let mut status = Value::Null;
+    for _ in 0..50 {
+        let read = c.send(c.get(&format!("/v1/events/{id}"), &shop.key)).await;
+        status = read.body["status"].clone();
+        if status == "delivered" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, "delivered");
+    // Without an endpoint: 404, and no event written.
+    let gone = c
+        .send(
+            c.http
+                .delete(format!("{}/v1/webhook-endpoint", s.api))
+                .bearer_auth(&shop.key),
+        )
+        .await;
+    assert_eq!(gone.status, 204);
+    let none = c.send(c.post("/v1/webhook-endpoint/test", &shop.key)).await;
+    assert_eq!(
+        (none.status, none.code()),
+        (404, "webhook_endpoint_not_found")
+    );
+    let listed = events(&c, &shop.key, "?type=webhook.test").await;
+    assert_eq!(listed.body["events"].as_array().map(Vec::len), Some(1));
+}

@@ -24,6 +24,14 @@ pub fn deadline_epoch(day: NaiveDate) -> i64 {
     }
 }
 
+/// The first instant of a JST day (00:00 JST), in UTC.
+pub fn jst_day_start(day: NaiveDate) -> DateTime<Utc> {
+    match jst().from_local_datetime(&day.and_time(chrono::NaiveTime::MIN)) {
+        chrono::LocalResult::Single(t) => t.with_timezone(&Utc),
+        _ => DateTime::<Utc>::MIN_UTC,
+    }
+}
+
 /// `2026年12月10日`.
 pub fn japanese_date(day: NaiveDate) -> String {
     format!("{}年{}月{}日", day.year(), day.month(), day.day())

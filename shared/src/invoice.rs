@@ -34,6 +34,43 @@ impl<'de> serde::Deserialize<'de> for InvoiceStatus {
     }
 }
 
+/// Which of a merchant's bills a listing shows (`GET /v1/invoices` and the console's search):
+/// every given condition holds.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InvoiceFilter {
+    pub status: Option<InvoiceStatus>,
+    /// the bill the merchant registered under this order id (at most one)
+    pub merchant_order_id: Option<String>,
+    /// the bills on this number (a card, a joint card or a sheet)
+    pub number: Option<SmartPitNumber>,
+    /// registered on or after this JST day
+    pub created_from: Option<NaiveDate>,
+    /// registered on or before this JST day
+    pub created_to: Option<NaiveDate>,
+}
+
+impl InvoiceFilter {
+    pub fn by_status(status: Option<InvoiceStatus>) -> Self {
+        InvoiceFilter {
+            status,
+            ..Self::default()
+        }
+    }
+
+    /// Whether a bill meets every condition (the status as of `now`).
+    pub fn admits(&self, inv: &Invoice, now: DateTime<Utc>) -> bool {
+        let day = crate::clock::jst_date(inv.created_at);
+        self.status.is_none_or(|s| inv.status_at(now) == s)
+            && self
+                .merchant_order_id
+                .as_ref()
+                .is_none_or(|o| *o == inv.merchant_order_id)
+            && self.number.is_none_or(|n| n == inv.id.number())
+            && self.created_from.is_none_or(|d| day >= d)
+            && self.created_to.is_none_or(|d| day <= d)
+    }
+}
+
 impl InvoiceStatus {
     pub fn as_str(self) -> &'static str {
         match self {

@@ -44,10 +44,13 @@ pub enum EventType {
     RefundPaid,
     /// The bank returned the refund's transfer; the customer's page asks for an account again.
     RefundFailed,
+    /// Asked for by the merchant (`POST /v1/webhook-endpoint/test`, the console's button) to
+    /// try its endpoint; sent whatever types the endpoint takes.
+    WebhookTest,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 15] = [
+    pub const ALL: [EventType; 16] = [
         EventType::InvoicePaid,
         EventType::InvoicePaymentVoided,
         EventType::InvoiceExpired,
@@ -63,6 +66,7 @@ impl EventType {
         EventType::RefundCancelled,
         EventType::RefundPaid,
         EventType::RefundFailed,
+        EventType::WebhookTest,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -82,6 +86,7 @@ impl EventType {
             EventType::RefundCancelled => "refund.cancelled",
             EventType::RefundPaid => "refund.paid",
             EventType::RefundFailed => "refund.failed",
+            EventType::WebhookTest => "webhook.test",
         }
     }
 
@@ -372,8 +377,50 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
+    /// A new endpoint, with a new secret.
+    pub fn new(url: String, events: Vec<EventType>, now: DateTime<Utc>) -> Self {
+        Endpoint {
+            url,
+            events,
+            secrets: vec![Secret {
+                value: new_secret(),
+                expires_at: None,
+            }],
+            updated_at: now,
+        }
+    }
+
+    /// The secret new deliveries are signed with first.
+    pub fn current_secret(&self) -> Option<&str> {
+        self.secrets.first().map(|s| s.value.as_str())
+    }
+
+    /// The endpoint with a new secret first; the others keep signing for
+    /// [`ROTATION_OVERLAP_SECONDS`] at most, and the ended ones are dropped.
+    pub fn rotated(self, now: DateTime<Utc>) -> Self {
+        let until = now.timestamp() + ROTATION_OVERLAP_SECONDS;
+        let mut secrets = vec![Secret {
+            value: new_secret(),
+            expires_at: None,
+        }];
+        for s in self.secrets {
+            if s.expires_at.is_some_and(|x| x <= now.timestamp()) {
+                continue;
+            }
+            secrets.push(Secret {
+                expires_at: Some(s.expires_at.map_or(until, |x| x.min(until))),
+                ..s
+            });
+        }
+        Endpoint {
+            secrets,
+            updated_at: now,
+            ..self
+        }
+    }
+
     pub fn wants(&self, kind: EventType) -> bool {
-        self.events.is_empty() || self.events.contains(&kind)
+        kind == EventType::WebhookTest || self.events.is_empty() || self.events.contains(&kind)
     }
 
     pub fn view(&self) -> EndpointView {
@@ -398,6 +445,14 @@ impl UrlPolicy {
         UrlPolicy {
             allow_loopback_http: std::env::var("WEBHOOK_ALLOW_LOOPBACK").as_deref() == Ok("true"),
         }
+    }
+
+    /// The URL as it is stored, once its form passes [`Self::check_url`] and its name resolves
+    /// to an address the policy allows ([`Self::resolve`]): the API's and the console's check.
+    pub async fn admit(&self, text: &str) -> Result<String, String> {
+        let parsed = self.check_url(text)?;
+        self.resolve(&parsed).await?;
+        Ok(parsed.to_string())
     }
 
     /// Checks a URL's form (parsed by the `url` crate): https, a host, no credentials, at most

@@ -20,15 +20,18 @@ use std::sync::OnceLock;
 use chrono::{DateTime, Utc};
 use http::{HeaderValue, Method, StatusCode};
 use lambda_http::{Body, Request, Response};
+use smartpit_invoices::requests::ListInvoices;
 use smartpit_invoices::InvoicesFunction;
 use smartpit_shared::auth::Merchant;
 use smartpit_shared::config::{OnFirstUse, Resources};
 use smartpit_shared::console::{
     normalized_address, same_secret, ConsoleUser, Session, COOKIE, MAX_AGE_SECONDS,
 };
+use smartpit_shared::db::InvoicePage;
 use smartpit_shared::db::UPLOAD_LINES_PER_ITEM;
 use smartpit_shared::idempotent::{fingerprint, Keyed};
 use smartpit_shared::ids::{base32, random_bytes};
+use smartpit_shared::invoice::InvoiceFilter;
 use smartpit_shared::routes::Routes;
 use smartpit_shared::timeouts::MAIL_SEND;
 use smartpit_shared::{Db, InvoiceId, InvoiceStatus, Problem};
@@ -85,6 +88,16 @@ pub fn routes() -> &'static Routes<Route> {
             .add(Method::POST, "/console/keys/rotate", Route::RotateKey)
     })
 }
+
+/// The bills' search form: the names of `GET /v1/invoices`'s query (and the page's cursor).
+pub const SEARCH_FIELDS: [&str; 6] = [
+    "merchant_order_id",
+    "smartpit_number",
+    "status",
+    "created_from",
+    "created_to",
+    "cursor",
+];
 
 /// Sign-in requests an address may make in a quarter hour, and a client address.
 pub const LOGIN_REQUESTS_PER_ADDRESS: i64 = 5;
@@ -403,7 +416,7 @@ impl Console {
             .db
             .list_invoices(
                 &signed.merchant.id,
-                Some(InvoiceStatus::Registered),
+                &InvoiceFilter::by_status(Some(InvoiceStatus::Registered)),
                 100,
                 None,
                 now,
@@ -433,6 +446,8 @@ impl Console {
         ))
     }
 
+    /// `GET /console/invoices`: the bills, newest first, searched as `GET /v1/invoices` is (the
+    /// API's own request type checks the form: order id, number, status, registration days).
     async fn list(
         &self,
         req: &Request,
@@ -441,32 +456,59 @@ impl Console {
         now: DateTime<Utc>,
     ) -> Result<Response<Body>, Problem> {
         let q = lambda_http::RequestExt::query_string_parameters(req);
-        let status = q.first("status").and_then(InvoiceStatus::parse);
+        let search: Vec<(String, String)> = SEARCH_FIELDS
+            .iter()
+            .filter_map(|name| {
+                let v = q.first(name)?.trim();
+                (!v.is_empty()).then(|| (name.to_string(), v.to_string()))
+            })
+            .collect();
+        let asked = serde_json::Value::Object(
+            search
+                .iter()
+                .map(|(k, v)| (k.clone(), serde_json::Value::from(v.as_str())))
+                .collect(),
+        );
+        let show = |status: StatusCode, listed: &InvoicePage, errors: &[(String, String)]| {
+            page(
+                status,
+                lang,
+                Some(signed),
+                &View::Invoices {
+                    page: listed,
+                    search: &search,
+                    errors,
+                    now,
+                },
+            )
+        };
+        let asked = match smartpit_shared::request::read_value::<ListInvoices>(&asked, now) {
+            Ok(a) => a,
+            Err(p) => {
+                let none = InvoicePage {
+                    invoices: Vec::new(),
+                    next_cursor: None,
+                };
+                return Ok(show(StatusCode::BAD_REQUEST, &none, &form::errors_of(&p)));
+            }
+        };
+        let filter = asked.filter();
         let cursor = q.first("cursor").filter(|c| !c.is_empty());
         let listed = match self
             .db
-            .list_invoices(&signed.merchant.id, status, 20, cursor, now)
+            .list_invoices(&signed.merchant.id, &filter, 20, cursor, now)
             .await
         {
             Ok(p) => p,
             // A cursor that is not ours (forged, or of another listing): the first page.
             Err(smartpit_shared::db::StoreError::Refused(_)) => {
                 self.db
-                    .list_invoices(&signed.merchant.id, status, 20, None, now)
+                    .list_invoices(&signed.merchant.id, &filter, 20, None, now)
                     .await?
             }
             Err(e) => return Err(e.into()),
         };
-        Ok(page(
-            StatusCode::OK,
-            lang,
-            Some(signed),
-            &View::Invoices {
-                page: &listed,
-                status,
-                now,
-            },
-        ))
+        Ok(show(StatusCode::OK, &listed, &[]))
     }
 
     /// The bill's buttons: cancel (`invoice.cancelled`, as `POST /v1/invoices/{id}/cancel`) and

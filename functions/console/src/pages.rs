@@ -39,7 +39,10 @@ pub enum View<'a> {
     },
     Invoices {
         page: &'a InvoicePage,
-        status: Option<InvoiceStatus>,
+        /// The search as asked (field, value), to fill the form and the next page's link.
+        search: &'a [(String, String)],
+        /// What the API's request type refused, field by field.
+        errors: &'a [(String, String)],
         now: DateTime<Utc>,
     },
     NewInvoice {
@@ -254,33 +257,14 @@ fn body(lang: Lang, csrf: &str, view: &View) -> (String, Markup) {
                 }
             },
         ),
-        View::Invoices { page, status, now } => (
+        View::Invoices {
+            page,
+            search,
+            errors,
+            now,
+        } => (
             lang.pick("請求一覧", "Bills").into(),
-            html! {
-                h1 { (lang.pick("請求一覧", "Bills")) }
-                form method="get" action="/console/invoices" {
-                    @if lang == Lang::En { input type="hidden" name="lang" value="en"; }
-                    label for="status" { (lang.pick("状態", "Status")) }
-                    " "
-                    select id="status" name="status" {
-                        option value="" { (lang.pick("すべて", "All")) }
-                        @for s in [InvoiceStatus::Registered, InvoiceStatus::Paid, InvoiceStatus::Settled, InvoiceStatus::Cancelled, InvoiceStatus::Expired, InvoiceStatus::Moved] {
-                            option value=(s.as_str()) selected[*status == Some(s)] { (status_name(lang, s)) }
-                        }
-                    }
-                    " "
-                    button type="submit" { (lang.pick("表示", "Show")) }
-                }
-                @if page.invoices.is_empty() {
-                    p { (lang.pick("請求はありません。", "No bills.")) }
-                } @else {
-                    (bill_rows(lang, &page.invoices, *now))
-                }
-                @if let Some(next) = &page.next_cursor {
-                    @let q = match status { Some(s) => format!("/console/invoices?status={}&cursor={next}", s.as_str()), None => format!("/console/invoices?cursor={next}") };
-                    p { a href=(href(lang, &q)) { (lang.pick("次のページ", "Next page")) } }
-                }
-            },
+            bills_page(lang, page, search, errors, *now),
         ),
         View::NewInvoice { form, errors } => (
             lang.pick("請求登録", "New bill").into(),
@@ -445,6 +429,115 @@ fn label(lang: Lang, field: &str) -> &'static str {
         _ => lang.pick("内容", "Description"),
     }
 }
+
+/// The bills with the search form (the API's query names; a refused field says why beside it).
+fn bills_page(
+    lang: Lang,
+    page: &InvoicePage,
+    search: &[(String, String)],
+    errors: &[(String, String)],
+    now: DateTime<Utc>,
+) -> Markup {
+    let value = |name: &str| {
+        search
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or_default()
+    };
+    let status = InvoiceStatus::parse(value("status"));
+    let fields: [(&str, &str, &str, &str); 4] = [
+        (
+            "merchant_order_id",
+            lang.pick("注文番号", "Order id"),
+            "text",
+            "off",
+        ),
+        (
+            "smartpit_number",
+            lang.pick("スマートピット番号", "Smart Pit number"),
+            "text",
+            "off",
+        ),
+        (
+            "created_from",
+            lang.pick("登録日（から）", "Registered from"),
+            "date",
+            "off",
+        ),
+        (
+            "created_to",
+            lang.pick("登録日（まで）", "Registered to"),
+            "date",
+            "off",
+        ),
+    ];
+    let general: Vec<&String> = errors
+        .iter()
+        .filter(|(f, _)| !SEARCH_NAMES.contains(&f.as_str()))
+        .map(|(_, m)| m)
+        .collect();
+    html! {
+        h1 { (lang.pick("請求一覧", "Bills")) }
+        @if !errors.is_empty() {
+            div role="alert" {
+                p { strong { (lang.pick("検索条件をご確認ください。", "Check the search below.")) } }
+                @for m in &general { p { (m) } }
+            }
+        }
+        form method="get" action="/console/invoices" role="search" {
+            @if lang == Lang::En { input type="hidden" name="lang" value="en"; }
+            @for (name, text, kind, auto) in fields {
+                @let error = errors.iter().find(|(f, _)| f == name).map(|(_, m)| m);
+                @let id = format!("q-{name}");
+                p {
+                    label for=(id) { (text) }
+                    " "
+                    input id=(id) name=(name) type=(kind) value=(value(name)) autocomplete=(auto)
+                        aria-invalid=[error.map(|_| "true")]
+                        aria-describedby=[error.map(|_| format!("{id}-error"))];
+                    @if let Some(m) = error {
+                        " "
+                        span id=(format!("{id}-error")) class="error" { (m) }
+                    }
+                }
+            }
+            p {
+                label for="q-status" { (lang.pick("状態", "Status")) }
+                " "
+                select id="q-status" name="status" {
+                    option value="" { (lang.pick("すべて", "All")) }
+                    @for s in [InvoiceStatus::Registered, InvoiceStatus::Paid, InvoiceStatus::Settled, InvoiceStatus::Cancelled, InvoiceStatus::Expired, InvoiceStatus::Moved] {
+                        option value=(s.as_str()) selected[status == Some(s)] { (status_name(lang, s)) }
+                    }
+                }
+                " "
+                button type="submit" { (lang.pick("検索", "Search")) }
+            }
+        }
+        @if page.invoices.is_empty() {
+            p { (lang.pick("該当する請求はありません。", "No bills found.")) }
+        } @else {
+            (bill_rows(lang, &page.invoices, now))
+        }
+        @if let Some(next) = &page.next_cursor {
+            @let q = url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(search.iter().filter(|(k, _)| k != "cursor"))
+                .append_pair("cursor", next)
+                .finish();
+            p { a href=(href(lang, &format!("/console/invoices?{q}"))) { (lang.pick("次のページ", "Next page")) } }
+        }
+    }
+}
+
+/// The search's fields (an error on any other is shown above the form).
+const SEARCH_NAMES: [&str; 5] = [
+    "merchant_order_id",
+    "smartpit_number",
+    "status",
+    "created_from",
+    "created_to",
+];
 
 fn new_invoice(lang: Lang, csrf: &str, form: &InvoiceForm, errors: &[(String, String)]) -> Markup {
     let general: Vec<&String> = errors

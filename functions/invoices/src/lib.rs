@@ -181,7 +181,13 @@ impl InvoicesFunction {
         let q: requests::ListInvoices = request::query(req, now)?;
         let page = self
             .db
-            .list_invoices(&merchant.id, q.status, q.limit.0, q.cursor.as_deref(), now)
+            .list_invoices(
+                &merchant.id,
+                &q.filter(),
+                q.limit.0,
+                q.cursor.as_deref(),
+                now,
+            )
             .await?;
         let invoices: Vec<InvoiceView> =
             page.invoices.iter().map(|i| i.merchant_view(now)).collect();

@@ -413,12 +413,24 @@ impl Checked for MoveInvoice {
     }
 }
 
-/// `GET /v1/invoices?status=&limit=&cursor=`.
+/// `GET /v1/invoices?status=&merchant_order_id=&smartpit_number=&created_from=&created_to=&limit=&cursor=`:
+/// every condition given holds.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListInvoices {
     /// only the bills in this status
     pub status: Option<InvoiceStatus>,
+    /// only the bill registered under this order id
+    #[schemars(with = "Option<Reference>")]
+    pub merchant_order_id: Option<String>,
+    /// only the bills on this number
+    pub smartpit_number: Option<SmartPitNumber>,
+    /// only the bills registered on or after this JST day
+    #[schemars(with = "Option<Day>")]
+    pub created_from: Option<Day>,
+    /// only the bills registered on or before this JST day
+    #[schemars(with = "Option<Day>")]
+    pub created_to: Option<Day>,
     #[serde(default)]
     pub limit: smartpit_shared::request::Limit,
     /// The `next_cursor` of the previous page of the same listing
@@ -430,7 +442,40 @@ impl Checked for ListInvoices {
         match field {
             "status" => Code::InvalidStatus,
             "limit" => Code::InvalidLimit,
+            "merchant_order_id" => Code::InvalidMerchantOrderId,
+            "smartpit_number" => Code::InvalidNumber,
+            "created_from" | "created_to" => Code::InvalidDate,
             _ => Code::InvalidCursor,
+        }
+    }
+
+    fn check(&self, _: DateTime<Utc>, r: &mut Report) {
+        r.reference(
+            "merchant_order_id",
+            Code::InvalidMerchantOrderId,
+            self.merchant_order_id.as_deref(),
+            REFERENCE_CHARS,
+        );
+        if let (Some(Day(from)), Some(Day(to))) = (self.created_from, self.created_to) {
+            if from > to {
+                r.push(
+                    "created_to",
+                    Code::InvalidDate,
+                    "must not be before created_from",
+                );
+            }
+        }
+    }
+}
+
+impl ListInvoices {
+    pub fn filter(&self) -> smartpit_shared::invoice::InvoiceFilter {
+        smartpit_shared::invoice::InvoiceFilter {
+            status: self.status,
+            merchant_order_id: self.merchant_order_id.clone(),
+            number: self.smartpit_number,
+            created_from: self.created_from.map(|d| d.0),
+            created_to: self.created_to.map(|d| d.0),
         }
     }
 }

@@ -9,10 +9,7 @@ use smartpit_shared::config::{OnFirstUse, Resources};
 use smartpit_shared::http::{self as web};
 use smartpit_shared::request::{self, Checked, Limit, Report};
 use smartpit_shared::routes::Routes;
-use smartpit_shared::webhook::{
-    new_secret, Endpoint, Event, EventStatus, EventType, EventView, Secret,
-    ROTATION_OVERLAP_SECONDS,
-};
+use smartpit_shared::webhook::{Event, EventStatus, EventType, EventView, UrlPolicy};
 use smartpit_shared::Code;
 use smartpit_shared::{auth, Db, Problem};
 use std::sync::OnceLock;
@@ -26,6 +23,7 @@ pub enum Route {
     GetEndpoint,
     DeleteEndpoint,
     RotateSecret,
+    TestEvent,
     ListEvents,
     GetEvent,
     RedeliverEvent,
@@ -48,6 +46,7 @@ pub fn routes() -> &'static Routes<Route> {
                 "/v1/webhook-endpoint/rotate",
                 Route::RotateSecret,
             )
+            .add(Method::POST, "/v1/webhook-endpoint/test", Route::TestEvent)
             .add(Method::GET, "/v1/events", Route::ListEvents)
             .add(Method::GET, "/v1/events/{id}", Route::GetEvent)
             .add(
@@ -126,6 +125,28 @@ pub struct EventPageAnswer {
     pub next_cursor: Option<String>,
 }
 
+/// The endpoint's address, once the URL policy allows it (and its name resolves to an address
+/// it allows), and its event types, each once: the API's and the console's check.
+pub async fn endpoint_request(
+    policy: &UrlPolicy,
+    body: PutEndpoint,
+) -> Result<(String, Vec<EventType>), Problem> {
+    let url = body
+        .url
+        .ok_or_else(|| Problem::internal(&"a checked endpoint without its url"))?;
+    let mut events = Vec::new();
+    for t in body.events.unwrap_or_default() {
+        if !events.contains(&t) {
+            events.push(t);
+        }
+    }
+    let url = policy
+        .admit(&url)
+        .await
+        .map_err(|m| Problem::field("url", Code::InvalidWebhookUrl, m))?;
+    Ok((url, events))
+}
+
 pub struct WebhookApi {
     db: Db,
     sqs: OnFirstUse<aws_sdk_sqs::Client>,
@@ -160,6 +181,7 @@ impl WebhookApi {
             Route::GetEndpoint => self.get(&req).await,
             Route::DeleteEndpoint => self.delete(&req).await,
             Route::RotateSecret => self.rotate(&req, now).await,
+            Route::TestEvent => self.test(&req, now).await,
             Route::ListEvents => self.list(&req).await,
             Route::GetEvent => self.event(&req, id).await,
             Route::RedeliverEvent => self.redeliver(&req, id, now).await,
@@ -171,52 +193,11 @@ impl WebhookApi {
     async fn put(&self, req: &Request, now: DateTime<Utc>) -> Result<Response<Body>, Problem> {
         let merchant = auth::merchant(&self.db, req).await?;
         let body: PutEndpoint = request::json(req, now)?;
-        let (url, events) = self.endpoint_request(body).await?;
-        let existing = self.db.get_endpoint(&merchant.id).await?;
-        let created = existing.is_none();
-        let secrets = existing.map(|e| e.secrets).unwrap_or_else(|| {
-            vec![Secret {
-                value: new_secret(),
-                expires_at: None,
-            }]
-        });
-        let endpoint = Endpoint {
-            url,
-            events,
-            secrets,
-            updated_at: now,
-        };
-        self.db.put_endpoint(&merchant.id, &endpoint).await?;
+        let (url, events) = endpoint_request(&self.settings.url_policy, body).await?;
+        let (endpoint, secret) = self.db.set_endpoint(&merchant.id, url, events, now).await?;
         let mut view = endpoint.view();
-        if created {
-            view.secret = endpoint.secrets.first().map(|s| s.value.clone());
-        }
+        view.secret = secret;
         Ok(web::json(StatusCode::OK, &view))
-    }
-
-    /// The endpoint's address, once the URL policy allows it (and its name resolves to an
-    /// address it allows), and its event types, each once.
-    async fn endpoint_request(
-        &self,
-        body: PutEndpoint,
-    ) -> Result<(String, Vec<EventType>), Problem> {
-        let url = body
-            .url
-            .ok_or_else(|| Problem::internal(&"a checked endpoint without its url"))?;
-        let mut events = Vec::new();
-        for t in body.events.unwrap_or_default() {
-            if !events.contains(&t) {
-                events.push(t);
-            }
-        }
-        let bad = |m: String| Problem::field("url", Code::InvalidWebhookUrl, m);
-        let parsed = self.settings.url_policy.check_url(&url).map_err(bad)?;
-        self.settings
-            .url_policy
-            .resolve(&parsed)
-            .await
-            .map_err(bad)?;
-        Ok((parsed.to_string(), events))
     }
 
     async fn get(&self, req: &Request) -> Result<Response<Body>, Problem> {
@@ -240,32 +221,26 @@ impl WebhookApi {
     /// A new secret; the current one keeps signing for 24 hours beside it.
     async fn rotate(&self, req: &Request, now: DateTime<Utc>) -> Result<Response<Body>, Problem> {
         let merchant = auth::merchant(&self.db, req).await?;
-        let mut e = self
+        let (e, secret) = self
             .db
-            .get_endpoint(&merchant.id)
+            .rotate_endpoint_secret(&merchant.id, now)
             .await?
             .ok_or_else(endpoint_not_found)?;
-        let until = now.timestamp() + ROTATION_OVERLAP_SECONDS;
-        let fresh = Secret {
-            value: new_secret(),
-            expires_at: None,
-        };
-        let mut secrets = vec![fresh.clone()];
-        for s in e.secrets {
-            if s.expires_at.is_some_and(|x| x <= now.timestamp()) {
-                continue;
-            }
-            secrets.push(Secret {
-                expires_at: Some(s.expires_at.map_or(until, |x| x.min(until))),
-                ..s
-            });
-        }
-        e.secrets = secrets;
-        e.updated_at = now;
-        self.db.put_endpoint(&merchant.id, &e).await?;
         let mut view = e.view();
-        view.secret = Some(fresh.value);
+        view.secret = Some(secret);
         Ok(web::json(StatusCode::OK, &view))
+    }
+
+    /// A `webhook.test` event to the endpoint, delivered and signed as every event is.
+    async fn test(&self, req: &Request, now: DateTime<Utc>) -> Result<Response<Body>, Problem> {
+        let merchant = auth::merchant(&self.db, req).await?;
+        let event = self
+            .db
+            .send_test_event(&merchant.id, now)
+            .await?
+            .ok_or_else(endpoint_not_found)?;
+        tracing::info!(merchant_id = %merchant.id, event_id = %event.id, "webhook test event");
+        Ok(web::json(StatusCode::ACCEPTED, &event.view(false)))
     }
 
     async fn list(&self, req: &Request) -> Result<Response<Body>, Problem> {

@@ -87,6 +87,8 @@ pub const NEEDS: &[&str] = &[
     "WebhookApiFunction PutItem MainTable",
     "WebhookApiFunction DeleteItem MainTable",
     "WebhookApiFunction GetItem EventsTable",
+    // ... and writes the webhook.test event.
+    "WebhookApiFunction PutItem EventsTable",
     "WebhookApiFunction UpdateItem EventsTable",
     "WebhookApiFunction Query EventsTable",
     "WebhookDeliveryFunction GetItem MainTable",

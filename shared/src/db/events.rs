@@ -437,6 +437,77 @@ impl Db {
         Ok(())
     }
 
+    /// Sets the merchant's endpoint. A new one gets a secret, returned to be shown this once; a
+    /// change of URL or types keeps the secrets.
+    pub async fn set_endpoint(
+        &self,
+        merchant_id: &str,
+        url: String,
+        events: Vec<EventType>,
+        now: DateTime<Utc>,
+    ) -> Result<(Endpoint, Option<String>), StoreError> {
+        let (endpoint, created) = match self.get_endpoint(merchant_id).await? {
+            Some(e) => (
+                Endpoint {
+                    url,
+                    events,
+                    updated_at: now,
+                    ..e
+                },
+                false,
+            ),
+            None => (Endpoint::new(url, events, now), true),
+        };
+        self.put_endpoint(merchant_id, &endpoint).await?;
+        let secret = created
+            .then(|| endpoint.current_secret().map(str::to_string))
+            .flatten();
+        Ok((endpoint, secret))
+    }
+
+    /// A new signing secret (returned, to be shown this once); the current one keeps signing
+    /// for 24 hours beside it. `None`: no endpoint.
+    pub async fn rotate_endpoint_secret(
+        &self,
+        merchant_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(Endpoint, String)>, StoreError> {
+        let Some(e) = self.get_endpoint(merchant_id).await? else {
+            return Ok(None);
+        };
+        let e = e.rotated(now);
+        self.put_endpoint(merchant_id, &e).await?;
+        let secret = e.current_secret().unwrap_or_default().to_string();
+        Ok(Some((e, secret)))
+    }
+
+    /// A `webhook.test` event to the merchant's endpoint, delivered as every event is (the
+    /// table's stream queues it). `None`: no endpoint.
+    pub async fn send_test_event(
+        &self,
+        merchant_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Event>, StoreError> {
+        let Some(endpoint) = self.get_endpoint(merchant_id).await? else {
+            return Ok(None);
+        };
+        let event = Event::new(
+            merchant_id,
+            EventType::WebhookTest,
+            None,
+            serde_json::json!({"endpoint_url": endpoint.url}),
+            now,
+        );
+        self.client
+            .put_item()
+            .table_name(&self.res.events_table)
+            .set_item(Some(event_item(&event)))
+            .condition_expression("attribute_not_exists(id)")
+            .send()
+            .await?;
+        Ok(Some(event))
+    }
+
     pub async fn delete_endpoint(&self, merchant_id: &str) -> Result<(), StoreError> {
         self.client
             .delete_item()

@@ -12,10 +12,16 @@ use super::idempotency::Lock;
 use super::item::{self, get_s, Item};
 use super::{av_s, cancellation_codes, put_new, Db};
 use super::{invoice_sk, merchant_pk, merchant_status_pk, number_pk, timestamp};
+use crate::clock::jst_day_start;
 use crate::ids::InvoiceId;
-use crate::invoice::{Invoice, InvoiceStatus};
+use crate::invoice::{Invoice, InvoiceFilter, InvoiceStatus};
 use crate::number::SmartPitNumber;
 use crate::webhook::{Event, EventType};
+
+/// Queries one page of a filtered listing may take before it ends early (with its cursor).
+pub const LISTING_QUERIES: usize = 10;
+/// Bills a filtered listing's query reads at once.
+const FILTERED_PAGE: i32 = 100;
 
 pub enum RegisterOutcome {
     Registered,
@@ -141,60 +147,169 @@ impl Db {
             .filter(|inv| inv.merchant_id == merchant_id))
     }
 
-    /// Newest first, `limit` at most a page. Expired invoices are stored as registered, so the
-    /// two are told apart by their deadline. One query a page.
+    /// The merchant's bills meeting `filter`, newest first, `limit` at most a page. By order id:
+    /// two reads (the order's claim, then the bill). Otherwise one GSI query a page (the
+    /// merchant's, or the merchant's in one status), the registration days as a key range; a
+    /// number is a filter on that query, so a page may take several queries (at most
+    /// [`LISTING_QUERIES`], then it ends early with its cursor). Expired invoices are stored as
+    /// registered until swept, so the two are told apart by their deadline.
     pub async fn list_invoices(
         &self,
         merchant_id: &str,
-        status: Option<InvoiceStatus>,
+        filter: &InvoiceFilter,
         limit: i32,
         cursor: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<InvoicePage, StoreError> {
-        let (index, pk_name, pk) = match status {
-            None => ("by_merchant", "gsi1pk", merchant_pk(merchant_id)),
-            Some(InvoiceStatus::Expired) => (
-                "by_merchant_status",
-                "gsi2pk",
-                merchant_status_pk(merchant_id, InvoiceStatus::Expired),
-            ),
+        if let Some(order) = &filter.merchant_order_id {
+            // One bill at most: a cursor has nothing after it.
+            let invoices = match cursor {
+                Some(_) => Vec::new(),
+                None => self
+                    .invoice_by_order(merchant_id, order)
+                    .await?
+                    .filter(|inv| filter.admits(inv, now))
+                    .into_iter()
+                    .collect(),
+            };
+            return Ok(InvoicePage {
+                invoices,
+                next_cursor: None,
+            });
+        }
+        let (index, pk_name, sk_name, pk) = match filter.status {
+            None => ("by_merchant", "gsi1pk", "gsi1sk", merchant_pk(merchant_id)),
             Some(s) => (
                 "by_merchant_status",
                 "gsi2pk",
+                "gsi2sk",
                 merchant_status_pk(merchant_id, s),
             ),
         };
-        let start = cursor.map(|c| decode_cursor(c, pk_name, &pk)).transpose()?;
-        let mut q = self
-            .client
-            .query()
-            .table_name(&self.res.main_table)
-            .index_name(index)
-            .key_condition_expression("#pk = :pk")
-            .expression_attribute_names("#pk", pk_name)
-            .expression_attribute_values(":pk", av_s(&pk))
-            .scan_index_forward(false)
-            .limit(limit)
-            .set_exclusive_start_key(start);
+        // The sort key starts with the registration instant (RFC 3339, UTC, milliseconds), so
+        // JST days are a range of it.
+        // (DynamoDB refuses an empty string in a key condition, and a range whose low end is
+        // above its high end: both were a 500 for `created_to=2000-01-01`.)
+        let low = filter
+            .created_from
+            .map(|d| timestamp(jst_day_start(d)))
+            .unwrap_or_else(|| "0".into());
+        let high = filter
+            .created_to
+            .and_then(|d| d.succ_opt())
+            .map(|d| timestamp(jst_day_start(d)))
+            .unwrap_or_else(|| "~".into());
+        let bounded = filter.created_from.is_some() || filter.created_to.is_some();
+        if high < low {
+            return Ok(InvoicePage {
+                invoices: Vec::new(),
+                next_cursor: None,
+            });
+        }
+        let mut start = cursor.map(|c| decode_cursor(c, pk_name, &pk)).transpose()?;
+        // A cursor from outside the range would be refused by DynamoDB (a 500): ours never is.
+        if let Some(sort) = start.as_ref().and_then(|k| k.get(sk_name)?.as_s().ok()) {
+            if bounded && (sort.as_str() < low.as_str() || sort.as_str() > high.as_str()) {
+                return Err(Refusal::InvalidCursor {
+                    with_status_filter: true,
+                }
+                .into());
+            }
+        }
+        let mut conditions = Vec::new();
         // Registered past the deadline but not swept yet (at most a sweep's interval): not
         // listed as registered.
-        if status == Some(InvoiceStatus::Registered) {
-            q = q
-                .filter_expression("deadline >= :now")
-                .expression_attribute_values(":now", item::n(now.timestamp()));
+        if filter.status == Some(InvoiceStatus::Registered) {
+            conditions.push("deadline >= :now");
         }
-        let out = q.send().await?;
-        let invoices = out
-            .items()
-            .iter()
-            .map(Invoice::from_item)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(corrupt)?;
-        let next_cursor = out.last_evaluated_key().map(encode_cursor);
+        if filter.number.is_some() {
+            conditions.push("#tpk = :number");
+        }
+        let limit = limit.max(1);
+        let per_query = if conditions.is_empty() {
+            limit
+        } else {
+            limit.max(FILTERED_PAGE)
+        };
+        let mut invoices = Vec::new();
+        let mut next_cursor = None;
+        for _ in 0..LISTING_QUERIES {
+            let mut q = self
+                .client
+                .query()
+                .table_name(&self.res.main_table)
+                .index_name(index)
+                .expression_attribute_names("#pk", pk_name)
+                .expression_attribute_values(":pk", av_s(&pk))
+                .scan_index_forward(false)
+                .limit(per_query)
+                .set_exclusive_start_key(start.take());
+            q = if bounded {
+                q.key_condition_expression("#pk = :pk AND #sk BETWEEN :low AND :high")
+                    .expression_attribute_names("#sk", sk_name)
+                    .expression_attribute_values(":low", av_s(&low))
+                    .expression_attribute_values(":high", av_s(&high))
+            } else {
+                q.key_condition_expression("#pk = :pk")
+            };
+            if filter.status == Some(InvoiceStatus::Registered) {
+                q = q.expression_attribute_values(":now", item::n(now.timestamp()));
+            }
+            if let Some(n) = filter.number {
+                q = q
+                    .expression_attribute_names("#tpk", "pk")
+                    .expression_attribute_values(":number", av_s(&number_pk(n)));
+            }
+            if !conditions.is_empty() {
+                q = q.filter_expression(conditions.join(" AND "));
+            }
+            let out = q.send().await?;
+            for it in out.items() {
+                invoices.push(Invoice::from_item(it).map_err(corrupt)?);
+                if invoices.len() >= limit as usize {
+                    // The page is full: the next one starts after this bill.
+                    let key: Item = ["pk", "sk", pk_name, sk_name]
+                        .iter()
+                        .filter_map(|k| Some((k.to_string(), it.get(*k)?.clone())))
+                        .collect();
+                    return Ok(InvoicePage {
+                        invoices,
+                        next_cursor: Some(encode_cursor(&key)),
+                    });
+                }
+            }
+            next_cursor = out.last_evaluated_key().map(encode_cursor);
+            match out.last_evaluated_key() {
+                Some(k) => start = Some(k.clone()),
+                None => break,
+            }
+        }
         Ok(InvoicePage {
             invoices,
             next_cursor,
         })
+    }
+
+    /// The merchant's bill under this order id (the order's claim names it).
+    pub async fn invoice_by_order(
+        &self,
+        merchant_id: &str,
+        order_id: &str,
+    ) -> Result<Option<Invoice>, StoreError> {
+        let claim = self
+            .read(&self.res.main_table, order_key(merchant_id, order_id))
+            .await?;
+        let Some(id) = claim
+            .as_ref()
+            .and_then(|c| get_s(c, "invoice_id"))
+            .and_then(InvoiceId::parse)
+        else {
+            return Ok(None);
+        };
+        Ok(self
+            .get_invoice(&id)
+            .await?
+            .filter(|inv| inv.merchant_id == merchant_id))
     }
 
     /// Cancels a registered, unexpired invoice of this merchant and writes its
