@@ -684,3 +684,312 @@ async fn a_bill_is_mailed_again_and_cancelled_from_its_page_by_the_apis_rules() 
         .await;
     assert_eq!(r.body["status"], "paid");
 }
+
+/// The text of `<code id="{id}">…</code>` on a page.
+fn code_text(html: &str, id: &str) -> Option<String> {
+    let needle = format!("<code id=\"{id}\">");
+    let at = html.find(&needle)? + needle.len();
+    html[at..].split('<').next().map(str::to_string)
+}
+
+#[tokio::test]
+async fn settings_set_the_contact_reminders_and_an_admins_webhook_tried_with_a_test_event() {
+    let s = stack();
+    let shop = shop(s).await;
+    let db = s.db();
+
+    // Staff: the contact and reminders, checked as the CLI checks them; no webhook section.
+    let staff = add_user(s, &shop, "staff");
+    let cookie = sign_in(s, &staff).await;
+    let token = csrf(s, &cookie).await;
+    let (status, html, _) = get(s, &cookie, "/console/settings").await;
+    assert_eq!(status, 200, "{html}");
+    assert!(!html.contains("/console/settings/webhook"), "{html}");
+    let (status, html) = post(
+        s,
+        &cookie,
+        "/console/settings/contact",
+        &[
+            ("csrf", token.as_str()),
+            ("phone", "123"),
+            ("hours", "平日 10:00-18:00"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 400, "{html}");
+    assert!(html.contains("id=\"c-phone-error\""), "{html}");
+    assert!(
+        html.contains("平日 10:00-18:00"),
+        "what was typed stays: {html}"
+    );
+    assert!(db
+        .merchant_contact(&shop.id)
+        .await
+        .expect("read")
+        .is_empty());
+    let (status, html) = post(
+        s,
+        &cookie,
+        "/console/settings/contact",
+        &[
+            ("csrf", token.as_str()),
+            ("phone", "0312345678"),
+            ("url", "https://shop.example.jp/help"),
+            ("email", ""),
+            ("hours", "平日 10:00-18:00"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{html}");
+    let contact = db.merchant_contact(&shop.id).await.expect("read");
+    assert_eq!(contact.phone.as_deref(), Some("03-1234-5678"));
+    assert_eq!(contact.url.as_deref(), Some("https://shop.example.jp/help"));
+    assert_eq!(contact.email, None);
+    let (status, _) = post(
+        s,
+        &cookie,
+        "/console/settings/reminders",
+        &[("csrf", token.as_str()), ("reminder_days", "3")],
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(db.reminder_days(&shop.id).await.expect("read"), 3);
+    let (status, _) = post(
+        s,
+        &cookie,
+        "/console/settings/reminders",
+        &[("csrf", token.as_str()), ("reminder_days", "9")],
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(db.reminder_days(&shop.id).await.expect("read"), 3);
+    for path in [
+        "/console/settings/webhook/test",
+        "/console/settings/webhook/delete",
+    ] {
+        let (status, _) = post(s, &cookie, path, &[("csrf", token.as_str())]).await;
+        assert_eq!(status, 403, "{path}");
+    }
+    assert!(db.get_endpoint(&shop.id).await.expect("read").is_some());
+
+    // An admin tries the endpoint with a test event, in Chromium: the receiver verifies it
+    // with the endpoint's secret, and the page shows its delivery.
+    let admin = add_user(s, &shop, "admin");
+    let before = links(s, &admin, 0).await.len();
+    assert_eq!(ask_for_link(s, &admin).await.0, 200);
+    let link = links(s, &admin, before + 1).await.pop().expect("a link");
+    let settings_png = shot("console-settings");
+    let seen = drive(&json!([
+        {"goto": link},
+        {"click": "button[type=submit]"},
+        {"goto": format!("{}/console/settings", s.api), "axe": true},
+        {"click": "#webhook-test button[type=submit]", "axe": true},
+        {"screenshot": settings_png},
+    ]))
+    .await;
+    keep_file(std::path::Path::new(&settings_png), "console-settings.png");
+    assert_accessible(&seen[2]);
+    assert_accessible(&seen[3]);
+    assert!(seen[2].html.contains("03-1234-5678"), "{}", seen[2].html);
+    assert!(
+        seen[3].url.contains("/console/settings?event=evt_"),
+        "{}",
+        seen[3].url
+    );
+    let got = shop.receiver.wait_for(1, 10).await;
+    assert_eq!(got.len(), 1);
+    smartpit_tests::receiver::verify(&shop.secret, &got[0]);
+    assert_eq!(got[0].json()["type"], "webhook.test");
+    let event = got[0].json()["id"].as_str().unwrap_or_default().to_string();
+    assert!(seen[3].url.ends_with(&event), "{}", seen[3].url);
+    let cookie = sign_in(s, &admin).await;
+    let token = csrf(s, &cookie).await;
+    let mut shown = String::new();
+    for _ in 0..50 {
+        shown = get(s, &cookie, &format!("/console/settings?event={event}"))
+            .await
+            .1;
+        if shown.contains("配信済み") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(shown.contains("配信済み (HTTP 200)"), "{shown}");
+
+    // A URL the API refuses is refused here, and nothing changes.
+    let (status, html) = post(
+        s,
+        &cookie,
+        "/console/settings/webhook",
+        &[("csrf", token.as_str()), ("url", "https://10.0.0.1/hook")],
+    )
+    .await;
+    assert_eq!(status, 400, "{html}");
+    assert!(html.contains("id=\"w-url-error\""), "{html}");
+    let endpoint = db
+        .get_endpoint(&shop.id)
+        .await
+        .expect("read")
+        .expect("kept");
+    assert_eq!(endpoint.url, shop.receiver.url);
+    // A new secret, shown once; the old one signs beside it.
+    let (status, html) = post(
+        s,
+        &cookie,
+        "/console/settings/webhook/rotate",
+        &[("csrf", token.as_str())],
+    )
+    .await;
+    assert_eq!(status, 200, "{html}");
+    let secret = code_text(&html, "webhook-secret").expect("the new secret");
+    assert!(
+        secret.starts_with("whsec_") && secret != shop.secret,
+        "{secret}"
+    );
+    let endpoint = db
+        .get_endpoint(&shop.id)
+        .await
+        .expect("read")
+        .expect("kept");
+    assert_eq!(endpoint.current_secret(), Some(secret.as_str()));
+    assert_eq!(endpoint.secrets.len(), 2);
+    assert!(!get(s, &cookie, "/console/settings")
+        .await
+        .1
+        .contains(&secret));
+    // Removed; set again: a fresh endpoint's secret is shown once.
+    let (status, _) = post(
+        s,
+        &cookie,
+        "/console/settings/webhook/delete",
+        &[("csrf", token.as_str())],
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(db.get_endpoint(&shop.id).await.expect("read").is_none());
+    let (status, html) = post(
+        s,
+        &cookie,
+        "/console/settings/webhook",
+        &[("csrf", token.as_str()), ("url", &shop.receiver.url)],
+    )
+    .await;
+    assert_eq!(status, 200, "{html}");
+    let fresh = code_text(&html, "webhook-secret").expect("the secret of a new endpoint");
+    let endpoint = db.get_endpoint(&shop.id).await.expect("read").expect("set");
+    assert_eq!(endpoint.current_secret(), Some(fresh.as_str()));
+}
+
+#[tokio::test]
+async fn the_language_switch_is_kept_by_a_cookie() {
+    let s = stack();
+    let shop = shop(s).await;
+    let address = add_user(s, &shop, "staff");
+    let session = sign_in(s, &address).await;
+    let (status, html, _) = get(s, &session, "/console").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("href=\"/console?lang=en\""), "{html}");
+    let r = http()
+        .get(format!("{}/console?lang=en", s.api))
+        .header("cookie", &session)
+        .send()
+        .await
+        .expect("get");
+    let set = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("__Host-console-lang=en"))
+        .expect("the language kept")
+        .to_string();
+    for part in ["Secure", "Path=/"] {
+        assert!(set.contains(part), "{set}");
+    }
+    let both = format!("{session}; {}", set.split(';').next().unwrap_or_default());
+    let (_, html, _) = get(s, &both, "/console/settings").await;
+    assert!(html.contains("<h1>Settings</h1>"), "{html}");
+    assert!(html.contains("href=\"/console?lang=ja\""), "{html}");
+    let (_, html, _) = get(s, &both, "/console/settings?lang=ja").await;
+    assert!(html.contains("<h1>設定</h1>"), "{html}");
+}
+
+#[tokio::test]
+async fn bills_are_searched_as_the_api_searches_them() {
+    let s = stack();
+    let shop = shop(s).await;
+    let c = s.client();
+    let card = s.fresh_card().await.to_string();
+    let mut orders = Vec::new();
+    for amount in [500, 600] {
+        let order = unique("find");
+        let r = c
+            .register(
+                &shop.key,
+                &unique("idem"),
+                &json!({"merchant_order_id": order, "amount": amount, "due_date": due_in(4),
+                        "smartpit_number": card}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{:?}", r.body);
+        orders.push((order, r.body["id"].as_str().unwrap_or_default().to_string()));
+    }
+    let address = add_user(s, &shop, "staff");
+    let cookie = sign_in(s, &address).await;
+    let (status, html, _) = get(
+        s,
+        &cookie,
+        &format!("/console/invoices?merchant_order_id={}", orders[0].0),
+    )
+    .await;
+    assert_eq!(status, 200, "{html}");
+    assert!(
+        html.contains(&orders[0].1) && !html.contains(&orders[1].1),
+        "{html}"
+    );
+    let (_, html, _) = get(
+        s,
+        &cookie,
+        &format!(
+            "/console/invoices?smartpit_number={card}&status=registered&created_from=&lang=en"
+        ),
+    )
+    .await;
+    assert!(
+        html.contains(&orders[0].1) && html.contains(&orders[1].1),
+        "{html}"
+    );
+    let (_, html, _) = get(
+        s,
+        &cookie,
+        &format!(
+            "/console/invoices?smartpit_number={card}&created_from={}",
+            due_in(1)
+        ),
+    )
+    .await;
+    assert!(!html.contains(&orders[0].1), "{html}");
+    // The API's refusals, beside their fields; in Chromium with axe.
+    let (status, html, _) = get(s, &cookie, "/console/invoices?smartpit_number=2010").await;
+    assert_eq!(status, 400, "{html}");
+    assert!(html.contains("id=\"q-smartpit_number-error\""), "{html}");
+    let before = links(s, &address, 0).await.len();
+    assert_eq!(ask_for_link(s, &address).await.0, 200);
+    let link = links(s, &address, before + 1).await.pop().expect("a link");
+    let seen = drive(&json!([
+        {"goto": link},
+        {"click": "button[type=submit]"},
+        {"goto": format!("{}/console/invoices?smartpit_number=2010&created_from=2026-13-01", s.api), "axe": true},
+        {"goto": format!("{}/console/settings", s.api), "axe": true},
+    ]))
+    .await;
+    assert_eq!(seen[2].status, Some(400));
+    // The first refused field (the request type stops at the first it cannot read).
+    assert!(
+        seen[2].html.contains("id=\"q-created_from-error\""),
+        "{}",
+        seen[2].html
+    );
+    assert_accessible(&seen[2]);
+    assert_accessible(&seen[3]);
+}

@@ -754,7 +754,11 @@ async fn a_merchant_finds_its_bills_by_order_number_status_and_day() {
     ))
     .await;
     assert_eq!(ids_in(&today_only.body).len(), 2);
-    for q in ["created_to=2000-01-01", "created_to=0000-01-01", "created_from=9999-12-31"] {
+    for q in [
+        "created_to=2000-01-01",
+        "created_to=0000-01-01",
+        "created_from=9999-12-31",
+    ] {
         let r = list(q.to_string()).await;
         assert_eq!((r.status, ids_in(&r.body).len()), (200, 0), "{q}");
     }

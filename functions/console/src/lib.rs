@@ -34,11 +34,13 @@ use smartpit_shared::ids::{base32, random_bytes};
 use smartpit_shared::invoice::InvoiceFilter;
 use smartpit_shared::routes::Routes;
 use smartpit_shared::timeouts::MAIL_SEND;
+use smartpit_shared::webhook::UrlPolicy;
 use smartpit_shared::{Db, InvoiceId, InvoiceStatus, Problem};
 use smartpit_sheets::page::{respond, Lang};
 
 pub mod form;
 pub mod pages;
+pub mod settings;
 pub mod upload;
 use pages::View;
 
@@ -62,6 +64,28 @@ pub enum Route {
     RotateKey,
     Cancel,
     Resend,
+    Settings,
+    SaveContact,
+    SaveReminders,
+    SaveWebhook,
+    TestWebhook,
+    RotateWebhook,
+    DeleteWebhook,
+}
+
+impl Route {
+    /// Keys, webhooks and payout settings are an admin's.
+    fn admins_only(self) -> bool {
+        matches!(
+            self,
+            Route::Keys
+                | Route::RotateKey
+                | Route::SaveWebhook
+                | Route::TestWebhook
+                | Route::RotateWebhook
+                | Route::DeleteWebhook
+        )
+    }
 }
 
 /// The function's routes, as infra/template.yaml routes them here (a test holds the two equal).
@@ -86,6 +110,37 @@ pub fn routes() -> &'static Routes<Route> {
             .add(Method::POST, "/console/invoices/{id}/resend", Route::Resend)
             .add(Method::GET, "/console/keys", Route::Keys)
             .add(Method::POST, "/console/keys/rotate", Route::RotateKey)
+            .add(Method::GET, "/console/settings", Route::Settings)
+            .add(
+                Method::POST,
+                "/console/settings/contact",
+                Route::SaveContact,
+            )
+            .add(
+                Method::POST,
+                "/console/settings/reminders",
+                Route::SaveReminders,
+            )
+            .add(
+                Method::POST,
+                "/console/settings/webhook",
+                Route::SaveWebhook,
+            )
+            .add(
+                Method::POST,
+                "/console/settings/webhook/test",
+                Route::TestWebhook,
+            )
+            .add(
+                Method::POST,
+                "/console/settings/webhook/rotate",
+                Route::RotateWebhook,
+            )
+            .add(
+                Method::POST,
+                "/console/settings/webhook/delete",
+                Route::DeleteWebhook,
+            )
     })
 }
 
@@ -105,6 +160,8 @@ pub const LOGIN_REQUESTS_PER_CLIENT: i64 = 30;
 
 pub struct Console {
     db: Db,
+    /// Which webhook URLs may be set (the API's policy: `WEBHOOK_ALLOW_LOOPBACK`).
+    url_policy: UrlPolicy,
     invoices: InvoicesFunction,
     ses: OnFirstUse<aws_sdk_sesv2::Client>,
 }
@@ -117,10 +174,11 @@ pub struct Signed {
 }
 
 impl Console {
-    pub fn new(sdk: &aws_config::SdkConfig, res: Resources) -> Self {
+    pub fn new(sdk: &aws_config::SdkConfig, res: Resources, url_policy: UrlPolicy) -> Self {
         let for_ses = sdk.clone();
         Console {
             db: Db::new(sdk, res.clone()),
+            url_policy,
             invoices: InvoicesFunction::new(sdk, res),
             ses: OnFirstUse::new(move || {
                 let conf = aws_sdk_sesv2::config::Builder::from(&for_ses)
@@ -135,8 +193,16 @@ impl Console {
 
     pub async fn handle(&self, req: Request) -> Response<Body> {
         let now = Utc::now();
-        let lang = Lang::of(&req);
-        match self.route(&req, lang, now).await {
+        let (lang, chosen) = console_lang(&req);
+        let mut resp = self.answer(&req, lang, now).await;
+        if let Some(c) = chosen.and_then(|c| HeaderValue::from_str(&c).ok()) {
+            resp.headers_mut().append(http::header::SET_COOKIE, c);
+        }
+        resp
+    }
+
+    async fn answer(&self, req: &Request, lang: Lang, now: DateTime<Utc>) -> Response<Body> {
+        match self.route(req, lang, now).await {
             Ok(resp) => resp,
             Err(p) if p.status() == StatusCode::NOT_FOUND => {
                 page(StatusCode::NOT_FOUND, lang, None, &View::NotFound)
@@ -213,9 +279,8 @@ impl Console {
                     )),
                     Route::Upload => self.upload(req, &signed, lang, now).await,
                     Route::Commit => self.commit(found.param("id"), &signed, lang, now).await,
-                    // Keys, webhooks and payout settings are an admin's.
-                    Route::Keys | Route::RotateKey
-                        if signed.session.role != smartpit_shared::console::Role::Admin =>
+                    r if r.admins_only()
+                        && signed.session.role != smartpit_shared::console::Role::Admin =>
                     {
                         Ok(page(
                             StatusCode::FORBIDDEN,
@@ -230,6 +295,22 @@ impl Console {
                             .await
                     }
                     Route::RotateKey => self.rotate_key(&signed, lang, now).await,
+                    Route::Settings => {
+                        let q = lambda_http::RequestExt::query_string_parameters(req);
+                        let shown = Shown {
+                            test_event: q.first("event"),
+                            ..Shown::default()
+                        };
+                        self.settings(&signed, lang, shown).await
+                    }
+                    Route::SaveContact
+                    | Route::SaveReminders
+                    | Route::SaveWebhook
+                    | Route::TestWebhook
+                    | Route::RotateWebhook
+                    | Route::DeleteWebhook => {
+                        self.save_settings(req, route, &signed, lang, now).await
+                    }
                     _ => {
                         self.invoice(found.param("id"), &signed, lang, None, now)
                             .await
@@ -867,6 +948,172 @@ impl Console {
     }
 }
 
+/// What the settings page shows besides the stored settings: the last form's outcome.
+#[derive(Default)]
+struct Shown<'a> {
+    saved: Option<&'a str>,
+    errors: Vec<(String, String)>,
+    typed: Vec<(String, String)>,
+    secret: Option<String>,
+    test_event: Option<&'a str>,
+}
+
+impl Console {
+    /// `GET /console/settings`: contact, reminders and (admins) the webhook endpoint, with a
+    /// test event's delivery when `?event=` names one of the merchant's.
+    async fn settings(
+        &self,
+        signed: &Signed,
+        lang: Lang,
+        shown: Shown<'_>,
+    ) -> Result<Response<Body>, Problem> {
+        let merchant = &signed.merchant.id;
+        let contact = self.db.merchant_contact(merchant).await?;
+        let reminder_days = self.db.reminder_days(merchant).await?;
+        let admin = signed.session.role == smartpit_shared::console::Role::Admin;
+        let endpoint = match admin {
+            true => self.db.get_endpoint(merchant).await?,
+            false => None,
+        };
+        let test_event = match shown
+            .test_event
+            .filter(|id| admin && id.starts_with("evt_"))
+        {
+            Some(id) => self.db.get_event(merchant, id).await?,
+            None => None,
+        };
+        let status = match shown.errors.is_empty() {
+            true => StatusCode::OK,
+            false => StatusCode::BAD_REQUEST,
+        };
+        let view = settings::SettingsView {
+            contact: &contact,
+            typed: &shown.typed,
+            reminder_days,
+            webhook: admin.then_some(settings::WebhookView {
+                endpoint: endpoint.as_ref(),
+                secret: shown.secret.as_deref(),
+                test_event: test_event.as_ref(),
+            }),
+            saved: shown.saved,
+            errors: &shown.errors,
+        };
+        Ok(page(status, lang, Some(signed), &View::Settings(&view)))
+    }
+
+    /// The settings' forms, each the operation the CLI or the API runs, with its checks.
+    async fn save_settings(
+        &self,
+        req: &Request,
+        route: Route,
+        signed: &Signed,
+        lang: Lang,
+        now: DateTime<Utc>,
+    ) -> Result<Response<Body>, Problem> {
+        let merchant = &signed.merchant.id;
+        let fields = form::fields(req.body().as_ref());
+        let given = |name: &str| Some(form::get(&fields, name).trim()).filter(|v| !v.is_empty());
+        let mut shown = Shown::default();
+        match route {
+            Route::SaveContact => {
+                match smartpit_shared::merchant_contact::check(
+                    given("phone"),
+                    given("url"),
+                    given("email"),
+                    given("hours"),
+                ) {
+                    Ok(contact) => {
+                        self.db.set_merchant_contact(merchant, &contact).await?;
+                        tracing::info!(merchant_id = %merchant, "contact details set in the console");
+                        shown.saved =
+                            Some(lang.pick("連絡先を保存しました。", "The contact is saved."));
+                    }
+                    Err((field, why)) => {
+                        shown.errors.push((field.to_string(), why));
+                        shown.typed = settings::CONTACT_FIELDS
+                            .iter()
+                            .map(|f| (f.to_string(), form::get(&fields, f).to_string()))
+                            .collect();
+                    }
+                }
+            }
+            Route::SaveReminders => match form::get(&fields, "reminder_days").parse::<u8>() {
+                Ok(days) if days <= smartpit_shared::db::MAX_REMINDER_DAYS => {
+                    self.db.set_reminder_days(merchant, days).await?;
+                    shown.saved =
+                        Some(lang.pick("リマインドを保存しました。", "Reminders are saved."));
+                }
+                _ => shown.errors.push((
+                    "reminder_days".into(),
+                    format!("must be 0 to {}", smartpit_shared::db::MAX_REMINDER_DAYS),
+                )),
+            },
+            Route::SaveWebhook => match self
+                .url_policy
+                .admit(form::get(&fields, "url").trim())
+                .await
+            {
+                Ok(url) => {
+                    let (_, secret) = self.db.set_endpoint(merchant, url, Vec::new(), now).await?;
+                    tracing::info!(merchant_id = %merchant, "webhook endpoint set in the console");
+                    shown.secret = secret;
+                    shown.saved =
+                        Some(lang.pick("通知先を保存しました。", "The endpoint is saved."));
+                }
+                Err(why) => shown.errors.push(("url".into(), why)),
+            },
+            Route::RotateWebhook => match self.db.rotate_endpoint_secret(merchant, now).await? {
+                Some((_, secret)) => {
+                    tracing::info!(merchant_id = %merchant, "webhook secret rotated in the console");
+                    shown.secret = Some(secret);
+                    shown.saved = Some(lang.pick(
+                        "新しい秘密鍵を作りました。以前の鍵も24時間は署名に使われます。",
+                        "A new secret is made; the old one also signs for 24 hours.",
+                    ));
+                }
+                None => shown.errors.push((
+                    String::new(),
+                    lang.pick("通知先がありません。", "There is no endpoint.")
+                        .into(),
+                )),
+            },
+            Route::DeleteWebhook => {
+                self.db.delete_endpoint(merchant).await?;
+                tracing::info!(merchant_id = %merchant, "webhook endpoint removed in the console");
+                shown.saved = Some(lang.pick("通知先を削除しました。", "The endpoint is removed."));
+            }
+            _ => {
+                // Route::TestWebhook: the event, then its page (reloading sends nothing twice).
+                return match self.db.send_test_event(merchant, now).await? {
+                    Some(e) => {
+                        tracing::info!(merchant_id = %merchant, event_id = %e.id, "webhook test event from the console");
+                        let to = href_in(lang, &format!("/console/settings?event={}", e.id));
+                        Ok(see_other(&to, None))
+                    }
+                    None => {
+                        shown.errors.push((
+                            String::new(),
+                            lang.pick("通知先がありません。", "There is no endpoint.")
+                                .into(),
+                        ));
+                        self.settings(signed, lang, shown).await
+                    }
+                };
+            }
+        }
+        self.settings(signed, lang, shown).await
+    }
+}
+
+/// A console path in the page's language (the `lang` query kept).
+fn href_in(lang: Lang, path: &str) -> String {
+    match lang {
+        Lang::Ja => path.to_string(),
+        Lang::En if path.contains('?') => format!("{path}&lang=en"),
+        Lang::En => format!("{path}?lang=en"),
+    }
+}
+
 /// How long the old keys keep working after a rotation in the console.
 pub const KEY_GRACE_SECONDS: i64 = 24 * 3600;
 
@@ -894,6 +1141,43 @@ async fn read_upload(req: &Request) -> Result<(String, Option<Vec<u8>>), String>
         }
     }
     Ok((csrf, file))
+}
+
+/// The cookie that keeps the language a user chose with the switch.
+pub const LANG_COOKIE: &str = "__Host-console-lang";
+
+/// The page's language: `?lang=` (then kept in a cookie, whose `Set-Cookie` is returned), else
+/// the cookie, else the browser's `Accept-Language`, Japanese first.
+fn console_lang(req: &Request) -> (Lang, Option<String>) {
+    let asked = lambda_http::RequestExt::query_string_parameters(req)
+        .first("lang")
+        .map(str::to_string);
+    let keep = |code: &str| {
+        cookie::Cookie::build((LANG_COOKIE, code.to_string()))
+            .secure(true)
+            .http_only(true)
+            .same_site(cookie::SameSite::Lax)
+            .path("/")
+            .max_age(cookie::time::Duration::days(365))
+            .build()
+            .to_string()
+    };
+    match asked.as_deref() {
+        Some("en") => return (Lang::En, Some(keep("en"))),
+        Some("ja") => return (Lang::Ja, Some(keep("ja"))),
+        _ => {}
+    }
+    let kept = smartpit_shared::http::header(req, "cookie").and_then(|h| {
+        cookie::Cookie::split_parse(h)
+            .filter_map(Result::ok)
+            .find(|c| c.name() == LANG_COOKIE)
+            .map(|c| c.value().to_string())
+    });
+    match kept.as_deref() {
+        Some("en") => (Lang::En, None),
+        Some("ja") => (Lang::Ja, None),
+        _ => (Lang::of(req), None),
+    }
 }
 
 /// The session cookie's value, read by the `cookie` crate.
@@ -955,9 +1239,13 @@ impl smartpit_shared::lambda::HttpFunction for Console {
     fn configured(
         sdk: &aws_config::SdkConfig,
         res: Resources,
-        _vars: &smartpit_shared::config::Vars,
+        vars: &smartpit_shared::config::Vars,
     ) -> Result<Self, String> {
-        Ok(Console::new(sdk, res))
+        let url_policy = UrlPolicy {
+            allow_loopback_http: vars.get("WEBHOOK_ALLOW_LOOPBACK").map(String::as_str)
+                == Some("true"),
+        };
+        Ok(Console::new(sdk, res, url_policy))
     }
 
     fn serve(&self, req: Request) -> impl std::future::Future<Output = Response<Body>> + Send {

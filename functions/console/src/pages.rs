@@ -73,6 +73,7 @@ pub enum View<'a> {
         id: &'a str,
         state: &'a UploadState,
     },
+    Settings(&'a crate::settings::SettingsView<'a>),
 }
 
 /// A path of the console in the page's language.
@@ -120,6 +121,8 @@ fn nav(lang: Lang, signed: &Signed) -> Markup {
                 a href=(href(lang, "/console/invoices/new")) { (lang.pick("請求登録", "New bill")) }
                 " · "
                 a href=(href(lang, "/console/uploads/new")) { (lang.pick("一括登録", "Bulk (CSV)")) }
+                " · "
+                a href=(href(lang, "/console/settings")) { (lang.pick("設定", "Settings")) }
                 @if signed.session.role == smartpit_shared::console::Role::Admin {
                     " · "
                     a href=(href(lang, "/console/keys")) { (lang.pick("APIキー", "API keys")) }
@@ -387,6 +390,10 @@ fn body(lang: Lang, csrf: &str, view: &View) -> (String, Markup) {
                     button type="submit" { (lang.pick("新しいキーを発行する", "Issue a new key")) }
                 }
             },
+        ),
+        View::Settings(v) => (
+            lang.pick("設定", "Settings").into(),
+            crate::settings::page(lang, csrf, |p| href(lang, p), v),
         ),
         View::Invoice { inv, refused, now } => (
             format!("{} {}", lang.pick("請求", "Bill"), inv.merchant_order_id),
@@ -668,7 +675,19 @@ fn invoice(
 pub fn render(lang: Lang, signed: Option<&Signed>, view: &View) -> String {
     let csrf = signed.map_or("", |s| s.session.csrf.as_str());
     let (title, main) = body(lang, csrf, view);
+    // The other language, kept by a cookie from then on (the switch's target is a page that
+    // is always there: today's, or the sign-in form).
+    let home = match signed {
+        Some(_) => "/console",
+        None => "/console/login",
+    };
     let content = html! {
+        p class="lang-switch" {
+            @match lang {
+                Lang::Ja => a href=(format!("{home}?lang=en")) lang="en" hreflang="en" { "English" },
+                Lang::En => a href=(format!("{home}?lang=ja")) lang="ja" hreflang="ja" { "日本語" },
+            }
+        }
         @if let Some(s) = signed { (nav(lang, s)) }
         (main)
     };

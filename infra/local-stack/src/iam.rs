@@ -125,6 +125,8 @@ pub const NEEDS: &[&str] = &[
     "ConsoleFunction Query NumbersTable/by_customer_ref",
     "ConsoleFunction PutItem OutboxTable",
     "ConsoleFunction PutItem EventsTable",
+    // ... and reads the settings page's test event back.
+    "ConsoleFunction GetItem EventsTable",
     "RefundPageFunction GetItem MainTable",
     "RefundPageFunction UpdateItem MainTable",
     "RefundPageFunction PutItem MainTable",
