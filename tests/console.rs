@@ -993,3 +993,164 @@ async fn bills_are_searched_as_the_api_searches_them() {
     assert_accessible(&seen[2]);
     assert_accessible(&seen[3]);
 }
+
+/// The value of `<input … name="{name}" value="…">` on a page (the first such field).
+fn field_value(html: &str, form_id: &str, name: &str) -> Option<String> {
+    let form = &html[html.find(&format!("id=\"{form_id}\""))?..];
+    let needle = format!("name=\"{name}\" value=\"");
+    let at = form.find(&needle)? + needle.len();
+    form[at..].split('"').next().map(str::to_string)
+}
+
+#[tokio::test]
+async fn a_bill_is_changed_and_moved_from_its_page_by_the_apis_code() {
+    let s = stack();
+    let shop = shop(s).await;
+    let c = s.client();
+    let card = s.fresh_card().await.to_string();
+    let r = c
+        .register(
+            &shop.key,
+            &unique("idem"),
+            &json!({"merchant_order_id": unique("o"), "amount": 1200, "due_date": due_in(5),
+                    "smartpit_number": card, "description": "会費"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let id = r.body["id"].as_str().expect("id").to_string();
+    let address = add_user(s, &shop, "staff");
+    let cookie = sign_in(s, &address).await;
+    let token = csrf(s, &cookie).await;
+    let (_, page, _) = get(s, &cookie, &format!("/console/invoices/{id}")).await;
+    let idem = field_value(&page, "change", "idem").expect("the change form's key");
+    assert_eq!(
+        field_value(&page, "change", "amount").as_deref(),
+        Some("1200")
+    );
+    let read = |id: String| {
+        let c = c.clone();
+        let key = shop.key.clone();
+        async move {
+            c.send(c.get(&format!("/v1/invoices/{id}"), &key))
+                .await
+                .body
+        }
+    };
+    // Not whole yen: refused on the page, nothing written.
+    let change = format!("/console/invoices/{id}/change");
+    let (status, html) = post(
+        s,
+        &cookie,
+        &change,
+        &[
+            ("csrf", token.as_str()),
+            ("idem", idem.as_str()),
+            ("amount", "12.5"),
+            ("customer_fee", "0"),
+            ("due_date", &due_in(5)),
+            ("description", "会費"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 400, "{html}");
+    assert_eq!(read(id.clone()).await["version"], 1);
+    // A due date the API refuses: its message on the page.
+    let (status, html) = post(
+        s,
+        &cookie,
+        &change,
+        &[
+            ("csrf", token.as_str()),
+            ("idem", idem.as_str()),
+            ("amount", "1200"),
+            ("customer_fee", "0"),
+            ("due_date", "2020-01-01"),
+            ("description", "会費"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 400, "{html}");
+    assert!(html.contains("due_date"), "{html}");
+    // The amount and the description (emptied: removed); the same form twice changes once.
+    let form = [
+        ("csrf", token.as_str()),
+        ("idem", idem.as_str()),
+        ("amount", "1,500"),
+        ("customer_fee", "0"),
+        ("due_date", &due_in(5)),
+        ("description", ""),
+        ("store_description", ""),
+        ("email", ""),
+        ("mobile_email", ""),
+    ];
+    for _ in 0..2 {
+        let (status, html) = post(s, &cookie, &change, &form).await;
+        assert_eq!(status, 303, "{html}");
+    }
+    let bill = read(id.clone()).await;
+    assert_eq!(
+        (bill["amount"].clone(), bill["version"].clone()),
+        (json!(1500), json!(2))
+    );
+    assert_eq!(bill["description"], Value::Null);
+    let updated = c
+        .send(c.get("/v1/events?type=invoice.updated", &shop.key))
+        .await;
+    let for_bill = updated.body["events"].as_array().map(|l| {
+        l.iter()
+            .filter(|e| e["data"]["invoice"]["id"] == id.as_str())
+            .count()
+    });
+    assert_eq!(for_bill, Some(1));
+
+    // Moved to a new card: the page of the new bill; the old one says where it went.
+    let (_, page, _) = get(s, &cookie, &format!("/console/invoices/{id}")).await;
+    let idem = field_value(&page, "move", "idem").expect("the move form's key");
+    let new_card = s.fresh_card().await.to_string();
+    let r = http()
+        .post(format!("{}/console/invoices/{id}/move", s.api))
+        .header("cookie", &cookie)
+        .form(&[
+            ("csrf", token.as_str()),
+            ("idem", idem.as_str()),
+            ("smartpit_number", new_card.as_str()),
+        ])
+        .send()
+        .await
+        .expect("move");
+    assert_eq!(r.status().as_u16(), 303);
+    let to = r
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let new_id = to.rsplit('/').next().unwrap_or_default().to_string();
+    assert!(new_id.starts_with("inv_") && new_id != id, "{to}");
+    let old = read(id.clone()).await;
+    assert_eq!(old["status"], "moved");
+    let new = read(new_id.clone()).await;
+    assert_eq!(
+        (new["smartpit_number"].as_str(), new["amount"].clone()),
+        (Some(new_card.as_str()), json!(1500))
+    );
+    let (_, page, _) = get(s, &cookie, &format!("/console/invoices/{id}")).await;
+    assert!(
+        page.contains(&format!("/console/invoices/{new_id}")),
+        "{page}"
+    );
+    // The same number again: the API's refusal, on the page.
+    let (status, html) = post(
+        s,
+        &cookie,
+        &format!("/console/invoices/{new_id}/move"),
+        &[
+            ("csrf", token.as_str()),
+            ("idem", "AAAAAAAAAAAAAAAAAAAAAAAAAA"),
+            ("smartpit_number", new_card.as_str()),
+        ],
+    )
+    .await;
+    assert_eq!(status, 422, "{html}");
+    assert!(html.contains("same number"), "{html}");
+}

@@ -4,7 +4,7 @@
 use serde_json::{Map, Value};
 use smartpit_invoices::requests::RegisterInvoice;
 use smartpit_shared::ids::{base32, random_bytes};
-use smartpit_shared::Problem;
+use smartpit_shared::{Invoice, Problem};
 
 /// The largest form read (a bill's fields are short).
 pub const FORM_BYTES: usize = 16 * 1024;
@@ -118,16 +118,11 @@ impl InvoiceForm {
             if value.is_empty() {
                 continue;
             }
-            // 1,000 and ¥1000 as people write yen.
-            let digits: String = value
-                .chars()
-                .filter(|c| !matches!(c, ',' | '¥' | '円' | ' '))
-                .collect();
-            match digits.parse::<i64>() {
+            match yen(value) {
                 Ok(n) => {
                     body.insert(name.into(), Value::from(n));
                 }
-                Err(_) => errors.push((name.to_string(), "whole yen, digits only".to_string())),
+                Err(m) => errors.push((name.to_string(), m)),
             }
         }
         let mut customer = Map::new();
@@ -148,6 +143,82 @@ impl InvoiceForm {
             Err(e) => Err(vec![(String::new(), e.to_string())]),
         }
     }
+}
+
+/// Whole yen as people write it (`1,000`, `¥1000`, `1000円`), or why not.
+fn yen(value: &str) -> Result<i64, String> {
+    let digits: String = value
+        .chars()
+        .filter(|c| !matches!(c, ',' | '¥' | '円' | ' '))
+        .collect();
+    digits
+        .parse::<i64>()
+        .map_err(|_| "whole yen, digits only".to_string())
+}
+
+/// The change form's fields: the bill's terms and the customer's addresses.
+pub const CHANGE_FIELDS: &[&str] = &[
+    "amount",
+    "customer_fee",
+    "due_date",
+    "description",
+    "store_description",
+    "email",
+    "mobile_email",
+];
+
+/// The bill's current value of a change form's field.
+pub fn current(inv: &Invoice, field: &str) -> String {
+    match field {
+        "amount" => inv.amount.to_string(),
+        "customer_fee" => inv.customer_fee.to_string(),
+        "due_date" => inv.due_date.to_string(),
+        "description" => inv.description.clone().unwrap_or_default(),
+        "store_description" => inv.store_description.clone().unwrap_or_default(),
+        "email" => inv.customer.email.clone().unwrap_or_default(),
+        _ => inv.customer.mobile_email.clone().unwrap_or_default(),
+    }
+}
+
+/// The API's change (`PATCH /v1/invoices/{id}`) the form asks for: only the fields that differ
+/// from the bill (a field emptied is removed: null), or `None` when nothing differs; each
+/// field's mistake the request cannot even carry (yen not a whole number).
+pub fn change_request(
+    f: &[(String, String)],
+    inv: &Invoice,
+) -> Result<Option<Value>, Vec<(String, String)>> {
+    let mut body = Map::new();
+    let mut customer = Map::new();
+    let mut errors = Vec::new();
+    for field in CHANGE_FIELDS {
+        let given = get(f, field).trim();
+        if given == current(inv, field) {
+            continue;
+        }
+        let value = match *field {
+            "amount" | "customer_fee" => match yen(if given.is_empty() { "0" } else { given }) {
+                Ok(n) if n.to_string() == current(inv, field) => continue,
+                Ok(n) => Value::from(n),
+                Err(m) => {
+                    errors.push((field.to_string(), m));
+                    continue;
+                }
+            },
+            _ if given.is_empty() => Value::Null,
+            _ => Value::String(given.to_string()),
+        };
+        match *field {
+            "email" | "mobile_email" => customer.insert(field.to_string(), value),
+            _ => body.insert(field.to_string(), value),
+        };
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    if !customer.is_empty() {
+        body.insert("customer".into(), Value::Object(customer));
+    }
+    Ok((!body.is_empty()).then_some(Value::Object(body)))
 }
 
 /// A problem's mistakes, field by field (the form's names), or its detail.

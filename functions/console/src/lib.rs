@@ -20,7 +20,7 @@ use std::sync::OnceLock;
 use chrono::{DateTime, Utc};
 use http::{HeaderValue, Method, StatusCode};
 use lambda_http::{Body, Request, Response};
-use smartpit_invoices::requests::ListInvoices;
+use smartpit_invoices::requests::{ChangeInvoice, ListInvoices, MoveInvoice};
 use smartpit_invoices::InvoicesFunction;
 use smartpit_shared::auth::Merchant;
 use smartpit_shared::config::{OnFirstUse, Resources};
@@ -64,6 +64,8 @@ pub enum Route {
     RotateKey,
     Cancel,
     Resend,
+    Change,
+    Move,
     Settings,
     SaveContact,
     SaveReminders,
@@ -108,6 +110,8 @@ pub fn routes() -> &'static Routes<Route> {
             .add(Method::POST, "/console/uploads/{id}/commit", Route::Commit)
             .add(Method::POST, "/console/invoices/{id}/cancel", Route::Cancel)
             .add(Method::POST, "/console/invoices/{id}/resend", Route::Resend)
+            .add(Method::POST, "/console/invoices/{id}/change", Route::Change)
+            .add(Method::POST, "/console/invoices/{id}/move", Route::Move)
             .add(Method::GET, "/console/keys", Route::Keys)
             .add(Method::POST, "/console/keys/rotate", Route::RotateKey)
             .add(Method::GET, "/console/settings", Route::Settings)
@@ -290,7 +294,7 @@ impl Console {
                         ))
                     }
                     Route::Keys => self.keys(&signed, lang, None, now).await,
-                    Route::Cancel | Route::Resend => {
+                    Route::Cancel | Route::Resend | Route::Change | Route::Move => {
                         self.act(req, route, found.param("id"), &signed, lang, now)
                             .await
                     }
@@ -605,18 +609,39 @@ impl Console {
         now: DateTime<Utc>,
     ) -> Result<Response<Body>, Problem> {
         let merchant = &signed.merchant;
-        let outcome = match route {
+        let fields = form::fields(req.body().as_ref());
+        let idem = form::InvoiceForm::read(&fields).idem;
+        // Where the bill's page is after the button: a move's is the new bill's.
+        let outcome: Result<String, Problem> = match route {
             Route::Cancel => self
                 .db
                 .cancel_invoice(&merchant.id, id, now)
                 .await
                 .map(|inv| {
                     tracing::info!(invoice_id = %inv.id, merchant_id = %merchant.id, "invoice cancelled in the console");
+                    id.to_string()
                 })
                 .map_err(Problem::from),
+            Route::Change => self.change(&fields, &idem, id, signed, now).await,
+            Route::Move => {
+                let json = serde_json::json!({
+                    "smartpit_number": form::get(&fields, "smartpit_number").trim()
+                });
+                match smartpit_shared::request::read_value::<MoveInvoice>(&json, now) {
+                    Ok(body) => {
+                        let keyed = Keyed {
+                            key: format!("console-move-{idem}"),
+                            fingerprint: fingerprint("POST", &format!("/v1/invoices/{id}/move"), &json),
+                        };
+                        self.invoices
+                            .move_as(merchant, &keyed, body, id, now)
+                            .await
+                            .and_then(|resp| created_id(&resp))
+                    }
+                    Err(p) => Err(p),
+                }
+            }
             _ => {
-                let fields = form::fields(req.body().as_ref());
-                let idem = form::InvoiceForm::read(&fields).idem;
                 let keyed = Keyed {
                     key: format!("console-resend-{idem}"),
                     fingerprint: fingerprint("POST", &format!("/v1/invoices/{id}/resend"), &serde_json::Value::Null),
@@ -624,16 +649,22 @@ impl Console {
                 self.invoices
                     .resend_as(merchant, &keyed, id, now)
                     .await
-                    .map(|_| ())
+                    .map(|_| id.to_string())
             }
         };
         match outcome {
-            Ok(()) => Ok(see_other(&format!("/console/invoices/{id}"), None)),
+            Ok(to) => Ok(see_other(
+                &href_in(lang, &format!("/console/invoices/{to}")),
+                None,
+            )),
             Err(p) if p.status() == StatusCode::NOT_FOUND => Err(p),
             Err(p) if p.status().is_client_error() => {
                 let why = form::errors_of(&p)
                     .into_iter()
-                    .map(|(_, m)| m)
+                    .map(|(field, m)| match field.is_empty() {
+                        true => m,
+                        false => format!("{field}: {m}"),
+                    })
                     .collect::<Vec<_>>()
                     .join(" ");
                 let mut resp = self.invoice(id, signed, lang, Some(&why), now).await?;
@@ -642,6 +673,46 @@ impl Console {
             }
             Err(p) => Err(p),
         }
+    }
+
+    /// The change form as the API's `PATCH /v1/invoices/{id}` (only what differs from the
+    /// bill), run by the API's code under the form's own key.
+    async fn change(
+        &self,
+        fields: &[(String, String)],
+        idem: &str,
+        id: &str,
+        signed: &Signed,
+        now: DateTime<Utc>,
+    ) -> Result<String, Problem> {
+        let merchant = &signed.merchant;
+        let inv = self
+            .db
+            .get_merchant_invoice(&merchant.id, id)
+            .await?
+            .ok_or_else(|| Problem::of(smartpit_shared::Code::InvoiceNotFound))?;
+        let json = match form::change_request(fields, &inv) {
+            Ok(Some(json)) => json,
+            // Nothing differs: nothing to send.
+            Ok(None) => return Ok(id.to_string()),
+            Err(errors) => {
+                let (field, message) = errors.into_iter().next().unwrap_or_default();
+                let code = match field.as_str() {
+                    "customer_fee" => smartpit_shared::Code::InvalidCustomerFee,
+                    _ => smartpit_shared::Code::InvalidAmount,
+                };
+                return Err(Problem::field(&field, code, message));
+            }
+        };
+        let body = smartpit_shared::request::read_value::<ChangeInvoice>(&json, now)?;
+        let keyed = Keyed {
+            key: format!("console-change-{idem}"),
+            fingerprint: fingerprint("PATCH", &format!("/v1/invoices/{id}"), &json),
+        };
+        self.invoices
+            .change_as(merchant, &keyed, body, id, now)
+            .await
+            .map(|_| id.to_string())
     }
 
     async fn invoice(
@@ -1178,6 +1249,16 @@ fn console_lang(req: &Request) -> (Lang, Option<String>) {
         Some("ja") => (Lang::Ja, None),
         _ => (Lang::of(req), None),
     }
+}
+
+/// The id in a 201's JSON answer (a moved bill's).
+fn created_id(resp: &Response<Body>) -> Result<String, Problem> {
+    let answer: serde_json::Value =
+        serde_json::from_slice(resp.body().as_ref()).unwrap_or_default();
+    answer["id"]
+        .as_str()
+        .map(str::to_string)
+        .ok_or_else(|| Problem::internal(&"an answer without its id"))
 }
 
 /// The session cookie's value, read by the `cookie` crate.

@@ -433,7 +433,59 @@ fn label(lang: Lang, field: &str) -> &'static str {
             "Customer's mail (without a number, a sheet is mailed)",
         ),
         "mobile_email" => lang.pick("お客様の携帯メールアドレス", "Customer's mobile mail"),
+        "store_description" => lang.pick(
+            "店頭での表示（20文字まで）",
+            "Shown at the store (up to 20 characters)",
+        ),
         _ => lang.pick("内容", "Description"),
+    }
+}
+
+/// The bill's change and move forms (a registered bill's): the change form holds the bill's
+/// values, and sends only what differs; each form has its own idempotency key.
+fn change_forms(lang: Lang, csrf: &str, inv: &Invoice) -> Markup {
+    let sheet = inv.sheet_url.is_some();
+    html! {
+        details #change-bill {
+            summary { (lang.pick("請求内容を変更する", "Change the bill")) }
+            form #change method="post" action=(href(lang, &format!("/console/invoices/{}/change", inv.id))) {
+                input type="hidden" name="csrf" value=(csrf);
+                input type="hidden" name="idem" value=(crate::form::InvoiceForm::fresh().idem);
+                @for field in crate::form::CHANGE_FIELDS {
+                    @let id = format!("x-{field}");
+                    p {
+                        label for=(id) {
+                            @match *field {
+                                "email" => (lang.pick("お客様のメールアドレス", "Customer's mail")),
+                                f => (label(lang, f)),
+                            }
+                        }
+                        " "
+                        input id=(id) name=(field) value=(crate::form::current(inv, field))
+                            type=(match *field { "due_date" => "date", "email" | "mobile_email" => "email", _ => "text" });
+                    }
+                }
+                @if sheet {
+                    p { (lang.pick("金額・期限・内容を変えると払込票を作り直してお送りします。", "A change of amount, due date or description reissues the sheet and mails it.")) }
+                }
+                button type="submit" { (lang.pick("変更する", "Change")) }
+            }
+        }
+        @if !sheet {
+            details #move-bill {
+                summary { (lang.pick("別のカードに移す（紛失など）", "Move to another card (a lost card)")) }
+                form #move method="post" action=(href(lang, &format!("/console/invoices/{}/move", inv.id))) {
+                    input type="hidden" name="csrf" value=(csrf);
+                    input type="hidden" name="idem" value=(crate::form::InvoiceForm::fresh().idem);
+                    p {
+                        label for="m-number" { (lang.pick("新しいカードのスマートピット番号（13桁）", "The new card's Smart Pit number (13 digits)")) }
+                        " "
+                        input id="m-number" name="smartpit_number" inputmode="numeric" autocomplete="off";
+                    }
+                    button type="submit" { (lang.pick("移す", "Move")) }
+                }
+            }
+        }
     }
 }
 
@@ -657,6 +709,13 @@ fn invoice(
                 input type="hidden" name="csrf" value=(csrf);
                 button type="submit" { (lang.pick("この請求を取り消す", "Cancel this bill")) }
             }
+            (change_forms(lang, csrf, inv))
+        }
+        @if let Some(to) = &inv.moved_to {
+            p { (lang.pick("移動先: ", "Moved to: ")) a href=(href(lang, &format!("/console/invoices/{to}"))) { code { (to) } } }
+        }
+        @if let Some(from) = &inv.moved_from {
+            p { (lang.pick("移動元: ", "Moved from: ")) a href=(href(lang, &format!("/console/invoices/{from}"))) { code { (from) } } }
         }
         h2 { (lang.pick("お客様への通知", "Notices to the customer")) }
         @if inv.notices.is_empty() {

@@ -127,18 +127,17 @@ fn terms(inv: &Invoice) -> Value {
 }
 
 impl InvoicesFunction {
-    /// The caller, its Idempotency-Key, the body read and checked, and the merchant's bill.
+    /// The caller, its Idempotency-Key and the body read and checked (before any bill is read:
+    /// bad input is refused as bad input).
     async fn begin<T: request::Checked>(
         &self,
         req: &Request,
-        id: &str,
         now: DateTime<Utc>,
-    ) -> Result<(Merchant, Keyed, T, Invoice), Problem> {
+    ) -> Result<(Merchant, Keyed, T), Problem> {
         let merchant = auth::merchant(&self.db, req).await?;
         let keyed = Keyed::of(req)?;
         let body = request::json(req, now)?;
-        let inv = self.invoice_of(&merchant, id).await?;
-        Ok((merchant, keyed, body, inv))
+        Ok((merchant, keyed, body))
     }
 
     /// Runs `write` (one transaction with the answer stored under the key) on a bill that may
@@ -194,7 +193,21 @@ impl InvoicesFunction {
         id: &str,
         now: DateTime<Utc>,
     ) -> Result<Response<Body>, Problem> {
-        let (merchant, keyed, body, inv) = self.begin::<ChangeInvoice>(req, id, now).await?;
+        let (merchant, keyed, body) = self.begin::<ChangeInvoice>(req, now).await?;
+        self.change_as(&merchant, &keyed, body, id, now).await
+    }
+
+    /// The change for this merchant under this key (the console's form comes here too).
+    pub async fn change_as(
+        &self,
+        merchant: &Merchant,
+        keyed: &Keyed,
+        body: ChangeInvoice,
+        id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Response<Body>, Problem> {
+        let (merchant, keyed) = (merchant.clone(), keyed.clone());
+        let inv = self.invoice_of(&merchant, id).await?;
         if !body.changes_terms() {
             let next = changes(body, &inv, now)?;
             return self
@@ -309,7 +322,21 @@ impl InvoicesFunction {
         id: &str,
         now: DateTime<Utc>,
     ) -> Result<Response<Body>, Problem> {
-        let (merchant, keyed, body, inv) = self.begin::<MoveInvoice>(req, id, now).await?;
+        let (merchant, keyed, body) = self.begin::<MoveInvoice>(req, now).await?;
+        self.move_as(&merchant, &keyed, body, id, now).await
+    }
+
+    /// The move for this merchant under this key (the console's form comes here too).
+    pub async fn move_as(
+        &self,
+        merchant: &Merchant,
+        keyed: &Keyed,
+        body: MoveInvoice,
+        id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Response<Body>, Problem> {
+        let (merchant, keyed) = (merchant.clone(), keyed.clone());
+        let inv = self.invoice_of(&merchant, id).await?;
         let Some(number) = body.smartpit_number else {
             return Err(Problem::internal(&"a checked move without its number"));
         };
