@@ -1154,3 +1154,96 @@ async fn a_bill_is_changed_and_moved_from_its_page_by_the_apis_code() {
     assert_eq!(status, 422, "{html}");
     assert!(html.contains("same number"), "{html}");
 }
+
+#[tokio::test]
+async fn payouts_their_statements_and_the_days_report_download_from_the_console() {
+    let s = stack();
+    let c = s.client();
+    let shop = shop(s).await;
+    let card = s.fresh_card().await.to_string();
+    let id = smartpit_tests::bills::bill(&c, &shop, &card, 2_500, 0).await;
+    pay(&c, s, "circle-k", &id, 2_500).await;
+    smartpit_tests::bills::settle(&c, &shop, &id).await;
+    // The sandbox closes what was settled up to 2 seconds ago.
+    tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
+    let r = c.send(c.post("/v1/test/payouts/run", &shop.key)).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let payout = r.body["payout"]["id"].as_str().expect("payout").to_string();
+
+    let address = add_user(s, &shop, "staff");
+    let cookie = sign_in(s, &address).await;
+    let (status, html, _) = get(s, &cookie, "/console/payouts").await;
+    assert_eq!(status, 200, "{html}");
+    assert!(
+        html.contains(&format!("/console/payouts/{payout}")),
+        "{html}"
+    );
+    let (status, html, _) = get(s, &cookie, &format!("/console/payouts/{payout}")).await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("¥2,500") && html.contains("保留"), "{html}");
+    // The statements: a 5-minute presigned link each, the file read back.
+    for (ext, starts) in [("pdf", &b"%PDF"[..]), ("csv", &b""[..])] {
+        let (status, _, location) = get(
+            s,
+            &cookie,
+            &format!("/console/payouts/{payout}/statement.{ext}"),
+        )
+        .await;
+        assert_eq!(status, 302, "{ext}");
+        let location = location.expect("location");
+        assert!(location.contains("X-Amz-Expires=300"), "{location}");
+        let file = reqwest::get(&location).await.expect("presigned");
+        assert_eq!(file.status().as_u16(), 200);
+        let bytes = file.bytes().await.expect("bytes");
+        assert!(bytes.starts_with(starts), "{ext}");
+        if ext == "csv" {
+            assert!(
+                String::from_utf8_lossy(&bytes).contains(&id),
+                "the bill's line"
+            );
+        }
+    }
+    // The pages in Chromium, with axe.
+    let before = links(s, &address, 0).await.len();
+    assert_eq!(ask_for_link(s, &address).await.0, 200);
+    let link = links(s, &address, before + 1).await.pop().expect("a link");
+    let seen = drive(&json!([
+        {"goto": link},
+        {"click": "button[type=submit]", "axe": true},
+        {"goto": format!("{}/console/payouts", s.api), "axe": true},
+        {"goto": format!("{}/console/payouts/{payout}", s.api), "axe": true},
+    ]))
+    .await;
+    for page in &seen[1..] {
+        assert_eq!(page.status, Some(200), "{}", page.url);
+        assert_accessible(page);
+    }
+    assert!(
+        seen[1].html.contains("id=\"report\""),
+        "the today page's report form"
+    );
+    // Another merchant's user finds nothing of it.
+    let other = smartpit_tests::receiver::shop(s).await;
+    let stranger = sign_in(s, &add_user(s, &other, "admin")).await;
+    for path in [
+        format!("/console/payouts/{payout}"),
+        format!("/console/payouts/{payout}/statement.pdf"),
+    ] {
+        let (status, html, _) = get(s, &stranger, &path).await;
+        assert_eq!(status, 404, "{path}: {html}");
+    }
+    assert!(!get(s, &stranger, "/console/payouts")
+        .await
+        .1
+        .contains(&payout));
+
+    // Today's payments, as the API's CSV; a day that is not one: 400.
+    let (status, csv, _) = get(s, &cookie, "/console/reports/payments").await;
+    assert_eq!(status, 200, "{csv}");
+    assert!(csv.contains(&id), "{csv}");
+    let (status, html, _) = get(s, &cookie, "/console/reports/payments?date=2026-02-30").await;
+    assert_eq!(status, 400, "{html}");
+    let (status, csv, _) = get(s, &stranger, "/console/reports/payments").await;
+    assert_eq!(status, 200);
+    assert!(!csv.contains(&id), "{csv}");
+}

@@ -32,6 +32,7 @@ use smartpit_shared::db::UPLOAD_LINES_PER_ITEM;
 use smartpit_shared::idempotent::{fingerprint, Keyed};
 use smartpit_shared::ids::{base32, random_bytes};
 use smartpit_shared::invoice::InvoiceFilter;
+use smartpit_shared::payout::statement_link::{presigning_client, statement_link, StatementFile};
 use smartpit_shared::routes::Routes;
 use smartpit_shared::timeouts::MAIL_SEND;
 use smartpit_shared::webhook::UrlPolicy;
@@ -39,6 +40,7 @@ use smartpit_shared::{Db, InvoiceId, InvoiceStatus, Problem};
 use smartpit_sheets::page::{respond, Lang};
 
 pub mod form;
+pub mod money;
 pub mod pages;
 pub mod settings;
 pub mod upload;
@@ -66,6 +68,11 @@ pub enum Route {
     Resend,
     Change,
     Move,
+    Payouts,
+    Payout,
+    StatementPdf,
+    StatementCsv,
+    Report,
     Settings,
     SaveContact,
     SaveReminders,
@@ -114,6 +121,19 @@ pub fn routes() -> &'static Routes<Route> {
             .add(Method::POST, "/console/invoices/{id}/move", Route::Move)
             .add(Method::GET, "/console/keys", Route::Keys)
             .add(Method::POST, "/console/keys/rotate", Route::RotateKey)
+            .add(Method::GET, "/console/payouts", Route::Payouts)
+            .add(Method::GET, "/console/payouts/{id}", Route::Payout)
+            .add(
+                Method::GET,
+                "/console/payouts/{id}/statement.pdf",
+                Route::StatementPdf,
+            )
+            .add(
+                Method::GET,
+                "/console/payouts/{id}/statement.csv",
+                Route::StatementCsv,
+            )
+            .add(Method::GET, "/console/reports/payments", Route::Report)
             .add(Method::GET, "/console/settings", Route::Settings)
             .add(
                 Method::POST,
@@ -168,6 +188,9 @@ pub struct Console {
     url_policy: UrlPolicy,
     invoices: InvoicesFunction,
     ses: OnFirstUse<aws_sdk_sesv2::Client>,
+    /// Presigning only (the statements' links): no call is made.
+    statements: OnFirstUse<aws_sdk_s3::Client>,
+    statements_bucket: String,
 }
 
 /// A signed-in request: its session (cookie value and record) and merchant.
@@ -178,9 +201,17 @@ pub struct Signed {
 }
 
 impl Console {
-    pub fn new(sdk: &aws_config::SdkConfig, res: Resources, url_policy: UrlPolicy) -> Self {
+    pub fn new(
+        sdk: &aws_config::SdkConfig,
+        res: Resources,
+        url_policy: UrlPolicy,
+        statements_bucket: String,
+    ) -> Self {
         let for_ses = sdk.clone();
+        let for_s3 = sdk.clone();
         Console {
+            statements: OnFirstUse::new(move || presigning_client(&for_s3)),
+            statements_bucket,
             db: Db::new(sdk, res.clone()),
             url_policy,
             invoices: InvoicesFunction::new(sdk, res),
@@ -299,6 +330,46 @@ impl Console {
                             .await
                     }
                     Route::RotateKey => self.rotate_key(&signed, lang, now).await,
+                    Route::Payouts => {
+                        let q = lambda_http::RequestExt::query_string_parameters(req);
+                        let cursor = q.first("cursor").filter(|c| !c.is_empty());
+                        let listed =
+                            match self.db.list_payouts(&signed.merchant.id, cursor, 20).await {
+                                Ok(p) => p,
+                                // A cursor that is not ours: the first page.
+                                Err(smartpit_shared::db::StoreError::Refused(_)) => {
+                                    self.db.list_payouts(&signed.merchant.id, None, 20).await?
+                                }
+                                Err(e) => return Err(e.into()),
+                            };
+                        Ok(page(
+                            StatusCode::OK,
+                            lang,
+                            Some(&signed),
+                            &View::Payouts(&listed),
+                        ))
+                    }
+                    Route::Payout => {
+                        let p = self.own_payout(&signed, found.param("id")).await?;
+                        Ok(page(StatusCode::OK, lang, Some(&signed), &View::Payout(&p)))
+                    }
+                    Route::StatementPdf | Route::StatementCsv => {
+                        let p = self.own_payout(&signed, found.param("id")).await?;
+                        let file = match route {
+                            Route::StatementPdf => StatementFile::Pdf,
+                            _ => StatementFile::Csv,
+                        };
+                        let url = statement_link(
+                            self.statements.get(),
+                            &self.statements_bucket,
+                            &p,
+                            file,
+                        )
+                        .await
+                        .map_err(|e| Problem::internal(&e))?;
+                        smartpit_shared::http::private_redirect(&url)
+                    }
+                    Route::Report => self.report(req, &signed, lang, now).await,
                     Route::Settings => {
                         let q = lambda_http::RequestExt::query_string_parameters(req);
                         let shown = Shown {
@@ -1176,6 +1247,46 @@ impl Console {
     }
 }
 
+impl Console {
+    /// The merchant's payout (another merchant's, or an id of no payout, is not found).
+    async fn own_payout(
+        &self,
+        signed: &Signed,
+        id: &str,
+    ) -> Result<smartpit_shared::payout::Payout, Problem> {
+        self.db
+            .get_payout(&signed.merchant.id, id)
+            .await?
+            .ok_or_else(|| Problem::of(smartpit_shared::Code::PayoutNotFound))
+    }
+
+    /// `GET /console/reports/payments?date=`: the API's CSV of the day's payments (today's
+    /// when no day is given); a day that is not one: the today page, 400.
+    async fn report(
+        &self,
+        req: &Request,
+        signed: &Signed,
+        lang: Lang,
+        now: DateTime<Utc>,
+    ) -> Result<Response<Body>, Problem> {
+        let q = lambda_http::RequestExt::query_string_parameters(req);
+        let day = match q.first("date").map(str::trim).filter(|d| !d.is_empty()) {
+            None => smartpit_shared::clock::jst_date(now),
+            Some(d) => match smartpit_shared::clock::parse_day(d) {
+                Ok(day) => day,
+                Err(_) => {
+                    let mut resp = self.today(signed, lang, now).await?;
+                    *resp.status_mut() = StatusCode::BAD_REQUEST;
+                    return Ok(resp);
+                }
+            },
+        };
+        self.invoices
+            .payments_report_as(&signed.merchant, day, false)
+            .await
+    }
+}
+
 /// A console path in the page's language (the `lang` query kept).
 fn href_in(lang: Lang, path: &str) -> String {
     match lang {
@@ -1326,7 +1437,12 @@ impl smartpit_shared::lambda::HttpFunction for Console {
             allow_loopback_http: vars.get("WEBHOOK_ALLOW_LOOPBACK").map(String::as_str)
                 == Some("true"),
         };
-        Ok(Console::new(sdk, res, url_policy))
+        let bucket = vars
+            .get("STATEMENTS_BUCKET")
+            .filter(|b| !b.is_empty())
+            .cloned()
+            .ok_or("STATEMENTS_BUCKET is not set")?;
+        Ok(Console::new(sdk, res, url_policy, bucket))
     }
 
     fn serve(&self, req: Request) -> impl std::future::Future<Output = Response<Body>> + Send {

@@ -74,6 +74,8 @@ pub enum View<'a> {
         state: &'a UploadState,
     },
     Settings(&'a crate::settings::SettingsView<'a>),
+    Payouts(&'a smartpit_shared::db::payouts::PayoutPage),
+    Payout(&'a smartpit_shared::payout::Payout),
 }
 
 /// A path of the console in the page's language.
@@ -121,6 +123,8 @@ fn nav(lang: Lang, signed: &Signed) -> Markup {
                 a href=(href(lang, "/console/invoices/new")) { (lang.pick("請求登録", "New bill")) }
                 " · "
                 a href=(href(lang, "/console/uploads/new")) { (lang.pick("一括登録", "Bulk (CSV)")) }
+                " · "
+                a href=(href(lang, "/console/payouts")) { (lang.pick("振込", "Payouts")) }
                 " · "
                 a href=(href(lang, "/console/settings")) { (lang.pick("設定", "Settings")) }
                 @if signed.session.role == smartpit_shared::console::Role::Admin {
@@ -258,6 +262,7 @@ fn body(lang: Lang, csrf: &str, view: &View) -> (String, Markup) {
                 } @else {
                     (bill_rows(lang, due_soon, *now))
                 }
+                (crate::money::report_form(lang, &|p| href(lang, p), *day))
             },
         ),
         View::Invoices {
@@ -390,6 +395,14 @@ fn body(lang: Lang, csrf: &str, view: &View) -> (String, Markup) {
                     button type="submit" { (lang.pick("新しいキーを発行する", "Issue a new key")) }
                 }
             },
+        ),
+        View::Payouts(page) => (
+            lang.pick("振込", "Payouts").into(),
+            crate::money::payouts(lang, &|p| href(lang, p), page),
+        ),
+        View::Payout(p) => (
+            lang.pick("振込", "Payout").into(),
+            crate::money::payout(lang, &|x| href(lang, x), p),
         ),
         View::Settings(v) => (
             lang.pick("設定", "Settings").into(),

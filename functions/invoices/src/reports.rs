@@ -33,6 +33,17 @@ impl InvoicesFunction {
                 &"a checked report request without its date",
             ));
         };
+        self.payments_report_as(&merchant, day, wants_json(req))
+            .await
+    }
+
+    /// The day's report for this merchant, CSV or JSON (the console's download comes here too).
+    pub async fn payments_report_as(
+        &self,
+        merchant: &auth::Merchant,
+        day: chrono::NaiveDate,
+        json: bool,
+    ) -> Result<Response<Body>, Problem> {
         let lines = self.db.paid_lines(&merchant.id, day).await?;
         let fees = self.db.fee_schedule(&merchant.id).await?;
         let mut ids: Vec<String> = lines.iter().map(|l| l.payment_id.clone()).collect();
@@ -44,7 +55,7 @@ impl InvoicesFunction {
             .map(|(id, p)| (id.as_str(), p.status))
             .collect();
         let report = report::build(day, lines, |id| status.get(id).copied(), &fees);
-        if wants_json(req) {
+        if json {
             return Ok(web::json(StatusCode::OK, &report.json()));
         }
         let body = report.csv().map_err(|e| Problem::internal(&e))?;

@@ -3,9 +3,7 @@
 //! that lives 5 minutes). Another merchant's payout is not found.
 
 use std::sync::OnceLock;
-use std::time::Duration;
 
-use aws_sdk_s3::presigning::PresigningConfig;
 use chrono::Utc;
 use http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
@@ -13,13 +11,11 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use smartpit_shared::config::{OnFirstUse, Resources};
 use smartpit_shared::http as web;
+use smartpit_shared::payout::statement_link::{presigning_client, statement_link, StatementFile};
 use smartpit_shared::payout::{Payout, PayoutView};
 use smartpit_shared::request::{self, Checked, Limit};
 use smartpit_shared::routes::Routes;
 use smartpit_shared::{auth, Code, Db, Problem};
-
-/// Lifetime of the presigned URL a statement route redirects to.
-pub const PRESIGNED_SECONDS: u64 = 300;
 
 /// What each of the function's routes does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,12 +86,7 @@ impl PayoutsApi {
         PayoutsApi {
             db: Db::new(sdk, res),
             // Presigning only: no call is made.
-            s3: OnFirstUse::new(move || {
-                let conf = aws_sdk_s3::config::Builder::from(&for_s3)
-                    .force_path_style(true)
-                    .build();
-                aws_sdk_s3::Client::from_conf(conf)
-            }),
+            s3: OnFirstUse::new(move || presigning_client(&for_s3)),
             bucket,
         }
     }
@@ -115,11 +106,8 @@ impl PayoutsApi {
                 let p = self.own(&req, id).await?;
                 Ok(web::json(StatusCode::OK, &p.view()))
             }
-            Route::StatementPdf => self.statement(&req, id, "pdf", "application/pdf").await,
-            Route::StatementCsv => {
-                self.statement(&req, id, "csv", "text/csv; charset=utf-8")
-                    .await
-            }
+            Route::StatementPdf => self.statement(&req, id, StatementFile::Pdf).await,
+            Route::StatementCsv => self.statement(&req, id, StatementFile::Csv).await,
         }
     }
 
@@ -153,27 +141,13 @@ impl PayoutsApi {
         &self,
         req: &Request,
         id: &str,
-        ext: &str,
-        content_type: &str,
+        file: StatementFile,
     ) -> Result<Response<Body>, Problem> {
         let p = self.own(req, id).await?;
-        let config = PresigningConfig::expires_in(Duration::from_secs(PRESIGNED_SECONDS))
-            .map_err(|e| Problem::internal(&e))?;
-        let presigned = self
-            .s3
-            .get()
-            .get_object()
-            .bucket(&self.bucket)
-            .key(format!("{}.{ext}", p.statement_key))
-            .response_content_type(content_type)
-            .response_content_disposition(format!(
-                "attachment; filename=\"statement-{}.{ext}\"",
-                p.id
-            ))
-            .presigned(config)
+        let url = statement_link(self.s3.get(), &self.bucket, &p, file)
             .await
-            .map_err(|e| Problem::internal(&aws_sdk_s3::error::DisplayErrorContext(&e)))?;
-        web::private_redirect(presigned.uri())
+            .map_err(|e| Problem::internal(&e))?;
+        web::private_redirect(&url)
     }
 }
 

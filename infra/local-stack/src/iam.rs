@@ -118,6 +118,8 @@ pub const NEEDS: &[&str] = &[
     "ConsoleFunction UpdateItem MainTable",
     "ConsoleFunction DeleteItem MainTable",
     "ConsoleFunction Query MainTable",
+    // ... and the day's report reads its payments' states (as the invoices function does).
+    "ConsoleFunction BatchGetItem MainTable",
     "ConsoleFunction Query MainTable/by_merchant",
     "ConsoleFunction Query MainTable/by_merchant_status",
     "ConsoleFunction GetItem NumbersTable",

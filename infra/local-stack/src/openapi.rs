@@ -379,8 +379,19 @@ mod tests {
             .as_array()
             .map(|a| a.iter().filter_map(|p| p["name"].as_str()).collect())
             .unwrap_or_default();
-        assert_eq!(names, ["cursor", "limit", "status"]);
-        assert_eq!(list[1]["schema"]["maximum"], 100);
+        assert_eq!(
+            names,
+            [
+                "created_from",
+                "created_to",
+                "cursor",
+                "limit",
+                "merchant_order_id",
+                "smartpit_number",
+                "status"
+            ]
+        );
+        assert_eq!(list[3]["schema"]["maximum"], 100);
         let (_, _, report) = &queries[1];
         assert_eq!(report[0]["required"], true);
         let (_, _, events) = &queries[2];

@@ -8,6 +8,8 @@
 pub mod document;
 pub mod files;
 mod record;
+#[cfg(feature = "statements")]
+pub mod statement_link;
 
 pub use record::{
     is_payout_id, payout_id, MaskedAccountView, Payout, PayoutStatus, PayoutView,
