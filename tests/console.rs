@@ -52,8 +52,28 @@ fn add_user(s: &TestStack, shop: &Shop, role: &str) -> String {
     address
 }
 
+/// A loopback address of its own for a test's client (the sign-in form counts requests per
+/// client address: the tests of one stack are many clients, as people are).
+fn client_address() -> std::net::IpAddr {
+    let b = smartpit_shared::ids::random_bytes::<3>();
+    std::net::IpAddr::V4(std::net::Ipv4Addr::new(127, b[0], b[1], b[2].max(2)))
+}
+
+/// A client that does not follow redirects, from this loopback address.
+fn http_from(ip: std::net::IpAddr) -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .local_address(ip)
+        .build()
+        .expect("client")
+}
+
 async fn ask_for_link(s: &TestStack, address: &str) -> (u16, String) {
-    let r = http()
+    ask_for_link_from(s, address, client_address()).await
+}
+
+async fn ask_for_link_from(s: &TestStack, address: &str, ip: std::net::IpAddr) -> (u16, String) {
+    let r = http_from(ip)
         .post(format!("{}/console/login", s.api))
         .form(&[("email", address)])
         .send()
@@ -408,7 +428,7 @@ async fn sessions_end_when_idle_or_signed_out_and_links_work_once() {
 }
 
 #[tokio::test]
-async fn the_sign_in_form_mails_a_user_at_most_five_times_a_quarter_hour() {
+async fn the_sign_in_form_mails_a_user_five_times_and_takes_thirty_requests_a_client() {
     let s = stack();
     let shop = shop(s).await;
     let address = add_user(s, &shop, "staff");
@@ -417,6 +437,20 @@ async fn the_sign_in_form_mails_a_user_at_most_five_times_a_quarter_hour() {
         statuses.push(ask_for_link(s, &address).await.0);
     }
     assert!(statuses.iter().all(|st| *st == 200), "{statuses:?}");
+    // One client address asking for many addresses: 30 a quarter hour, then 429.
+    let ip = client_address();
+    let mut from_one = Vec::new();
+    for _ in 0..31 {
+        let other = format!("{}@example.jp", unique("probe"));
+        from_one.push(ask_for_link_from(s, &other, ip).await.0);
+    }
+    assert!(from_one[..30].iter().all(|st| *st == 200), "{from_one:?}");
+    assert_eq!(from_one[30], 429);
+    assert_eq!(
+        ask_for_link(s, &address).await.0,
+        200,
+        "another client is not held back"
+    );
     tokio::time::sleep(std::time::Duration::from_secs(2)).await;
     let mailed: Vec<Value> = s
         .mail_to(&address, 0, 0)
@@ -1246,4 +1280,50 @@ async fn payouts_their_statements_and_the_days_report_download_from_the_console(
     let (status, csv, _) = get(s, &stranger, "/console/reports/payments").await;
     assert_eq!(status, 200);
     assert!(!csv.contains(&id), "{csv}");
+}
+
+#[tokio::test]
+async fn the_today_page_names_a_failed_notice_and_the_bill_shows_its_events() {
+    let s = stack();
+    let shop = shop(s).await;
+    let c = s.client();
+    // A sheet to an address SES refuses: its mail fails, notice.failed is written.
+    let refused = format!("{}@unverified.example", unique("taro"));
+    let r = c
+        .register(
+            &shop.key,
+            &unique("idem"),
+            &json!({"merchant_order_id": unique("o"), "amount": 800, "due_date": due_in(4),
+                    "customer": {"email": refused}}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let id = r.body["id"].as_str().expect("id").to_string();
+    let got = shop.receiver.wait_for(1, 15).await;
+    assert_eq!(
+        got.first().map(|d| d.json()["type"].clone()),
+        Some(json!("notice.failed"))
+    );
+    let address = add_user(s, &shop, "staff");
+    let cookie = sign_in(s, &address).await;
+    let (status, html, _) = get(s, &cookie, "/console").await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains(&format!("/console/invoices/{id}")), "{html}");
+    assert!(html.contains("sheet_mail failed"), "{html}");
+    // The bill's page: its events and their delivery to the endpoint.
+    let mut page = String::new();
+    for _ in 0..50 {
+        page = get(s, &cookie, &format!("/console/invoices/{id}")).await.1;
+        if page.contains("配信済み (HTTP 200)") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let events = &page[page.find("id=\"events\"").expect("the events table")..];
+    assert!(events.contains("notice.failed"), "{events}");
+    assert!(events.contains("配信済み (HTTP 200)"), "{events}");
+    // Another merchant's today page does not name it.
+    let other = smartpit_tests::receiver::shop(s).await;
+    let stranger = sign_in(s, &add_user(s, &other, "staff")).await;
+    assert!(!get(s, &stranger, "/console").await.1.contains(&id));
 }

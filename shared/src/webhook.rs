@@ -264,10 +264,19 @@ pub struct Event {
 
 /// `evt_` + base32(milliseconds since 1970 as 6 bytes ++ 10 random bytes): ids sort by time.
 pub fn new_event_id(now: DateTime<Utc>) -> String {
-    let millis = u64::try_from(now.timestamp_millis()).unwrap_or(0);
+    event_id_at(now, random_bytes::<10>())
+}
+
+/// The lowest id an event written at `at` or later can have (a key bound: ids sort by time).
+pub fn event_id_floor(at: DateTime<Utc>) -> String {
+    event_id_at(at, [0u8; 10])
+}
+
+fn event_id_at(at: DateTime<Utc>, tail: [u8; 10]) -> String {
+    let millis = u64::try_from(at.timestamp_millis()).unwrap_or(0);
     let mut raw = [0u8; 16];
     raw[..6].copy_from_slice(&millis.to_be_bytes()[2..]);
-    raw[6..].copy_from_slice(&random_bytes::<10>());
+    raw[6..].copy_from_slice(&tail);
     format!("evt_{}", base32(&raw))
 }
 
@@ -557,6 +566,16 @@ impl UrlPolicy {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_events_floor_sorts_before_every_id_of_its_instant_and_after_earlier_ones() {
+        let at = Utc::now();
+        let floor = event_id_floor(at);
+        for _ in 0..50 {
+            assert!(new_event_id(at) >= floor);
+            assert!(new_event_id(at - chrono::Duration::milliseconds(1)) < floor);
+        }
+    }
 
     #[test]
     fn signature_matches_the_standard_webhooks_example() {

@@ -586,6 +586,17 @@ impl Console {
             .cloned()
             .collect();
         due.sort_by_key(|i| i.deadline);
+        // The customers' notices that failed, among the merchant's latest events.
+        let failed = self
+            .db
+            .list_events(
+                &signed.merchant.id,
+                Some(smartpit_shared::webhook::EventType::NoticeFailed),
+                None,
+                RECENT_EVENTS,
+                None,
+            )
+            .await?;
         Ok(page(
             StatusCode::OK,
             lang,
@@ -597,6 +608,7 @@ impl Console {
                 open_count: open.invoices.len(),
                 more_open: open.next_cursor.is_some(),
                 due_soon: &due,
+                failed_notices: &failed.events,
                 now,
             },
         ))
@@ -801,6 +813,10 @@ impl Console {
             .get_merchant_invoice(&signed.merchant.id, id)
             .await?
             .ok_or_else(not_found)?;
+        let (events, more_events) = self
+            .db
+            .invoice_events(&signed.merchant.id, inv.id.as_str(), inv.created_at)
+            .await?;
         Ok(page(
             StatusCode::OK,
             lang,
@@ -808,6 +824,8 @@ impl Console {
             &View::Invoice {
                 inv: &inv,
                 refused,
+                events: &events,
+                more_events,
                 now,
             },
         ))
@@ -1295,6 +1313,9 @@ fn href_in(lang: Lang, path: &str) -> String {
         Lang::En => format!("{path}?lang=en"),
     }
 }
+
+/// The latest events the today page looks through for failed notices.
+pub const RECENT_EVENTS: i32 = 100;
 
 /// How long the old keys keep working after a rotation in the console.
 pub const KEY_GRACE_SECONDS: i64 = 24 * 3600;

@@ -7,6 +7,7 @@ use maud::{html, Markup};
 use smartpit_shared::db::keys::KeyRecord;
 use smartpit_shared::db::{InvoicePage, UploadState};
 use smartpit_shared::invoice::jst_timestamp;
+use smartpit_shared::webhook::Event;
 use smartpit_shared::{Invoice, InvoiceStatus};
 use smartpit_sheets::page::{banner, date, frame_with, yen, Lang};
 
@@ -35,6 +36,8 @@ pub enum View<'a> {
         open_count: usize,
         more_open: bool,
         due_soon: &'a [Invoice],
+        /// `notice.failed` events among the latest ones.
+        failed_notices: &'a [Event],
         now: DateTime<Utc>,
     },
     Invoices {
@@ -53,6 +56,9 @@ pub enum View<'a> {
         inv: &'a Invoice,
         /// Why the last button was refused.
         refused: Option<&'a str>,
+        /// The bill's events (oldest first) with their deliveries; `more_events`: not all read.
+        events: &'a [Event],
+        more_events: bool,
         now: DateTime<Utc>,
     },
     NewUpload {
@@ -245,6 +251,7 @@ fn body(lang: Lang, csrf: &str, view: &View) -> (String, Markup) {
             open_count,
             more_open,
             due_soon,
+            failed_notices,
             now,
         } => (
             lang.pick("今日", "Today").into(),
@@ -261,6 +268,13 @@ fn body(lang: Lang, csrf: &str, view: &View) -> (String, Markup) {
                     p { (lang.pick("ありません。", "None.")) }
                 } @else {
                     (bill_rows(lang, due_soon, *now))
+                }
+                h2 { (lang.pick("届かなかったお客様への通知", "Notices that did not reach the customer")) }
+                p { (lang.pick("最近のイベント100件のうち", "Among the latest 100 events.")) }
+                @if failed_notices.is_empty() {
+                    p { (lang.pick("ありません。", "None.")) }
+                } @else {
+                    (failed_rows(lang, failed_notices))
                 }
                 (crate::money::report_form(lang, &|p| href(lang, p), *day))
             },
@@ -408,10 +422,85 @@ fn body(lang: Lang, csrf: &str, view: &View) -> (String, Markup) {
             lang.pick("設定", "Settings").into(),
             crate::settings::page(lang, csrf, |p| href(lang, p), v),
         ),
-        View::Invoice { inv, refused, now } => (
+        View::Invoice {
+            inv,
+            refused,
+            events,
+            more_events,
+            now,
+        } => (
             format!("{} {}", lang.pick("請求", "Bill"), inv.merchant_order_id),
-            invoice(lang, csrf, inv, *refused, *now),
+            html! {
+                (invoice(lang, csrf, inv, *refused, *now))
+                (event_rows(lang, events, *more_events))
+            },
         ),
+    }
+}
+
+/// The `notice.failed` events: when, which bill, which notice and why.
+fn failed_rows(lang: Lang, events: &[Event]) -> Markup {
+    html! {
+        table {
+            thead { tr {
+                th scope="col" { (lang.pick("日時", "When")) }
+                th scope="col" { (lang.pick("請求", "Bill")) }
+                th scope="col" { (lang.pick("通知", "Notice")) }
+            } }
+            tbody {
+                @for e in events {
+                    @let body: serde_json::Value = serde_json::from_str(&e.body).unwrap_or_default();
+                    tr {
+                        td { (jst_timestamp(e.created_at)) }
+                        td {
+                            @if let Some(id) = &e.invoice_id {
+                                a href=(href(lang, &format!("/console/invoices/{id}"))) { code { (id) } }
+                            }
+                        }
+                        td {
+                            (body["data"]["notice"]["kind"].as_str().unwrap_or_default())
+                            " "
+                            (body["data"]["notice"]["status"].as_str().unwrap_or_default())
+                            @if let Some(why) = body["data"]["notice"]["reason"].as_str() {
+                                ": " (why)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A bill's events with their delivery to the merchant's endpoint.
+fn event_rows(lang: Lang, events: &[Event], more: bool) -> Markup {
+    html! {
+        h2 { (lang.pick("イベント（Webhook）", "Events (webhook)")) }
+        @if events.is_empty() {
+            p { (lang.pick("ありません。", "None.")) }
+        } @else {
+            table #events {
+                thead { tr {
+                    th scope="col" { (lang.pick("日時", "When")) }
+                    th scope="col" { (lang.pick("種類", "Type")) }
+                    th scope="col" { (lang.pick("配信", "Delivery")) }
+                    th scope="col" { (lang.pick("試行", "Attempts")) }
+                } }
+                tbody {
+                    @for e in events {
+                        tr {
+                            td { (jst_timestamp(e.created_at)) }
+                            td { code { (e.kind.as_str()) } }
+                            td { (crate::settings::event_state(lang, e)) }
+                            td { (e.attempts.len()) }
+                        }
+                    }
+                }
+            }
+        }
+        @if more {
+            p { (lang.pick("古い請求のため、一部のイベントのみ表示しています（すべては API の GET /v1/events で）。", "An old bill: some of its events only (GET /v1/events lists them all).")) }
+        }
     }
 }
 

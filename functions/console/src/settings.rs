@@ -48,7 +48,8 @@ fn error_of<'a>(errors: &'a [(String, String)], field: &str) -> Option<&'a Strin
     errors.iter().find(|(f, _)| f == field).map(|(_, m)| m)
 }
 
-fn event_state(lang: Lang, e: &Event) -> String {
+/// An event's delivery in a few words: its state and the last attempt's answer.
+pub fn event_state(lang: Lang, e: &Event) -> String {
     let last = e
         .attempts
         .last()

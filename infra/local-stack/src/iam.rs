@@ -129,6 +129,8 @@ pub const NEEDS: &[&str] = &[
     "ConsoleFunction PutItem EventsTable",
     // ... and reads the settings page's test event back.
     "ConsoleFunction GetItem EventsTable",
+    // ... and a bill's events, and the failed notices among the latest.
+    "ConsoleFunction Query EventsTable",
     "RefundPageFunction GetItem MainTable",
     "RefundPageFunction UpdateItem MainTable",
     "RefundPageFunction PutItem MainTable",

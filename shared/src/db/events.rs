@@ -15,7 +15,10 @@ use chrono::{DateTime, Utc};
 use super::item::{self, get_n, get_s, Item};
 use super::{applied, av_s, put_new, Db};
 use super::{merchant_pk, timestamp};
-use crate::webhook::{Attempt, Endpoint, Event, EventStatus, EventType, Secret};
+use crate::webhook::{event_id_floor, Attempt, Endpoint, Event, EventStatus, EventType, Secret};
+
+/// Queries (a page each) one bill's events may take ([`Db::invoice_events`]).
+pub const INVOICE_EVENT_QUERIES: usize = 5;
 
 /// Events are kept this long.
 pub const EVENT_KEEP_SECONDS: i64 = 90 * 86_400;
@@ -196,6 +199,40 @@ impl Db {
             events,
             next_cursor,
         })
+    }
+
+    /// One bill's events, oldest first: the merchant's events written since the bill was
+    /// registered (ids sort by time, so that is a key range) with a filter on the bill. At most
+    /// [`INVOICE_EVENT_QUERIES`] queries of a page each; `true` when it stopped with more to
+    /// read (a busy merchant's old bill).
+    pub async fn invoice_events(
+        &self,
+        merchant_id: &str,
+        invoice_id: &str,
+        since: DateTime<Utc>,
+    ) -> Result<(Vec<Event>, bool), StoreError> {
+        let mut events = Vec::new();
+        let mut start = None;
+        for _ in 0..INVOICE_EVENT_QUERIES {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.res.events_table)
+                .key_condition_expression("merchant_id = :m AND id >= :from")
+                .filter_expression("invoice_id = :inv")
+                .expression_attribute_values(":m", av_s(merchant_id))
+                .expression_attribute_values(":from", av_s(&event_id_floor(since)))
+                .expression_attribute_values(":inv", av_s(invoice_id))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await?;
+            events.extend(out.items().iter().filter_map(event_of));
+            match out.last_evaluated_key() {
+                Some(k) => start = Some(k.clone()),
+                None => return Ok((events, false)),
+            }
+        }
+        Ok((events, true))
     }
 
     /// Records one attempt and what follows: delivered, failed for good, or due again at
