@@ -1327,3 +1327,140 @@ async fn the_today_page_names_a_failed_notice_and_the_bill_shows_its_events() {
     let stranger = sign_in(s, &add_user(s, &other, "staff")).await;
     assert!(!get(s, &stranger, "/console").await.1.contains(&id));
 }
+
+/// A CSV file posted as the upload form posts it (`multipart/form-data`), over HTTP.
+async fn upload_csv(s: &TestStack, cookie: &str, token: &str, csv: &[u8]) -> (u16, String) {
+    let boundary = format!("----smartpit{}", unique("b"));
+    let mut body = Vec::new();
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{token}\r\n\
+             --{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"bills.csv\"\r\n\
+             Content-Type: text/csv\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(csv);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let r = http()
+        .post(format!("{}/console/uploads", s.api))
+        .header("cookie", cookie)
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(body)
+        .send()
+        .await
+        .expect("upload");
+    let status = r.status().as_u16();
+    (status, r.text().await.unwrap_or_default())
+}
+
+/// The upload's page until it says done (or `secs` pass).
+async fn upload_done(s: &TestStack, cookie: &str, id: &str, secs: u64) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    loop {
+        let (status, html, _) = get(s, cookie, &format!("/console/uploads/{id}")).await;
+        assert_eq!(status, 200, "{html}");
+        if html.contains("完了しました") || std::time::Instant::now() > deadline {
+            return html;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+}
+
+fn count_in(html: &str, id: &str) -> Option<i64> {
+    let needle = format!("<dd id=\"{id}\">");
+    let at = html.find(&needle)? + needle.len();
+    html[at..].split('<').next()?.parse().ok()
+}
+
+#[tokio::test]
+async fn a_long_file_is_registered_in_the_background_once() {
+    let s = stack();
+    let shop = shop(s).await;
+    let card = s.fresh_card().await.to_string();
+    let batch = unique("long");
+    // Past what one commit request takes (smartpit_console::INLINE_LINES, 100).
+    let lines: i64 = 250;
+    let mut csv = String::from("merchant_order_id,amount,due_date,smartpit_number\r\n");
+    for i in 1..=lines {
+        csv.push_str(&format!(
+            "{batch}-{i},{},{},{card}\r\n",
+            1000 + i,
+            due_in(5)
+        ));
+    }
+    let address = add_user(s, &shop, "staff");
+    let cookie = sign_in(s, &address).await;
+    let token = csrf(s, &cookie).await;
+    for round in 0..2 {
+        let (status, preview) = upload_csv(s, &cookie, &token, csv.as_bytes()).await;
+        assert_eq!(status, 200, "{preview}");
+        let end = preview.find("/commit\"").expect("the commit form");
+        let id = preview[end - 64..end].to_string();
+        // The button pressed twice: the run is handed over once, each answer its page.
+        for _ in 0..2 {
+            let r = http()
+                .post(format!("{}/console/uploads/{id}/commit", s.api))
+                .header("cookie", &cookie)
+                .form(&[("csrf", token.as_str())])
+                .send()
+                .await
+                .expect("commit");
+            assert_eq!(r.status().as_u16(), 303, "round {round}");
+            assert_eq!(
+                r.headers().get("location").and_then(|v| v.to_str().ok()),
+                Some(format!("/console/uploads/{id}").as_str())
+            );
+        }
+        let (_, first, _) = get(s, &cookie, &format!("/console/uploads/{id}")).await;
+        assert!(
+            first.contains("id=\"progress\"") || first.contains("完了しました"),
+            "{first}"
+        );
+        let done = upload_done(s, &cookie, &id, 180).await;
+        assert!(done.contains("完了しました"), "{done}");
+        let (registered, replayed) = (count_in(&done, "registered"), count_in(&done, "replayed"));
+        match round {
+            0 => assert_eq!((registered, replayed), (Some(lines), Some(0)), "{done}"),
+            _ => assert_eq!((registered, replayed), (Some(0), Some(lines)), "{done}"),
+        }
+    }
+    // The upload's own page, in English, in Chromium with axe.
+    let (_, preview) = upload_csv(s, &cookie, &token, csv.as_bytes()).await;
+    let end = preview.find("/commit\"").expect("the commit form");
+    let id = preview[end - 64..end].to_string();
+    let before = links(s, &address, 0).await.len();
+    assert_eq!(ask_for_link(s, &address).await.0, 200);
+    let link = links(s, &address, before + 1).await.pop().expect("a link");
+    let seen = drive(&json!([
+        {"goto": link},
+        {"click": "button[type=submit]"},
+        {"goto": format!("{}/console/uploads/{id}?lang=en", s.api), "axe": true},
+    ]))
+    .await;
+    assert_eq!(seen[2].status, Some(200));
+    assert!(seen[2].html.contains("lang=\"en\""), "{}", seen[2].html);
+    assert_accessible(&seen[2]);
+    // Every line a bill, once: the card holds exactly these.
+    let c = s.client();
+    let mut seen = 0;
+    let mut cursor = String::new();
+    loop {
+        let r = c
+            .send(c.get(
+                &format!("/v1/invoices?smartpit_number={card}&limit=100{cursor}"),
+                &shop.key,
+            ))
+            .await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        seen += r.body["invoices"].as_array().map_or(0, Vec::len);
+        match r.body["next_cursor"].as_str() {
+            Some(next) => cursor = format!("&cursor={next}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen as i64, lines);
+}

@@ -28,7 +28,6 @@ use smartpit_shared::console::{
     normalized_address, same_secret, ConsoleUser, Session, COOKIE, MAX_AGE_SECONDS,
 };
 use smartpit_shared::db::InvoicePage;
-use smartpit_shared::db::UPLOAD_LINES_PER_ITEM;
 use smartpit_shared::idempotent::{fingerprint, Keyed};
 use smartpit_shared::ids::{base32, random_bytes};
 use smartpit_shared::invoice::InvoiceFilter;
@@ -39,11 +38,13 @@ use smartpit_shared::webhook::UrlPolicy;
 use smartpit_shared::{Db, InvoiceId, InvoiceStatus, Problem};
 use smartpit_sheets::page::{respond, Lang};
 
+pub mod bulk;
 pub mod form;
 pub mod money;
 pub mod pages;
 pub mod settings;
 pub mod upload;
+pub mod worker;
 use pages::View;
 
 /// What each of the function's routes does.
@@ -61,6 +62,7 @@ pub enum Route {
     Invoice,
     NewUpload,
     Upload,
+    UploadStatus,
     Commit,
     Keys,
     RotateKey,
@@ -114,6 +116,7 @@ pub fn routes() -> &'static Routes<Route> {
             .add(Method::GET, "/console/invoices/{id}", Route::Invoice)
             .add(Method::GET, "/console/uploads/new", Route::NewUpload)
             .add(Method::POST, "/console/uploads", Route::Upload)
+            .add(Method::GET, "/console/uploads/{id}", Route::UploadStatus)
             .add(Method::POST, "/console/uploads/{id}/commit", Route::Commit)
             .add(Method::POST, "/console/invoices/{id}/cancel", Route::Cancel)
             .add(Method::POST, "/console/invoices/{id}/resend", Route::Resend)
@@ -191,6 +194,9 @@ pub struct Console {
     /// Presigning only (the statements' links): no call is made.
     statements: OnFirstUse<aws_sdk_s3::Client>,
     statements_bucket: String,
+    /// The background run's queue (long uploads).
+    uploads: OnFirstUse<aws_sdk_sqs::Client>,
+    upload_queue: String,
 }
 
 /// A signed-in request: its session (cookie value and record) and merchant.
@@ -206,10 +212,13 @@ impl Console {
         res: Resources,
         url_policy: UrlPolicy,
         statements_bucket: String,
+        upload_queue: String,
     ) -> Self {
         let for_ses = sdk.clone();
         let for_s3 = sdk.clone();
         Console {
+            uploads: worker::queue_client(sdk),
+            upload_queue,
             statements: OnFirstUse::new(move || presigning_client(&for_s3)),
             statements_bucket,
             db: Db::new(sdk, res.clone()),
@@ -314,6 +323,16 @@ impl Console {
                     )),
                     Route::Upload => self.upload(req, &signed, lang, now).await,
                     Route::Commit => self.commit(found.param("id"), &signed, lang, now).await,
+                    Route::UploadStatus => {
+                        let id = found.param("id");
+                        let state = self.upload_of(&signed, id).await?;
+                        Ok(page(
+                            StatusCode::OK,
+                            lang,
+                            Some(&signed),
+                            &View::Committed { id, state: &state },
+                        ))
+                    }
                     r if r.admins_only()
                         && signed.session.role != smartpit_shared::console::Role::Admin =>
                     {
@@ -915,6 +934,25 @@ impl Console {
     /// `POST /console/uploads/{id}/commit`: the good lines registered in file order, each by
     /// the API's code under `csv-<file>-<line>` (the same line of the same file registers
     /// once), for at most 20 s a request; the page says how far it got and offers to go on.
+    /// The merchant's upload (an id of the wrong shape, or another merchant's: not found).
+    async fn upload_of(
+        &self,
+        signed: &Signed,
+        id: &str,
+    ) -> Result<smartpit_shared::db::UploadState, Problem> {
+        let not_found = || Problem::of(smartpit_shared::Code::RouteNotFound);
+        if id.len() != 64 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(not_found());
+        }
+        self.db
+            .upload_state(&signed.merchant.id, id)
+            .await?
+            .ok_or_else(not_found)
+    }
+
+    /// `POST /console/uploads/{id}/commit`: a short file's lines registered in this request
+    /// (up to 20 s, then its progress and a button to go on); a long one's handed to the
+    /// background run (once, however often the button is pressed), its page showing progress.
     async fn commit(
         &self,
         id: &str,
@@ -923,80 +961,25 @@ impl Console {
         now: DateTime<Utc>,
     ) -> Result<Response<Body>, Problem> {
         let merchant = &signed.merchant;
-        let not_found = || Problem::of(smartpit_shared::Code::RouteNotFound);
-        if id.len() != 64 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(not_found());
-        }
-        let mut state = self
-            .db
-            .upload_state(&merchant.id, id)
-            .await?
-            .ok_or_else(not_found)?;
-        let until = std::time::Instant::now() + COMMIT_BUDGET;
-        while state.next < state.good && std::time::Instant::now() < until {
-            let at = usize::try_from(state.next).unwrap_or(0);
-            let lines = self
-                .db
-                .upload_lines(&merchant.id, id, at / UPLOAD_LINES_PER_ITEM)
-                .await?;
-            let todo: Vec<&(usize, String)> =
-                lines.iter().skip(at % UPLOAD_LINES_PER_ITEM).collect();
-            if todo.is_empty() {
-                break;
-            }
-            let (mut registered, mut replayed, mut failures) = (0, 0, Vec::new());
-            for (number, json) in &todo {
-                let value: serde_json::Value =
-                    serde_json::from_str(json).map_err(|e| Problem::internal(&e))?;
-                let body =
-                    serde_json::from_value(value.clone()).map_err(|e| Problem::internal(&e))?;
-                let keyed = Keyed {
-                    key: format!("csv-{id}-{number}"),
-                    fingerprint: fingerprint("POST", "/v1/invoices", &value),
+        let mut state = self.upload_of(signed, id).await?;
+        if state.good - state.next > INLINE_LINES || state.queued {
+            if self.db.queue_upload(&merchant.id, id, now).await? {
+                let job = worker::UploadJob {
+                    merchant_id: merchant.id.clone(),
+                    upload_id: id.to_string(),
                 };
-                match self.invoices.register_as(merchant, &keyed, body, now).await {
-                    Ok(r) if r.headers().contains_key("idempotent-replayed") => replayed += 1,
-                    Ok(r) if r.status().is_success() => registered += 1,
-                    Ok(r) => failures.push(format!("{number}: HTTP {}", r.status().as_u16())),
-                    Err(p) if p.status().is_client_error() => {
-                        let why: Vec<String> = form::errors_of(&p)
-                            .into_iter()
-                            .map(|(f, m)| if f.is_empty() { m } else { format!("{f}: {m}") })
-                            .collect();
-                        failures.push(format!(
-                            "{number}: {} ({})",
-                            why.join("; "),
-                            p.code.as_str()
-                        ));
-                    }
-                    Err(p) => return Err(p),
-                }
+                worker::enqueue(self.uploads.get(), &self.upload_queue, &job)
+                    .await
+                    .map_err(|e| Problem::unavailable(&e))?;
+                tracing::info!(merchant_id = %merchant.id, lines = state.good - state.next, "bulk registration handed to the background run");
             }
-            let to = state.next + i64::try_from(todo.len()).unwrap_or(0);
-            // The page lists the first 200 refusals (the counts hold them all).
-            let refused = i64::try_from(failures.len()).unwrap_or(0);
-            failures.truncate(200usize.saturating_sub(state.failures.len()));
-            let moved = self
-                .db
-                .advance_upload(
-                    &merchant.id,
-                    id,
-                    state.next,
-                    to,
-                    (registered, replayed, refused),
-                    &failures,
-                )
-                .await?;
-            state = self
-                .db
-                .upload_state(&merchant.id, id)
-                .await?
-                .ok_or_else(not_found)?;
-            if !moved {
-                break;
-            }
+            return Ok(see_other(
+                &href_in(lang, &format!("/console/uploads/{id}")),
+                None,
+            ));
         }
-        tracing::info!(merchant_id = %merchant.id, done = state.next, of = state.good, registered = state.registered, "bulk registration");
+        state = bulk::register_lines(&self.db, &self.invoices, merchant, id, COMMIT_BUDGET, now)
+            .await?;
         Ok(page(
             StatusCode::OK,
             lang,
@@ -1320,6 +1303,10 @@ pub const RECENT_EVENTS: i32 = 100;
 /// How long the old keys keep working after a rotation in the console.
 pub const KEY_GRACE_SECONDS: i64 = 24 * 3600;
 
+/// A file with more good lines left than this goes to the background run (one request
+/// registers about this many well within its time).
+pub const INLINE_LINES: i64 = 100;
+
 /// How long one commit request registers lines before it answers with its progress (API
 /// Gateway gives a request 30 s).
 const COMMIT_BUDGET: std::time::Duration = std::time::Duration::from_secs(20);
@@ -1463,7 +1450,13 @@ impl smartpit_shared::lambda::HttpFunction for Console {
             .filter(|b| !b.is_empty())
             .cloned()
             .ok_or("STATEMENTS_BUCKET is not set")?;
-        Ok(Console::new(sdk, res, url_policy, bucket))
+        Ok(Console::new(
+            sdk,
+            res,
+            url_policy,
+            bucket,
+            worker::queue_url(vars)?,
+        ))
     }
 
     fn serve(&self, req: Request) -> impl std::future::Future<Output = Response<Body>> + Send {

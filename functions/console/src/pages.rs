@@ -365,7 +365,11 @@ fn body(lang: Lang, csrf: &str, view: &View) -> (String, Markup) {
                 @if !state.failures.is_empty() {
                     ul { @for f in &state.failures { li { (lang.pick("行 ", "line ")) (f) } } }
                 }
-                @if !done {
+                @if !done && state.queued {
+                    p { (lang.pick("長いファイルのため、バックグラウンドで登録しています。このページを離れても続きます。",
+                        "A long file: it is registered in the background, and goes on if you leave this page.")) }
+                    p { a #progress href=(href(lang, &format!("/console/uploads/{id}"))) { (lang.pick("最新の状態を見る", "See how far it is")) } }
+                } @else if !done {
                     form #commit method="post" action=(href(lang, &format!("/console/uploads/{id}/commit"))) {
                         input type="hidden" name="csrf" value=(csrf);
                         button type="submit" { (lang.pick("続ける", "Go on")) }

@@ -131,6 +131,18 @@ pub const NEEDS: &[&str] = &[
     "ConsoleFunction GetItem EventsTable",
     // ... and a bill's events, and the failed notices among the latest.
     "ConsoleFunction Query EventsTable",
+    // The background run of long uploads: the upload's state and lines, the registration's
+    // own calls.
+    "ConsoleUploadsFunction GetItem MainTable",
+    "ConsoleUploadsFunction PutItem MainTable",
+    "ConsoleUploadsFunction UpdateItem MainTable",
+    "ConsoleUploadsFunction DeleteItem MainTable",
+    "ConsoleUploadsFunction Query MainTable",
+    "ConsoleUploadsFunction GetItem NumbersTable",
+    "ConsoleUploadsFunction PutItem NumbersTable",
+    "ConsoleUploadsFunction Query NumbersTable/by_customer_ref",
+    "ConsoleUploadsFunction PutItem OutboxTable",
+    "ConsoleUploadsFunction PutItem EventsTable",
     "RefundPageFunction GetItem MainTable",
     "RefundPageFunction UpdateItem MainTable",
     "RefundPageFunction PutItem MainTable",

@@ -226,6 +226,8 @@ pub struct UploadState {
     pub refused: i64,
     /// Why each refused line was refused (`line N: …`), the first 200.
     pub failures: Vec<String>,
+    /// Handed to the background run (a file too long for the requests of one page).
+    pub queued: bool,
 }
 
 fn upload_pk(merchant_id: &str, id: &str) -> String {
@@ -310,6 +312,7 @@ impl Db {
             replayed: get_n(&it, "replayed").unwrap_or(0),
             refused: get_n(&it, "refused").unwrap_or(0),
             failures: item::get_list_s(&it, "failures"),
+            queued: it.contains_key("queued_at"),
         }))
     }
 
@@ -340,6 +343,27 @@ impl Db {
             .into_iter()
             .zip(item::get_list_s(&found, "lines"))
             .collect())
+    }
+
+    /// Marks the upload as handed to the background run. `Ok(false)`: it was already (a second
+    /// press of the button hands nothing over twice), or it is gone.
+    pub async fn queue_upload(
+        &self,
+        merchant_id: &str,
+        id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let res = self
+            .client
+            .update_item()
+            .table_name(&self.res.main_table)
+            .set_key(Some(item::key(upload_pk(merchant_id, id), "#")))
+            .update_expression("SET queued_at = :now")
+            .condition_expression("attribute_exists(pk) AND attribute_not_exists(queued_at)")
+            .expression_attribute_values(":now", item::n(now.timestamp()))
+            .send()
+            .await;
+        super::applied(res)
     }
 
     /// Records lines `from..to` gone through, with what became of them (counts of registered,
