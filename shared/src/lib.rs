@@ -30,6 +30,8 @@ pub mod payout_cycle;
 pub mod pdf;
 pub mod principal;
 pub mod problem;
+#[cfg(feature = "queues")]
+pub mod queue;
 pub mod refund;
 pub mod report;
 pub mod request;
@@ -95,6 +97,7 @@ mod layers {
         "issuance",
         "lambda",
         "problem",
+        "queue",
         "request",
         "routes",
         "sealed",

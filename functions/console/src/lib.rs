@@ -731,10 +731,8 @@ impl Console {
                 });
                 match smartpit_shared::request::read_value::<MoveInvoice>(&json, now) {
                     Ok(body) => {
-                        let keyed = Keyed {
-                            key: format!("console-move-{idem}"),
-                            fingerprint: fingerprint("POST", &format!("/v1/invoices/{id}/move"), &json),
-                        };
+                        let keyed =
+                            console_key("move", &idem, "POST", &format!("/v1/invoices/{id}/move"), &json);
                         self.invoices
                             .move_as(merchant, &keyed, body, id, now)
                             .await
@@ -744,10 +742,13 @@ impl Console {
                 }
             }
             _ => {
-                let keyed = Keyed {
-                    key: format!("console-resend-{idem}"),
-                    fingerprint: fingerprint("POST", &format!("/v1/invoices/{id}/resend"), &serde_json::Value::Null),
-                };
+                let keyed = console_key(
+                    "resend",
+                    &idem,
+                    "POST",
+                    &format!("/v1/invoices/{id}/resend"),
+                    &serde_json::Value::Null,
+                );
                 self.invoices
                     .resend_as(merchant, &keyed, id, now)
                     .await
@@ -807,10 +808,13 @@ impl Console {
             }
         };
         let body = smartpit_shared::request::read_value::<ChangeInvoice>(&json, now)?;
-        let keyed = Keyed {
-            key: format!("console-change-{idem}"),
-            fingerprint: fingerprint("PATCH", &format!("/v1/invoices/{id}"), &json),
-        };
+        let keyed = console_key(
+            "change",
+            idem,
+            "PATCH",
+            &format!("/v1/invoices/{id}"),
+            &json,
+        );
         self.invoices
             .change_as(merchant, &keyed, body, id, now)
             .await
@@ -1367,6 +1371,21 @@ fn console_lang(req: &Request) -> (Lang, Option<String>) {
         Some("en") => (Lang::En, None),
         Some("ja") => (Lang::Ja, None),
         _ => (Lang::of(req), None),
+    }
+}
+
+/// A form's idempotency key as the API's request would carry it: `console-<what>-<form key>`,
+/// fingerprinted as the API fingerprints the same request.
+fn console_key(
+    what: &str,
+    idem: &str,
+    method: &str,
+    path: &str,
+    json: &serde_json::Value,
+) -> Keyed {
+    Keyed {
+        key: format!("console-{what}-{idem}"),
+        fingerprint: fingerprint(method, path, json),
     }
 }
 

@@ -32,20 +32,8 @@ pub struct UploadWorker {
     queue_url: String,
 }
 
-/// The upload queue's client, built on first use (the time-outs of a queue send).
-pub fn queue_client(sdk: &aws_config::SdkConfig) -> OnFirstUse<aws_sdk_sqs::Client> {
-    use smartpit_shared::timeouts::QUEUE_SEND;
-    let sdk = sdk.clone();
-    OnFirstUse::new(move || {
-        aws_sdk_sqs::Client::from_conf(
-            aws_sdk_sqs::config::Builder::from(&sdk)
-                .timeout_config(QUEUE_SEND.timeouts())
-                .retry_config(QUEUE_SEND.retries())
-                .interceptor(smartpit_shared::calls::CountCalls)
-                .build(),
-        )
-    })
-}
+/// The upload queue's client, built on first use.
+pub use smartpit_shared::queue::queue_client;
 
 /// Puts an upload's run on the queue.
 pub async fn enqueue(

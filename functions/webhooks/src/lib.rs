@@ -42,24 +42,10 @@ impl Settings {
     }
 }
 
-/// Puts events on the delivery queue: `{"merchant_id", "id"}` each.
 /// The webhook queue's client, built on first use (a read of events never builds it).
-pub fn queue_client(
-    sdk: &aws_config::SdkConfig,
-) -> smartpit_shared::config::OnFirstUse<aws_sdk_sqs::Client> {
-    use smartpit_shared::timeouts::QUEUE_SEND;
-    let sdk = sdk.clone();
-    smartpit_shared::config::OnFirstUse::new(move || {
-        aws_sdk_sqs::Client::from_conf(
-            aws_sdk_sqs::config::Builder::from(&sdk)
-                .timeout_config(QUEUE_SEND.timeouts())
-                .retry_config(QUEUE_SEND.retries())
-                .interceptor(smartpit_shared::calls::CountCalls)
-                .build(),
-        )
-    })
-}
+pub use smartpit_shared::queue::queue_client;
 
+/// Puts events on the delivery queue: `{"merchant_id", "id"}` each.
 pub async fn enqueue(
     sqs: &aws_sdk_sqs::Client,
     queue_url: &str,
