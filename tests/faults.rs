@@ -522,3 +522,217 @@ async fn joint_cards_under_one_key_are_issued_once_across_a_freeze() {
         "no second set"
     );
 }
+
+/// Waits until `check` says yes (or `secs` pass); whether it did.
+async fn eventually<F, Fut>(secs: u64, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < deadline {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    false
+}
+
+/// An upload's id as the console makes it (a file's SHA-256, in hex).
+fn upload_id() -> String {
+    smartpit_shared::ids::random_bytes::<32>()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// RELIABILITY 59: a background upload run that can never go on (its stored lines lost) fails
+/// five times and is set aside on the upload failures queue, its page saying it is held up;
+/// an upload queued after it goes through meanwhile; once the lines are back, the operator's
+/// `smartpit uploads redrive` runs it on, and each line is one bill.
+#[tokio::test]
+async fn a_poison_upload_run_is_set_aside_after_five_tries_and_holds_back_no_other() {
+    use aws_sdk_sqs::types::QueueAttributeName;
+    use smartpit_console::worker::UploadJob;
+    use smartpit_shared::db::item::key;
+
+    let _one = ONE_AT_A_TIME.lock().await;
+    let s = stack();
+    let sqs = aws_sdk_sqs::Client::new(&s.sdk());
+    let uploads = smartpit_local::provision::queue_url(&s.endpoint, "UploadQueue");
+    let failures = smartpit_local::provision::queue_url(&s.endpoint, "UploadFailuresQueue");
+    let attribute = |url: String, name: QueueAttributeName| {
+        let sqs = sqs.clone();
+        async move {
+            let out = sqs
+                .get_queue_attributes()
+                .queue_url(url)
+                .attribute_names(name.clone())
+                .send()
+                .await
+                .expect("queue attributes");
+            out.attributes()
+                .and_then(|a| a.get(&name))
+                .cloned()
+                .unwrap_or_default()
+        }
+    };
+    // The queue as the template makes it: runs hidden 180 s, five receives, then set aside.
+    assert_eq!(
+        attribute(uploads.clone(), QueueAttributeName::VisibilityTimeout).await,
+        "180"
+    );
+    let policy: serde_json::Value =
+        serde_json::from_str(&attribute(uploads.clone(), QueueAttributeName::RedrivePolicy).await)
+            .expect("a redrive policy");
+    assert_eq!(policy["maxReceiveCount"].to_string().trim_matches('"'), "5");
+    assert_eq!(
+        policy["deadLetterTargetArn"].as_str(),
+        Some(smartpit_local::provision::queue_arn("UploadFailuresQueue").as_str())
+    );
+    // Here a failed run comes back after a second, so its five tries take seconds.
+    sqs.set_queue_attributes()
+        .queue_url(&uploads)
+        .attributes(QueueAttributeName::VisibilityTimeout, "1")
+        .send()
+        .await
+        .expect("visibility");
+
+    let db = s.db();
+    let merchant = s.merchant_id(0).to_string();
+    let card = s.fresh_card().await.to_string();
+    let now = Utc::now();
+    let line = |n: usize| {
+        (
+            n,
+            json!({"merchant_order_id": unique("csv"), "amount": 1500 + n,
+                   "due_date": due_in(5), "smartpit_number": card})
+            .to_string(),
+        )
+    };
+    let send = |upload_id: &str| {
+        let job = UploadJob {
+            merchant_id: merchant.clone(),
+            upload_id: upload_id.to_string(),
+        };
+        let (sqs, uploads) = (sqs.clone(), uploads.clone());
+        async move {
+            sqs.send_message()
+                .queue_url(uploads)
+                .message_body(serde_json::to_string(&job).expect("job"))
+                .send()
+                .await
+                .expect("send");
+        }
+    };
+    // The poison: an upload whose stored lines are gone (kept aside, to be put back).
+    let poison = upload_id();
+    db.put_upload(&merchant, &poison, &[line(2)], 0, now)
+        .await
+        .expect("poison upload");
+    let lines_key = key(format!("CUPLOAD#{merchant}#{poison}"), "LINES#00000");
+    let lines_item = s
+        .ddb()
+        .delete_item()
+        .table_name(s.main_table())
+        .set_key(Some(lines_key))
+        .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+        .send()
+        .await
+        .expect("delete the lines")
+        .attributes
+        .expect("the lines were stored");
+    assert!(db
+        .queue_upload(&merchant, &poison, now)
+        .await
+        .expect("queue"));
+    send(&poison).await;
+    // A healthy upload queued after it.
+    let healthy = upload_id();
+    db.put_upload(&merchant, &healthy, &[line(2), line(3), line(4)], 0, now)
+        .await
+        .expect("healthy upload");
+    assert!(db
+        .queue_upload(&merchant, &healthy, now)
+        .await
+        .expect("queue"));
+    send(&healthy).await;
+
+    let state = |id: String| {
+        let (db, merchant) = (db.clone(), merchant.clone());
+        async move {
+            db.upload_state(&merchant, &id)
+                .await
+                .expect("state")
+                .expect("the upload")
+        }
+    };
+    assert!(
+        eventually(30, || async { state(healthy.clone()).await.next == 3 }).await,
+        "the healthy upload did not go through: {:?}",
+        state(healthy.clone()).await
+    );
+    assert_eq!(state(healthy.clone()).await.registered, 3);
+    assert!(
+        eventually(60, || async {
+            attribute(
+                failures.clone(),
+                QueueAttributeName::ApproximateNumberOfMessages,
+            )
+            .await
+                == "1"
+        })
+        .await,
+        "the poison run was not set aside: {:?}",
+        state(poison.clone()).await
+    );
+    let stuck = state(poison.clone()).await;
+    assert_eq!((stuck.next, stuck.registered, stuck.failed_runs), (0, 0, 5));
+    assert_eq!(
+        attribute(
+            uploads.clone(),
+            QueueAttributeName::ApproximateNumberOfMessages
+        )
+        .await,
+        "0"
+    );
+
+    // The cause fixed (the lines back), the operator redrives: the run goes on, once.
+    s.ddb()
+        .put_item()
+        .table_name(s.main_table())
+        .set_item(Some(lines_item))
+        .send()
+        .await
+        .expect("the lines back");
+    let report = smartpit_cli::uploads::redrive(&sqs, &failures, &uploads, 100)
+        .await
+        .expect("redrive");
+    assert_eq!(report.kept, Vec::<String>::new());
+    assert_eq!(report.moved.len(), 1, "{report:?}");
+    assert!(report.moved[0].contains(&poison), "{report:?}");
+    assert!(
+        eventually(30, || async { state(poison.clone()).await.next == 1 }).await,
+        "the redriven run did not go on: {:?}",
+        state(poison.clone()).await
+    );
+    let done = state(poison.clone()).await;
+    assert_eq!((done.registered, done.failed_runs), (1, 0));
+    // Every line one bill: the card holds four.
+    let c = s.client();
+    let r = c
+        .send(c.get(
+            &format!("/v1/invoices?smartpit_number={card}&limit=100"),
+            s.merchant_key(0),
+        ))
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["invoices"].as_array().map(Vec::len), Some(4));
+    sqs.set_queue_attributes()
+        .queue_url(&uploads)
+        .attributes(QueueAttributeName::VisibilityTimeout, "180")
+        .send()
+        .await
+        .expect("visibility back");
+}

@@ -4,7 +4,8 @@
 # Lambda's `bootstrap`. Fails when one is over its budget: 8 MiB stripped, 3 MiB zipped (the
 # notifier 3.72 MiB zipped, below).
 # Prints a Markdown table (docs/BENCHMARKS.md). SIZES_TARGET picks a target triple (default:
-# this machine's; Lambda runs aarch64-unknown-linux-gnu).
+# this machine's; Lambda runs aarch64-unknown-linux-gnu). SIZES_BINS="console store" measures
+# only those binaries of the template (a new function, without rebuilding all of them).
 #
 # `sizes.sh --built DIR` builds nothing: it measures the `bootstrap` files under DIR (what
 # `sam build` left in .aws-sam/build/<Function>/), and `make deploy` runs it so that no
@@ -62,6 +63,12 @@ else
     dir="${CARGO_TARGET_DIR:-target}/$SIZES_TARGET/release"
   fi
   bins=$(grep -E '^\s+Binary:' infra/template.yaml | awk '{print $2}' | sort -u)
+  if [ -n "${SIZES_BINS:-}" ]; then
+    for bin in $SIZES_BINS; do
+      grep -qx "$bin" <<<"$bins" || { echo "$bin: not a Binary of infra/template.yaml" >&2; exit 2; }
+    done
+    bins=$SIZES_BINS
+  fi
   for bin in $bins; do
     cargo build --quiet --release "${target_args[@]}" --bin "$bin" >&2
     measure "$bin" "$dir/$bin"

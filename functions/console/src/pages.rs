@@ -365,6 +365,11 @@ fn body(lang: Lang, csrf: &str, view: &View) -> (String, Markup) {
                 @if !state.failures.is_empty() {
                     ul { @for f in &state.failures { li { (lang.pick("行 ", "line ")) (f) } } }
                 }
+                @if !done && state.queued && state.failed_runs > 0 {
+                    p #held-up role="alert" { (lang.pick("登録が途中で止まっています（失敗 ", "Registration is held up (")) (state.failed_runs)
+                        (lang.pick(" 回）。自動で再試行します。続かない場合は運営者に通知され、運営者が再開します。登録済みの行はそのままです。",
+                            " failed runs). It is tried again on its own; if it still does not go on, our operators are alerted and resume it. The lines registered so far stand.")) }
+                }
                 @if !done && state.queued {
                     p { (lang.pick("長いファイルのため、バックグラウンドで登録しています。このページを離れても続きます。",
                         "A long file: it is registered in the background, and goes on if you leave this page.")) }
@@ -869,4 +874,35 @@ pub fn render(lang: Lang, signed: Option<&Signed>, view: &View) -> String {
             "Smart Pit merchant console",
         ),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn committed(state: &UploadState) -> String {
+        render(Lang::En, None, &View::Committed { id: "u1", state })
+    }
+
+    #[test]
+    fn a_background_upload_with_failed_runs_says_it_is_held_up_until_it_moves() {
+        let mut state = UploadState {
+            good: 300,
+            next: 100,
+            registered: 100,
+            queued: true,
+            failed_runs: 2,
+            ..Default::default()
+        };
+        let page = committed(&state);
+        assert!(page.contains("id=\"held-up\""), "{page}");
+        assert!(page.contains("(2 failed runs)"), "{page}");
+        assert!(page.contains("id=\"progress\""), "{page}");
+        state.failed_runs = 0;
+        assert!(!committed(&state).contains("held-up"));
+        // Done: nothing to be held up.
+        state.failed_runs = 3;
+        state.next = 300;
+        assert!(!committed(&state).contains("held-up"));
+    }
 }

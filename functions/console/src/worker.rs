@@ -1,8 +1,10 @@
 //! The background run of long uploads (ConsoleUploadsFunction, fed by the upload queue): each
 //! message names an upload (`{"merchant_id", "upload_id"}`); the run registers its lines for up
 //! to [`RUN_BUDGET`] and, with lines left, puts the next message on the queue itself. A message
-//! whose run fails is reported alone (`batchItemFailures`): the queue gives it again later, and
-//! one merchant's broken upload holds back no other.
+//! whose run fails is reported alone (`batchItemFailures`) and counted on the upload (its page
+//! says it is held up): the queue gives it again later, five times, then sets it aside on the
+//! upload failures queue for an operator (alarmed); one merchant's broken upload holds back
+//! no other.
 
 use std::time::Duration;
 
@@ -126,6 +128,14 @@ impl UploadWorker {
             };
             if let Err(e) = self.run(&job).await {
                 tracing::warn!(merchant_id = %job.merchant_id, error = %e, "background upload run failed");
+                // The upload's page says it is held up (best effort: the store may be what failed).
+                if let Err(e) = self
+                    .db
+                    .note_failed_upload_run(&job.merchant_id, &job.upload_id)
+                    .await
+                {
+                    tracing::warn!(merchant_id = %job.merchant_id, error = %e, "failed run not recorded on the upload");
+                }
                 failures.push(json!({"itemIdentifier": id}));
             }
         }

@@ -7,3 +7,4 @@ pub mod onboard;
 pub mod payouts;
 pub mod redeliver;
 pub mod smoke;
+pub mod uploads;

@@ -206,6 +206,12 @@ enum Command {
         #[arg(long, default_value_t = 1000)]
         max: usize,
     },
+    /// Long CSV uploads of the console: put the background runs the queue set aside (five
+    /// failed runs each) back on the upload queue, once the cause is fixed.
+    Uploads {
+        #[command(subcommand)]
+        action: UploadsAction,
+    },
     /// People who sign in to a merchant's console (by mail: a one-time link).
     MerchantUser {
         #[command(subcommand)]
@@ -283,6 +289,27 @@ enum SettlementAction {
         /// The local AWS endpoint (as `make dev` prints it).
         #[arg(long)]
         endpoint: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum UploadsAction {
+    /// Move the upload failures queue's messages back to the upload queue: each run goes on
+    /// from where its upload stands.
+    Redrive {
+        /// The local AWS endpoint (as `make dev` prints it). Without it, the AWS account of
+        /// the environment, with the deployed stack's queues named below.
+        #[arg(long)]
+        endpoint: Option<String>,
+        /// The deployed UploadFailuresQueue's URL.
+        #[arg(long, env = "UPLOAD_FAILURES_QUEUE_URL")]
+        failures_queue_url: Option<String>,
+        /// The deployed UploadQueue's URL.
+        #[arg(long, env = "UPLOAD_QUEUE_URL")]
+        upload_queue_url: Option<String>,
+        /// At most this many messages in one run.
+        #[arg(long, default_value_t = 1000)]
+        max: usize,
     },
 }
 
@@ -716,6 +743,46 @@ async fn run(cli: Cli) -> Result<(), String> {
             println!(
                 "{} record(s) put back on the stream, {} kept",
                 report.redelivered.len(),
+                report.kept.len()
+            );
+            Ok(())
+        }
+        Command::Uploads {
+            action:
+                UploadsAction::Redrive {
+                    endpoint,
+                    failures_queue_url,
+                    upload_queue_url,
+                    max,
+                },
+        } => {
+            let (sdk, failures, uploads) =
+                match (endpoint, failures_queue_url, upload_queue_url) {
+                    (Some(endpoint), _, _) => (
+                        smartpit_local::stack::local_sdk_config(&endpoint),
+                        smartpit_local::provision::queue_url(&endpoint, "UploadFailuresQueue"),
+                        smartpit_local::provision::queue_url(&endpoint, "UploadQueue"),
+                    ),
+                    (None, Some(failures), Some(uploads)) => (
+                        smartpit_shared::config::aws_from_env().await,
+                        failures,
+                        uploads,
+                    ),
+                    _ => return Err(
+                        "say which stack: --endpoint http://127.0.0.1:4566 for the local one, or \
+                         --failures-queue-url and --upload-queue-url (stack outputs) with AWS \
+                         credentials in the environment for a deployed one"
+                            .into(),
+                    ),
+                };
+            let sqs = aws_sdk_sqs::Client::new(&sdk);
+            let report = smartpit_cli::uploads::redrive(&sqs, &failures, &uploads, max).await?;
+            for why in &report.kept {
+                eprintln!("kept in the failures queue: {why}");
+            }
+            println!(
+                "{} upload run(s) put back on the upload queue, {} kept",
+                report.moved.len(),
                 report.kept.len()
             );
             Ok(())

@@ -46,7 +46,7 @@ pub async fn watch(
 /// Hands each event on the bucket's queue (`connect`) to `f`, for ever.
 pub async fn feed(sqs: aws_sdk_sqs::Client, url: String, source: BucketSource, f: EventHandler) {
     loop {
-        let messages = crate::queues::receive(&sqs, &url, 10, IN_FLIGHT_SECONDS).await;
+        let messages = crate::queues::receive(&sqs, &url, 10, Some(IN_FLIGHT_SECONDS)).await;
         if messages.is_empty() {
             continue;
         }

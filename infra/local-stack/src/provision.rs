@@ -87,20 +87,30 @@ pub async fn kms_keys(kms: &aws_sdk_kms::Client, t: &Template) -> Result<(), Str
     Ok(())
 }
 
-/// The template's queues, created on the emulator (creating one again changes nothing).
+/// A queue's ARN on the emulator (what `!GetAtt Queue.Arn` gives).
+pub fn queue_arn(logical: &str) -> String {
+    format!(
+        "arn:aws:sqs:{}:{LOCAL_ACCOUNT}:{}",
+        crate::stack::LOCAL_REGION,
+        queue_name(logical)
+    )
+}
+
+/// The template's queues, created on the emulator with their visibility time-out and redrive
+/// policy (dead-letter queues first); running it again changes nothing.
 pub async fn queues(sqs: &aws_sdk_sqs::Client, t: &Template, endpoint: &str) -> Result<(), String> {
-    for logical in &t.queues {
+    use aws_sdk_sqs::types::QueueAttributeName;
+    let err = |logical: &str, e: &dyn std::fmt::Display| format!("queue {logical}: {e}");
+    let settings = |logical: &str| t.queue_settings.get(logical).cloned().unwrap_or_default();
+    let mut ordered: Vec<&String> = t.queues.iter().collect();
+    ordered.sort_by_key(|q| settings(q).dead_letter.is_some());
+    for logical in ordered {
         let out = sqs
             .create_queue()
             .queue_name(queue_name(logical))
             .send()
             .await
-            .map_err(|e| {
-                format!(
-                    "create queue {logical}: {}",
-                    aws_sdk_sqs::error::DisplayErrorContext(&e)
-                )
-            })?;
+            .map_err(|e| err(logical, &aws_sdk_sqs::error::DisplayErrorContext(&e)))?;
         let want = queue_url(endpoint, logical);
         if out.queue_url() != Some(want.as_str()) {
             return Err(format!(
@@ -108,6 +118,23 @@ pub async fn queues(sqs: &aws_sdk_sqs::Client, t: &Template, endpoint: &str) -> 
                 out.queue_url()
             ));
         }
+        let set = settings(logical);
+        let mut attributes = sqs.set_queue_attributes().queue_url(&want).attributes(
+            QueueAttributeName::VisibilityTimeout,
+            set.visibility_seconds.to_string(),
+        );
+        if let Some((target, max_receives)) = &set.dead_letter {
+            let policy = serde_json::json!({
+                "deadLetterTargetArn": queue_arn(target),
+                "maxReceiveCount": max_receives,
+            });
+            attributes =
+                attributes.attributes(QueueAttributeName::RedrivePolicy, policy.to_string());
+        }
+        attributes
+            .send()
+            .await
+            .map_err(|e| err(logical, &aws_sdk_sqs::error::DisplayErrorContext(&e)))?;
     }
     Ok(())
 }

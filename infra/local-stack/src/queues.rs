@@ -10,20 +10,21 @@ use serde_json::{json, Value};
 
 use crate::stack::EventHandler;
 
-/// Up to `max` messages (with their receive counts), hidden for `visible_after` seconds; after
+/// Up to `max` messages (with their receive counts), hidden for `visible_after` seconds (the
+/// queue's visibility time-out when `None`); after
 /// an empty or failed receive it waits 100 ms (the emulator serialises requests, so a long
 /// poll would hold every other call).
 pub(crate) async fn receive(
     sqs: &aws_sdk_sqs::Client,
     url: &str,
     max: usize,
-    visible_after: i32,
+    visible_after: Option<i32>,
 ) -> Vec<aws_sdk_sqs::types::Message> {
     let got = sqs
         .receive_message()
         .queue_url(url)
         .max_number_of_messages(i32::try_from(max).unwrap_or(10))
-        .visibility_timeout(visible_after)
+        .set_visibility_timeout(visible_after)
         .message_system_attribute_names(MessageSystemAttributeName::All)
         .wait_time_seconds(0)
         .send()
@@ -41,7 +42,10 @@ pub(crate) async fn receive(
     messages
 }
 
-/// Polls `url` for ever.
+/// Polls `url` for ever. A received message stays hidden for the queue's own
+/// `VisibilityTimeout` (provisioning sets the template's; Lambda's mapping does not change
+/// it), so a failed one comes back after that, and after the redrive policy's receives goes
+/// to its dead-letter queue.
 pub async fn poll(sqs: aws_sdk_sqs::Client, url: String, batch: usize, function: EventHandler) {
     let arn = format!(
         "arn:aws:sqs:{}:{}:{}",
@@ -50,7 +54,7 @@ pub async fn poll(sqs: aws_sdk_sqs::Client, url: String, batch: usize, function:
         url.rsplit('/').next().unwrap_or_default()
     );
     loop {
-        let messages = receive(&sqs, &url, batch, 60).await;
+        let messages = receive(&sqs, &url, batch, None).await;
         if messages.is_empty() {
             continue;
         }

@@ -30,6 +30,8 @@ pub struct Template {
     pub streams: BTreeMap<String, StreamSource>,
     /// Logical ids of the `AWS::SQS::Queue`s.
     pub queues: Vec<String>,
+    /// Logical id -> the settings of each queue the local stack plays (visibility, redrive).
+    pub queue_settings: BTreeMap<String, QueueSettings>,
     /// Logical ids of the `AWS::KMS::Key`s.
     pub kms_keys: Vec<String>,
     /// `Type: SQS` events: queue logical id -> how it feeds its function.
@@ -68,6 +70,16 @@ pub struct BucketSource {
     pub function: String,
     pub prefix: String,
     pub suffix: String,
+}
+
+/// What an `AWS::SQS::Queue` says of how its messages come back.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QueueSettings {
+    /// `VisibilityTimeout` (SQS's default, 30 s, when the template says none).
+    pub visibility_seconds: u64,
+    /// `RedrivePolicy`: the queue (logical id) a message goes to after `maxReceiveCount`
+    /// receives.
+    pub dead_letter: Option<(String, u64)>,
 }
 
 /// A `Type: SQS` event source mapping.
@@ -162,6 +174,7 @@ impl Template {
             parameters: BTreeMap::new(),
             streams: BTreeMap::new(),
             queues: Vec::new(),
+            queue_settings: BTreeMap::new(),
             kms_keys: Vec::new(),
             queue_sources: BTreeMap::new(),
             schedules: Vec::new(),
@@ -341,7 +354,33 @@ impl Template {
                         t.layers.insert(id, uri.to_string());
                     }
                 }
-                Some("AWS::SQS::Queue") => t.queues.push(id),
+                Some("AWS::SQS::Queue") => {
+                    let redrive = props.and_then(|p| get(p, "RedrivePolicy"));
+                    let dead_letter = match redrive {
+                        None => None,
+                        Some(r) => Some((
+                            get(r, "deadLetterTargetArn")
+                                .and_then(get_att_target)
+                                .ok_or("RedrivePolicy without !GetAtt deadLetterTargetArn")?
+                                .to_string(),
+                            get(r, "maxReceiveCount")
+                                .and_then(Value::as_u64)
+                                .ok_or("RedrivePolicy without maxReceiveCount")?,
+                        )),
+                    };
+                    let visibility_seconds = props
+                        .and_then(|p| get(p, "VisibilityTimeout"))
+                        .and_then(Value::as_u64)
+                        .unwrap_or(30);
+                    t.queue_settings.insert(
+                        id.clone(),
+                        QueueSettings {
+                            visibility_seconds,
+                            dead_letter,
+                        },
+                    );
+                    t.queues.push(id);
+                }
                 Some("AWS::KMS::Key") => t.kms_keys.push(id),
                 _ => {}
             }
@@ -426,6 +465,14 @@ mod tests {
             Some("NotifyFailuresQueue")
         );
         assert!(t.queues.iter().any(|q| q == "NotifyFailuresQueue"));
+        let uploads = &t.queue_settings["UploadQueue"];
+        assert_eq!(uploads.visibility_seconds, 180);
+        assert_eq!(
+            uploads.dead_letter,
+            Some(("UploadFailuresQueue".to_string(), 5))
+        );
+        assert_eq!(t.queue_settings["WebhookQueue"].visibility_seconds, 60);
+        assert_eq!(t.queue_settings["WebhookQueue"].dead_letter, None);
         assert_eq!(t.streams["EventsTable"].function, "WebhookDeliveryFunction");
         assert_eq!(
             t.queue_sources["WebhookQueue"].function,

@@ -228,6 +228,9 @@ pub struct UploadState {
     pub failures: Vec<String>,
     /// Handed to the background run (a file too long for the requests of one page).
     pub queued: bool,
+    /// Background runs that failed since the upload last moved on (the queue gives a failed
+    /// run again, five times, then sets it aside for an operator).
+    pub failed_runs: i64,
 }
 
 fn upload_pk(merchant_id: &str, id: &str) -> String {
@@ -313,6 +316,7 @@ impl Db {
             refused: get_n(&it, "refused").unwrap_or(0),
             failures: item::get_list_s(&it, "failures"),
             queued: it.contains_key("queued_at"),
+            failed_runs: get_n(&it, "failed_runs").unwrap_or(0),
         }))
     }
 
@@ -386,7 +390,7 @@ impl Db {
             .set_key(Some(item::key(upload_pk(merchant_id, id), "#")))
             .update_expression(
                 "SET #next = :to, failures = list_append(failures, :f) \
-                 ADD registered :r, replayed :p, refused :x",
+                 ADD registered :r, replayed :p, refused :x REMOVE failed_runs",
             )
             .condition_expression("#next = :from")
             .expression_attribute_names("#next", "next")
@@ -399,5 +403,25 @@ impl Db {
             .send()
             .await;
         super::applied(res)
+    }
+
+    /// Counts a failed background run of the upload (its page says it is held up until a
+    /// run moves it on). Nothing when the upload is gone.
+    pub async fn note_failed_upload_run(
+        &self,
+        merchant_id: &str,
+        id: &str,
+    ) -> Result<(), StoreError> {
+        let res = self
+            .client
+            .update_item()
+            .table_name(&self.res.main_table)
+            .set_key(Some(item::key(upload_pk(merchant_id, id), "#")))
+            .update_expression("ADD failed_runs :one")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":one", item::n(1))
+            .send()
+            .await;
+        super::applied(res).map(|_| ())
     }
 }
