@@ -31,10 +31,8 @@ use smartpit_shared::db::InvoicePage;
 use smartpit_shared::idempotent::{fingerprint, Keyed};
 use smartpit_shared::ids::{base32, random_bytes};
 use smartpit_shared::invoice::InvoiceFilter;
-use smartpit_shared::payout::statement_link::{presigning_client, statement_link, StatementFile};
-use smartpit_shared::routes::Routes;
+use smartpit_shared::routes::{Matched, Routes};
 use smartpit_shared::timeouts::MAIL_SEND;
-use smartpit_shared::webhook::UrlPolicy;
 use smartpit_shared::{Db, InvoiceId, InvoiceStatus, Problem};
 use smartpit_sheets::page::{respond, Lang};
 
@@ -99,75 +97,122 @@ impl Route {
     }
 }
 
-/// The function's routes, as infra/template.yaml routes them here (a test holds the two equal).
-pub fn routes() -> &'static Routes<Route> {
-    static ROUTES: OnceLock<Routes<Route>> = OnceLock::new();
-    ROUTES.get_or_init(|| {
-        Routes::new()
-            .add(Method::GET, "/console/login", Route::LoginForm)
-            .add(Method::POST, "/console/login", Route::LoginRequest)
-            .add(Method::GET, "/console/login/{token}", Route::LoginLink)
-            .add(Method::POST, "/console/login/{token}", Route::LoginTake)
-            .add(Method::POST, "/console/logout", Route::Logout)
-            .add(Method::GET, "/console", Route::Today)
-            .add(Method::GET, "/console/invoices", Route::Invoices)
-            .add(Method::GET, "/console/invoices/new", Route::NewInvoice)
-            .add(Method::POST, "/console/invoices", Route::Register)
-            .add(Method::GET, "/console/invoices/{id}", Route::Invoice)
-            .add(Method::GET, "/console/uploads/new", Route::NewUpload)
-            .add(Method::POST, "/console/uploads", Route::Upload)
-            .add(Method::GET, "/console/uploads/{id}", Route::UploadStatus)
-            .add(Method::POST, "/console/uploads/{id}/commit", Route::Commit)
-            .add(Method::POST, "/console/invoices/{id}/cancel", Route::Cancel)
-            .add(Method::POST, "/console/invoices/{id}/resend", Route::Resend)
-            .add(Method::POST, "/console/invoices/{id}/change", Route::Change)
-            .add(Method::POST, "/console/invoices/{id}/move", Route::Move)
-            .add(Method::GET, "/console/keys", Route::Keys)
-            .add(Method::POST, "/console/keys/rotate", Route::RotateKey)
-            .add(Method::GET, "/console/payouts", Route::Payouts)
-            .add(Method::GET, "/console/payouts/{id}", Route::Payout)
-            .add(
-                Method::GET,
-                "/console/payouts/{id}/statement.pdf",
-                Route::StatementPdf,
-            )
-            .add(
-                Method::GET,
-                "/console/payouts/{id}/statement.csv",
-                Route::StatementCsv,
-            )
-            .add(Method::GET, "/console/reports/payments", Route::Report)
-            .add(Method::GET, "/console/settings", Route::Settings)
-            .add(
-                Method::POST,
-                "/console/settings/contact",
-                Route::SaveContact,
-            )
-            .add(
-                Method::POST,
-                "/console/settings/reminders",
-                Route::SaveReminders,
-            )
-            .add(
-                Method::POST,
-                "/console/settings/webhook",
-                Route::SaveWebhook,
-            )
-            .add(
-                Method::POST,
-                "/console/settings/webhook/test",
-                Route::TestWebhook,
-            )
-            .add(
-                Method::POST,
-                "/console/settings/webhook/rotate",
-                Route::RotateWebhook,
-            )
-            .add(
-                Method::POST,
-                "/console/settings/webhook/delete",
-                Route::DeleteWebhook,
-            )
+/// The console is three functions, each linking only what its pages use (the function size
+/// budget): the bills (sign-in, today, bills, uploads, keys, the report), the settings
+/// (contact details checked with libphonenumber's data, the webhook endpoint) and the payouts
+/// (statements' presigned links). They share the sessions, the pages' frame and this table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Area {
+    Bills,
+    Settings,
+    Payouts,
+}
+
+impl Route {
+    /// The function that serves the route.
+    pub fn area(self) -> Area {
+        match self {
+            Route::Settings
+            | Route::SaveContact
+            | Route::SaveReminders
+            | Route::SaveWebhook
+            | Route::TestWebhook
+            | Route::RotateWebhook
+            | Route::DeleteWebhook => Area::Settings,
+            Route::Payouts | Route::Payout | Route::StatementPdf | Route::StatementCsv => {
+                Area::Payouts
+            }
+            _ => Area::Bills,
+        }
+    }
+}
+
+/// Every console route.
+fn all_routes() -> Vec<(Method, &'static str, Route)> {
+    vec![
+        (Method::GET, "/console/login", Route::LoginForm),
+        (Method::POST, "/console/login", Route::LoginRequest),
+        (Method::GET, "/console/login/{token}", Route::LoginLink),
+        (Method::POST, "/console/login/{token}", Route::LoginTake),
+        (Method::POST, "/console/logout", Route::Logout),
+        (Method::GET, "/console", Route::Today),
+        (Method::GET, "/console/invoices", Route::Invoices),
+        (Method::GET, "/console/invoices/new", Route::NewInvoice),
+        (Method::POST, "/console/invoices", Route::Register),
+        (Method::GET, "/console/invoices/{id}", Route::Invoice),
+        (Method::GET, "/console/uploads/new", Route::NewUpload),
+        (Method::POST, "/console/uploads", Route::Upload),
+        (Method::GET, "/console/uploads/{id}", Route::UploadStatus),
+        (Method::POST, "/console/uploads/{id}/commit", Route::Commit),
+        (Method::POST, "/console/invoices/{id}/cancel", Route::Cancel),
+        (Method::POST, "/console/invoices/{id}/resend", Route::Resend),
+        (Method::POST, "/console/invoices/{id}/change", Route::Change),
+        (Method::POST, "/console/invoices/{id}/move", Route::Move),
+        (Method::GET, "/console/keys", Route::Keys),
+        (Method::POST, "/console/keys/rotate", Route::RotateKey),
+        (Method::GET, "/console/payouts", Route::Payouts),
+        (Method::GET, "/console/payouts/{id}", Route::Payout),
+        (
+            Method::GET,
+            "/console/payouts/{id}/statement.pdf",
+            Route::StatementPdf,
+        ),
+        (
+            Method::GET,
+            "/console/payouts/{id}/statement.csv",
+            Route::StatementCsv,
+        ),
+        (Method::GET, "/console/reports/payments", Route::Report),
+        (Method::GET, "/console/settings", Route::Settings),
+        (
+            Method::POST,
+            "/console/settings/contact",
+            Route::SaveContact,
+        ),
+        (
+            Method::POST,
+            "/console/settings/reminders",
+            Route::SaveReminders,
+        ),
+        (
+            Method::POST,
+            "/console/settings/webhook",
+            Route::SaveWebhook,
+        ),
+        (
+            Method::POST,
+            "/console/settings/webhook/test",
+            Route::TestWebhook,
+        ),
+        (
+            Method::POST,
+            "/console/settings/webhook/rotate",
+            Route::RotateWebhook,
+        ),
+        (
+            Method::POST,
+            "/console/settings/webhook/delete",
+            Route::DeleteWebhook,
+        ),
+    ]
+}
+
+/// The routes of one of the console's functions, as infra/template.yaml routes them to it (a
+/// test holds the two equal).
+pub fn routes(area: Area) -> &'static Routes<Route> {
+    static BILLS: OnceLock<Routes<Route>> = OnceLock::new();
+    static SETTINGS: OnceLock<Routes<Route>> = OnceLock::new();
+    static PAYOUTS: OnceLock<Routes<Route>> = OnceLock::new();
+    let cell = match area {
+        Area::Bills => &BILLS,
+        Area::Settings => &SETTINGS,
+        Area::Payouts => &PAYOUTS,
+    };
+    cell.get_or_init(|| {
+        all_routes()
+            .into_iter()
+            .filter(|(_, _, r)| r.area() == area)
+            .fold(Routes::new(), |t, (m, path, r)| t.add(m, path, r))
     })
 }
 
@@ -187,16 +232,64 @@ pub const LOGIN_REQUESTS_PER_CLIENT: i64 = 30;
 
 pub struct Console {
     db: Db,
-    /// Which webhook URLs may be set (the API's policy: `WEBHOOK_ALLOW_LOOPBACK`).
-    url_policy: UrlPolicy,
     invoices: InvoicesFunction,
-    ses: OnFirstUse<aws_sdk_sesv2::Client>,
-    /// Presigning only (the statements' links): no call is made.
-    statements: OnFirstUse<aws_sdk_s3::Client>,
-    statements_bucket: String,
-    /// The background run's queue (long uploads).
-    uploads: OnFirstUse<aws_sdk_sqs::Client>,
+    /// The sign-in mail's client (the bills' function only).
+    ses: Option<OnFirstUse<aws_sdk_sesv2::Client>>,
+    /// The background run's queue (long uploads; the bills' function only).
+    uploads: Option<OnFirstUse<aws_sdk_sqs::Client>>,
     upload_queue: String,
+}
+
+/// What one of the console's functions serves beyond the sessions the three share: its
+/// routes' pages. Each function's binary names its part, so it links only that part's code.
+pub trait Part: Send + Sync + Sized + 'static {
+    const AREA: Area;
+
+    fn configured(
+        sdk: &aws_config::SdkConfig,
+        vars: &smartpit_shared::config::Vars,
+    ) -> Result<Self, String>;
+
+    /// A request of one of the part's routes (`Console::gate` says who is signed in).
+    fn serve<'a>(
+        &'a self,
+        console: &'a Console,
+        req: &'a Request,
+        found: &'a Matched<Route>,
+        lang: Lang,
+        now: DateTime<Utc>,
+    ) -> impl std::future::Future<Output = Result<Response<Body>, Problem>> + Send + 'a;
+}
+
+/// The bills' function (`console`): its routes are the console's own.
+pub struct Bills;
+
+impl Part for Bills {
+    const AREA: Area = Area::Bills;
+
+    fn configured(
+        _: &aws_config::SdkConfig,
+        _: &smartpit_shared::config::Vars,
+    ) -> Result<Self, String> {
+        Ok(Bills)
+    }
+
+    async fn serve<'a>(
+        &'a self,
+        console: &'a Console,
+        req: &'a Request,
+        found: &'a Matched<Route>,
+        lang: Lang,
+        now: DateTime<Utc>,
+    ) -> Result<Response<Body>, Problem> {
+        console.bills(req, found, lang, now).await
+    }
+}
+
+/// One of the console's functions: the shared console and its part.
+pub struct ConsoleFunction<P: Part> {
+    pub console: Console,
+    pub part: P,
 }
 
 /// A signed-in request: its session (cookie value and record) and merchant.
@@ -207,46 +300,55 @@ pub struct Signed {
 }
 
 impl Console {
-    pub fn new(
-        sdk: &aws_config::SdkConfig,
-        res: Resources,
-        url_policy: UrlPolicy,
-        statements_bucket: String,
-        upload_queue: String,
-    ) -> Self {
+    /// The bills' function's console: sends the sign-in mail and hands long uploads over.
+    pub fn new(sdk: &aws_config::SdkConfig, res: Resources, upload_queue: String) -> Self {
         let for_ses = sdk.clone();
-        let for_s3 = sdk.clone();
         Console {
-            uploads: worker::queue_client(sdk),
+            uploads: Some(worker::queue_client(sdk)),
             upload_queue,
-            statements: OnFirstUse::new(move || presigning_client(&for_s3)),
-            statements_bucket,
             db: Db::new(sdk, res.clone()),
-            url_policy,
             invoices: InvoicesFunction::new(sdk, res),
-            ses: OnFirstUse::new(move || {
+            ses: Some(OnFirstUse::new(move || {
                 let conf = aws_sdk_sesv2::config::Builder::from(&for_ses)
                     .timeout_config(MAIL_SEND.timeouts())
                     .retry_config(MAIL_SEND.retries())
                     .interceptor(smartpit_shared::calls::CountCalls)
                     .build();
                 aws_sdk_sesv2::Client::from_conf(conf)
-            }),
+            })),
         }
     }
 
-    pub async fn handle(&self, req: Request) -> Response<Body> {
+    /// The console of the settings' and payouts' functions: sessions and pages only (neither
+    /// the mail client nor the queue's is in their binaries).
+    pub fn shared(sdk: &aws_config::SdkConfig, res: Resources) -> Self {
+        Console {
+            uploads: None,
+            upload_queue: String::new(),
+            db: Db::new(sdk, res.clone()),
+            invoices: InvoicesFunction::new(sdk, res),
+            ses: None,
+        }
+    }
+
+    pub async fn handle<P: Part>(&self, part: &P, req: Request) -> Response<Body> {
         let now = Utc::now();
         let (lang, chosen) = console_lang(&req);
-        let mut resp = self.answer(&req, lang, now).await;
+        let mut resp = self.answer(part, &req, lang, now).await;
         if let Some(c) = chosen.and_then(|c| HeaderValue::from_str(&c).ok()) {
             resp.headers_mut().append(http::header::SET_COOKIE, c);
         }
         resp
     }
 
-    async fn answer(&self, req: &Request, lang: Lang, now: DateTime<Utc>) -> Response<Body> {
-        match self.route(req, lang, now).await {
+    async fn answer<P: Part>(
+        &self,
+        part: &P,
+        req: &Request,
+        lang: Lang,
+        now: DateTime<Utc>,
+    ) -> Response<Body> {
+        match self.route(part, req, lang, now).await {
             Ok(resp) => resp,
             Err(p) if p.status() == StatusCode::NOT_FOUND => {
                 page(StatusCode::NOT_FOUND, lang, None, &View::NotFound)
@@ -258,158 +360,136 @@ impl Console {
         }
     }
 
-    async fn route(
+    async fn route<P: Part>(
         &self,
+        part: &P,
         req: &Request,
         lang: Lang,
         now: DateTime<Utc>,
     ) -> Result<Response<Body>, Problem> {
-        let found = routes()
+        let found = routes(P::AREA)
             .find(req.method(), req.uri().path())
             .map_err(|miss| miss.problem())?;
+        // Each part answers its routes whole: a binary's async state machines hold only its
+        // own part's pages (a branch on `P::AREA` here would keep the others' in every binary).
+        part.serve(self, req, &found, lang, now).await
+    }
+
+    /// Who is signed in for a request to `route`, or the page to answer instead: sign-in when
+    /// the session does not hold, 403 for a form without the session's token or a staff
+    /// user's request of an admin's page.
+    pub(crate) async fn gate(
+        &self,
+        req: &Request,
+        route: Route,
+        lang: Lang,
+        now: DateTime<Utc>,
+    ) -> Result<Result<Signed, Response<Body>>, Problem> {
+        let Some(signed) = self.signed(req, now).await? else {
+            return Ok(Err(see_other("/console/login", None)));
+        };
+        // The upload's token is in its multipart body, checked as it is read.
+        if req.method() == Method::POST
+            && route != Route::Upload
+            && !csrf_holds(req, &signed.session)
+        {
+            tracing::warn!(merchant_id = %signed.merchant.id, "console form without its session's token");
+            return Ok(Err(page(
+                StatusCode::FORBIDDEN,
+                lang,
+                Some(&signed),
+                &View::Forbidden,
+            )));
+        }
+        if route.admins_only() && signed.session.role != smartpit_shared::console::Role::Admin {
+            return Ok(Err(page(
+                StatusCode::FORBIDDEN,
+                lang,
+                Some(&signed),
+                &View::AdminsOnly,
+            )));
+        }
+        Ok(Ok(signed))
+    }
+
+    /// The bills' function's routes (`console`): sign-in, then the signed-in pages.
+    async fn bills(
+        &self,
+        req: &Request,
+        found: &Matched<Route>,
+        lang: Lang,
+        now: DateTime<Utc>,
+    ) -> Result<Response<Body>, Problem> {
         match found.route {
-            Route::LoginForm => Ok(page(
+            Route::LoginForm => {
+                return Ok(page(
+                    StatusCode::OK,
+                    lang,
+                    None,
+                    &View::Login { sent: false },
+                ))
+            }
+            Route::LoginRequest => return self.login_request(req, lang, now).await,
+            Route::LoginLink => {
+                return Ok(page(
+                    StatusCode::OK,
+                    lang,
+                    None,
+                    &View::LoginLink {
+                        token: found.param("token"),
+                    },
+                ))
+            }
+            Route::LoginTake => return self.login_take(found.param("token"), lang, now).await,
+            _ => {}
+        }
+        let route = found.route;
+        let signed = match self.gate(req, route, lang, now).await? {
+            Ok(signed) => signed,
+            Err(answer) => return Ok(answer),
+        };
+        match route {
+            Route::Logout => self.logout(&signed).await,
+            Route::Today => self.today(&signed, lang, now).await,
+            Route::Invoices => self.list(req, &signed, lang, now).await,
+            Route::NewInvoice => Ok(page(
                 StatusCode::OK,
                 lang,
-                None,
-                &View::Login { sent: false },
-            )),
-            Route::LoginRequest => self.login_request(req, lang, now).await,
-            Route::LoginLink => Ok(page(
-                StatusCode::OK,
-                lang,
-                None,
-                &View::LoginLink {
-                    token: found.param("token"),
+                Some(&signed),
+                &View::NewInvoice {
+                    form: &form::InvoiceForm::fresh(),
+                    errors: &[],
                 },
             )),
-            Route::LoginTake => self.login_take(found.param("token"), lang, now).await,
-            route => {
-                let Some(signed) = self.signed(req, now).await? else {
-                    return Ok(see_other("/console/login", None));
-                };
-                // The upload's token is in its multipart body, checked as it is read.
-                if req.method() == Method::POST
-                    && route != Route::Upload
-                    && !csrf_holds(req, &signed.session)
-                {
-                    tracing::warn!(merchant_id = %signed.merchant.id, "console form without its session's token");
-                    return Ok(page(
-                        StatusCode::FORBIDDEN,
-                        lang,
-                        Some(&signed),
-                        &View::Forbidden,
-                    ));
-                }
-                match route {
-                    Route::Logout => self.logout(&signed).await,
-                    Route::Today => self.today(&signed, lang, now).await,
-                    Route::Invoices => self.list(req, &signed, lang, now).await,
-                    Route::NewInvoice => Ok(page(
-                        StatusCode::OK,
-                        lang,
-                        Some(&signed),
-                        &View::NewInvoice {
-                            form: &form::InvoiceForm::fresh(),
-                            errors: &[],
-                        },
-                    )),
-                    Route::Register => self.register(req, &signed, lang, now).await,
-                    Route::NewUpload => Ok(page(
-                        StatusCode::OK,
-                        lang,
-                        Some(&signed),
-                        &View::NewUpload { error: None },
-                    )),
-                    Route::Upload => self.upload(req, &signed, lang, now).await,
-                    Route::Commit => self.commit(found.param("id"), &signed, lang, now).await,
-                    Route::UploadStatus => {
-                        let id = found.param("id");
-                        let state = self.upload_of(&signed, id).await?;
-                        Ok(page(
-                            StatusCode::OK,
-                            lang,
-                            Some(&signed),
-                            &View::Committed { id, state: &state },
-                        ))
-                    }
-                    r if r.admins_only()
-                        && signed.session.role != smartpit_shared::console::Role::Admin =>
-                    {
-                        Ok(page(
-                            StatusCode::FORBIDDEN,
-                            lang,
-                            Some(&signed),
-                            &View::AdminsOnly,
-                        ))
-                    }
-                    Route::Keys => self.keys(&signed, lang, None, now).await,
-                    Route::Cancel | Route::Resend | Route::Change | Route::Move => {
-                        self.act(req, route, found.param("id"), &signed, lang, now)
-                            .await
-                    }
-                    Route::RotateKey => self.rotate_key(&signed, lang, now).await,
-                    Route::Payouts => {
-                        let q = lambda_http::RequestExt::query_string_parameters(req);
-                        let cursor = q.first("cursor").filter(|c| !c.is_empty());
-                        let listed =
-                            match self.db.list_payouts(&signed.merchant.id, cursor, 20).await {
-                                Ok(p) => p,
-                                // A cursor that is not ours: the first page.
-                                Err(smartpit_shared::db::StoreError::Refused(_)) => {
-                                    self.db.list_payouts(&signed.merchant.id, None, 20).await?
-                                }
-                                Err(e) => return Err(e.into()),
-                            };
-                        Ok(page(
-                            StatusCode::OK,
-                            lang,
-                            Some(&signed),
-                            &View::Payouts(&listed),
-                        ))
-                    }
-                    Route::Payout => {
-                        let p = self.own_payout(&signed, found.param("id")).await?;
-                        Ok(page(StatusCode::OK, lang, Some(&signed), &View::Payout(&p)))
-                    }
-                    Route::StatementPdf | Route::StatementCsv => {
-                        let p = self.own_payout(&signed, found.param("id")).await?;
-                        let file = match route {
-                            Route::StatementPdf => StatementFile::Pdf,
-                            _ => StatementFile::Csv,
-                        };
-                        let url = statement_link(
-                            self.statements.get(),
-                            &self.statements_bucket,
-                            &p,
-                            file,
-                        )
-                        .await
-                        .map_err(|e| Problem::internal(&e))?;
-                        smartpit_shared::http::private_redirect(&url)
-                    }
-                    Route::Report => self.report(req, &signed, lang, now).await,
-                    Route::Settings => {
-                        let q = lambda_http::RequestExt::query_string_parameters(req);
-                        let shown = Shown {
-                            test_event: q.first("event"),
-                            ..Shown::default()
-                        };
-                        self.settings(&signed, lang, shown).await
-                    }
-                    Route::SaveContact
-                    | Route::SaveReminders
-                    | Route::SaveWebhook
-                    | Route::TestWebhook
-                    | Route::RotateWebhook
-                    | Route::DeleteWebhook => {
-                        self.save_settings(req, route, &signed, lang, now).await
-                    }
-                    _ => {
-                        self.invoice(found.param("id"), &signed, lang, None, now)
-                            .await
-                    }
-                }
+            Route::Register => self.register(req, &signed, lang, now).await,
+            Route::NewUpload => Ok(page(
+                StatusCode::OK,
+                lang,
+                Some(&signed),
+                &View::NewUpload { error: None },
+            )),
+            Route::Upload => self.upload(req, &signed, lang, now).await,
+            Route::Commit => self.commit(found.param("id"), &signed, lang, now).await,
+            Route::UploadStatus => {
+                let id = found.param("id");
+                let state = self.upload_of(&signed, id).await?;
+                Ok(page(
+                    StatusCode::OK,
+                    lang,
+                    Some(&signed),
+                    &View::Committed { id, state: &state },
+                ))
+            }
+            Route::Keys => self.keys(&signed, lang, None, now).await,
+            Route::Cancel | Route::Resend | Route::Change | Route::Move => {
+                self.act(req, route, found.param("id"), &signed, lang, now)
+                    .await
+            }
+            Route::RotateKey => self.rotate_key(&signed, lang, now).await,
+            Route::Report => self.report(req, &signed, lang, now).await,
+            _ => {
+                self.invoice(found.param("id"), &signed, lang, None, now)
+                    .await
             }
         }
     }
@@ -507,8 +587,11 @@ impl Console {
             .data(aws_sdk_sesv2::primitives::Blob::new(bytes))
             .build()
             .map_err(|e| Problem::internal(&e))?;
-        let sent = self
+        let ses = self
             .ses
+            .as_ref()
+            .ok_or_else(|| Problem::internal(&"no mail client in this function"))?;
+        let sent = ses
             .get()
             .send_email()
             .from_email_address(&self.db.res.mail_from)
@@ -972,7 +1055,11 @@ impl Console {
                     merchant_id: merchant.id.clone(),
                     upload_id: id.to_string(),
                 };
-                worker::enqueue(self.uploads.get(), &self.upload_queue, &job)
+                let uploads = self
+                    .uploads
+                    .as_ref()
+                    .ok_or_else(|| Problem::internal(&"no upload queue in this function"))?;
+                worker::enqueue(uploads.get(), &self.upload_queue, &job)
                     .await
                     .map_err(|e| Problem::unavailable(&e))?;
                 tracing::info!(merchant_id = %merchant.id, lines = state.good - state.next, "bulk registration handed to the background run");
@@ -1096,165 +1183,9 @@ impl Console {
 }
 
 /// What the settings page shows besides the stored settings: the last form's outcome.
-#[derive(Default)]
-struct Shown<'a> {
-    saved: Option<&'a str>,
-    errors: Vec<(String, String)>,
-    typed: Vec<(String, String)>,
-    secret: Option<String>,
-    test_event: Option<&'a str>,
-}
-
-impl Console {
-    /// `GET /console/settings`: contact, reminders and (admins) the webhook endpoint, with a
-    /// test event's delivery when `?event=` names one of the merchant's.
-    async fn settings(
-        &self,
-        signed: &Signed,
-        lang: Lang,
-        shown: Shown<'_>,
-    ) -> Result<Response<Body>, Problem> {
-        let merchant = &signed.merchant.id;
-        let contact = self.db.merchant_contact(merchant).await?;
-        let reminder_days = self.db.reminder_days(merchant).await?;
-        let admin = signed.session.role == smartpit_shared::console::Role::Admin;
-        let endpoint = match admin {
-            true => self.db.get_endpoint(merchant).await?,
-            false => None,
-        };
-        let test_event = match shown
-            .test_event
-            .filter(|id| admin && id.starts_with("evt_"))
-        {
-            Some(id) => self.db.get_event(merchant, id).await?,
-            None => None,
-        };
-        let status = match shown.errors.is_empty() {
-            true => StatusCode::OK,
-            false => StatusCode::BAD_REQUEST,
-        };
-        let view = settings::SettingsView {
-            contact: &contact,
-            typed: &shown.typed,
-            reminder_days,
-            webhook: admin.then_some(settings::WebhookView {
-                endpoint: endpoint.as_ref(),
-                secret: shown.secret.as_deref(),
-                test_event: test_event.as_ref(),
-            }),
-            saved: shown.saved,
-            errors: &shown.errors,
-        };
-        Ok(page(status, lang, Some(signed), &View::Settings(&view)))
-    }
-
-    /// The settings' forms, each the operation the CLI or the API runs, with its checks.
-    async fn save_settings(
-        &self,
-        req: &Request,
-        route: Route,
-        signed: &Signed,
-        lang: Lang,
-        now: DateTime<Utc>,
-    ) -> Result<Response<Body>, Problem> {
-        let merchant = &signed.merchant.id;
-        let fields = form::fields(req.body().as_ref());
-        let given = |name: &str| Some(form::get(&fields, name).trim()).filter(|v| !v.is_empty());
-        let mut shown = Shown::default();
-        match route {
-            Route::SaveContact => {
-                match smartpit_shared::merchant_contact::check(
-                    given("phone"),
-                    given("url"),
-                    given("email"),
-                    given("hours"),
-                ) {
-                    Ok(contact) => {
-                        self.db.set_merchant_contact(merchant, &contact).await?;
-                        tracing::info!(merchant_id = %merchant, "contact details set in the console");
-                        shown.saved =
-                            Some(lang.pick("連絡先を保存しました。", "The contact is saved."));
-                    }
-                    Err((field, why)) => {
-                        shown.errors.push((field.to_string(), why));
-                        shown.typed = settings::CONTACT_FIELDS
-                            .iter()
-                            .map(|f| (f.to_string(), form::get(&fields, f).to_string()))
-                            .collect();
-                    }
-                }
-            }
-            Route::SaveReminders => match form::get(&fields, "reminder_days").parse::<u8>() {
-                Ok(days) if days <= smartpit_shared::db::MAX_REMINDER_DAYS => {
-                    self.db.set_reminder_days(merchant, days).await?;
-                    shown.saved =
-                        Some(lang.pick("リマインドを保存しました。", "Reminders are saved."));
-                }
-                _ => shown.errors.push((
-                    "reminder_days".into(),
-                    format!("must be 0 to {}", smartpit_shared::db::MAX_REMINDER_DAYS),
-                )),
-            },
-            Route::SaveWebhook => match self
-                .url_policy
-                .admit(form::get(&fields, "url").trim())
-                .await
-            {
-                Ok(url) => {
-                    let (_, secret) = self.db.set_endpoint(merchant, url, Vec::new(), now).await?;
-                    tracing::info!(merchant_id = %merchant, "webhook endpoint set in the console");
-                    shown.secret = secret;
-                    shown.saved =
-                        Some(lang.pick("通知先を保存しました。", "The endpoint is saved."));
-                }
-                Err(why) => shown.errors.push(("url".into(), why)),
-            },
-            Route::RotateWebhook => match self.db.rotate_endpoint_secret(merchant, now).await? {
-                Some((_, secret)) => {
-                    tracing::info!(merchant_id = %merchant, "webhook secret rotated in the console");
-                    shown.secret = Some(secret);
-                    shown.saved = Some(lang.pick(
-                        "新しい秘密鍵を作りました。以前の鍵も24時間は署名に使われます。",
-                        "A new secret is made; the old one also signs for 24 hours.",
-                    ));
-                }
-                None => shown.errors.push((
-                    String::new(),
-                    lang.pick("通知先がありません。", "There is no endpoint.")
-                        .into(),
-                )),
-            },
-            Route::DeleteWebhook => {
-                self.db.delete_endpoint(merchant).await?;
-                tracing::info!(merchant_id = %merchant, "webhook endpoint removed in the console");
-                shown.saved = Some(lang.pick("通知先を削除しました。", "The endpoint is removed."));
-            }
-            _ => {
-                // Route::TestWebhook: the event, then its page (reloading sends nothing twice).
-                return match self.db.send_test_event(merchant, now).await? {
-                    Some(e) => {
-                        tracing::info!(merchant_id = %merchant, event_id = %e.id, "webhook test event from the console");
-                        let to = href_in(lang, &format!("/console/settings?event={}", e.id));
-                        Ok(see_other(&to, None))
-                    }
-                    None => {
-                        shown.errors.push((
-                            String::new(),
-                            lang.pick("通知先がありません。", "There is no endpoint.")
-                                .into(),
-                        ));
-                        self.settings(signed, lang, shown).await
-                    }
-                };
-            }
-        }
-        self.settings(signed, lang, shown).await
-    }
-}
-
 impl Console {
     /// The merchant's payout (another merchant's, or an id of no payout, is not found).
-    async fn own_payout(
+    pub(crate) async fn own_payout(
         &self,
         signed: &Signed,
         id: &str,
@@ -1454,31 +1385,25 @@ fn page(status: StatusCode, lang: Lang, signed: Option<&Signed>, view: &View) ->
 }
 
 /// What its `main` runs ([`smartpit_shared::lambda::http`]) and the local stack builds.
-impl smartpit_shared::lambda::HttpFunction for Console {
+impl<P: Part> smartpit_shared::lambda::HttpFunction for ConsoleFunction<P> {
     fn configured(
         sdk: &aws_config::SdkConfig,
         res: Resources,
         vars: &smartpit_shared::config::Vars,
     ) -> Result<Self, String> {
-        let url_policy = UrlPolicy {
-            allow_loopback_http: vars.get("WEBHOOK_ALLOW_LOOPBACK").map(String::as_str)
-                == Some("true"),
+        // Only the bills' function mails and hands uploads over (a constant of each binary: the
+        // others do not link those clients).
+        let console = match P::AREA {
+            Area::Bills => Console::new(sdk, res, worker::queue_url(vars)?),
+            _ => Console::shared(sdk, res),
         };
-        let bucket = vars
-            .get("STATEMENTS_BUCKET")
-            .filter(|b| !b.is_empty())
-            .cloned()
-            .ok_or("STATEMENTS_BUCKET is not set")?;
-        Ok(Console::new(
-            sdk,
-            res,
-            url_policy,
-            bucket,
-            worker::queue_url(vars)?,
-        ))
+        Ok(ConsoleFunction {
+            console,
+            part: P::configured(sdk, vars)?,
+        })
     }
 
     fn serve(&self, req: Request) -> impl std::future::Future<Output = Response<Body>> + Send {
-        self.handle(req)
+        self.console.handle(&self.part, req)
     }
 }

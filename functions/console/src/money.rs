@@ -1,12 +1,99 @@
 //! The money pages: the payouts (each period's statement as the payouts API lists it, its PDF
 //! and CSV) and the day's payments report (the API's CSV).
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
+use http::StatusCode;
+use lambda_http::{Body, Request, Response};
 use maud::{html, Markup};
+use smartpit_shared::config::OnFirstUse;
 use smartpit_shared::db::payouts::PayoutPage;
 use smartpit_shared::money::format_yen as yen;
+use smartpit_shared::payout::statement_link::{presigning_client, statement_link, StatementFile};
 use smartpit_shared::payout::{Payout, PayoutStatus};
+use smartpit_shared::routes::Matched;
+use smartpit_shared::Problem;
 use smartpit_sheets::page::Lang;
+
+use crate::pages::View;
+use crate::{page, Area, Console, Part, Route};
+
+/// The payouts' function (`console-payouts`): the only one linking S3 (the statements'
+/// presigned links, as the payouts API gives them).
+pub struct Payouts {
+    /// Presigning only: no call is made.
+    statements: OnFirstUse<aws_sdk_s3::Client>,
+    statements_bucket: String,
+}
+
+impl Part for Payouts {
+    const AREA: Area = Area::Payouts;
+
+    fn configured(
+        sdk: &aws_config::SdkConfig,
+        vars: &smartpit_shared::config::Vars,
+    ) -> Result<Self, String> {
+        let statements_bucket = vars
+            .get("STATEMENTS_BUCKET")
+            .filter(|b| !b.is_empty())
+            .cloned()
+            .ok_or("STATEMENTS_BUCKET is not set")?;
+        let sdk = sdk.clone();
+        Ok(Payouts {
+            statements: OnFirstUse::new(move || presigning_client(&sdk)),
+            statements_bucket,
+        })
+    }
+
+    async fn serve<'a>(
+        &'a self,
+        c: &'a Console,
+        req: &'a Request,
+        found: &'a Matched<Route>,
+        lang: Lang,
+        now: DateTime<Utc>,
+    ) -> Result<Response<Body>, Problem> {
+        let (route, id) = (found.route, found.param("id"));
+        let signed = &match c.gate(req, route, lang, now).await? {
+            Ok(signed) => signed,
+            Err(answer) => return Ok(answer),
+        };
+        match route {
+            Route::Payouts => {
+                let q = lambda_http::RequestExt::query_string_parameters(req);
+                let cursor = q.first("cursor").filter(|c| !c.is_empty());
+                let listed = match c.db.list_payouts(&signed.merchant.id, cursor, 20).await {
+                    Ok(p) => p,
+                    // A cursor that is not ours: the first page.
+                    Err(smartpit_shared::db::StoreError::Refused(_)) => {
+                        c.db.list_payouts(&signed.merchant.id, None, 20).await?
+                    }
+                    Err(e) => return Err(e.into()),
+                };
+                Ok(page(
+                    StatusCode::OK,
+                    lang,
+                    Some(signed),
+                    &View::Payouts(&listed),
+                ))
+            }
+            Route::Payout => {
+                let p = c.own_payout(signed, id).await?;
+                Ok(page(StatusCode::OK, lang, Some(signed), &View::Payout(&p)))
+            }
+            _ => {
+                let p = c.own_payout(signed, id).await?;
+                let file = match route {
+                    Route::StatementPdf => StatementFile::Pdf,
+                    _ => StatementFile::Csv,
+                };
+                let url = statement_link(self.statements.get(), &self.statements_bucket, &p, file)
+                    .await
+                    .map_err(|e| Problem::internal(&e))?;
+                smartpit_shared::http::private_redirect(&url)
+            }
+        }
+    }
+}
 
 fn status_name(lang: Lang, s: PayoutStatus) -> &'static str {
     match s {

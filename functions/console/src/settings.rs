@@ -2,11 +2,67 @@
 //! admins the webhook endpoint (set it, try it with a test event, rotate or remove its secret).
 //! Each form is the operation the operator's CLI or the API runs, with the same checks.
 
+use chrono::{DateTime, Utc};
+use http::StatusCode;
+use lambda_http::{Body, Request, Response};
 use maud::{html, Markup};
 use smartpit_shared::db::MAX_REMINDER_DAYS;
 use smartpit_shared::merchant_contact::MerchantContact;
-use smartpit_shared::webhook::{Endpoint, Event, EventStatus};
+use smartpit_shared::routes::Matched;
+use smartpit_shared::webhook::{Endpoint, Event, EventStatus, UrlPolicy};
+use smartpit_shared::Problem;
 use smartpit_sheets::page::Lang;
+
+use crate::pages::View;
+use crate::{form, href_in, see_other, Area, Console, Part, Route, Signed};
+
+/// The settings' function (`console-settings`): the only one linking the phone number check.
+pub struct Settings {
+    /// Which webhook URLs may be set (the API's policy: `WEBHOOK_ALLOW_LOOPBACK`).
+    url_policy: UrlPolicy,
+}
+
+impl Part for Settings {
+    const AREA: Area = Area::Settings;
+
+    fn configured(
+        _: &aws_config::SdkConfig,
+        vars: &smartpit_shared::config::Vars,
+    ) -> Result<Self, String> {
+        Ok(Settings {
+            url_policy: UrlPolicy {
+                allow_loopback_http: vars.get("WEBHOOK_ALLOW_LOOPBACK").map(String::as_str)
+                    == Some("true"),
+            },
+        })
+    }
+
+    async fn serve<'a>(
+        &'a self,
+        c: &'a Console,
+        req: &'a Request,
+        found: &'a Matched<Route>,
+        lang: Lang,
+        now: DateTime<Utc>,
+    ) -> Result<Response<Body>, Problem> {
+        let route = found.route;
+        let signed = &match c.gate(req, route, lang, now).await? {
+            Ok(signed) => signed,
+            Err(answer) => return Ok(answer),
+        };
+        match route {
+            Route::Settings => {
+                let q = lambda_http::RequestExt::query_string_parameters(req);
+                let shown = Shown {
+                    test_event: q.first("event"),
+                    ..Shown::default()
+                };
+                self.show(c, signed, lang, shown).await
+            }
+            _ => self.save(c, req, route, signed, lang, now).await,
+        }
+    }
+}
 
 /// What the page shows.
 pub struct SettingsView<'a> {
@@ -210,5 +266,169 @@ fn webhook_section(
                 }
             }
         }
+    }
+}
+
+#[derive(Default)]
+struct Shown<'a> {
+    saved: Option<&'a str>,
+    errors: Vec<(String, String)>,
+    typed: Vec<(String, String)>,
+    secret: Option<String>,
+    test_event: Option<&'a str>,
+}
+
+impl Settings {
+    /// `GET /console/settings`: contact, reminders and (admins) the webhook endpoint, with a
+    /// test event's delivery when `?event=` names one of the merchant's.
+    async fn show(
+        &self,
+        c: &Console,
+        signed: &Signed,
+        lang: Lang,
+        shown: Shown<'_>,
+    ) -> Result<Response<Body>, Problem> {
+        let merchant = &signed.merchant.id;
+        let contact = c.db.merchant_contact(merchant).await?;
+        let reminder_days = c.db.reminder_days(merchant).await?;
+        let admin = signed.session.role == smartpit_shared::console::Role::Admin;
+        let endpoint = match admin {
+            true => c.db.get_endpoint(merchant).await?,
+            false => None,
+        };
+        let test_event = match shown
+            .test_event
+            .filter(|id| admin && id.starts_with("evt_"))
+        {
+            Some(id) => c.db.get_event(merchant, id).await?,
+            None => None,
+        };
+        let status = match shown.errors.is_empty() {
+            true => StatusCode::OK,
+            false => StatusCode::BAD_REQUEST,
+        };
+        let view = SettingsView {
+            contact: &contact,
+            typed: &shown.typed,
+            reminder_days,
+            webhook: admin.then_some(WebhookView {
+                endpoint: endpoint.as_ref(),
+                secret: shown.secret.as_deref(),
+                test_event: test_event.as_ref(),
+            }),
+            saved: shown.saved,
+            errors: &shown.errors,
+        };
+        Ok(crate::page(
+            status,
+            lang,
+            Some(signed),
+            &View::Settings(&view),
+        ))
+    }
+
+    /// The settings' forms, each the operation the CLI or the API runs, with its checks.
+    #[allow(clippy::too_many_arguments)]
+    async fn save(
+        &self,
+        c: &Console,
+        req: &Request,
+        route: Route,
+        signed: &Signed,
+        lang: Lang,
+        now: DateTime<Utc>,
+    ) -> Result<Response<Body>, Problem> {
+        let merchant = &signed.merchant.id;
+        let fields = form::fields(req.body().as_ref());
+        let given = |name: &str| Some(form::get(&fields, name).trim()).filter(|v| !v.is_empty());
+        let mut shown = Shown::default();
+        match route {
+            Route::SaveContact => {
+                match smartpit_shared::merchant_contact::check(
+                    given("phone"),
+                    given("url"),
+                    given("email"),
+                    given("hours"),
+                ) {
+                    Ok(contact) => {
+                        c.db.set_merchant_contact(merchant, &contact).await?;
+                        tracing::info!(merchant_id = %merchant, "contact details set in the console");
+                        shown.saved =
+                            Some(lang.pick("連絡先を保存しました。", "The contact is saved."));
+                    }
+                    Err((field, why)) => {
+                        shown.errors.push((field.to_string(), why));
+                        shown.typed = CONTACT_FIELDS
+                            .iter()
+                            .map(|f| (f.to_string(), form::get(&fields, f).to_string()))
+                            .collect();
+                    }
+                }
+            }
+            Route::SaveReminders => match form::get(&fields, "reminder_days").parse::<u8>() {
+                Ok(days) if days <= smartpit_shared::db::MAX_REMINDER_DAYS => {
+                    c.db.set_reminder_days(merchant, days).await?;
+                    shown.saved =
+                        Some(lang.pick("リマインドを保存しました。", "Reminders are saved."));
+                }
+                _ => shown.errors.push((
+                    "reminder_days".into(),
+                    format!("must be 0 to {}", smartpit_shared::db::MAX_REMINDER_DAYS),
+                )),
+            },
+            Route::SaveWebhook => match self
+                .url_policy
+                .admit(form::get(&fields, "url").trim())
+                .await
+            {
+                Ok(url) => {
+                    let (_, secret) = c.db.set_endpoint(merchant, url, Vec::new(), now).await?;
+                    tracing::info!(merchant_id = %merchant, "webhook endpoint set in the console");
+                    shown.secret = secret;
+                    shown.saved =
+                        Some(lang.pick("通知先を保存しました。", "The endpoint is saved."));
+                }
+                Err(why) => shown.errors.push(("url".into(), why)),
+            },
+            Route::RotateWebhook => match c.db.rotate_endpoint_secret(merchant, now).await? {
+                Some((_, secret)) => {
+                    tracing::info!(merchant_id = %merchant, "webhook secret rotated in the console");
+                    shown.secret = Some(secret);
+                    shown.saved = Some(lang.pick(
+                        "新しい秘密鍵を作りました。以前の鍵も24時間は署名に使われます。",
+                        "A new secret is made; the old one also signs for 24 hours.",
+                    ));
+                }
+                None => shown.errors.push((
+                    String::new(),
+                    lang.pick("通知先がありません。", "There is no endpoint.")
+                        .into(),
+                )),
+            },
+            Route::DeleteWebhook => {
+                c.db.delete_endpoint(merchant).await?;
+                tracing::info!(merchant_id = %merchant, "webhook endpoint removed in the console");
+                shown.saved = Some(lang.pick("通知先を削除しました。", "The endpoint is removed."));
+            }
+            _ => {
+                // Route::TestWebhook: the event, then its page (reloading sends nothing twice).
+                return match c.db.send_test_event(merchant, now).await? {
+                    Some(e) => {
+                        tracing::info!(merchant_id = %merchant, event_id = %e.id, "webhook test event from the console");
+                        let to = href_in(lang, &format!("/console/settings?event={}", e.id));
+                        Ok(see_other(&to, None))
+                    }
+                    None => {
+                        shown.errors.push((
+                            String::new(),
+                            lang.pick("通知先がありません。", "There is no endpoint.")
+                                .into(),
+                        ));
+                        self.show(c, signed, lang, shown).await
+                    }
+                };
+            }
+        }
+        self.show(c, signed, lang, shown).await
     }
 }

@@ -127,10 +127,20 @@ pub const NEEDS: &[&str] = &[
     "ConsoleFunction Query NumbersTable/by_customer_ref",
     "ConsoleFunction PutItem OutboxTable",
     "ConsoleFunction PutItem EventsTable",
-    // ... and reads the settings page's test event back.
-    "ConsoleFunction GetItem EventsTable",
     // ... and a bill's events, and the failed notices among the latest.
     "ConsoleFunction Query EventsTable",
+    // The console's settings: the session (read, touched), contact, reminders and the webhook
+    // endpoint (set, rotated, removed), the test event written and read back.
+    "ConsoleSettingsFunction GetItem MainTable",
+    "ConsoleSettingsFunction PutItem MainTable",
+    "ConsoleSettingsFunction UpdateItem MainTable",
+    "ConsoleSettingsFunction DeleteItem MainTable",
+    "ConsoleSettingsFunction GetItem EventsTable",
+    "ConsoleSettingsFunction PutItem EventsTable",
+    // The console's payouts: the session (read, touched), the merchant's payouts.
+    "ConsolePayoutsFunction GetItem MainTable",
+    "ConsolePayoutsFunction UpdateItem MainTable",
+    "ConsolePayoutsFunction Query MainTable",
     // The background run of long uploads: the upload's state and lines, the registration's
     // own calls.
     "ConsoleUploadsFunction GetItem MainTable",

@@ -224,7 +224,9 @@ pub fn routed() -> BTreeSet<(String, String)> {
         smartpit_payouts::sandbox::routes().table(),
         smartpit_refunds::routes().table(),
         smartpit_refunds::sandbox::routes().table(),
-        smartpit_console::routes().table(),
+        smartpit_console::routes(smartpit_console::Area::Bills).table(),
+        smartpit_console::routes(smartpit_console::Area::Settings).table(),
+        smartpit_console::routes(smartpit_console::Area::Payouts).table(),
     ] {
         out.extend(table);
     }

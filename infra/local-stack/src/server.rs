@@ -186,7 +186,18 @@ mod tests {
                 smartpit_payouts::sandbox::routes().table(),
             ),
             ("RefundPageFunction", smartpit_refunds::routes().table()),
-            ("ConsoleFunction", smartpit_console::routes().table()),
+            (
+                "ConsoleFunction",
+                smartpit_console::routes(smartpit_console::Area::Bills).table(),
+            ),
+            (
+                "ConsoleSettingsFunction",
+                smartpit_console::routes(smartpit_console::Area::Settings).table(),
+            ),
+            (
+                "ConsolePayoutsFunction",
+                smartpit_console::routes(smartpit_console::Area::Payouts).table(),
+            ),
             (
                 "RefundSandboxFunction",
                 smartpit_refunds::sandbox::routes().table(),
