@@ -1304,6 +1304,27 @@ async fn the_today_page_names_a_failed_notice_and_the_bill_shows_its_events() {
         got.first().map(|d| d.json()["type"].clone()),
         Some(json!("notice.failed"))
     );
+    // Another merchant's event naming this bill (the events' `by_invoice` index is keyed by
+    // the bill, not the merchant): never on this merchant's page.
+    let other = smartpit_tests::receiver::shop(s).await;
+    let forged = smartpit_shared::webhook::Event {
+        id: smartpit_shared::webhook::new_event_id(chrono::Utc::now()),
+        merchant_id: other.id.clone(),
+        kind: smartpit_shared::webhook::EventType::InvoicePaid,
+        created_at: chrono::Utc::now(),
+        body: "{}".into(),
+        status: smartpit_shared::webhook::EventStatus::Skipped,
+        attempts: Vec::new(),
+        next_attempt_at: None,
+        invoice_id: Some(id.clone()),
+    };
+    s.ddb()
+        .put_item()
+        .table_name(s.db().res.events_table)
+        .set_item(Some(smartpit_shared::db::events::event_item(&forged)))
+        .send()
+        .await
+        .expect("another merchant's event");
     let address = add_user(s, &shop, "staff");
     let cookie = sign_in(s, &address).await;
     let (status, html, _) = get(s, &cookie, "/console").await;
@@ -1322,8 +1343,8 @@ async fn the_today_page_names_a_failed_notice_and_the_bill_shows_its_events() {
     let events = &page[page.find("id=\"events\"").expect("the events table")..];
     assert!(events.contains("notice.failed"), "{events}");
     assert!(events.contains("配信済み (HTTP 200)"), "{events}");
+    assert!(!events.contains("invoice.paid"), "{events}");
     // Another merchant's today page does not name it.
-    let other = smartpit_tests::receiver::shop(s).await;
     let stranger = sign_in(s, &add_user(s, &other, "staff")).await;
     assert!(!get(s, &stranger, "/console").await.1.contains(&id));
 }

@@ -921,7 +921,7 @@ impl Console {
             .ok_or_else(not_found)?;
         let (events, more_events) = self
             .db
-            .invoice_events(&signed.merchant.id, inv.id.as_str(), inv.created_at)
+            .invoice_events(&signed.merchant.id, inv.id.as_str())
             .await?;
         Ok(page(
             StatusCode::OK,

@@ -508,7 +508,7 @@ fn event_rows(lang: Lang, events: &[Event], more: bool) -> Markup {
             }
         }
         @if more {
-            p { (lang.pick("古い請求のため、一部のイベントのみ表示しています（すべては API の GET /v1/events で）。", "An old bill: some of its events only (GET /v1/events lists them all).")) }
+            p { (lang.pick("イベントが多いため、最初の一部のみ表示しています（すべては API の GET /v1/events で）。", "Many events: the first ones only (GET /v1/events lists them all).")) }
         }
     }
 }

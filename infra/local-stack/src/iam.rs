@@ -127,8 +127,9 @@ pub const NEEDS: &[&str] = &[
     "ConsoleFunction Query NumbersTable/by_customer_ref",
     "ConsoleFunction PutItem OutboxTable",
     "ConsoleFunction PutItem EventsTable",
-    // ... and a bill's events, and the failed notices among the latest.
+    // ... and the failed notices among the latest events, and a bill's events (its index).
     "ConsoleFunction Query EventsTable",
+    "ConsoleFunction Query EventsTable/by_invoice",
     // The console's settings: the session (read, touched), contact, reminders and the webhook
     // endpoint (set, rotated, removed), the test event written and read back.
     "ConsoleSettingsFunction GetItem MainTable",
