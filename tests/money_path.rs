@@ -731,6 +731,8 @@ async fn a_merchant_finds_its_bills_by_order_number_status_and_day() {
     let cursor = page1.body["next_cursor"].as_str().unwrap_or_default();
     let page2 = list(format!("smartpit_number={number}&limit=1&cursor={cursor}")).await;
     assert_eq!(ids_in(&page2.body), vec![id_of(&first)]);
+    // The number's partition is read whole: the last page says it is the last.
+    assert_eq!(page2.body["next_cursor"], Value::Null, "{:?}", page2.body);
     // By order id: exactly the bill; another merchant's order id finds nothing.
     let order = first["merchant_order_id"].as_str().unwrap_or_default();
     let by_order = list(format!("merchant_order_id={order}")).await;

@@ -23,6 +23,16 @@ pub const LISTING_QUERIES: usize = 10;
 /// Bills a filtered listing's query reads at once.
 const FILTERED_PAGE: i32 = 100;
 
+/// The merchant's listing a page of bills is read as: its index's key names and the key
+/// (the merchant's, or the merchant's in a status), and the sort key's range.
+struct Listing<'a> {
+    pk_name: &'static str,
+    sk_name: &'static str,
+    pk: &'a str,
+    low: &'a str,
+    high: &'a str,
+}
+
 pub enum RegisterOutcome {
     Registered,
     /// The condition of the `extra` item at this index failed (e.g. a freshly drawn sheet
@@ -148,11 +158,13 @@ impl Db {
     }
 
     /// The merchant's bills meeting `filter`, newest first, `limit` at most a page. By order id:
-    /// two reads (the order's claim, then the bill). Otherwise one GSI query a page (the
-    /// merchant's, or the merchant's in one status), the registration days as a key range; a
-    /// number is a filter on that query, so a page may take several queries (at most
-    /// [`LISTING_QUERIES`], then it ends early with its cursor). Expired invoices are stored as
-    /// registered until swept, so the two are told apart by their deadline.
+    /// two reads (the order's claim, then the bill). By number: the number's own partition
+    /// (bills are stored under their number; a card's bills are few), kept to the merchant's,
+    /// sorted as the listing sorts them. Otherwise one GSI query a page (the merchant's, or the
+    /// merchant's in one status), the registration days as a key range; with a filter a page
+    /// may take several queries (at most [`LISTING_QUERIES`], then it ends early with its
+    /// cursor). Expired invoices are stored as registered until swept, so the two are told
+    /// apart by their deadline. Every way takes and gives the same cursors.
     pub async fn list_invoices(
         &self,
         merchant_id: &str,
@@ -216,14 +228,24 @@ impl Db {
                 .into());
             }
         }
+        if let Some(n) = filter.number {
+            let listing = Listing {
+                pk_name,
+                sk_name,
+                pk: &pk,
+                low: &low,
+                high: &high,
+            };
+            let registered = filter.status == Some(InvoiceStatus::Registered);
+            return self
+                .number_page(n, &listing, registered, start.as_ref(), limit, now)
+                .await;
+        }
         let mut conditions = Vec::new();
         // Registered past the deadline but not swept yet (at most a sweep's interval): not
         // listed as registered.
         if filter.status == Some(InvoiceStatus::Registered) {
             conditions.push("deadline >= :now");
-        }
-        if filter.number.is_some() {
-            conditions.push("#tpk = :number");
         }
         let limit = limit.max(1);
         let per_query = if conditions.is_empty() {
@@ -255,11 +277,6 @@ impl Db {
             if filter.status == Some(InvoiceStatus::Registered) {
                 q = q.expression_attribute_values(":now", item::n(now.timestamp()));
             }
-            if let Some(n) = filter.number {
-                q = q
-                    .expression_attribute_names("#tpk", "pk")
-                    .expression_attribute_values(":number", av_s(&number_pk(n)));
-            }
             if !conditions.is_empty() {
                 q = q.filter_expression(conditions.join(" AND "));
             }
@@ -284,6 +301,72 @@ impl Db {
                 None => break,
             }
         }
+        Ok(InvoicePage {
+            invoices,
+            next_cursor,
+        })
+    }
+
+    /// One page of the merchant's bills under a number: the number's partition read whole
+    /// (its bills of every merchant; a card's are few) with the listing's own conditions as
+    /// filters (its index key names the merchant, and the status), sorted newest first by the
+    /// listing's sort key, from the cursor's place on. One query of a page or two where the
+    /// listing's filter read up to [`LISTING_QUERIES`] pages of the merchant's bills.
+    async fn number_page(
+        &self,
+        number: SmartPitNumber,
+        listing: &Listing<'_>,
+        registered: bool,
+        start: Option<&Item>,
+        limit: i32,
+        now: DateTime<Utc>,
+    ) -> Result<InvoicePage, StoreError> {
+        let mut filter = String::from("#ipk = :mpk AND #isk BETWEEN :low AND :high");
+        if registered {
+            filter.push_str(" AND deadline >= :now");
+        }
+        let mut query = self
+            .client
+            .query()
+            .table_name(&self.res.main_table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :inv)")
+            .filter_expression(filter)
+            .expression_attribute_names("#ipk", listing.pk_name)
+            .expression_attribute_names("#isk", listing.sk_name)
+            .expression_attribute_values(":pk", av_s(&number_pk(number)))
+            .expression_attribute_values(":inv", av_s("INV#"))
+            .expression_attribute_values(":mpk", av_s(listing.pk))
+            .expression_attribute_values(":low", av_s(listing.low))
+            .expression_attribute_values(":high", av_s(listing.high));
+        if registered {
+            query = query.expression_attribute_values(":now", item::n(now.timestamp()));
+        }
+        let mut items = self.query_all(query).await?;
+        let sort = |it: &Item| get_s(it, listing.sk_name).unwrap_or_default().to_string();
+        items.sort_by_key(|it| std::cmp::Reverse(sort(it)));
+        let after = start.map(sort);
+        let mut rest = items
+            .into_iter()
+            .filter(|it| after.as_ref().is_none_or(|a| sort(it) < *a));
+        let mut invoices = Vec::new();
+        let mut last = None;
+        for it in rest
+            .by_ref()
+            .take(usize::try_from(limit.max(1)).unwrap_or(1))
+        {
+            invoices.push(Invoice::from_item(&it).map_err(corrupt)?);
+            last = Some(it);
+        }
+        let next_cursor = match (rest.next(), last) {
+            (Some(_), Some(it)) => {
+                let key: Item = ["pk", "sk", listing.pk_name, listing.sk_name]
+                    .iter()
+                    .filter_map(|k| Some((k.to_string(), it.get(*k)?.clone())))
+                    .collect();
+                Some(encode_cursor(&key))
+            }
+            _ => None,
+        };
         Ok(InvoicePage {
             invoices,
             next_cursor,
