@@ -344,6 +344,17 @@ async fn a_form_without_its_sessions_token_is_refused_and_writes_nothing() {
             .expect("upload");
         assert_eq!(r.status().as_u16(), 403);
     }
+    // The settings' and payouts' functions check it too (each of the console's functions
+    // answers its routes whole): refused, the contact unchanged.
+    for form in [
+        vec![("phone", "03-1234-5678")],
+        vec![("phone", "03-1234-5678"), ("csrf", other_token.as_str())],
+    ] {
+        let (status, html) = post(s, &mine, "/console/settings/contact", &form).await;
+        assert_eq!(status, 403, "{html}");
+    }
+    let contact = s.db().merchant_contact(&shop.id).await.expect("contact");
+    assert!(contact.is_empty(), "{contact:?}");
     // Nothing was written: the card has no bill, and the order id is free.
     assert!(s
         .number_partition(&card)
@@ -425,6 +436,15 @@ async fn sessions_end_when_idle_or_signed_out_and_links_work_once() {
     assert_eq!(status, 303);
     assert_eq!(get(s, &a, "/console").await.0, 303);
     assert_eq!(get(s, &b, "/console").await.0, 303);
+    // Every function of the console: the settings' and payouts' pages send it to sign-in.
+    for path in ["/console/settings", "/console/payouts"] {
+        let (status, _, location) = get(s, &b, path).await;
+        assert_eq!(
+            (status, location.as_deref()),
+            (303, Some("/console/login")),
+            "{path}"
+        );
+    }
 }
 
 #[tokio::test]
